@@ -1,0 +1,34 @@
+/*
+ * cli.h — sub-commands of the `tide` program and the helpers they share
+ * (progress bar, option parsing). Each command lives in its own file
+ * src/cli/cmd_<name>.c and is listed in the table in main.c.
+ * Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.
+ */
+#ifndef TIDE_CLI_H
+#define TIDE_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef int (*tide_cmd_fn)(int argc, char **argv);   /* argv[0] = command name */
+
+int cmd_replay(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_learners(int argc, char **argv);
+/* commands added by other modules: declare them here */
+
+/* ---- progress bar on stderr (only when stderr is a terminal) ---------- */
+typedef struct cli_progress {
+    int enabled;
+    uint64_t total_bytes;   /* 0 = unknown */
+    double t_start, t_last;
+    const char *label;
+} cli_progress;
+
+double cli_now(void);   /* monotonic seconds */
+void cli_progress_start(cli_progress *p, const char *label, uint64_t total_bytes);
+/* Redraws at most ~10 times a second. */
+void cli_progress_update(cli_progress *p, uint64_t rows, uint64_t bytes_done);
+void cli_progress_end(cli_progress *p);
+
+#endif
