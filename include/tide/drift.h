@@ -75,6 +75,17 @@ int tide_adwin_clone(const tide_adwin *a, tide_adwin **out);
 void tide_adwin_save(const tide_adwin *a, tide_wbuf *b);
 int tide_adwin_load(tide_rbuf *r, tide_adwin **out, tide_err *err);
 size_t tide_adwin_memory(const tide_adwin *a);
+/* Added by the drift module. As tide_adwin_new with MOA's other knobs:
+ * test every `clock` values (32), sub-windows need more than min_window + 1
+ * values (5), no test while the window holds <= grace values (10). */
+int tide_adwin_new_ex(double delta, int clock, int min_window, int grace, tide_adwin **out);
+/* Empties the window (parameters and clock kept). */
+void tide_adwin_reset(tide_adwin *a);
+/* Number of updates so far that shrank the window. */
+uint64_t tide_adwin_detections(const tide_adwin *a);
+/* Buckets in each row of the exponential histogram (row i holds buckets of
+ * 2^i values): fills counts[0..min(rows, max_rows)-1], returns the rows. */
+size_t tide_adwin_rows(const tide_adwin *a, uint32_t *counts, size_t max_rows);
 
 /* ---- two-sample tests on feature distributions ------------------------ */
 /* Kolmogorov-Smirnov: statistic D and asymptotic p-value (as scipy's

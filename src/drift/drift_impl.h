@@ -1,0 +1,25 @@
+/*
+ * drift_impl.h — private to src/drift: the detector vtables defined in each
+ * detector's file, collected by the registry in registry.c, plus small
+ * helpers shared by the detector files. Not a public header.
+ */
+#ifndef TIDE_DRIFT_IMPL_H
+#define TIDE_DRIFT_IMPL_H
+
+#include "tide/drift.h"
+
+extern const tide_detector_vt tide_drift_adwin_vt;
+extern const tide_detector_vt tide_drift_page_hinkley_vt;
+extern const tide_detector_vt tide_drift_ddm_vt;
+extern const tide_detector_vt tide_drift_eddm_vt;
+extern const tide_detector_vt tide_drift_kswin_vt;
+
+/* Exact two-sided p-value of the two-sample KS statistic d for sample sizes
+ * n and m (probability, under H0 and continuous data, that D >= d), by the
+ * lattice-path recursion. O(n*m). Used by KSWIN (stattest.c). */
+double tide_drift_ks_exact_pvalue(double d, size_t n, size_t m);
+
+/* Two-sample KS statistic D of two already sorted arrays (stattest.c). */
+double tide_drift_ks_stat_sorted(const double *a, size_t na, const double *b, size_t nb);
+
+#endif
