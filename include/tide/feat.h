@@ -77,12 +77,19 @@ int tide_featurizer_load(tide_rbuf *r, tide_featurizer **out, tide_err *err);
 /* ---- online standard scaling (Welford), per bucket ---------------------
  * Used by learners whose update is not scale-invariant (plain SGD, AdaGrad,
  * FTRL with scale=1). Transforms x into (x - mean) / sd using statistics
- * learned so far (before this row's update: no peeking). */
+ * learned so far. learn_transform updates with the row first (as River's
+ * StandardScaler does in learn_one); transform never updates. */
 typedef struct tide_scaler tide_scaler;
 int tide_scaler_new(int bits, tide_scaler **out);
 void tide_scaler_free(tide_scaler *s);
 /* Update the statistics with v, then write the scaled copy into out. */
 int tide_scaler_learn_transform(tide_scaler *s, const tide_fvec *v, tide_fvec *out);
+/* Update the statistics only. */
+int tide_scaler_learn(tide_scaler *s, const tide_fvec *v);
+/* Scaled value of one entry with the current statistics (0 if unseen). */
+float tide_scaler_scale(const tide_scaler *s, uint32_t idx, float val);
+/* Deep copy. */
+int tide_scaler_clone(const tide_scaler *s, tide_scaler **out);
 /* Scale without updating. */
 int tide_scaler_transform(const tide_scaler *s, const tide_fvec *v, tide_fvec *out);
 void tide_scaler_save(const tide_scaler *s, tide_wbuf *b);

@@ -103,6 +103,10 @@ int tide_labels_index(tide_labels *d, const char *s, size_t len, int *idx, tide_
 int tide_labels_lookup(const tide_labels *d, const char *s, size_t len, int *idx);
 const char *tide_labels_name(const tide_labels *d, int idx);  /* NULL if out of range */
 int tide_labels_count(const tide_labels *d);
+/* Index of the positive class of a two-class problem: the class whose name
+ * is a positive spelling ("1", "true", "yes", ...); 1 when none is. Metrics
+ * report F1 of this class. */
+int tide_labels_positive(const tide_labels *d);
 void tide_labels_save(const tide_labels *d, tide_wbuf *b);
 int tide_labels_load(tide_rbuf *r, tide_labels **out, tide_err *err);
 

@@ -1,0 +1,509 @@
+/*
+ * linear.c — online linear models: logistic regression (binary), softmax
+ * regression (multiclass) and least-squares regression, over hashed sparse
+ * features, with four per-coordinate optimizers:
+ *
+ *  norm     (default) Normalized Adaptive Gradient, "NAG" — Ross, Mineiro &
+ *           Langford, "Normalized Online Learning", UAI 2013, Algorithm 2.
+ *           Per coordinate: s_i = max |x_i| seen, G_i = sum of squared
+ *           gradients; global N = sum_t sum_i x_ti^2 / s_i^2. When |x_i|
+ *           exceeds s_i the weight is rescaled by s_i^2/x_i^2; the step is
+ *           w_i -= lr * sqrt(t/N) * g_i / (s_i * sqrt(G_i)).
+ *           Invariant to the scale of each feature, so no scaler is needed
+ *           and one learning rate suits many streams.
+ *  sgd      w_i -= lr / t^power_t * g_i (inverse scaling, as VW --sgd).
+ *  adagrad  G_i += g_i^2; w_i -= lr * g_i / (sqrt(G_i) + 1e-8)
+ *           (Duchi, Hazan & Singer, JMLR 2011).
+ *  ftrl     FTRL-Proximal with L1/L2 (McMahan et al., "Ad Click Prediction:
+ *           a View from the Trenches", KDD 2013, Algorithm 1); alpha = lr.
+ *
+ * g_i = dL/dw_i = g * x_i (+ l2 * w_i for sgd/adagrad/norm), with g = p - y
+ * for the logistic and softmax losses and g = yhat - y for squared loss.
+ * The intercept is a coordinate with x = 1 (s = 1), unregularised.
+ *
+ * Layout: class-major, state[k][bucket] = {w, G} (ftrl: {z, n}); s_i is
+ * shared by the classes. Softmax grows its class block as labels appear.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "learn/learners.h"
+
+enum { OPT_SGD = 0, OPT_ADAGRAD, OPT_FTRL, OPT_NORM };
+enum { LOSS_LOGISTIC = 0, LOSS_SOFTMAX, LOSS_SQUARED };
+
+#define STRIDE 2
+
+typedef struct linear {
+    tide_learner base;
+    int loss;
+    int opt;
+    double lr, power_t, l1, l2, beta;
+    int intercept, scale;
+    size_t nb;            /* buckets: 2^bits */
+    int k_alloc;          /* output blocks allocated */
+    float *st;            /* k_alloc * nb * STRIDE */
+    float *smax;          /* nb: NAG's per-coordinate scale */
+    double *bias;         /* k_alloc * 2: {w, G} or {z, n} of the intercept */
+    double t;             /* weighted examples learned */
+    double N;             /* NAG normaliser */
+    tide_scaler *scaler;  /* when scale=true */
+    tide_fvec scaled;     /* scratch for learn */
+    double *g;            /* scratch: per-class gradient, k_alloc */
+} linear;
+
+static const tide_param_spec LINEAR_PARAMS[] = {
+    {"optimizer", TIDE_PARAM_ENUM, "norm", "sgd|adagrad|ftrl|norm",
+     "update rule: normalized adaptive (scale-invariant), plain SGD, AdaGrad, FTRL-Proximal"},
+    {"lr", TIDE_PARAM_DOUBLE, "0.5", "0..1000", "learning rate (FTRL: alpha)"},
+    {"power_t", TIDE_PARAM_DOUBLE, "0.5", "0..1", "sgd: step = lr / t^power_t"},
+    {"l1", TIDE_PARAM_DOUBLE, "0", "0..1e6", "L1 penalty (ftrl only)"},
+    {"l2", TIDE_PARAM_DOUBLE, "0", "0..1e6", "L2 penalty on weights (not the intercept)"},
+    {"beta", TIDE_PARAM_DOUBLE, "1", "0..1e6", "ftrl: beta of the per-coordinate rate"},
+    {"intercept", TIDE_PARAM_BOOL, "true", NULL, "learn an intercept (bias) term"},
+    {"scale", TIDE_PARAM_BOOL, "false", NULL,
+     "online standard scaling of inputs (useful for sgd/adagrad/ftrl; norm does not need it)"},
+};
+#define N_LINEAR_PARAMS (sizeof LINEAR_PARAMS / sizeof LINEAR_PARAMS[0])
+
+static int lin_alloc_blocks(linear *m, int k)
+{
+    size_t per = m->nb * STRIDE;
+    float *st;
+    double *b, *g;
+    if (k <= m->k_alloc)
+        return TIDE_OK;
+    st = realloc(m->st, (size_t)k * per * sizeof *st);
+    if (!st)
+        return TIDE_ERR_NOMEM;
+    m->st = st;
+    memset(st + (size_t)m->k_alloc * per, 0, (size_t)(k - m->k_alloc) * per * sizeof *st);
+    b = realloc(m->bias, (size_t)k * 2 * sizeof *b);
+    if (!b)
+        return TIDE_ERR_NOMEM;
+    m->bias = b;
+    memset(b + (size_t)m->k_alloc * 2, 0, (size_t)(k - m->k_alloc) * 2 * sizeof *b);
+    g = realloc(m->g, (size_t)k * sizeof *g);
+    if (!g)
+        return TIDE_ERR_NOMEM;
+    m->g = g;
+    m->k_alloc = k;
+    return TIDE_OK;
+}
+
+static void lin_destroy(tide_learner *l)
+{
+    linear *m = (linear *)l;
+    if (!m)
+        return;
+    free(m->st);
+    free(m->smax);
+    free(m->bias);
+    free(m->g);
+    tide_scaler_free(m->scaler);
+    tide_fvec_free(&m->scaled);
+    free(m);
+}
+
+static int lin_create_loss(const tide_params *p, int bits, int loss, tide_learner **out,
+                           tide_err *err)
+{
+    linear *m = calloc(1, sizeof *m);
+    *out = NULL;
+    if (!m)
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+    m->loss = loss;
+    m->opt = tide_params_enum(p, "optimizer");
+    m->lr = tide_params_num(p, "lr");
+    m->power_t = tide_params_num(p, "power_t");
+    m->l1 = tide_params_num(p, "l1");
+    m->l2 = tide_params_num(p, "l2");
+    m->beta = tide_params_num(p, "beta");
+    m->intercept = tide_params_num(p, "intercept") != 0;
+    m->scale = tide_params_num(p, "scale") != 0;
+    m->nb = (size_t)1 << bits;
+    if (m->l1 > 0 && m->opt != OPT_FTRL) {
+        free(m);
+        return tide_err_set(err, TIDE_ERR_ARG, "l1 needs optimizer=ftrl");
+    }
+    m->smax = calloc(m->nb, sizeof *m->smax);
+    if (!m->smax || lin_alloc_blocks(m, loss == LOSS_SOFTMAX ? 2 : 1) ||
+        (m->scale && tide_scaler_new(bits, &m->scaler))) {
+        lin_destroy(&m->base);
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory (2^%d buckets)", bits);
+    }
+    *out = &m->base;
+    return TIDE_OK;
+}
+
+static int logistic_create(const tide_params *p, int bits, tide_learner **out, tide_err *err)
+{
+    return lin_create_loss(p, bits, LOSS_LOGISTIC, out, err);
+}
+static int softmax_create(const tide_params *p, int bits, tide_learner **out, tide_err *err)
+{
+    return lin_create_loss(p, bits, LOSS_SOFTMAX, out, err);
+}
+static int linreg_create(const tide_params *p, int bits, tide_learner **out, tide_err *err)
+{
+    return lin_create_loss(p, bits, LOSS_SQUARED, out, err);
+}
+
+/* Effective weight of a coordinate (FTRL derives it from z and n). */
+static inline double coord_w(const linear *m, const float *c)
+{
+    if (m->opt == OPT_FTRL) {
+        double z = c[0], n = c[1];
+        if (fabs(z) <= m->l1)
+            return 0.0;
+        return -(z - copysign(m->l1, z)) / ((m->beta + sqrt(n)) / m->lr + m->l2);
+    }
+    return c[0];
+}
+
+static inline double bias_w(const linear *m, int k)
+{
+    const double *b = m->bias + 2 * k;
+    if (m->opt == OPT_FTRL) {
+        if (b[0] == 0)
+            return 0.0;
+        return -b[0] / ((m->beta + sqrt(b[1])) / m->lr);
+    }
+    return b[0];
+}
+
+static inline float xval(const linear *m, const tide_feat *f)
+{
+    return m->scaler ? tide_scaler_scale(m->scaler, f->idx, f->val) : f->val;
+}
+
+/* Raw score of output k. x is already scaled when scaled != 0. */
+static double dot(const linear *m, int k, const tide_fvec *x, int scaled)
+{
+    const float *blk;
+    double s;
+    if (k >= m->k_alloc)
+        return 0.0;
+    blk = m->st + (size_t)k * m->nb * STRIDE;
+    s = m->intercept ? bias_w(m, k) : 0.0;
+    if (m->opt == OPT_FTRL || (m->scaler && !scaled)) {
+        for (size_t i = 0; i < x->n; i++) {
+            const tide_feat *f = &x->f[i];
+            float v = scaled ? f->val : xval(m, f);
+            s += coord_w(m, blk + (size_t)f->idx * STRIDE) * v;
+        }
+    } else {
+        for (size_t i = 0; i < x->n; i++)
+            s += (double)blk[(size_t)x->f[i].idx * STRIDE] * x->f[i].val;
+    }
+    return s;
+}
+
+static inline double sigmoid(double z)
+{
+    if (z >= 0) {
+        double e = exp(-z);
+        return 1.0 / (1.0 + e);
+    } else {
+        double e = exp(z);
+        return e / (1.0 + e);
+    }
+}
+
+/* Fills out with class probabilities (or the regression value). */
+static void predict_scaled(const linear *m, const tide_fvec *x, int scaled, double *out)
+{
+    int K = m->base.n_classes;
+    if (m->loss == LOSS_LOGISTIC) {
+        double p = sigmoid(dot(m, 0, x, scaled));
+        out[0] = 1.0 - p;
+        out[1] = p;
+    } else if (m->loss == LOSS_SQUARED) {
+        out[0] = dot(m, 0, x, scaled);
+    } else {
+        double mx = -INFINITY, sum = 0;
+        for (int k = 0; k < K; k++) {
+            out[k] = dot(m, k, x, scaled);
+            if (out[k] > mx)
+                mx = out[k];
+        }
+        for (int k = 0; k < K; k++) {
+            out[k] = exp(out[k] - mx);
+            sum += out[k];
+        }
+        for (int k = 0; k < K; k++)
+            out[k] /= sum;
+    }
+}
+
+static void lin_predict(const tide_learner *l, const tide_fvec *x, double *out)
+{
+    predict_scaled((const linear *)l, x, 0, out);
+}
+
+/* One coordinate update with gradient gi (already including x and l2). */
+static inline void update_coord(linear *m, float *c, double gi, double step_norm, double s_i)
+{
+    switch (m->opt) {
+    case OPT_NORM: {
+        double G = c[1] + gi * gi;
+        c[1] = (float)G;
+        if (G > 0)
+            c[0] -= (float)(step_norm * gi / (s_i * sqrt(G)));
+        break;
+    }
+    case OPT_ADAGRAD: {
+        double G = c[1] + gi * gi;
+        c[1] = (float)G;
+        c[0] -= (float)(m->lr * gi / (sqrt(G) + 1e-8));
+        break;
+    }
+    case OPT_SGD:
+        c[0] -= (float)(step_norm * gi);
+        break;
+    case OPT_FTRL: {
+        double n = c[1], w = coord_w(m, c);
+        double sigma = (sqrt(n + gi * gi) - sqrt(n)) / m->lr;
+        c[0] += (float)(gi - sigma * w);
+        c[1] = (float)(n + gi * gi);
+        break;
+    }
+    }
+}
+
+static int lin_learn(tide_learner *l, const tide_fvec *x0, double y, double wt)
+{
+    linear *m = (linear *)l;
+    const tide_fvec *x = x0;
+    int K = m->loss == LOSS_SOFTMAX ? m->base.n_classes : 1;
+    double probs_local[TIDE_MAX_CLASSES > 64 ? 64 : TIDE_MAX_CLASSES];
+    double *probs = probs_local;
+    double step = 0;
+    int rc = TIDE_OK;
+
+    if (!(wt > 0) || !isfinite(wt) || !isfinite(y))
+        return TIDE_ERR_ARG;
+    if (K > m->k_alloc && lin_alloc_blocks(m, K))
+        return TIDE_ERR_NOMEM;
+    if (m->scaler) {
+        if (tide_scaler_learn_transform(m->scaler, x0, &m->scaled))
+            return TIDE_ERR_NOMEM;
+        x = &m->scaled;
+    }
+    m->t += wt;
+    if (m->opt == OPT_NORM) {
+        double sumsq = m->intercept ? 1.0 : 0.0;
+        for (size_t i = 0; i < x->n; i++) {
+            uint32_t idx = x->f[i].idx;
+            double a = fabs(x->f[i].val), s = m->smax[idx];
+            if (a > s) {
+                if (s > 0) {
+                    float r = (float)((s * s) / (a * a));
+                    for (int k = 0; k < m->k_alloc; k++)
+                        m->st[((size_t)k * m->nb + idx) * STRIDE] *= r;
+                }
+                m->smax[idx] = (float)a;
+            }
+        }
+        for (size_t i = 0; i < x->n; i++) {
+            double s = m->smax[x->f[i].idx];
+            if (s > 0)
+                sumsq += (double)x->f[i].val * x->f[i].val / (s * s);
+        }
+        m->N += wt * sumsq;
+        step = m->N > 0 ? m->lr * sqrt(m->t / m->N) : 0;
+    } else if (m->opt == OPT_SGD) {
+        step = m->lr / pow(m->t, m->power_t);
+    }
+
+    if (K > 64) {
+        probs = malloc((size_t)K * sizeof *probs);
+        if (!probs)
+            return TIDE_ERR_NOMEM;
+    }
+    predict_scaled(m, x, 1, probs);
+    if (m->loss == LOSS_LOGISTIC)
+        m->g[0] = (probs[1] - y) * wt;
+    else if (m->loss == LOSS_SQUARED)
+        m->g[0] = (probs[0] - y) * wt;
+    else
+        for (int k = 0; k < K; k++)
+            m->g[k] = (probs[k] - (k == (int)y ? 1.0 : 0.0)) * wt;
+
+    for (int k = 0; k < K; k++) {
+        double g = m->g[k];
+        float *blk = m->st + (size_t)k * m->nb * STRIDE;
+        if (g == 0.0 || !isfinite(g))
+            continue;
+        for (size_t i = 0; i < x->n; i++) {
+            const tide_feat *f = &x->f[i];
+            float *c = blk + (size_t)f->idx * STRIDE;
+            double gi = g * f->val;
+            if (m->l2 > 0 && m->opt != OPT_FTRL) /* FTRL applies l2 in its closed form */
+                gi += m->l2 * c[0];
+            if (gi != 0.0)
+                update_coord(m, c, gi, step, m->opt == OPT_NORM ? m->smax[f->idx] : 1.0);
+        }
+        if (m->intercept) {
+            double *b = m->bias + 2 * k;
+            switch (m->opt) {
+            case OPT_NORM:
+                b[1] += g * g;
+                b[0] -= step * g / sqrt(b[1]);
+                break;
+            case OPT_ADAGRAD:
+                b[1] += g * g;
+                b[0] -= m->lr * g / (sqrt(b[1]) + 1e-8);
+                break;
+            case OPT_SGD:
+                b[0] -= step * g;
+                break;
+            case OPT_FTRL: {
+                double w = bias_w(m, k), sigma = (sqrt(b[1] + g * g) - sqrt(b[1])) / m->lr;
+                b[0] += g - sigma * w;
+                b[1] += g * g;
+                break;
+            }
+            }
+        }
+    }
+    if (probs != probs_local)
+        free(probs);
+    return rc;
+}
+
+static int lin_clone(const tide_learner *l, tide_learner **out, tide_err *err)
+{
+    const linear *m = (const linear *)l;
+    linear *c = calloc(1, sizeof *c);
+    size_t n = (size_t)m->k_alloc * m->nb * STRIDE;
+    *out = NULL;
+    if (!c)
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+    *c = *m;
+    c->st = NULL;
+    c->smax = NULL;
+    c->bias = NULL;
+    c->g = NULL;
+    c->scaler = NULL;
+    tide_fvec_init(&c->scaled);
+    c->st = malloc(n * sizeof *c->st);
+    c->smax = malloc(m->nb * sizeof *c->smax);
+    c->bias = malloc((size_t)m->k_alloc * 2 * sizeof *c->bias);
+    c->g = malloc((size_t)m->k_alloc * sizeof *c->g);
+    if (!c->st || !c->smax || !c->bias || !c->g ||
+        (m->scaler && tide_scaler_clone(m->scaler, &c->scaler))) {
+        lin_destroy(&c->base);
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+    }
+    memcpy(c->st, m->st, n * sizeof *c->st);
+    memcpy(c->smax, m->smax, m->nb * sizeof *c->smax);
+    memcpy(c->bias, m->bias, (size_t)m->k_alloc * 2 * sizeof *c->bias);
+    *out = &c->base;
+    return TIDE_OK;
+}
+
+/* State: t, N, k_alloc, bias[k_alloc*2], count of non-zero buckets, then per
+ * bucket: idx, smax, k_alloc*STRIDE floats; then the scaler if any. */
+static int bucket_used(const linear *m, size_t idx)
+{
+    if (m->smax[idx] != 0)
+        return 1;
+    for (int k = 0; k < m->k_alloc; k++) {
+        const float *c = m->st + ((size_t)k * m->nb + idx) * STRIDE;
+        if (c[0] != 0 || c[1] != 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int lin_save(const tide_learner *l, tide_wbuf *b)
+{
+    const linear *m = (const linear *)l;
+    uint64_t used = 0;
+    tide_wbuf_f64(b, m->t);
+    tide_wbuf_f64(b, m->N);
+    tide_wbuf_u32(b, (uint32_t)m->k_alloc);
+    tide_wbuf_f64s(b, m->bias, (size_t)m->k_alloc * 2);
+    for (size_t i = 0; i < m->nb; i++)
+        used += (uint64_t)bucket_used(m, i);
+    tide_wbuf_u64(b, used);
+    for (size_t i = 0; i < m->nb; i++) {
+        if (!bucket_used(m, i))
+            continue;
+        tide_wbuf_u32(b, (uint32_t)i);
+        tide_wbuf_f32(b, m->smax[i]);
+        for (int k = 0; k < m->k_alloc; k++)
+            tide_wbuf_f32s(b, m->st + ((size_t)k * m->nb + i) * STRIDE, STRIDE);
+    }
+    if (m->scaler)
+        tide_scaler_save(m->scaler, b);
+    return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
+}
+
+static int lin_load(tide_learner *l, tide_rbuf *r, tide_err *err)
+{
+    linear *m = (linear *)l;
+    uint32_t k;
+    uint64_t used;
+    m->t = tide_rbuf_f64(r);
+    m->N = tide_rbuf_f64(r);
+    k = tide_rbuf_u32(r);
+    if (r->bad || k < 1 || k > TIDE_MAX_CLASSES || (m->loss != LOSS_SOFTMAX && k != 1) ||
+        !(m->t >= 0) || !(m->N >= 0))
+        return tide_err_set(err, TIDE_ERR_FORMAT, "linear state header is corrupt");
+    if (!tide_rbuf_has(r, (size_t)k * 16))
+        return tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated");
+    if (lin_alloc_blocks(m, (int)k))
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+    tide_rbuf_f64s(r, m->bias, (size_t)k * 2);
+    used = tide_rbuf_u64(r);
+    if (r->bad || used > m->nb || !tide_rbuf_has(r, used * (8 + (uint64_t)k * STRIDE * 4)))
+        return tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated or corrupt");
+    for (uint64_t j = 0; j < used; j++) {
+        uint32_t i = tide_rbuf_u32(r);
+        if (i >= m->nb)
+            return tide_err_set(err, TIDE_ERR_FORMAT, "linear state: bucket %u out of range", i);
+        m->smax[i] = tide_rbuf_f32(r);
+        for (uint32_t c = 0; c < k; c++)
+            tide_rbuf_f32s(r, m->st + ((size_t)c * m->nb + i) * STRIDE, STRIDE);
+    }
+    if (m->scaler) {
+        int rc = tide_scaler_load(m->scaler, r, err);
+        if (rc)
+            return rc;
+    }
+    return r->bad ? tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated") : TIDE_OK;
+}
+
+static size_t lin_memory(const tide_learner *l)
+{
+    const linear *m = (const linear *)l;
+    size_t s = sizeof *m + (size_t)m->k_alloc * m->nb * STRIDE * sizeof(float) +
+               m->nb * sizeof(float) + (size_t)m->k_alloc * 3 * sizeof(double) +
+               m->scaled.cap * sizeof(tide_feat);
+    if (m->scaler)
+        s += tide_scaler_memory(m->scaler);
+    return s;
+}
+
+const tide_learner_vt tide_logistic_vt = {
+    "logistic", TIDE_TASK_BINARY,
+    "logistic regression on hashed features (binary), normalized adaptive updates by default",
+    LINEAR_PARAMS, N_LINEAR_PARAMS, logistic_create, lin_destroy, lin_learn, lin_predict,
+    lin_clone, lin_save, lin_load, lin_memory, NULL,
+};
+
+const tide_learner_vt tide_softmax_vt = {
+    "softmax", TIDE_TASK_MULTICLASS,
+    "softmax (multinomial logistic) regression, one weight vector per class",
+    LINEAR_PARAMS, N_LINEAR_PARAMS, softmax_create, lin_destroy, lin_learn, lin_predict,
+    lin_clone, lin_save, lin_load, lin_memory, NULL,
+};
+
+const tide_learner_vt tide_linreg_vt = {
+    "linear", TIDE_TASK_REGRESSION, "least-squares linear regression (squared loss)",
+    LINEAR_PARAMS, N_LINEAR_PARAMS, linreg_create, lin_destroy, lin_learn, lin_predict,
+    lin_clone, lin_save, lin_load, lin_memory, NULL,
+};
