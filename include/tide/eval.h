@@ -4,10 +4,20 @@
  * One tide_metrics object accumulates a task's metrics cumulatively and over
  * a sliding window of the last `window` examples (window 0 = cumulative
  * only). Classification: accuracy, log loss, F1 (class 1 for binary, macro
- * over classes seen for multiclass), ROC AUC (binary: exact, from the sorted
- * scores — windowed AUC is exact over the window; cumulative AUC uses a
- * fixed-bin histogram of 2^12 score bins per class, error < 1e-3).
- * Regression: MAE, RMSE, R².
+ * over classes seen for multiclass, as River's MacroF1), ROC AUC (binary
+ * only, NaN for multiclass; ties count 1/2; the score is proba[1]): kept in
+ * an order-statistics treap keyed by score with an incremental count of
+ * concordant pairs, O(log n) per add. Windowed AUC is exact over the window.
+ * Cumulative AUC is exact until TIDE_METRICS_AUC_EXACT_KEYS distinct scores
+ * were seen; after that, new pairs whose scores lie in the same 2^-17-wide
+ * bin count as ties (error <= 1/2 of the weight share of such pairs).
+ * Log loss clips probabilities to [1e-15, 1 - 1e-15].
+ * Regression: MAE, RMSE, R² (1 - SS_res/SS_tot, weighted Welford; NaN until
+ * two weighted examples and while the target is constant).
+ * Weights multiply each example's contribution. Values with a zero
+ * denominator are NaN. Definitions in full: src/eval/metrics.c.
+ *
+ * Thread safety: none inside; callers serialise add/get/save on one object.
  */
 #ifndef TIDE_EVAL_H
 #define TIDE_EVAL_H
@@ -25,15 +35,27 @@ typedef enum {
 
 typedef struct tide_metrics tide_metrics;
 
-/* CONSTRUCTOR. window: sliding window length (0 = none). */
+#define TIDE_METRICS_MAX_WINDOW (1u << 20)     /* longest sliding window */
+#define TIDE_METRICS_MAX_CLASSES 65536         /* largest class index + 1 */
+#define TIDE_METRICS_AUC_EXACT_KEYS (1u << 18) /* cumulative AUC exact up to this many distinct scores */
+
+/* CONSTRUCTOR. window: sliding window length (0 = none, at most
+ * TIDE_METRICS_MAX_WINDOW). Memory: ~88 bytes per window slot, plus 56 bytes
+ * per distinct cumulative score (<= 14.7 MB). Free with tide_metrics_free
+ * (NULL is a no-op). */
 int tide_metrics_new(tide_metric_kind kind, size_t window, tide_metrics **out);
 void tide_metrics_free(tide_metrics *m);
 
 /* Classification: y_true class index, proba[0..n_classes-1] predicted
  * distribution (the predicted class is its argmax; ties -> lowest index).
- * n_classes may grow over time. */
+ * n_classes may grow over time; y_true may exceed n_classes - 1 (a class
+ * the model has not seen: probability 0). Binary while every n_classes and
+ * y_true + 1 seen so far is <= 2. w >= 0, finite. Returns TIDE_ERR_ARG on a
+ * bad argument (NaN probability, negative weight), TIDE_ERR_STATE on a
+ * regression object. No allocation except when new classes appear or the
+ * cumulative AUC tree grows (amortised). */
 int tide_metrics_add_class(tide_metrics *m, int y_true, const double *proba, int n_classes, double w);
-/* Regression. */
+/* Regression: finite y_true, y_pred; w >= 0. */
 int tide_metrics_add_reg(tide_metrics *m, double y_true, double y_pred, double w);
 
 typedef struct tide_metric_values {
@@ -42,12 +64,17 @@ typedef struct tide_metric_values {
     double mae, rmse, r2;                     /* regression (NaN if undefined) */
 } tide_metric_values;
 
-/* cumulative (windowed = 0) or over the window (windowed = 1). */
+/* cumulative (windowed = 0) or over the window (windowed = 1; all NaN and
+ * n = 0 when the object has no window). Windowed values equal the
+ * cumulative values of a fresh object fed only the window's examples (the
+ * binary/multiclass mode is the object's, decided over its whole history). */
 void tide_metrics_get(const tide_metrics *m, int windowed, tide_metric_values *out);
 tide_metric_kind tide_metrics_kind(const tide_metrics *m);
 void tide_metrics_reset(tide_metrics *m);
 
-/* Persist (the store keeps metrics per version). */
+/* Persist (the store keeps metrics per version): appends a versioned,
+ * checksummed little-endian block to b; load reads one back from r (caller
+ * frees *out) and refuses truncated, corrupt or foreign data. */
 int tide_metrics_save(const tide_metrics *m, tide_wbuf *b);
 int tide_metrics_load(tide_rbuf *r, tide_metrics **out, tide_err *err);
 

@@ -1,0 +1,663 @@
+/* test_eval.c — streaming metrics (src/eval): hand-computed values, windowed
+ * = fresh object over the window, AUC against an O(n^2) pairwise reference,
+ * weights, clipping, R² edge cases, save/load round trip. */
+#include "testutil.h"
+#include "tide/eval.h"
+
+#define TOL 1e-12
+
+static tide_metrics *mk(tide_metric_kind kind, size_t window)
+{
+    tide_metrics *m = NULL;
+    assert_int_equal(tide_metrics_new(kind, window, &m), TIDE_OK);
+    assert_non_null(m);
+    return m;
+}
+
+static void add_bin(tide_metrics *m, int y, double p1, double w)
+{
+    double pr[2] = {1 - p1, p1};
+    assert_int_equal(tide_metrics_add_class(m, y, pr, 2, w), TIDE_OK);
+}
+
+/* Binary sequence (y, p1): (1,.8) (0,.6) (1,.3) (0,.1) (1,.6).
+ * Predictions (argmax): 1 1 0 0 1 -> correct: yes no no yes yes.
+ *  accuracy = 3/5 = 0.6
+ *  log loss = -ln(.8 * .4 * .3 * .9 * .6) / 5 = -ln(0.05184)/5 = 0.5919186453876235
+ *  F1(class 1): TP = 2 (#1, #5), FP = 1 (#2), FN = 1 (#3) -> 2*2/(2*2+1+1) = 2/3
+ *  AUC: pos {.8,.3,.6} x neg {.6,.1}: (.8,.6)=1 (.8,.1)=1 (.3,.6)=0 (.3,.1)=1
+ *       (.6,.6)=1/2 (.6,.1)=1 -> 4.5/6 = 0.75
+ * Window 3 = last three (1,.3) (0,.1) (1,.6):
+ *  accuracy 2/3; log loss = -ln(.3 * .9 * .6)/3 = 0.6067196479165843;
+ *  F1: TP 1, FP 0, FN 1 -> 2/3; AUC: pos {.3,.6} > neg {.1} -> 1. */
+static void test_binary_hand(void **st)
+{
+    (void)st;
+    tide_metrics *m = mk(TIDE_METRIC_CLASSIFY, 3);
+    tide_metric_values v;
+    assert_int_equal(tide_metrics_kind(m), TIDE_METRIC_CLASSIFY);
+    tide_metrics_get(m, 0, &v);
+    assert_int_equal(v.n, 0);
+    assert_true(isnan(v.accuracy) && isnan(v.log_loss) && isnan(v.f1) && isnan(v.roc_auc));
+    add_bin(m, 1, .8, 1);
+    add_bin(m, 0, .6, 1);
+    add_bin(m, 1, .3, 1);
+    add_bin(m, 0, .1, 1);
+    add_bin(m, 1, .6, 1);
+    tide_metrics_get(m, 0, &v);
+    assert_int_equal(v.n, 5);
+    assert_near(v.accuracy, 0.6, TOL);
+    assert_near(v.log_loss, 0.5919186453876235, TOL);
+    assert_near(v.f1, 2.0 / 3.0, TOL);
+    assert_near(v.roc_auc, 0.75, TOL);
+    assert_true(isnan(v.mae) && isnan(v.rmse) && isnan(v.r2));
+    tide_metrics_get(m, 1, &v);
+    assert_int_equal(v.n, 3);
+    assert_near(v.accuracy, 2.0 / 3.0, TOL);
+    assert_near(v.log_loss, 0.6067196479165843, TOL);
+    assert_near(v.f1, 2.0 / 3.0, TOL);
+    assert_near(v.roc_auc, 1.0, TOL);
+    /* reset empties both views */
+    tide_metrics_reset(m);
+    tide_metrics_get(m, 0, &v);
+    assert_int_equal(v.n, 0);
+    assert_true(isnan(v.accuracy));
+    tide_metrics_get(m, 1, &v);
+    assert_int_equal(v.n, 0);
+    add_bin(m, 0, .2, 1);
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.accuracy, 1.0, TOL);
+    /* only negatives so far: AUC undefined; no positive anywhere: F1 = 0 */
+    assert_true(isnan(v.roc_auc));
+    assert_near(v.f1, 0.0, TOL);
+    tide_metrics_free(m);
+}
+
+/* Same sequence with weights (2,1,1,1,3):
+ *  accuracy = (2 + 1 + 3)/8 = 0.75
+ *  log loss = (2(-ln .8) - ln .4 - ln .3 - ln .9 + 3(-ln .6))/8 = 0.5255485032230386
+ *  F1: TP = 2+3 = 5, FP = 1, FN = 1 -> 10/12
+ *  AUC: W+ = 6, W- = 2; concordant = 2(1+1) + 1(0+1) + 3(1/2+1) = 9.5 -> 9.5/12
+ * A zero-weight example changes n but no value. */
+static void test_weights(void **st)
+{
+    (void)st;
+    tide_metrics *m = mk(TIDE_METRIC_CLASSIFY, 0);
+    tide_metric_values v;
+    add_bin(m, 1, .8, 2);
+    add_bin(m, 0, .6, 1);
+    add_bin(m, 1, .3, 1);
+    add_bin(m, 0, .1, 1);
+    add_bin(m, 1, .6, 3);
+    add_bin(m, 0, .99, 0);
+    tide_metrics_get(m, 0, &v);
+    assert_int_equal(v.n, 6);
+    assert_near(v.accuracy, 0.75, TOL);
+    assert_near(v.log_loss, 0.5255485032230386, TOL);
+    assert_near(v.f1, 10.0 / 12.0, TOL);
+    assert_near(v.roc_auc, 9.5 / 12.0, TOL);
+    /* windowed view of a window-less object is empty */
+    tide_metrics_get(m, 1, &v);
+    assert_int_equal(v.n, 0);
+    assert_true(isnan(v.accuracy));
+    tide_metrics_free(m);
+
+    /* weight k == the same example added k times (random stream) */
+    uint64_t s = 99;
+    tide_metrics *a = mk(TIDE_METRIC_CLASSIFY, 0), *b = mk(TIDE_METRIC_CLASSIFY, 0);
+    tide_metrics *ra = mk(TIDE_METRIC_REGRESS, 0), *rb = mk(TIDE_METRIC_REGRESS, 0);
+    for (int i = 0; i < 300; i++) {
+        int k = (int)(tide_test_rand(&s) % 4);
+        int y = (int)(tide_test_rand(&s) % 2);
+        double p = floor(tide_test_uniform(&s) * 20) / 20;
+        double ty = tide_test_uniform(&s) * 10, py = ty + tide_test_uniform(&s) - 0.5;
+        add_bin(a, y, p, k);
+        assert_int_equal(tide_metrics_add_reg(ra, ty, py, k), TIDE_OK);
+        for (int j = 0; j < k; j++) {
+            add_bin(b, y, p, 1);
+            assert_int_equal(tide_metrics_add_reg(rb, ty, py, 1), TIDE_OK);
+        }
+    }
+    tide_metric_values va, vb;
+    tide_metrics_get(a, 0, &va);
+    tide_metrics_get(b, 0, &vb);
+    assert_near(va.accuracy, vb.accuracy, 1e-12);
+    assert_near(va.log_loss, vb.log_loss, 1e-12);
+    assert_near(va.f1, vb.f1, 1e-12);
+    assert_near(va.roc_auc, vb.roc_auc, 1e-12);
+    tide_metrics_get(ra, 0, &va);
+    tide_metrics_get(rb, 0, &vb);
+    assert_near(va.mae, vb.mae, 1e-12);
+    assert_near(va.rmse, vb.rmse, 1e-12);
+    assert_near(va.r2, vb.r2, 1e-10);
+    tide_metrics_free(a);
+    tide_metrics_free(b);
+    tide_metrics_free(ra);
+    tide_metrics_free(rb);
+}
+
+/* Clipping: p(y) = 0 -> -ln(1e-15) = 34.538776394910684;
+ * p(y) = 1 -> -ln(1 - 1e-15) ~ 1e-15 (not 0); a label the model has never
+ * seen (y = 2 with n_classes = 2) has probability 0 -> 34.5387..., and makes
+ * the stream multiclass (AUC NaN). */
+static void test_logloss_clip(void **st)
+{
+    (void)st;
+    tide_metrics *m = mk(TIDE_METRIC_CLASSIFY, 0);
+    tide_metric_values v;
+    double p0[2] = {1.0, 0.0};
+    assert_int_equal(tide_metrics_add_class(m, 1, p0, 2, 1), TIDE_OK);
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.log_loss, 34.538776394910684, 1e-9);
+    assert_true(isfinite(v.log_loss));
+    tide_metrics_reset(m);
+    assert_int_equal(tide_metrics_add_class(m, 0, p0, 2, 1), TIDE_OK);
+    tide_metrics_get(m, 0, &v);
+    assert_true(v.log_loss > 0);
+    assert_near(v.log_loss, 1e-15, 1e-17);
+    tide_metrics_reset(m);
+    assert_int_equal(tide_metrics_add_class(m, 2, p0, 2, 1), TIDE_OK);
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.log_loss, 34.538776394910684, 1e-9);
+    assert_true(isnan(v.roc_auc));
+    tide_metrics_free(m);
+}
+
+/* Multiclass, 3 classes (n_classes = 4 passed: class 3 never occurs, so it is
+ * not "seen" and not averaged). (y, pred): (0,0) (1,1) (2,1) (0,2) (1,1) (2,2)
+ *  class 0: TP 1, #true 2, #pred 1 -> F1 = 2/(2+1) = 2/3
+ *  class 1: TP 2, #true 2, #pred 3 -> 4/5
+ *  class 2: TP 1, #true 2, #pred 2 -> 2/4
+ *  macro F1 = (2/3 + 4/5 + 1/2)/3 = 0.6555...; accuracy = 4/6.
+ * Window 3 = (0,2) (1,1) (2,2): class 0: TP 0 -> 0; class 1: 2/2 = 1;
+ *  class 2: TP 1, #true 1, #pred 2 -> 2/3; macro = (0 + 1 + 2/3)/3. */
+static void test_multiclass_hand(void **st)
+{
+    (void)st;
+    static const int ys[6] = {0, 1, 2, 0, 1, 2}, preds[6] = {0, 1, 1, 2, 1, 2};
+    tide_metrics *m = mk(TIDE_METRIC_CLASSIFY, 3);
+    tide_metric_values v;
+    for (int i = 0; i < 6; i++) {
+        double pr[4] = {0.1, 0.1, 0.1, 0.0};
+        pr[preds[i]] = 0.7;
+        assert_int_equal(tide_metrics_add_class(m, ys[i], pr, 4, 1), TIDE_OK);
+    }
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.accuracy, 4.0 / 6.0, TOL);
+    assert_near(v.f1, (2.0 / 3.0 + 0.8 + 0.5) / 3.0, TOL);
+    assert_near(v.log_loss, -(4 * log(0.7) + 2 * log(0.1)) / 6, TOL);
+    assert_true(isnan(v.roc_auc));
+    tide_metrics_get(m, 1, &v);
+    assert_near(v.accuracy, 2.0 / 3.0, TOL);
+    assert_near(v.f1, (0.0 + 1.0 + 2.0 / 3.0) / 3.0, TOL);
+    tide_metrics_free(m);
+
+    /* classes appear over time: start with 2-class probabilities, then 3 */
+    m = mk(TIDE_METRIC_CLASSIFY, 0);
+    double p2[2] = {0.3, 0.7}, p3[3] = {0.2, 0.2, 0.6};
+    assert_int_equal(tide_metrics_add_class(m, 1, p2, 2, 1), TIDE_OK);   /* (1,1) */
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.f1, 1.0, TOL);                                       /* binary: class 1 */
+    assert_int_equal(tide_metrics_add_class(m, 2, p3, 3, 1), TIDE_OK);   /* (2,2) */
+    assert_int_equal(tide_metrics_add_class(m, 0, p3, 3, 1), TIDE_OK);   /* (0,2) */
+    /* class 0: TP0 -> 0; class 1: 1; class 2: TP1 #true1 #pred2 -> 2/3 */
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.f1, (0 + 1 + 2.0 / 3.0) / 3.0, TOL);
+    assert_near(v.accuracy, 2.0 / 3.0, TOL);
+    tide_metrics_free(m);
+}
+
+/* sklearn's r2_score doc example, by hand: y = 3, -0.5, 2, 7; ŷ = 2.5, 0, 2, 8
+ *  residuals 0.5, -0.5, 0, -1 -> MAE = 2/4 = 0.5, MSE = 1.5/4 = 0.375
+ *  ȳ = 11.5/4 = 2.875; SS_tot = .125² + 3.375² + .875² + 4.125² = 29.1875
+ *  R² = 1 - 1.5/29.1875 = 0.9486081370449679
+ * Weighted: y = 1 (w 1), 3 (w 2), ŷ = 2, 2 -> MAE = 3/3 = 1, RMSE = 1;
+ *  ȳ_w = 7/3, SS_tot = (4/3)² + 2(2/3)² = 8/3, SS_res = 3 -> R² = 1 - 9/8. */
+static void test_regression_hand(void **st)
+{
+    (void)st;
+    tide_metrics *m = mk(TIDE_METRIC_REGRESS, 2);
+    tide_metric_values v;
+    static const double y[4] = {3, -0.5, 2, 7}, p[4] = {2.5, 0.0, 2, 8};
+    assert_int_equal(tide_metrics_add_reg(m, y[0], p[0], 1), TIDE_OK);
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.mae, 0.5, TOL);
+    assert_true(isnan(v.r2));   /* one example: SS_tot undefined */
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(tide_metrics_add_reg(m, y[i], p[i], 1), TIDE_OK);
+    tide_metrics_get(m, 0, &v);
+    assert_int_equal(v.n, 4);
+    assert_near(v.mae, 0.5, TOL);
+    assert_near(v.rmse, sqrt(0.375), TOL);
+    assert_near(v.r2, 0.9486081370449679, TOL);
+    assert_true(isnan(v.accuracy) && isnan(v.roc_auc));
+    /* window 2 = (2, 2) (7, 8): MAE 0.5, RMSE sqrt(1/2); ȳ 4.5, SS_tot 12.5 */
+    tide_metrics_get(m, 1, &v);
+    assert_near(v.mae, 0.5, TOL);
+    assert_near(v.rmse, sqrt(0.5), TOL);
+    assert_near(v.r2, 1 - 1.0 / 12.5, TOL);
+    tide_metrics_free(m);
+
+    m = mk(TIDE_METRIC_REGRESS, 0);
+    assert_int_equal(tide_metrics_add_reg(m, 1, 2, 1), TIDE_OK);
+    assert_int_equal(tide_metrics_add_reg(m, 3, 2, 2), TIDE_OK);
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.mae, 1.0, TOL);
+    assert_near(v.rmse, 1.0, TOL);
+    assert_near(v.r2, -0.125, TOL);
+    tide_metrics_free(m);
+}
+
+/* R² edge cases: constant target -> NaN (SS_tot = 0); zero weights do not
+ * count towards the two examples R² needs; all-zero weights -> NaN values. */
+static void test_r2_edges(void **st)
+{
+    (void)st;
+    tide_metrics *m = mk(TIDE_METRIC_REGRESS, 3);
+    tide_metric_values v;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(tide_metrics_add_reg(m, 5.0, 4.0 + i, 1), TIDE_OK);
+    tide_metrics_get(m, 0, &v);
+    assert_true(isnan(v.r2));
+    assert_near(v.mae, (1 + 0 + 1 + 2 + 3) / 5.0, TOL);
+    tide_metrics_get(m, 1, &v);
+    assert_true(isnan(v.r2));
+    /* a different y makes it defined: y = 5,5,5,5,5,8; ȳ = 5.5, SS_tot = 5(.25) + 6.25 = 7.5
+     * residuals 1,0,-1,-2,-3,0 -> SS_res = 15 -> R² = 1 - 15/7.5 = -1 */
+    assert_int_equal(tide_metrics_add_reg(m, 8.0, 8.0, 1), TIDE_OK);
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.r2, -1.0, TOL);
+    /* window: (5,7) (5,8) (8,8): ȳ = 6, SS_tot = 1 + 1 + 4 = 6, SS_res = 4 + 9 = 13 */
+    tide_metrics_get(m, 1, &v);
+    assert_near(v.r2, 1 - 13.0 / 6.0, TOL);
+    /* the window turns constant again after evicting the 8: NaN again */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tide_metrics_add_reg(m, 5.0, 5.0, 1), TIDE_OK);
+    tide_metrics_get(m, 1, &v);
+    assert_true(isnan(v.r2));
+    assert_near(v.mae, 0.0, TOL);
+    tide_metrics_free(m);
+
+    m = mk(TIDE_METRIC_REGRESS, 0);
+    assert_int_equal(tide_metrics_add_reg(m, 1, 2, 0), TIDE_OK);
+    assert_int_equal(tide_metrics_add_reg(m, 3, 2, 0), TIDE_OK);
+    tide_metrics_get(m, 0, &v);
+    assert_int_equal(v.n, 2);
+    assert_true(isnan(v.mae) && isnan(v.rmse) && isnan(v.r2));
+    assert_int_equal(tide_metrics_add_reg(m, 1, 1, 1), TIDE_OK);
+    assert_int_equal(tide_metrics_add_reg(m, 2, 1, 0), TIDE_OK);
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.mae, 0.0, TOL);
+    assert_true(isnan(v.r2));   /* one weighted example */
+    tide_metrics_free(m);
+}
+
+/* ---- random streams ------------------------------------------------------ */
+
+typedef struct ex {
+    int y, nc;
+    double p[3];
+    double w;
+    double ty, py;
+} ex;
+
+/* Scores on a coarse grid half of the time so ties are common. */
+static void rand_ex(uint64_t *s, int ncls, ex *e)
+{
+    double u = tide_test_uniform(s);
+    double p1 = u < 0.5 ? floor(tide_test_uniform(s) * 10) / 10 : tide_test_uniform(s);
+    int y = (int)(tide_test_rand(s) % (uint64_t)ncls);
+    if (ncls == 2 && tide_test_uniform(s) < 0.3)
+        y = p1 > 0.5;   /* some signal */
+    e->y = y;
+    e->nc = ncls;
+    if (ncls == 2) {
+        e->p[0] = 1 - p1;
+        e->p[1] = p1;
+    } else {
+        double a = tide_test_uniform(s), b = tide_test_uniform(s) * (1 - a);
+        e->p[0] = floor(a * 4) / 4;
+        e->p[1] = floor(b * 4) / 4;
+        e->p[2] = 1 - e->p[0] - e->p[1];
+    }
+    double r = tide_test_uniform(s);
+    e->w = r < 0.1 ? 0.0 : r < 0.3 ? 2.5 : 1.0;
+    e->ty = floor(tide_test_uniform(s) * 8);
+    e->py = e->ty + floor((tide_test_uniform(s) - 0.5) * 6);
+}
+
+static void feed(tide_metrics *m, const ex *e)
+{
+    if (tide_metrics_kind(m) == TIDE_METRIC_CLASSIFY)
+        assert_int_equal(tide_metrics_add_class(m, e->y, e->p, e->nc, e->w), TIDE_OK);
+    else
+        assert_int_equal(tide_metrics_add_reg(m, e->ty, e->py, e->w), TIDE_OK);
+}
+
+static void same_or_nan(double a, double b, double tol, const char *what)
+{
+    if (isnan(a) || isnan(b)) {
+        if (!(isnan(a) && isnan(b)))
+            fail_msg("%s: %.17g vs %.17g", what, a, b);
+        return;
+    }
+    if (!(fabs(a - b) <= tol * (1 + fabs(b))))
+        fail_msg("%s: %.17g vs %.17g", what, a, b);
+}
+
+static void compare_values(const tide_metric_values *a, const tide_metric_values *b, double tol)
+{
+    assert_int_equal(a->n, b->n);
+    same_or_nan(a->accuracy, b->accuracy, tol, "accuracy");
+    same_or_nan(a->log_loss, b->log_loss, tol, "log_loss");
+    same_or_nan(a->f1, b->f1, tol, "f1");
+    same_or_nan(a->roc_auc, b->roc_auc, tol, "roc_auc");
+    same_or_nan(a->mae, b->mae, tol, "mae");
+    same_or_nan(a->rmse, b->rmse, tol, "rmse");
+    same_or_nan(a->r2, b->r2, tol, "r2");
+}
+
+/* Windowed values == cumulative values of a fresh object fed the last
+ * `window` examples, for several seeds, window lengths and both kinds,
+ * checked at many points (including many window rebuilds). */
+static void test_window_equals_fresh(void **st)
+{
+    (void)st;
+    static const size_t windows[] = {1, 7, 64, 250};
+    enum { N = 1500 };
+    ex *hist = malloc(N * sizeof *hist);
+    assert_non_null(hist);
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        for (size_t wi = 0; wi < sizeof windows / sizeof *windows; wi++) {
+            for (int kind = 0; kind < 3; kind++) {
+                size_t W = windows[wi];
+                uint64_t s = seed * 1000 + W;
+                int ncls = kind == 1 ? 3 : 2;
+                tide_metric_kind k = kind == 2 ? TIDE_METRIC_REGRESS : TIDE_METRIC_CLASSIFY;
+                tide_metrics *m = mk(k, W);
+                for (int i = 0; i < N; i++) {
+                    rand_ex(&s, ncls, &hist[i]);
+                    feed(m, &hist[i]);
+                    if (i % 113 == 0 || i == N - 1) {
+                        tide_metrics *f = mk(k, 0);
+                        size_t lo = (size_t)i + 1 > W ? (size_t)i + 1 - W : 0;
+                        for (size_t j = lo; j <= (size_t)i; j++)
+                            feed(f, &hist[j]);
+                        tide_metric_values vw, vf;
+                        tide_metrics_get(m, 1, &vw);
+                        tide_metrics_get(f, 0, &vf);
+                        compare_values(&vw, &vf, 1e-9);
+                        tide_metrics_free(f);
+                    }
+                }
+                tide_metrics_free(m);
+            }
+        }
+    }
+    free(hist);
+}
+
+/* Weighted pairwise AUC, O(n^2), ties 1/2. */
+static double auc_ref(const double *sc, const int *y, const double *w, size_t n)
+{
+    double num = 0, wp = 0, wn = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] == 1)
+            wp += w[i];
+        else
+            wn += w[i];
+        if (y[i] != 1)
+            continue;
+        for (size_t j = 0; j < n; j++) {
+            if (y[j] == 1)
+                continue;
+            num += w[i] * w[j] * (sc[i] > sc[j] ? 1.0 : sc[i] == sc[j] ? 0.5 : 0.0);
+        }
+    }
+    return wp > 0 && wn > 0 ? num / (wp * wn) : NAN;
+}
+
+static void test_auc_pairwise(void **st)
+{
+    (void)st;
+    enum { N = 700, W = 90 };
+    double *sc = malloc(N * sizeof *sc), *w = malloc(N * sizeof *w);
+    int *y = malloc(N * sizeof *y);
+    assert_true(sc && w && y);
+    for (uint64_t seed = 11; seed < 16; seed++) {
+        uint64_t s = seed;
+        tide_metrics *m = mk(TIDE_METRIC_CLASSIFY, W);
+        for (size_t i = 0; i < N; i++) {
+            ex e;
+            rand_ex(&s, 2, &e);
+            sc[i] = e.p[1];
+            y[i] = e.y;
+            w[i] = seed == 11 ? 1.0 : e.w;   /* seed 11: unweighted */
+            add_bin(m, y[i], sc[i], w[i]);
+            if (i % 50 == 49 || i == N - 1) {
+                tide_metric_values v;
+                tide_metrics_get(m, 0, &v);
+                same_or_nan(v.roc_auc, auc_ref(sc, y, w, i + 1), 1e-12, "cumulative auc");
+                size_t lo = i + 1 > W ? i + 1 - W : 0;
+                tide_metrics_get(m, 1, &v);
+                same_or_nan(v.roc_auc, auc_ref(sc + lo, y + lo, w + lo, i + 1 - lo), 1e-12,
+                            "windowed auc");
+            }
+        }
+        tide_metrics_free(m);
+    }
+    /* all scores tied -> 0.5; perfectly ranked -> 1; reversed -> 0 */
+    tide_metrics *m = mk(TIDE_METRIC_CLASSIFY, 0);
+    tide_metric_values v;
+    for (int i = 0; i < 10; i++)
+        add_bin(m, i % 2, 0.5, 1);
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.roc_auc, 0.5, TOL);
+    tide_metrics_reset(m);
+    for (int i = 0; i < 10; i++)
+        add_bin(m, i % 2, i % 2 ? 0.9 - i * 0.01 : 0.1 + i * 0.01, 1);
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.roc_auc, 1.0, TOL);
+    tide_metrics_reset(m);
+    for (int i = 0; i < 10; i++)
+        add_bin(m, i % 2, i % 2 ? 0.1 : 0.9, 1);
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.roc_auc, 0.0, TOL);
+    tide_metrics_free(m);
+    free(sc);
+    free(w);
+    free(y);
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const double *x = a, *z = b;
+    return (x[0] > z[0]) - (x[0] < z[0]);
+}
+
+/* Beyond TIDE_METRICS_AUC_EXACT_KEYS distinct scores the cumulative AUC
+ * switches to a 2^-17 grid for new pairs; on continuous scores it stays
+ * within 1e-5 of the exact value (computed here by sorting: rank sum). */
+static void test_auc_beyond_exact_budget(void **st)
+{
+    (void)st;
+    const size_t n = TIDE_METRICS_AUC_EXACT_KEYS + 40000;
+    double *pairs = malloc(2 * n * sizeof *pairs);
+    uint64_t s = 5;
+    tide_metrics *m = mk(TIDE_METRIC_CLASSIFY, 0);
+    assert_non_null(pairs);
+    for (size_t i = 0; i < n; i++) {
+        int y = tide_test_uniform(&s) < 0.4;
+        double p = tide_test_uniform(&s);
+        p = y ? sqrt(p) : p;   /* positives score higher: AUC 2/3 in expectation */
+        pairs[2 * i] = p;
+        pairs[2 * i + 1] = y;
+        add_bin(m, y, p, 1);
+    }
+    qsort(pairs, n, 2 * sizeof *pairs, cmp_pair);
+    double neg_below = 0, conc = 0, np = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        double tp = 0, tn = 0;
+        while (j < n && pairs[2 * j] == pairs[2 * i]) {
+            if (pairs[2 * j + 1] > 0)
+                tp++;
+            else
+                tn++;
+            j++;
+        }
+        conc += tp * (neg_below + 0.5 * tn);
+        neg_below += tn;
+        np += tp;
+        i = j;
+    }
+    double ref = conc / (np * neg_below);
+    tide_metric_values v;
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.roc_auc, ref, 1e-5);
+    assert_near(v.roc_auc, 2.0 / 3.0, 0.01);
+    tide_metrics_free(m);
+    free(pairs);
+}
+
+/* ---- persistence ---------------------------------------------------------- */
+
+static void bitwise_equal(const tide_metric_values *a, const tide_metric_values *b)
+{
+    assert_int_equal(a->n, b->n);
+    const double *x = &a->accuracy, *z = &b->accuracy;
+    for (int i = 0; i < 7; i++)
+        if (memcmp(&x[i], &z[i], sizeof(double)) != 0 && !(isnan(x[i]) && isnan(z[i])))
+            fail_msg("value %d differs after load: %.17g vs %.17g", i, x[i], z[i]);
+}
+
+static void roundtrip_kind(int kind, size_t W)
+{
+    uint64_t s = 77 + (uint64_t)kind;
+    int ncls = kind == 1 ? 3 : 2;
+    tide_metric_kind k = kind == 2 ? TIDE_METRIC_REGRESS : TIDE_METRIC_CLASSIFY;
+    tide_metrics *m = mk(k, W), *l = NULL;
+    tide_wbuf b;
+    tide_rbuf r;
+    tide_err err;
+    ex e;
+    for (int i = 0; i < 333; i++) {
+        rand_ex(&s, ncls, &e);
+        feed(m, &e);
+    }
+    tide_wbuf_init(&b);
+    tide_wbuf_u32(&b, 0xdeadbeef);   /* the block may follow other data */
+    assert_int_equal(tide_metrics_save(m, &b), TIDE_OK);
+    tide_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(tide_rbuf_u32(&r), 0xdeadbeef);
+    assert_int_equal(tide_metrics_load(&r, &l, &err), TIDE_OK);
+    assert_int_equal(r.pos, b.len);
+    assert_int_equal(tide_metrics_kind(l), k);
+    /* continue both with the same stream: identical bit for bit */
+    for (int i = 0; i < 400; i++) {
+        tide_metric_values va, vb;
+        for (int win = 0; win < 2; win++) {
+            tide_metrics_get(m, win, &va);
+            tide_metrics_get(l, win, &vb);
+            bitwise_equal(&va, &vb);
+        }
+        rand_ex(&s, ncls, &e);
+        feed(m, &e);
+        feed(l, &e);
+    }
+    /* every truncation fails cleanly; a flipped byte fails the checksum */
+    for (size_t cut = 4; cut < b.len; cut += (b.len > 4000 ? 37 : 1)) {
+        tide_metrics *t = (tide_metrics *)1;
+        tide_rbuf_init(&r, b.data + 4, cut - 4);
+        assert_true(tide_metrics_load(&r, &t, &err) < 0);
+        assert_null(t);
+    }
+    for (size_t at = 4; at < b.len; at += 53) {
+        tide_metrics *t = NULL;
+        b.data[at] ^= 0x5a;
+        tide_rbuf_init(&r, b.data + 4, b.len - 4);
+        assert_true(tide_metrics_load(&r, &t, &err) < 0);
+        assert_null(t);
+        assert_true(err.msg[0] != '\0');
+        b.data[at] ^= 0x5a;
+    }
+    tide_wbuf_free(&b);
+    tide_metrics_free(m);
+    tide_metrics_free(l);
+}
+
+static void test_save_load(void **st)
+{
+    (void)st;
+    for (int kind = 0; kind < 3; kind++) {
+        roundtrip_kind(kind, 0);
+        roundtrip_kind(kind, 50);
+    }
+    /* foreign data and newer versions are refused with a sentence */
+    uint8_t junk[64] = "not a metrics block at all........";
+    tide_rbuf r;
+    tide_err err;
+    tide_metrics *t = NULL;
+    tide_rbuf_init(&r, junk, sizeof junk);
+    assert_int_equal(tide_metrics_load(&r, &t, &err), TIDE_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "magic"));
+    tide_wbuf b;
+    tide_wbuf_init(&b);
+    tide_wbuf_u32(&b, 0x54454d54u);
+    tide_wbuf_u32(&b, 99);
+    tide_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(tide_metrics_load(&r, &t, &err), TIDE_ERR_VERSION);
+    assert_non_null(strstr(err.msg, "99"));
+    tide_wbuf_free(&b);
+}
+
+static void test_bad_args(void **st)
+{
+    (void)st;
+    tide_metrics *m = NULL;
+    double pr[2] = {0.5, NAN};
+    assert_int_equal(tide_metrics_new(TIDE_METRIC_CLASSIFY, TIDE_METRICS_MAX_WINDOW + 1, &m),
+                     TIDE_ERR_LIMIT);
+    assert_null(m);
+    assert_int_equal(tide_metrics_new((tide_metric_kind)7, 0, &m), TIDE_ERR_ARG);
+    m = mk(TIDE_METRIC_CLASSIFY, 4);
+    assert_int_equal(tide_metrics_add_class(m, 0, pr, 2, 1), TIDE_ERR_ARG);
+    pr[1] = 0.5;
+    assert_int_equal(tide_metrics_add_class(m, 0, pr, 2, -1), TIDE_ERR_ARG);
+    assert_int_equal(tide_metrics_add_class(m, 0, pr, 2, INFINITY), TIDE_ERR_ARG);
+    assert_int_equal(tide_metrics_add_class(m, -1, pr, 2, 1), TIDE_ERR_ARG);
+    assert_int_equal(tide_metrics_add_class(m, 0, pr, 0, 1), TIDE_ERR_ARG);
+    assert_int_equal(tide_metrics_add_class(m, 0, NULL, 2, 1), TIDE_ERR_ARG);
+    assert_int_equal(tide_metrics_add_class(m, TIDE_METRICS_MAX_CLASSES, pr, 2, 1), TIDE_ERR_ARG);
+    assert_int_equal(tide_metrics_add_reg(m, 1, 1, 1), TIDE_ERR_STATE);
+    /* ties in argmax go to the lowest index: (0.5, 0.5) predicts 0 */
+    assert_int_equal(tide_metrics_add_class(m, 0, pr, 2, 1), TIDE_OK);
+    tide_metric_values v;
+    tide_metrics_get(m, 0, &v);
+    assert_int_equal(v.n, 1);
+    assert_near(v.accuracy, 1.0, TOL);
+    tide_metrics_free(m);
+    m = mk(TIDE_METRIC_REGRESS, 0);
+    assert_int_equal(tide_metrics_add_reg(m, NAN, 1, 1), TIDE_ERR_ARG);
+    assert_int_equal(tide_metrics_add_class(m, 0, pr, 2, 1), TIDE_ERR_STATE);
+    tide_metrics_free(m);
+    tide_metrics_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_binary_hand),
+        cmocka_unit_test(test_weights),
+        cmocka_unit_test(test_logloss_clip),
+        cmocka_unit_test(test_multiclass_hand),
+        cmocka_unit_test(test_regression_hand),
+        cmocka_unit_test(test_r2_edges),
+        cmocka_unit_test(test_window_equals_fresh),
+        cmocka_unit_test(test_auc_pairwise),
+        cmocka_unit_test(test_auc_beyond_exact_budget),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_bad_args),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
