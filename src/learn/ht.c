@@ -1,0 +1,1055 @@
+/*
+ * ht.c — Hoeffding tree classifier (VFDT) and the classifier tree core used
+ * by hat.c and arf.c (declared in tree.h).
+ *
+ * P. Domingos, G. Hulten, "Mining high-speed data streams", KDD 2000.
+ * Each leaf keeps class weights and, per feature seen at the leaf, a
+ * Gaussian per class (weighted Welford mean/variance, min, max). Every
+ * grace_period weight the leaf evaluates n_splits candidate thresholds per
+ * feature, evenly spaced strictly between the feature's observed min and
+ * max (MOA/River's Gaussian splitter idea): the weight of class c going left
+ * of t is w_c * Phi((t - mean_c) / sd_c), clamped to all/none outside the
+ * class's [min, max]. Merit is information gain (bits) or Gini decrease; the
+ * leaf splits on `x <= t` when best - second_best > the Hoeffding bound
+ * sqrt(R^2 ln(1/delta) / 2n) (R = log2(#classes) or 1) or the bound is below
+ * tau; "no split" (merit 0) is always a candidate, so a split must beat it.
+ * n is the leaf's total class weight, including the estimate a new leaf
+ * inherits from its parent's split (as MOA/River do: measured on the shared
+ * streams this beats using only the weight learned at the leaf).
+ *
+ * Leaf prediction: majority class (class-weight ratios), naive Bayes
+ * (class prior x product of the per-class Gaussian densities of every
+ * feature observed at the leaf, absent features at 0), or adaptive
+ * (MOA's NBAdaptive): whichever of MC/NB predicted more of the leaf's own
+ * training rows right (ties go to NB).
+ *
+ * Memory: every 1000 learn calls the tree measures itself; above max_size
+ * MiB it deactivates the leaves with the lowest promise (weight seen minus
+ * weight of the majority class, as in VFDT/MOA) until it fits. Deactivated
+ * leaves drop their observers, keep counting classes and never split; they
+ * are not reactivated.
+ */
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "learn/learners.h"
+#include "learn/tree.h"
+
+#define MIN_BRANCH_FRAC 0.01
+#define MEM_PERIOD 1000
+#define ZERO_EPS 1e-9
+
+/* ---- prepared vectors --------------------------------------------------- */
+
+int tt_x_prep(tt_x *p, const tide_fvec *x)
+{
+    size_t n = x ? x->n : 0;
+    p->n = 0;
+    p->idx = p->ibuf;
+    p->v = p->vbuf;
+    if (n > TT_XINL) {
+        if (n > UINT32_MAX)
+            return TIDE_ERR_LIMIT;
+        p->idx = malloc(n * sizeof *p->idx);
+        p->v = malloc(n * sizeof *p->v);
+        if (!p->idx || !p->v) {
+            free(p->idx == p->ibuf ? NULL : p->idx);
+            free(p->v == p->vbuf ? NULL : p->v);
+            p->idx = p->ibuf;
+            p->v = p->vbuf;
+            return TIDE_ERR_NOMEM;
+        }
+    }
+    /* insertion sort: rows hold few features, usually already in order */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = x->f[i].idx;
+        double v = x->f[i].val;
+        uint32_t j = p->n;
+        while (j > 0 && p->idx[j - 1] > id)
+            j--;
+        if (j > 0 && p->idx[j - 1] == id) {
+            p->v[j - 1] += v;
+            continue;
+        }
+        memmove(p->idx + j + 1, p->idx + j, (p->n - j) * sizeof *p->idx);
+        memmove(p->v + j + 1, p->v + j, (p->n - j) * sizeof *p->v);
+        p->idx[j] = id;
+        p->v[j] = v;
+        p->n++;
+    }
+    return TIDE_OK;
+}
+
+void tt_x_free(tt_x *p)
+{
+    if (p->idx != p->ibuf)
+        free(p->idx);
+    if (p->v != p->vbuf)
+        free(p->v);
+    p->idx = p->ibuf;
+    p->v = p->vbuf;
+    p->n = 0;
+}
+
+double tt_x_get(const tt_x *p, uint32_t feat)
+{
+    uint32_t lo = 0, hi = p->n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (p->idx[mid] < feat)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < p->n && p->idx[lo] == feat ? p->v[lo] : 0.0;
+}
+
+/* ---- criteria ----------------------------------------------------------- */
+
+double tt_hoeffding_bound(double range, double delta, double n)
+{
+    return sqrt(range * range * log(1.0 / delta) / (2.0 * n));
+}
+
+double tt_entropy(const double *d, int k)
+{
+    double s = 0, h = 0;
+    for (int i = 0; i < k; i++)
+        s += d[i];
+    if (s <= 0)
+        return 0;
+    for (int i = 0; i < k; i++)
+        if (d[i] > 0)
+            h -= d[i] / s * log2(d[i] / s);
+    return h;
+}
+
+double tt_gini(const double *d, int k)
+{
+    double s = 0, g = 1;
+    for (int i = 0; i < k; i++)
+        s += d[i];
+    if (s <= 0)
+        return 0;
+    for (int i = 0; i < k; i++)
+        g -= (d[i] / s) * (d[i] / s);
+    return g;
+}
+
+double tt_merit(int crit, const double *l, const double *r, int k)
+{
+    double wl = 0, wr = 0, pre[TIDE_MAX_CLASSES];
+    for (int i = 0; i < k; i++) {
+        wl += l[i];
+        wr += r[i];
+        pre[i] = l[i] + r[i];
+    }
+    double w = wl + wr;
+    if (w <= 0 || wl <= MIN_BRANCH_FRAC * w || wr <= MIN_BRANCH_FRAC * w)
+        return -INFINITY;
+    if (crit == TT_CRIT_GINI)
+        return tt_gini(pre, k) - (wl / w) * tt_gini(l, k) - (wr / w) * tt_gini(r, k);
+    return tt_entropy(pre, k) - (wl / w) * tt_entropy(l, k) - (wr / w) * tt_entropy(r, k);
+}
+
+/* ---- nodes -------------------------------------------------------------- */
+
+tt_node *tt_leaf_new(int K, int depth, const double *init, int kinit)
+{
+    tt_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->feat = TT_LEAF;
+    n->depth = depth;
+    n->K = K;
+    n->active = 1;
+    n->cls = calloc((size_t)K, sizeof *n->cls);
+    n->seen = calloc((size_t)K, sizeof *n->seen);
+    if (!n->cls || !n->seen) {
+        tt_node_free(n);
+        return NULL;
+    }
+    for (int i = 0; init && i < kinit && i < K; i++)
+        n->cls[i] = init[i];
+    return n;
+}
+
+static void leaf_drop_observers(tt_node *n)
+{
+    for (uint32_t i = 0; i < n->nob; i++)
+        free(n->ob[i].st);
+    free(n->ob);
+    n->ob = NULL;
+    n->nob = n->cob = 0;
+}
+
+void tt_node_free(tt_node *n)
+{
+    if (!n)
+        return;
+    tt_node_free(n->kid[0]);
+    tt_node_free(n->kid[1]);
+    tt_node_free(n->alt);
+    tide_adwin_free(n->adw);
+    leaf_drop_observers(n);
+    free(n->cls);
+    free(n->seen);
+    free(n);
+}
+
+static double *dup_doubles(const double *src, size_t n)
+{
+    double *d;
+    if (!src || n == 0)
+        return NULL;
+    d = malloc(n * sizeof *d);
+    if (d)
+        memcpy(d, src, n * sizeof *d);
+    return d;
+}
+
+int tt_node_clone(const tt_node *n, tt_node **out)
+{
+    tt_node *c;
+    *out = NULL;
+    if (!n)
+        return TIDE_OK;
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return TIDE_ERR_NOMEM;
+    *c = *n;
+    c->kid[0] = c->kid[1] = c->alt = NULL;
+    c->adw = NULL;
+    c->cls = c->seen = NULL;
+    c->ob = NULL;
+    c->nob = c->cob = 0;
+    if (n->cls) {
+        c->cls = dup_doubles(n->cls, (size_t)n->K);
+        c->seen = dup_doubles(n->seen, (size_t)n->K);
+        if (!c->cls || !c->seen)
+            goto fail;
+    }
+    if (n->nob) {
+        c->ob = calloc(n->nob, sizeof *c->ob);
+        if (!c->ob)
+            goto fail;
+        c->cob = n->nob;
+        for (uint32_t i = 0; i < n->nob; i++) {
+            c->ob[i].feat = n->ob[i].feat;
+            c->ob[i].st = dup_doubles(n->ob[i].st, (size_t)n->K * TT_OS);
+            if (!c->ob[i].st)
+                goto fail;
+            c->nob = i + 1;
+        }
+    }
+    if (n->adw && tide_adwin_clone(n->adw, &c->adw))
+        goto fail;
+    if (tt_node_clone(n->kid[0], &c->kid[0]) || tt_node_clone(n->kid[1], &c->kid[1]) ||
+        tt_node_clone(n->alt, &c->alt))
+        goto fail;
+    *out = c;
+    return TIDE_OK;
+fail:
+    tt_node_free(c);
+    return TIDE_ERR_NOMEM;
+}
+
+size_t tt_node_memory(const tt_node *n)
+{
+    size_t m;
+    if (!n)
+        return 0;
+    m = sizeof *n + tt_node_memory(n->kid[0]) + tt_node_memory(n->kid[1]) +
+        tt_node_memory(n->alt);
+    if (n->cls)
+        m += 2 * (size_t)n->K * sizeof(double);
+    m += n->cob * sizeof(tt_obs) + n->nob * (size_t)n->K * TT_OS * sizeof(double);
+    if (n->adw)
+        m += tide_adwin_memory(n->adw);
+    return m;
+}
+
+tt_node *tt_sort(tt_node *n, const tt_x *x)
+{
+    while (n->feat != TT_LEAF)
+        n = n->kid[tt_x_get(x, n->feat) <= n->thr ? 0 : 1];
+    return n;
+}
+
+/* Grows a leaf's per-class arrays to K classes (new classes start at 0). */
+static int leaf_grow(tt_node *n, int K)
+{
+    double *a, *b;
+    if (K <= n->K)
+        return TIDE_OK;
+    a = realloc(n->cls, (size_t)K * sizeof *a);
+    if (!a)
+        return TIDE_ERR_NOMEM;
+    n->cls = a;
+    b = realloc(n->seen, (size_t)K * sizeof *b);
+    if (!b)
+        return TIDE_ERR_NOMEM;
+    n->seen = b;
+    for (int i = n->K; i < K; i++)
+        a[i] = b[i] = 0;
+    for (uint32_t j = 0; j < n->nob; j++) {
+        double *s = realloc(n->ob[j].st, (size_t)K * TT_OS * sizeof *s);
+        if (!s)
+            return TIDE_ERR_NOMEM;   /* leaf stays consistent at old K for this observer */
+        memset(s + (size_t)n->K * TT_OS, 0, (size_t)(K - n->K) * TT_OS * sizeof *s);
+        n->ob[j].st = s;
+    }
+    n->K = K;
+    return TIDE_OK;
+}
+
+/* Statistics of class c for one observer with the leaf's implicit zeros merged. */
+typedef struct gstat {
+    double n, mean, var, min, max;
+} gstat;
+
+static void obs_class(const tt_node *leaf, const double *st, int c, gstat *g)
+{
+    const double *s = st + (size_t)c * TT_OS;
+    double n = s[OS_N], z = leaf->seen[c] - n;
+    if (z > ZERO_EPS) {
+        double nt = n + z, mean = n * s[OS_MEAN] / nt;
+        double m2 = s[OS_M2] + n * z / nt * s[OS_MEAN] * s[OS_MEAN];
+        g->n = nt;
+        g->mean = mean;
+        g->var = nt > 1 ? m2 / (nt - 1) : 0;
+        g->min = n > 0 ? fmin(s[OS_MIN], 0) : 0;
+        g->max = n > 0 ? fmax(s[OS_MAX], 0) : 0;
+    } else {
+        g->n = n;
+        g->mean = s[OS_MEAN];
+        g->var = n > 1 ? s[OS_M2] / (n - 1) : 0;
+        g->min = s[OS_MIN];
+        g->max = s[OS_MAX];
+    }
+}
+
+static void obs_update(double *st, int c, double v, double w)
+{
+    double *s = st + (size_t)c * TT_OS;
+    double n = s[OS_N] + w, d = v - s[OS_MEAN];
+    if (s[OS_N] <= 0) {
+        s[OS_MIN] = s[OS_MAX] = v;
+    } else {
+        if (v < s[OS_MIN])
+            s[OS_MIN] = v;
+        if (v > s[OS_MAX])
+            s[OS_MAX] = v;
+    }
+    s[OS_MEAN] += w * d / n;
+    s[OS_M2] += w * d * (v - s[OS_MEAN]);
+    if (s[OS_M2] < 0)
+        s[OS_M2] = 0;
+    s[OS_N] = n;
+    double var = n > 1 ? s[OS_M2] / (n - 1) : 0;
+    s[OS_LV] = var > 0 ? 0.5 * log(var) : 0;
+    s[OS_IV] = var > 0 ? 1.0 / var : 0;
+}
+
+/* Log of the Gaussian density (without the constant) of v for class c. */
+static double obs_logpdf(const tt_node *leaf, const double *st, int c, double v)
+{
+    const double *s = st + (size_t)c * TT_OS;
+    if (leaf->seen[c] - s[OS_N] > ZERO_EPS) {
+        gstat g;
+        obs_class(leaf, st, c, &g);
+        if (g.var <= 0)
+            return 0;
+        double d = v - g.mean;
+        return -0.5 * log(g.var) - 0.5 * d * d / g.var;
+    }
+    if (s[OS_N] <= 1 || s[OS_IV] <= 0)
+        return 0;
+    double d = v - s[OS_MEAN];
+    return -s[OS_LV] - 0.5 * d * d * s[OS_IV];
+}
+
+static void mc_dist(const tt_node *leaf, int K, double *out)
+{
+    double s = 0;
+    for (int c = 0; c < K; c++) {
+        out[c] = c < leaf->K ? leaf->cls[c] : 0;
+        s += out[c];
+    }
+    for (int c = 0; c < K; c++)
+        out[c] = s > 0 ? out[c] / s : 1.0 / K;
+}
+
+static void nb_dist(const tt_node *leaf, const tt_x *x, int K, double *out)
+{
+    double tot = 0, mx = -INFINITY, s = 0;
+    for (int c = 0; c < leaf->K; c++)
+        tot += leaf->cls[c];
+    if (tot <= 0) {
+        mc_dist(leaf, K, out);
+        return;
+    }
+    for (int c = 0; c < K; c++)
+        out[c] = (c < leaf->K && leaf->cls[c] > 0) ? log(leaf->cls[c] / tot) : -INFINITY;
+    /* merge walk: every observer, value from x or 0 */
+    uint32_t i = 0;
+    for (uint32_t j = 0; j < leaf->nob; j++) {
+        uint32_t f = leaf->ob[j].feat;
+        while (i < x->n && x->idx[i] < f)
+            i++;
+        double v = (i < x->n && x->idx[i] == f) ? x->v[i] : 0.0;
+        for (int c = 0; c < leaf->K; c++)
+            if (out[c] > -INFINITY && leaf->seen[c] > 0)
+                out[c] += obs_logpdf(leaf, leaf->ob[j].st, c, v);
+    }
+    for (int c = 0; c < K; c++)
+        if (out[c] > mx)
+            mx = out[c];
+    for (int c = 0; c < K; c++) {
+        out[c] = out[c] > -INFINITY ? exp(out[c] - mx) : 0;
+        s += out[c];
+    }
+    for (int c = 0; c < K; c++)
+        out[c] = s > 0 ? out[c] / s : 1.0 / K;
+}
+
+static int argmax(const double *d, int k)
+{
+    int b = 0;
+    for (int i = 1; i < k; i++)
+        if (d[i] > d[b])
+            b = i;
+    return b;
+}
+
+void tt_leaf_predict(const tt_tree *t, const tt_node *leaf, const tt_x *x, double *out)
+{
+    int nb = leaf->active && leaf->nob > 0 &&
+             (t->c.leaf_pred == TT_PRED_NB ||
+              (t->c.leaf_pred == TT_PRED_NBA && !(leaf->mc_ok > leaf->nb_ok)));
+    if (nb)
+        nb_dist(leaf, x, t->K, out);
+    else
+        mc_dist(leaf, t->K, out);
+}
+
+/* Best threshold of one observer; fills l/r (K each). */
+static double best_threshold(const tt_tree *t, const tt_node *leaf, const tt_obs *o, double *thr,
+                             double *bl, double *br)
+{
+    int K = leaf->K;
+    gstat g[TIDE_MAX_CLASSES];
+    double lo = INFINITY, hi = -INFINITY, best = -INFINITY;
+    double l[TIDE_MAX_CLASSES], r[TIDE_MAX_CLASSES];
+    for (int c = 0; c < K; c++) {
+        obs_class(leaf, o->st, c, &g[c]);
+        if (g[c].n > 0) {
+            lo = fmin(lo, g[c].min);
+            hi = fmax(hi, g[c].max);
+        }
+    }
+    if (!(lo < hi))
+        return -INFINITY;
+    for (int i = 0; i < t->c.n_splits; i++) {
+        double th = lo + (hi - lo) * (i + 1) / (t->c.n_splits + 1);
+        for (int c = 0; c < K; c++) {
+            double left;
+            if (g[c].n <= 0 || th < g[c].min)
+                left = 0;
+            else if (th >= g[c].max)
+                left = g[c].n;
+            else if (g[c].var <= 0)
+                left = th >= g[c].mean ? g[c].n : 0;
+            else
+                left = g[c].n * 0.5 * erfc(-(th - g[c].mean) / sqrt(2 * g[c].var));
+            l[c] = left;
+            r[c] = g[c].n - left;
+        }
+        double m = tt_merit(t->c.crit, l, r, K);
+        if (m > best) {
+            best = m;
+            *thr = th;
+            memcpy(bl, l, (size_t)K * sizeof *l);
+            memcpy(br, r, (size_t)K * sizeof *r);
+        }
+    }
+    return best;
+}
+
+static int attempt_split(tt_tree *t, tt_node *leaf)
+{
+    int K = leaf->K, nz = 0;
+    double tot = 0, b1 = 0, b2 = 0, thr = 0, th = 0;
+    uint32_t bf = TT_LEAF;
+    double bl[TIDE_MAX_CLASSES], br[TIDE_MAX_CLASSES], l[TIDE_MAX_CLASSES], r[TIDE_MAX_CLASSES];
+    uint32_t *pick = NULL, npick = leaf->nob;
+
+    for (int c = 0; c < K; c++) {
+        tot += leaf->cls[c];
+        nz += leaf->cls[c] > 0;
+    }
+    if (nz < 2)
+        return TIDE_OK;   /* pure leaf */
+    if (t->c.subspace && leaf->nob > 1) {
+        double m = leaf->nob;
+        uint32_t k = t->c.subspace == 1 ? (uint32_t)llround(sqrt(m))
+                                         : (uint32_t)(floor(log2(m)) + 1);
+        if (k < 1)
+            k = 1;
+        if (k < leaf->nob) {
+            pick = malloc(leaf->nob * sizeof *pick);
+            if (!pick)
+                return TIDE_ERR_NOMEM;
+            for (uint32_t i = 0; i < leaf->nob; i++)
+                pick[i] = i;
+            for (uint32_t i = 0; i < k; i++) {   /* partial Fisher-Yates */
+                uint32_t j = i + (uint32_t)(tt_rand(&t->rng) % (leaf->nob - i));
+                uint32_t s = pick[i];
+                pick[i] = pick[j];
+                pick[j] = s;
+            }
+            npick = k;
+        }
+    }
+    /* "no split" has merit 0: b1, b2 start there */
+    for (uint32_t i = 0; i < npick; i++) {
+        const tt_obs *o = &leaf->ob[pick ? pick[i] : i];
+        double m = best_threshold(t, leaf, o, &th, l, r);
+        if (m > b1) {
+            b2 = b1;
+            b1 = m;
+            bf = o->feat;
+            thr = th;
+            memcpy(bl, l, (size_t)K * sizeof *l);
+            memcpy(br, r, (size_t)K * sizeof *r);
+        } else if (m > b2) {
+            b2 = m;
+        }
+    }
+    free(pick);
+    if (bf == TT_LEAF)
+        return TIDE_OK;
+    double range = t->c.crit == TT_CRIT_GINI ? 1.0 : log2(nz > 2 ? nz : 2);
+    double eps = tt_hoeffding_bound(range, t->c.delta, tot);
+    if (!(b1 - b2 > eps || eps < t->c.tau))
+        return TIDE_OK;
+    tt_node *a = tt_leaf_new(t->K, leaf->depth + 1, bl, K);
+    tt_node *b = tt_leaf_new(t->K, leaf->depth + 1, br, K);
+    if (!a || !b) {
+        tt_node_free(a);
+        tt_node_free(b);
+        return TIDE_ERR_NOMEM;
+    }
+    leaf_drop_observers(leaf);
+    free(leaf->cls);
+    free(leaf->seen);
+    leaf->cls = leaf->seen = NULL;
+    leaf->K = 0;
+    leaf->feat = bf;
+    leaf->thr = thr;
+    leaf->kid[0] = a;
+    leaf->kid[1] = b;
+    t->n_leaves++;
+    return TIDE_OK;
+}
+
+/* Finds or inserts the observer of feat at position *pos (sorted). */
+static tt_obs *leaf_observer(tt_node *leaf, uint32_t *pos, uint32_t feat)
+{
+    uint32_t j = *pos;
+    while (j < leaf->nob && leaf->ob[j].feat < feat)
+        j++;
+    *pos = j;
+    if (j < leaf->nob && leaf->ob[j].feat == feat)
+        return &leaf->ob[j];
+    if (leaf->nob == leaf->cob) {
+        uint32_t nc = leaf->cob ? leaf->cob * 2 : 8;
+        tt_obs *o = realloc(leaf->ob, nc * sizeof *o);
+        if (!o)
+            return NULL;
+        leaf->ob = o;
+        leaf->cob = nc;
+    }
+    double *st = calloc((size_t)leaf->K * TT_OS, sizeof *st);
+    if (!st)
+        return NULL;
+    memmove(leaf->ob + j + 1, leaf->ob + j, (leaf->nob - j) * sizeof *leaf->ob);
+    leaf->ob[j].feat = feat;
+    leaf->ob[j].st = st;
+    leaf->nob++;
+    return &leaf->ob[j];
+}
+
+int tt_leaf_learn(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w)
+{
+    int rc;
+    if (y >= leaf->K && (rc = leaf_grow(leaf, t->K > y ? t->K : y + 1)))
+        return rc;
+    if (leaf->active && t->c.leaf_pred == TT_PRED_NBA) {
+        double d[TIDE_MAX_CLASSES];
+        double tot = 0;
+        for (int c = 0; c < leaf->K; c++)
+            tot += leaf->cls[c];
+        if (tot > 0) {
+            if (argmax(leaf->cls, leaf->K) == y)
+                leaf->mc_ok += w;
+            nb_dist(leaf, x, leaf->K, d);
+            if (argmax(d, leaf->K) == y)
+                leaf->nb_ok += w;
+        }
+    }
+    leaf->cls[y] += w;
+    if (!leaf->active) {
+        leaf->seen[y] += w;
+        return TIDE_OK;
+    }
+    uint32_t pos = 0;
+    for (uint32_t i = 0; i < x->n; i++) {
+        tt_obs *o = leaf_observer(leaf, &pos, x->idx[i]);
+        if (!o) {
+            leaf->cls[y] -= w;
+            return TIDE_ERR_NOMEM;
+        }
+        obs_update(o->st, y, x->v[i], w);
+    }
+    leaf->seen[y] += w;
+    double tot = 0;
+    for (int c = 0; c < leaf->K; c++)
+        tot += leaf->seen[c];
+    if (leaf->depth >= t->c.max_depth) {
+        leaf_drop_observers(leaf);
+        leaf->active = 0;
+        t->n_inactive++;
+        return TIDE_OK;
+    }
+    if (tot - leaf->last_try >= t->c.grace) {
+        leaf->last_try = tot;
+        return attempt_split(t, leaf);
+    }
+    return TIDE_OK;
+}
+
+/* ---- memory management -------------------------------------------------- */
+
+typedef struct leafref {
+    tt_node *n;
+    double promise;
+} leafref;
+
+static void collect_active(tt_node *n, leafref *a, size_t *k)
+{
+    if (n->feat != TT_LEAF) {
+        collect_active(n->kid[0], a, k);
+        collect_active(n->kid[1], a, k);
+        return;
+    }
+    if (n->active && n->nob) {
+        double tot = 0, mx = 0;
+        for (int c = 0; c < n->K; c++) {
+            tot += n->seen[c];
+            if (n->cls[c] > mx)
+                mx = n->cls[c];
+        }
+        a[*k].n = n;
+        a[*k].promise = tot - mx;
+        (*k)++;
+    }
+}
+
+static int cmp_promise(const void *a, const void *b)
+{
+    double x = ((const leafref *)a)->promise, y = ((const leafref *)b)->promise;
+    return x < y ? -1 : x > y;
+}
+
+static void enforce_memory(tt_tree *t)
+{
+    size_t mem = tt_tree_memory(t), k = 0;
+    leafref *a;
+    if (t->c.max_bytes <= 0 || (double)mem <= t->c.max_bytes)
+        return;
+    a = malloc(((size_t)t->n_leaves + 1) * sizeof *a);
+    if (!a)
+        return;
+    collect_active(t->root, a, &k);
+    qsort(a, k, sizeof *a, cmp_promise);
+    for (size_t i = 0; i < k && (double)mem > t->c.max_bytes; i++) {
+        size_t before = tt_node_memory(a[i].n);
+        leaf_drop_observers(a[i].n);
+        a[i].n->active = 0;
+        t->n_inactive++;
+        mem -= before - tt_node_memory(a[i].n);
+    }
+    free(a);
+}
+
+/* ---- tree --------------------------------------------------------------- */
+
+int tt_tree_init(tt_tree *t, const tt_cfg *c, uint64_t seed)
+{
+    memset(t, 0, sizeof *t);
+    t->c = *c;
+    t->K = 2;
+    t->rng = seed;
+    t->root = tt_leaf_new(2, 0, NULL, 0);
+    t->n_leaves = 1;
+    return t->root ? TIDE_OK : TIDE_ERR_NOMEM;
+}
+
+void tt_tree_free(tt_tree *t)
+{
+    tt_node_free(t->root);
+    t->root = NULL;
+}
+
+static void count_node(const tt_node *n, uint32_t *leaves, uint32_t *inactive)
+{
+    if (n->feat != TT_LEAF) {
+        count_node(n->kid[0], leaves, inactive);
+        count_node(n->kid[1], leaves, inactive);
+        return;
+    }
+    (*leaves)++;
+    *inactive += !n->active;
+}
+
+void tt_tree_count(tt_tree *t)
+{
+    t->n_leaves = t->n_inactive = 0;
+    count_node(t->root, &t->n_leaves, &t->n_inactive);
+}
+
+int tt_tree_clone(const tt_tree *src, tt_tree *dst)
+{
+    *dst = *src;
+    dst->root = NULL;
+    return tt_node_clone(src->root, &dst->root);
+}
+
+size_t tt_tree_memory(const tt_tree *t)
+{
+    return sizeof *t + tt_node_memory(t->root);
+}
+
+int tt_tree_learn(tt_tree *t, const tt_x *x, int y, double w)
+{
+    int rc;
+    if (y >= t->K)
+        t->K = y + 1;
+    rc = tt_leaf_learn(t, tt_sort(t->root, x), x, y, w);
+    if (++t->n_learn % MEM_PERIOD == 0)
+        enforce_memory(t);
+    return rc;
+}
+
+void tt_tree_predict(const tt_tree *t, const tt_x *x, double *out)
+{
+    tt_leaf_predict(t, tt_sort(t->root, x), x, out);
+}
+
+/* ---- state -------------------------------------------------------------- */
+/* Node layout: u8 kind (0 leaf, 1 branch), u32 depth;
+ *   branch: u32 feat, f64 thr, node kid0, node kid1
+ *   leaf:   u32 K, u8 active, f64 cls[K], seen[K], last_try, mc_ok, nb_ok,
+ *           u32 nob, nob x (u32 feat, f64 st[K*TT_OS])
+ *   HAT trees then: u8 has_adwin [adwin], u8 has_alt [node]. */
+void tt_node_save(const tt_node *n, tide_wbuf *b, int with_hat)
+{
+    tide_wbuf_u8(b, n->feat == TT_LEAF ? 0 : 1);
+    tide_wbuf_u32(b, (uint32_t)n->depth);
+    if (n->feat != TT_LEAF) {
+        tide_wbuf_u32(b, n->feat);
+        tide_wbuf_f64(b, n->thr);
+        tt_node_save(n->kid[0], b, with_hat);
+        tt_node_save(n->kid[1], b, with_hat);
+    } else {
+        tide_wbuf_u32(b, (uint32_t)n->K);
+        tide_wbuf_u8(b, (uint8_t)n->active);
+        tide_wbuf_f64s(b, n->cls, (size_t)n->K);
+        tide_wbuf_f64s(b, n->seen, (size_t)n->K);
+        tide_wbuf_f64(b, n->last_try);
+        tide_wbuf_f64(b, n->mc_ok);
+        tide_wbuf_f64(b, n->nb_ok);
+        tide_wbuf_u32(b, n->nob);
+        for (uint32_t i = 0; i < n->nob; i++) {
+            tide_wbuf_u32(b, n->ob[i].feat);
+            tide_wbuf_f64s(b, n->ob[i].st, (size_t)n->K * TT_OS);
+        }
+    }
+    if (with_hat) {
+        tide_wbuf_u8(b, n->adw != NULL);
+        if (n->adw)
+            tide_adwin_save(n->adw, b);
+        tide_wbuf_u8(b, n->alt != NULL);
+        if (n->alt)
+            tt_node_save(n->alt, b, with_hat);
+    }
+}
+
+int tt_node_load(tide_rbuf *r, int depth, int with_hat, tt_node **out)
+{
+    tt_node *n = NULL;
+    int rc = TIDE_ERR_FORMAT;
+    uint8_t kind;
+    uint32_t d;
+    *out = NULL;
+    if (depth > 2 * TT_DEPTH_MAX + 2)
+        return TIDE_ERR_FORMAT;
+    kind = tide_rbuf_u8(r);
+    d = tide_rbuf_u32(r);
+    if (r->bad || kind > 1 || d > TT_DEPTH_MAX)
+        return TIDE_ERR_FORMAT;
+    if (kind == 1) {
+        n = calloc(1, sizeof *n);
+        if (!n)
+            return TIDE_ERR_NOMEM;
+        n->depth = (int)d;
+        n->feat = tide_rbuf_u32(r);
+        n->thr = tide_rbuf_f64(r);
+        if (r->bad || n->feat == TT_LEAF || isnan(n->thr))
+            goto fail;
+        if ((rc = tt_node_load(r, depth + 1, with_hat, &n->kid[0])) ||
+            (rc = tt_node_load(r, depth + 1, with_hat, &n->kid[1])))
+            goto fail;
+    } else {
+        uint32_t K = tide_rbuf_u32(r), nob;
+        if (r->bad || K < 1 || K > TIDE_MAX_CLASSES)
+            goto fail;
+        n = tt_leaf_new((int)K, (int)d, NULL, 0);
+        if (!n)
+            return TIDE_ERR_NOMEM;
+        n->active = tide_rbuf_u8(r) != 0;
+        tide_rbuf_f64s(r, n->cls, K);
+        tide_rbuf_f64s(r, n->seen, K);
+        n->last_try = tide_rbuf_f64(r);
+        n->mc_ok = tide_rbuf_f64(r);
+        n->nb_ok = tide_rbuf_f64(r);
+        nob = tide_rbuf_u32(r);
+        /* each observer needs 4 + K*TT_OS*8 bytes: bound before allocating */
+        if (r->bad || (uint64_t)nob * (4 + (uint64_t)K * TT_OS * 8) > r->len - r->pos)
+            goto fail;
+        if (nob) {
+            n->ob = calloc(nob, sizeof *n->ob);
+            if (!n->ob) {
+                rc = TIDE_ERR_NOMEM;
+                goto fail;
+            }
+            n->cob = nob;
+        }
+        for (uint32_t i = 0; i < nob; i++) {
+            n->ob[i].feat = tide_rbuf_u32(r);
+            n->ob[i].st = malloc((size_t)K * TT_OS * sizeof(double));
+            if (!n->ob[i].st) {
+                rc = TIDE_ERR_NOMEM;
+                goto fail;
+            }
+            n->nob = i + 1;
+            tide_rbuf_f64s(r, n->ob[i].st, (size_t)K * TT_OS);
+            if (r->bad || (i > 0 && n->ob[i].feat <= n->ob[i - 1].feat))
+                goto fail;
+        }
+        if (r->bad)
+            goto fail;
+    }
+    if (with_hat) {
+        if (tide_rbuf_u8(r)) {
+            if (tide_adwin_load(r, &n->adw, NULL)) {
+                rc = TIDE_ERR_FORMAT;
+                goto fail;
+            }
+        }
+        if (tide_rbuf_u8(r)) {
+            if ((rc = tt_node_load(r, depth + 1, with_hat, &n->alt)))
+                goto fail;
+        }
+        if (r->bad)
+            goto fail;
+    }
+    *out = n;
+    return TIDE_OK;
+fail:
+    tt_node_free(n);
+    return rc ? rc : TIDE_ERR_FORMAT;
+}
+
+void tt_tree_save(const tt_tree *t, tide_wbuf *b, int with_hat)
+{
+    tide_wbuf_u32(b, (uint32_t)t->K);
+    tide_wbuf_u64(b, t->rng);
+    tide_wbuf_u64(b, t->n_learn);
+    tt_node_save(t->root, b, with_hat);
+}
+
+int tt_tree_load(tt_tree *t, tide_rbuf *r, int with_hat, tide_err *err)
+{
+    uint32_t K = tide_rbuf_u32(r);
+    tt_node *root;
+    int rc;
+    if (r->bad || K < 2 || K > TIDE_MAX_CLASSES)
+        return tide_err_set(err, TIDE_ERR_FORMAT, "tree state: class count is corrupt");
+    t->rng = tide_rbuf_u64(r);
+    t->n_learn = tide_rbuf_u64(r);
+    rc = tt_node_load(r, 0, with_hat, &root);
+    if (rc)
+        return tide_err_set(err, rc, "tree state: node block is truncated or corrupt");
+    tt_node_free(t->root);
+    t->root = root;
+    t->K = (int)K;
+    tt_tree_count(t);
+    return TIDE_OK;
+}
+
+/* ---- the `ht` learner --------------------------------------------------- */
+
+static const tide_param_spec HT_PARAMS[] = {
+    {"split_criterion", TIDE_PARAM_ENUM, "info_gain", "info_gain|gini",
+     "split merit: information gain (bits) or Gini decrease"},
+    {"grace_period", TIDE_PARAM_INT, "200", "1..1000000",
+     "weight a leaf learns between split attempts"},
+    {"delta", TIDE_PARAM_DOUBLE, "1e-7", "1e-300..1", "split confidence of the Hoeffding bound"},
+    {"tau", TIDE_PARAM_DOUBLE, "0.05", "0..1", "tie threshold: split when the bound is below it"},
+    {"leaf_prediction", TIDE_PARAM_ENUM, "nba", "mc|nb|nba",
+     "majority class, naive Bayes, or per-leaf best of the two"},
+    {"max_depth", TIDE_PARAM_INT, "100", "1..100", "leaves at this depth stop splitting"},
+    {"n_splits", TIDE_PARAM_INT, "10", "1..1000", "candidate thresholds per numeric feature"},
+    {"max_size", TIDE_PARAM_DOUBLE, "100", "0..1e6",
+     "memory limit in MiB (0 = none): least promising leaves are deactivated"},
+};
+
+void tt_cfg_from_params(tt_cfg *c, const tide_params *p)
+{
+    memset(c, 0, sizeof *c);
+    c->crit = tide_params_enum(p, "split_criterion");
+    c->grace = (int)tide_params_num(p, "grace_period");
+    c->delta = tide_params_num(p, "delta");
+    c->tau = tide_params_num(p, "tau");
+    c->leaf_pred = tide_params_enum(p, "leaf_prediction");
+    c->max_depth = (int)tide_params_num(p, "max_depth");
+    c->n_splits = (int)tide_params_num(p, "n_splits");
+    c->max_bytes = tide_params_num(p, "max_size") * 1024.0 * 1024.0;
+    if (c->crit < 0)
+        c->crit = TT_CRIT_INFO;
+    if (c->leaf_pred < 0)
+        c->leaf_pred = TT_PRED_NBA;
+    if (c->n_splits < 1)
+        c->n_splits = 10;
+    if (c->max_depth < 1 || c->max_depth > TT_DEPTH_MAX)
+        c->max_depth = TT_DEPTH_MAX;
+    if (isnan(c->max_bytes))
+        c->max_bytes = 0;
+}
+
+typedef struct ht_learner {
+    tide_learner base;
+    tt_tree t;
+} ht_learner;
+
+static int ht_create(const tide_params *p, int bits, tide_learner **out, tide_err *err)
+{
+    ht_learner *h = calloc(1, sizeof *h);
+    tt_cfg c;
+    *out = NULL;
+    if (!h)
+        return tide_err_set(err, TIDE_ERR_NOMEM, "ht: out of memory");
+    tt_cfg_from_params(&c, p);
+    if (tt_tree_init(&h->t, &c, 0)) {
+        free(h);
+        return tide_err_set(err, TIDE_ERR_NOMEM, "ht: out of memory");
+    }
+    *out = &h->base;
+    return TIDE_OK;
+}
+
+static void ht_destroy(tide_learner *l)
+{
+    ht_learner *h = (ht_learner *)l;
+    if (!h)
+        return;
+    tt_tree_free(&h->t);
+    free(h);
+}
+
+static int ht_learn(tide_learner *l, const tide_fvec *x, double y, double w)
+{
+    ht_learner *h = (ht_learner *)l;
+    tt_x px;
+    int rc;
+    if (h->t.K < l->n_classes)
+        h->t.K = l->n_classes;
+    if ((rc = tt_x_prep(&px, x)))
+        return rc;
+    rc = tt_tree_learn(&h->t, &px, (int)y, w);
+    tt_x_free(&px);
+    return rc;
+}
+
+static void ht_predict(const tide_learner *l, const tide_fvec *x, double *out)
+{
+    const ht_learner *h = (const ht_learner *)l;
+    tt_tree t = h->t;   /* shallow view with the learner's class count */
+    tt_x px;
+    t.K = l->n_classes;
+    if (tt_x_prep(&px, x)) {
+        for (int c = 0; c < t.K; c++)
+            out[c] = 1.0 / t.K;
+        return;
+    }
+    tt_tree_predict(&t, &px, out);
+    tt_x_free(&px);
+}
+
+static int ht_clone(const tide_learner *l, tide_learner **out, tide_err *err)
+{
+    const ht_learner *h = (const ht_learner *)l;
+    ht_learner *c = calloc(1, sizeof *c);
+    *out = NULL;
+    if (!c)
+        return tide_err_set(err, TIDE_ERR_NOMEM, "ht: out of memory while cloning");
+    c->base = h->base;
+    if (tt_tree_clone(&h->t, &c->t)) {
+        tt_tree_free(&c->t);
+        free(c);
+        return tide_err_set(err, TIDE_ERR_NOMEM, "ht: out of memory while cloning");
+    }
+    *out = &c->base;
+    return TIDE_OK;
+}
+
+static int ht_save(const tide_learner *l, tide_wbuf *b)
+{
+    tt_tree_save(&((const ht_learner *)l)->t, b, 0);
+    return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
+}
+
+static int ht_load(tide_learner *l, tide_rbuf *r, tide_err *err)
+{
+    return tt_tree_load(&((ht_learner *)l)->t, r, 0, err);
+}
+
+static size_t ht_memory(const tide_learner *l)
+{
+    const ht_learner *h = (const ht_learner *)l;
+    return sizeof *h - sizeof h->t + tt_tree_memory(&h->t);
+}
+
+const tt_tree *tt_ht_tree(const tide_learner *l)
+{
+    return &((const ht_learner *)l)->t;
+}
+
+const tide_learner_vt tide_ht_vt = {
+    .name = "ht",
+    .task = TIDE_TASK_CLASSIFY,
+    .summary = "Hoeffding tree classifier (VFDT, Domingos & Hulten 2000), Gaussian splits, NB-adaptive leaves",
+    .params = HT_PARAMS,
+    .n_params = sizeof HT_PARAMS / sizeof HT_PARAMS[0],
+    .create = ht_create,
+    .destroy = ht_destroy,
+    .learn_one = ht_learn,
+    .predict = ht_predict,
+    .clone = ht_clone,
+    .save_state = ht_save,
+    .load_state = ht_load,
+    .memory = ht_memory,
+};

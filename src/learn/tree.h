@@ -1,0 +1,160 @@
+/*
+ * tree.h — private to src/learn: the Hoeffding tree classifier core shared
+ * by ht.c (VFDT), hat.c (Hoeffding adaptive tree) and arf.c (adaptive random
+ * forest), plus small helpers (PRNG, Poisson draws, sorted feature vectors).
+ *
+ * Algorithms: P. Domingos, G. Hulten, "Mining high-speed data streams",
+ * KDD 2000 (VFDT: Hoeffding bound split test, grace period, tie threshold,
+ * memory management by deactivating the least promising leaves); numeric
+ * attributes as per-class Gaussians with candidate thresholds between the
+ * observed min and max, as in MOA/River's Gaussian splitter (read to
+ * understand, not copied); adaptive naive Bayes leaves as in MOA's
+ * "NBAdaptive" (G. Holmes, R. Kirkby, B. Pfahringer 2005).
+ *
+ * Feature identity is the hash bucket (tide_feat.idx). A feature absent from
+ * x has value 0. Observers keep explicit statistics of the values they saw;
+ * the rows of a leaf in which the feature was absent are implicit zeros,
+ * counted exactly as (rows of class c seen at the leaf) - (observer's
+ * weight of class c), because an observer is created the first time its
+ * feature appears at that leaf.
+ */
+#ifndef TIDE_TREE_H
+#define TIDE_TREE_H
+
+#include <stdint.h>
+#include <math.h>
+
+#include "tide/drift.h"
+#include "tide/learn.h"
+
+#define TT_LEAF UINT32_MAX
+#define TT_DEPTH_MAX 100        /* hard cap on depth (load recursion bound) */
+#define TT_XINL 64              /* inline capacity of a prepared vector */
+
+/* ---- PRNG (splitmix64) and Poisson draws -------------------------------- */
+static inline uint64_t tt_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+static inline double tt_unif(uint64_t *s)
+{
+    return (double)(tt_rand(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+/* Knuth's multiplication method; fine for the small lambdas used (1, 6). */
+static inline int tt_poisson(uint64_t *s, double lambda)
+{
+    double l = exp(-lambda), p = 1.0;
+    int k = 0;
+    do {
+        k++;
+        p *= tt_unif(s);
+    } while (p > l && k < 1000);
+    return k - 1;
+}
+
+/* ---- prepared input: sorted by bucket, duplicates summed ---------------- */
+typedef struct tt_x {
+    uint32_t n;
+    uint32_t *idx;
+    double *v;
+    uint32_t ibuf[TT_XINL];
+    double vbuf[TT_XINL];
+} tt_x;
+
+int tt_x_prep(tt_x *p, const tide_fvec *x);   /* TIDE_ERR_NOMEM on failure */
+void tt_x_free(tt_x *p);
+double tt_x_get(const tt_x *p, uint32_t feat);  /* 0 when absent */
+
+/* ---- classifier tree ---------------------------------------------------- */
+/* Per-class observer statistics, TT_OS doubles per class. */
+enum { OS_N, OS_MEAN, OS_M2, OS_MIN, OS_MAX, OS_LV, OS_IV, TT_OS };
+
+typedef struct tt_obs {
+    uint32_t feat;   /* bucket */
+    double *st;      /* K * TT_OS doubles, owned */
+} tt_obs;
+
+typedef struct tt_node tt_node;
+struct tt_node {
+    uint32_t feat;     /* split bucket; TT_LEAF for a leaf */
+    int depth;         /* root = 0 */
+    double thr;        /* branch: x[feat] <= thr goes to kid[0] */
+    tt_node *kid[2];   /* branch children, owned */
+    /* leaf state (NULL/0 for branches) */
+    int K;             /* classes allocated in cls/seen/observers */
+    int active;        /* 0: deactivated (no observers, no splits) */
+    double *cls;       /* K class weights: estimate at creation + learned */
+    double *seen;      /* K weights learned here (implicit-zero accounting) */
+    tt_obs *ob;        /* observers sorted by feat */
+    uint32_t nob, cob;
+    double last_try;   /* sum(seen) at the last split attempt */
+    double mc_ok, nb_ok;  /* weight predicted right by MC / NB (nba) */
+    /* Hoeffding adaptive tree only */
+    tide_adwin *adw;   /* error estimator of this node's subtree, owned */
+    tt_node *alt;      /* alternate subtree, owned */
+};
+
+enum { TT_CRIT_INFO = 0, TT_CRIT_GINI = 1 };
+enum { TT_PRED_MC = 0, TT_PRED_NB = 1, TT_PRED_NBA = 2 };
+
+typedef struct tt_cfg {
+    int crit;           /* TT_CRIT_* */
+    int grace;          /* weight between split attempts at a leaf */
+    double delta;       /* split confidence */
+    double tau;         /* tie threshold */
+    int leaf_pred;      /* TT_PRED_* */
+    int max_depth;      /* leaves at this depth are deactivated */
+    int n_splits;       /* candidate thresholds per numeric feature */
+    double max_bytes;   /* memory limit; 0 = none */
+    int subspace;       /* ARF: 0 all features, 1 sqrt(m), 2 log2(m)+1 */
+} tt_cfg;
+
+typedef struct tt_tree {
+    tt_cfg c;
+    tt_node *root;
+    int K;              /* classes known to the tree */
+    uint64_t rng;       /* feature subsampling (ARF) */
+    uint64_t n_learn;   /* learn calls (memory check period) */
+    uint32_t n_leaves, n_inactive;
+} tt_tree;
+
+int tt_tree_init(tt_tree *t, const tt_cfg *c, uint64_t seed);
+void tt_tree_free(tt_tree *t);
+int tt_tree_clone(const tt_tree *src, tt_tree *dst);
+size_t tt_tree_memory(const tt_tree *t);
+void tt_tree_save(const tt_tree *t, tide_wbuf *b, int with_hat);
+int tt_tree_load(tt_tree *t, tide_rbuf *r, int with_hat, tide_err *err);
+
+/* Learn one example (sorted x) on the plain tree; y < t->K required. */
+int tt_tree_learn(tt_tree *t, const tt_x *x, int y, double w);
+/* Distribution over t->K classes (sums to 1). */
+void tt_tree_predict(const tt_tree *t, const tt_x *x, double *out);
+
+/* Node-level operations (HAT builds its own descent on these). */
+tt_node *tt_leaf_new(int K, int depth, const double *init, int kinit);
+void tt_node_free(tt_node *n);
+int tt_node_clone(const tt_node *n, tt_node **out);
+tt_node *tt_sort(tt_node *n, const tt_x *x);
+void tt_leaf_predict(const tt_tree *t, const tt_node *leaf, const tt_x *x, double *out);
+int tt_leaf_learn(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w);
+void tt_node_save(const tt_node *n, tide_wbuf *b, int with_hat);
+int tt_node_load(tide_rbuf *r, int depth, int with_hat, tt_node **out);
+size_t tt_node_memory(const tt_node *n);
+/* Hoeffding bound sqrt(R^2 ln(1/delta) / (2n)). */
+double tt_hoeffding_bound(double range, double delta, double n);
+double tt_entropy(const double *d, int k);     /* bits */
+double tt_gini(const double *d, int k);
+/* merit of splitting pre into the two distributions l, r (k classes);
+ * -INFINITY when fewer than two branches hold >= 1% of the weight. */
+double tt_merit(int crit, const double *l, const double *r, int k);
+/* Counts the leaves/inactive leaves (after load or clone). */
+void tt_tree_count(tt_tree *t);
+/* The tree inside an `ht` learner (tests, explanations). */
+const tt_tree *tt_ht_tree(const tide_learner *l);
+/* Reads the shared ht parameters into c (names as in ht's spec table). */
+void tt_cfg_from_params(tt_cfg *c, const tide_params *p);
+
+#endif

