@@ -100,6 +100,14 @@ tide_format tide_reader_format(const tide_reader *r);
 /* CSV: header names (NULL for other formats). Valid for the reader's life. */
 const char *const *tide_reader_columns(const tide_reader *r, size_t *n);
 
+/* Parses s[0, len) (not necessarily NUL-terminated) as a finite decimal
+ * number [+-]digits[.digits][(e|E)[+-]digits] into *out (may be NULL). The
+ * result is bit-identical to strtod's (Clinger's fast path, strtod for the
+ * rest). Returns TIDE_OK, or TIDE_ERR_PARSE when the whole span is not such a
+ * number or its value is not finite. No leading/trailing spaces, hex, inf
+ * or nan. */
+int tide_parse_double(const char *s, size_t len, double *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,218 @@
+/*
+ * io_priv.h — private to src/io: the reader struct shared by the CSV, JSON
+ * Lines and Vowpal Wabbit parsers, the bounded input buffer, and the inline
+ * fast decimal-number parser.
+ *
+ * Buffer model: buf[pos, len) holds bytes read (through zlib's gzread, which
+ * passes plain files through) but not yet consumed. A parser finds a record
+ * with memchr, parses it in place (writing NULs and unescaping inside the
+ * buffer) and advances pos. Only when a record is incomplete does
+ * tide_io_fill() move the tail to the front and read more, so pointers handed
+ * out in a row stay valid until the next tide_reader_next() call. buf always
+ * has one spare byte past len so the last record can be NUL-terminated.
+ *
+ * Number parsing follows W. D. Clinger, "How to Read Floating Point Numbers
+ * Accurately", PLDI 1990: when the decimal mantissa fits in 53 bits and the
+ * power of ten is at most 22, both are exact doubles and one IEEE multiply or
+ * divide gives the correctly rounded result. Everything else goes to strtod,
+ * so results are bit-identical to strtod.
+ */
+#ifndef TIDE_IO_PRIV_H
+#define TIDE_IO_PRIV_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <math.h>
+#include <zlib.h>
+
+#include "tide/io.h"
+
+#define TIDE_IO_DEFAULT_MAX_LINE ((size_t)16 << 20)
+#define TIDE_IO_MAX_MAX_LINE ((size_t)1 << 30)    /* opts.max_line ceiling */
+#define TIDE_IO_CHUNK ((size_t)256 << 10)          /* initial buffer, gzbuffer */
+#define TIDE_IO_MAX_FIELDS ((size_t)1000000)       /* per row */
+#define TIDE_IO_MAX_COLS ((size_t)100000)          /* CSV columns */
+#define TIDE_IO_INFER_BYTES ((size_t)64 << 20)     /* CSV inference buffer cap */
+
+/* CSV column roles. */
+enum { CSV_NUM = 0, CSV_CAT, CSV_TARGET, CSV_IGNORED };
+
+/* One CSV cell located in the buffer (or in the inference store). */
+typedef struct csv_cell {
+    char *s;             /* unescaped text, NUL-terminated */
+    size_t len;
+    uint32_t line_off;   /* physical lines after the record's first line */
+    uint32_t col;        /* 1-based byte column on that line */
+} csv_cell;
+
+/* A record buffered during type inference: either cells or an error. */
+typedef struct csv_held {
+    int code;            /* TIDE_OK or the error to report */
+    char *msg;           /* error message (owned) when code != TIDE_OK */
+    uint64_t line;
+    size_t cell0;        /* first cell in held_cells */
+    size_t ncells;
+} csv_held;
+
+typedef struct csv_held_cell {
+    size_t off, len;     /* text in held_text */
+    uint32_t line_off, col;
+} csv_held_cell;
+
+struct tide_reader {
+    char *name;                /* file name used in messages (owned) */
+    tide_format fmt;
+    char delim;
+    size_t max_line;
+    int infer_rows;
+    char *target_name;         /* owned copy of opts.target or NULL */
+    char **ignore;             /* owned copies of opts.ignore */
+    size_t n_ignore;
+
+    gzFile gz;                 /* NULL when reading from memory */
+    uint64_t total;            /* file size, 0 if unknown */
+    char *buf;                 /* input buffer, cap bytes (one spare) */
+    size_t cap, pos, len;
+    int eof;                   /* no more bytes will be appended to buf */
+    uint64_t line;             /* physical line number of buf[pos] */
+
+    tide_field *fields;        /* row fields, reused */
+    size_t fields_cap;
+
+    /* CSV */
+    char **cols;               /* header names (owned) */
+    size_t *col_len;           /* strlen of each header name */
+    size_t ncols;
+    unsigned char *role;       /* CSV_NUM/CAT/TARGET/IGNORED per column */
+    size_t target_col;         /* SIZE_MAX when none */
+    csv_cell *cells;           /* cells of the current record, reused */
+    size_t cells_cap;
+    csv_held *held;            /* records buffered during inference */
+    size_t n_held, held_cap, held_next;
+    csv_held_cell *held_cells;
+    size_t n_held_cells, held_cells_cap;
+    char *held_text;
+    size_t held_text_len, held_text_cap;
+
+    /* JSONL */
+    void *json;                /* json_t of the current row (jansson) */
+    char tbuf[64];             /* target text for non-string targets */
+    char tagbuf[32];           /* integer id as text */
+};
+
+/* ---- buffer (reader.c) ---------------------------------------------- */
+
+/* Makes room and reads more input: moves buf[pos, len) to the front, grows
+ * the buffer when it is full (bounded by max_line) and reads. Returns 1 when
+ * bytes were added, 0 at end of input, or a negative error. */
+int tide_io_fill(tide_reader *r, tide_err *err);
+
+/* Next physical line, without '\n' and a trailing '\r', NUL-terminated in
+ * place. *lineno gets its 1-based line number. Lines longer than max_line
+ * are skipped and reported as TIDE_ERR_LIMIT. */
+int tide_io_next_line(tide_reader *r, char **s, size_t *n, uint64_t *lineno,
+                      tide_err *err);
+
+/* Grows r->fields to hold at least n entries (n <= TIDE_IO_MAX_FIELDS). */
+int tide_io_fields_reserve(tide_reader *r, size_t n, tide_err *err);
+
+/* 1 if name[0, len) is one of the ignored names. */
+int tide_io_ignored(const tide_reader *r, const char *name, size_t len);
+
+/* strtod on a bounded, not NUL-terminated span (slow path). */
+double tide_io_strtod(const char *s, size_t n);
+
+/* ---- formats ---------------------------------------------------------- */
+int tide_csv_open(tide_reader *r, tide_err *err);
+int tide_csv_next(tide_reader *r, tide_row *row, tide_err *err);
+void tide_csv_free(tide_reader *r);
+int tide_jsonl_next(tide_reader *r, tide_row *row, tide_err *err);
+void tide_jsonl_free(tide_reader *r);
+int tide_vw_next(tide_reader *r, tide_row *row, tide_err *err);
+
+/* ---- fast number parser ----------------------------------------------- */
+
+static const double tide_io_pow10[23] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Parses the longest prefix of [s, e) that matches the decimal grammar
+ * [+-]digits[.digits][(e|E)[+-]digits] (at least one digit in the mantissa)
+ * into *out. Returns the end of the number, or NULL when there is none or
+ * its value is not finite. The value is bit-identical to strtod's. */
+static inline const char *tide_io_num(const char *s, const char *e, double *out)
+{
+    const char *p = s;
+    uint64_t m = 0;
+    int nd = 0, neg = 0, dropped = 0;
+    int64_t exp10 = 0;
+    size_t ndig = 0;
+    double v;
+
+    if (p < e && (*p == '-' || *p == '+')) {
+        neg = *p == '-';
+        p++;
+    }
+    while (p < e && (unsigned)(*p - '0') < 10u) {
+        if (nd < 19) {
+            m = m * 10 + (uint64_t)(*p - '0');
+            nd += m != 0;
+        } else {
+            dropped = 1;
+            exp10++;
+        }
+        p++;
+        ndig++;
+    }
+    if (p < e && *p == '.') {
+        p++;
+        while (p < e && (unsigned)(*p - '0') < 10u) {
+            if (nd < 19) {
+                m = m * 10 + (uint64_t)(*p - '0');
+                nd += m != 0;
+                exp10--;
+            } else {
+                dropped = 1;
+            }
+            p++;
+            ndig++;
+        }
+    }
+    if (ndig == 0)
+        return NULL;
+    if (p < e && (*p | 0x20) == 'e') {
+        const char *q = p + 1;
+        int eneg = 0;
+        int64_t x = 0;
+        if (q < e && (*q == '-' || *q == '+')) {
+            eneg = *q == '-';
+            q++;
+        }
+        if (q < e && (unsigned)(*q - '0') < 10u) {
+            while (q < e && (unsigned)(*q - '0') < 10u) {
+                if (x < 1000000)
+                    x = x * 10 + (*q - '0');
+                q++;
+            }
+            exp10 += eneg ? -x : x;
+            p = q;
+        }
+    }
+    if (!dropped && m <= ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
+        v = (double)m;
+        v = exp10 < 0 ? v / tide_io_pow10[-exp10] : v * tide_io_pow10[exp10];
+        *out = neg ? -v : v;
+        return p;
+    }
+    if (m == 0 && !dropped) {
+        *out = neg ? -0.0 : 0.0;
+        return p;
+    }
+    v = tide_io_strtod(s, (size_t)(p - s));
+    if (!isfinite(v))
+        return NULL;
+    *out = v;
+    return p;
+}
+
+#endif

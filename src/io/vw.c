@@ -1,0 +1,192 @@
+/*
+ * vw.c — Vowpal Wabbit text format reader, following the input format
+ * described in VW's wiki ("Input format", github.com/VowpalWabbit/
+ * vowpal_wabbit/wiki/Input-format):
+ *
+ *     [label] [importance [initial]] ['tag]|ns[:scale] f[:v] f2 ... |ns2 ...
+ *
+ * A feature without ":v" has value 1. '|' followed by a space opens the
+ * default namespace "". ":scale" multiplies every value of its namespace. The
+ * tag is a token starting with ' before the first '|', or a non-numeric token
+ * touching the '|'. The label may be any token (numeric labels also fill
+ * target_num); a line without one is unlabelled. The initial/base value is
+ * accepted and ignored.
+ *
+ * The hot path (one call per row) is a single pass over the line with a
+ * byte-class table and the inline Clinger number parser; fields point into
+ * the reader's buffer and the fields array is reused, so steady state does
+ * not allocate.
+ */
+#include "io/io_priv.h"
+
+#include <string.h>
+
+enum { C_WS = 1, C_BAR = 2, C_COLON = 4 };
+
+static const unsigned char CLS[256] = {
+    [' '] = C_WS, ['\t'] = C_WS, ['\r'] = C_WS, ['\v'] = C_WS, ['\f'] = C_WS, ['\0'] = C_WS,
+    ['|'] = C_BAR, [':'] = C_COLON,
+};
+
+#define CL(c) CLS[(unsigned char)(c)]
+
+static int vw_err(const tide_reader *r, uint64_t lineno, const char *s, const char *at,
+                  tide_err *err, const char *what, const char *tok, const char *tok_end)
+{
+    return tide_err_set(err, TIDE_ERR_PARSE, "%s:%llu:%zu: %s '%.*s'", r->name,
+                        (unsigned long long)lineno, (size_t)(at - s) + 1, what,
+                        (int)(tok_end - tok > 60 ? 60 : tok_end - tok), tok);
+}
+
+/* End of the token starting at t (whitespace or '|'). */
+static const char *tok_end(const char *t, const char *e)
+{
+    while (t < e && !(CL(*t) & (C_WS | C_BAR)))
+        t++;
+    return t;
+}
+
+static int vw_parse(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row *row,
+                    tide_err *err)
+{
+    char *bar = memchr(s, '|', (size_t)(e - s));
+    char *le = bar ? bar : e;
+    char *tok[3], *tend[3], *p = s;
+    size_t k = 0, nf = 0;
+    double v;
+
+    /* label section: [label] [importance [initial]] ['tag] */
+    for (;;) {
+        char *t;
+        while (p < le && (CL(*p) & C_WS))
+            p++;
+        if (p >= le)
+            break;
+        t = p;
+        while (p < le && !(CL(*p) & C_WS))
+            p++;
+        if (*t == '\'' || (p == bar && !(tide_io_num(t, p, &v) == p))) {
+            const char *q = t;
+            while (q < le && (CL(*q) & C_WS) == 0)
+                q++;
+            while (q < le && (CL(*q) & C_WS))
+                q++;
+            if (q < le)
+                return vw_err(r, lineno, s, t, err, "the tag must be the last token before the "
+                              "first '|', found", t, p);
+            row->tag = *t == '\'' ? t + 1 : t;
+            row->tag_len = (size_t)(p - t) - (*t == '\'');
+            break;
+        }
+        if (k == 3)
+            return vw_err(r, lineno, s, t, err, "too many tokens before the first '|' (expected "
+                          "[label] [importance] ['tag]), found", t, p);
+        tok[k] = t;
+        tend[k] = p;
+        k++;
+    }
+    if (k >= 2) {
+        if (tide_io_num(tok[1], tend[1], &v) != tend[1] || v < 0)
+            return vw_err(r, lineno, s, tok[1], err, "the importance weight must be a finite "
+                          "number >= 0, found", tok[1], tend[1]);
+        row->weight = v;
+    }
+    if (k == 3 && tide_io_num(tok[2], tend[2], &v) != tend[2])
+        return vw_err(r, lineno, s, tok[2], err, "the initial prediction must be a finite number, "
+                      "found", tok[2], tend[2]);
+    if (k >= 1) {
+        row->has_target = 1;
+        row->target = tok[0];
+        row->target_len = (size_t)(tend[0] - tok[0]);
+        if (tide_io_num(tok[0], tend[0], &v) == tend[0]) {
+            row->target_is_num = 1;
+            row->target_num = v;
+        }
+        *tend[0] = '\0'; /* may overwrite the '|' itself: bar is kept */
+    }
+
+    /* namespaces and features */
+    p = bar;
+    while (p && p < e) {
+        const char *ns = ++p;
+        size_t ns_len = 0;
+        double scale = 1.0;
+        if (p < e && !(CL(*p) & (C_WS | C_BAR))) {
+            while (p < e && !CL(*p))
+                p++;
+            ns_len = (size_t)(p - ns);
+            if (p < e && *p == ':') {
+                const char *end = tide_io_num(p + 1, e, &scale);
+                if (!end || (end < e && !(CL(*end) & (C_WS | C_BAR))))
+                    return vw_err(r, lineno, s, p + 1, err, "namespace scale is not a finite "
+                                  "number:", p + 1, tok_end(p + 1, e));
+                p = (char *)end;
+            }
+        }
+        for (;;) {
+            const char *name;
+            size_t name_len;
+            tide_field *f;
+            while (p < e && (CL(*p) & C_WS))
+                p++;
+            if (p >= e || *p == '|')
+                break;
+            name = p;
+            while (p < e && !CL(*p))
+                p++;
+            name_len = (size_t)(p - name);
+            v = 1.0;
+            if (p < e && *p == ':') {
+                const char *end = tide_io_num(p + 1, e, &v);
+                if (!end || (end < e && !(CL(*end) & (C_WS | C_BAR))))
+                    return vw_err(r, lineno, s, p + 1, err, "feature value is not a finite "
+                                  "number:", name, tok_end(p + 1, e));
+                p = (char *)end;
+            }
+            if (r->n_ignore && (tide_io_ignored(r, ns, ns_len) ||
+                                tide_io_ignored(r, name, name_len)))
+                continue;
+            if (nf == r->fields_cap) {
+                int rc = tide_io_fields_reserve(r, nf + 1, err);
+                if (rc)
+                    return tide_err_set(err, rc, "%s:%llu:%zu: more than %zu features in one "
+                                        "example", r->name, (unsigned long long)lineno,
+                                        (size_t)(name - s) + 1, TIDE_IO_MAX_FIELDS);
+            }
+            f = &r->fields[nf++];
+            f->ns = ns;
+            f->ns_len = ns_len;
+            f->name = name;
+            f->name_len = name_len;
+            f->str = NULL;
+            f->str_len = 0;
+            f->num = v * scale;
+            f->kind = TIDE_VAL_NUM;
+            f->col = -1;
+            if (scale != 1.0 && !isfinite(f->num))
+                return vw_err(r, lineno, s, name, err, "feature value times the namespace scale "
+                              "is not finite:", name, tok_end(name, e));
+        }
+    }
+    row->fields = r->fields;
+    row->n_fields = nf;
+    row->line = lineno;
+    return TIDE_OK;
+}
+
+int tide_vw_next(tide_reader *r, tide_row *row, tide_err *err)
+{
+    for (;;) {
+        char *s, *p;
+        size_t n;
+        uint64_t lineno;
+        int rc = tide_io_next_line(r, &s, &n, &lineno, err);
+        if (rc)
+            return rc;
+        for (p = s; p < s + n && (CL(*p) & C_WS); p++)
+            ;
+        if (p == s + n)
+            continue; /* blank line */
+        return vw_parse(r, s, s + n, lineno, row, err);
+    }
+}
