@@ -16,6 +16,8 @@ int cmd_replay(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_learners(int argc, char **argv);
 /* commands added by other modules: declare them here */
+int cmd_token(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* ---- progress bar on stderr (only when stderr is a terminal) ---------- */
 typedef struct cli_progress {
