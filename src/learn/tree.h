@@ -154,6 +154,9 @@ double tt_merit(int crit, const double *l, const double *r, int k);
 void tt_tree_count(tt_tree *t);
 /* The tree inside an `ht` learner (tests, explanations). */
 const tt_tree *tt_ht_tree(const tide_learner *l);
+/* htr: variance reduction of a split whose sides have (n, mean, sample
+ * variance) nl, ml, vl and nr, mr, vr (tests). */
+double tt_htr_vr(double nl, double ml, double vl, double nr, double mr, double vr);
 /* Reads the shared ht parameters into c (names as in ht's spec table). */
 void tt_cfg_from_params(tt_cfg *c, const tide_params *p);
 

@@ -381,6 +381,63 @@ static void test_ht_roundtrip(void **st)
     roundtrip("ht", kv, 2, "phishing.csv");
 }
 
+/* ---- htr ------------------------------------------------------------------ */
+
+static void test_htr_variance_reduction(void **st)
+{
+    (void)st;
+    /* left {0,1,1,2}: n 4, mean 1, var 2/3; right {5,6,6,7}: n 4, mean 6,
+     * var 2/3; all eight: var 54/7. VR = 54/7 - 2/3 */
+    assert_near(tt_htr_vr(4, 1, 2.0 / 3, 4, 6, 2.0 / 3), 54.0 / 7 - 2.0 / 3, 1e-12);
+}
+
+static void test_htr_step(void **st)
+{
+    (void)st;
+    const char *kv[] = {"leaf_model=mean"};
+    tide_learner *l = mk("htr", kv, 1);
+    uint64_t rng = 9;
+    double xv[2], out[1], err = 0;
+    vec x;
+    for (int i = 0; i < 2000; i++) {
+        xv[0] = tide_test_uniform(&rng);
+        xv[1] = tide_test_uniform(&rng);
+        double y = (xv[0] <= 0.5 ? 0 : 10) + tide_test_uniform(&rng) - 0.5;
+        vec_set(&x, xv, 2);
+        tide_learner_predict(l, &x.v, out);
+        if (i >= 1000)
+            err += fabs(out[0] - y);
+        tide_learner_learn(l, &x.v, y, 1);
+    }
+    /* split on x0 at ~0.5: leaf means ~0 and ~10, MAE ~ 0.25 (uniform noise) */
+    assert_true(err / 1000 < 0.4);
+    xv[0] = 0.3;
+    vec_set(&x, xv, 2);
+    tide_learner_predict(l, &x.v, out);
+    assert_near(out[0], 0, 0.3);
+    xv[0] = 0.7;
+    vec_set(&x, xv, 2);
+    tide_learner_predict(l, &x.v, out);
+    assert_near(out[0], 10, 0.3);
+    tide_learner_free(l);
+}
+
+static void test_htr_trump(void **st)
+{
+    (void)st;
+    stream s;
+    if (load_csv("trump_approval.csv", &s, 100000))
+        skip();
+    tide_learner *l = mk("htr", NULL, 0);
+    /* River's HoeffdingTreeRegressor: MAE 0.956 */
+    assert_true(prequential(l, &s, 0, s.n) <= 0.956);
+    tide_learner_free(l);
+    roundtrip("htr", NULL, 0, "trump_approval.csv");
+    const char *kv[] = {"leaf_model=adaptive", "grace_period=50", "tau=0.5"};
+    roundtrip("htr", kv, 3, "trump_approval.csv");
+    stream_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +450,9 @@ int main(void)
         cmocka_unit_test(test_ht_phishing_floor),
         cmocka_unit_test(test_ht_memory_limit),
         cmocka_unit_test(test_ht_roundtrip),
+        cmocka_unit_test(test_htr_variance_reduction),
+        cmocka_unit_test(test_htr_step),
+        cmocka_unit_test(test_htr_trump),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
