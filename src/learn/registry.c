@@ -16,6 +16,7 @@ static const tide_learner_vt *const LEARNERS[] = {
     &tide_gnb_vt,
     /* trees and ensembles (issue 3): add rows here */
     &tide_ht_vt,
+    &tide_htr_vt,
 };
 
 #define N_LEARNERS (sizeof LEARNERS / sizeof LEARNERS[0])
