@@ -97,6 +97,18 @@ double tide_psi_numeric(const double *ref, size_t nref, const double *cur, size_
 /* PSI / chi-square of categorical counts (same category order in both). */
 double tide_psi_counts(const double *ref, const double *cur, size_t k);
 int tide_chi2_counts(const double *ref, const double *cur, size_t k, double *stat, double *pvalue);
+/* Added by the drift module. Notes on the functions above: inputs with NaN
+ * or empty samples give TIDE_ERR_ARG (KS, chi2) or NAN (PSI); PSI raises
+ * proportions below 1e-4 to 1e-4; chi2 is the 2 x k homogeneity test
+ * without continuity correction (scipy chi2_contingency(correction=False)),
+ * categories empty in both rows dropped. */
+/* Exact two-sided p-value P(D >= d) of the two-sample KS statistic for
+ * sample sizes n, m (lattice paths, as scipy's method="exact"); NAN when
+ * n*m > 1e8 or out of memory. */
+double tide_ks_exact_pvalue(double d, size_t n, size_t m);
+/* Regularized upper incomplete gamma Q(a, x) = Gamma(a, x)/Gamma(a), a > 0,
+ * x >= 0 (NAN otherwise); chi-square survival = Q(df/2, x/2). */
+double tide_gamma_q(double a, double x);
 
 #ifdef __cplusplus
 }

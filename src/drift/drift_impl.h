@@ -14,11 +14,6 @@ extern const tide_detector_vt tide_drift_ddm_vt;
 extern const tide_detector_vt tide_drift_eddm_vt;
 extern const tide_detector_vt tide_drift_kswin_vt;
 
-/* Exact two-sided p-value of the two-sample KS statistic d for sample sizes
- * n and m (probability, under H0 and continuous data, that D >= d), by the
- * lattice-path recursion. O(n*m). Used by KSWIN (stattest.c). */
-double tide_drift_ks_exact_pvalue(double d, size_t n, size_t m);
-
 /* Two-sample KS statistic D of two already sorted arrays (stattest.c). */
 double tide_drift_ks_stat_sorted(const double *a, size_t na, const double *b, size_t nb);
 

@@ -20,6 +20,10 @@
 
 static const tide_detector_vt *const DETECTORS[] = {
     &tide_drift_adwin_vt,
+    &tide_drift_page_hinkley_vt,
+    &tide_drift_ddm_vt,
+    &tide_drift_eddm_vt,
+    &tide_drift_kswin_vt,
 };
 
 size_t tide_detector_count(void) { return sizeof DETECTORS / sizeof DETECTORS[0]; }

@@ -1,0 +1,289 @@
+/*
+ * kswin.c — KSWIN, Kolmogorov-Smirnov windowing drift detector (the
+ * "kswin" detector of the registry).
+ *
+ * C. Raab, M. Heusinger, F.-M. Schleif, "Reactive soft prototype computing
+ * for concept drift streams", Neurocomputing 416 (2020). Semantics and
+ * defaults of River's drift.KSWIN (read to understand, not copied):
+ *  - a sliding window of the last window_size values (100);
+ *  - once it is full, at every value: R = the newest stat_size values (30),
+ *    W = stat_size values drawn uniformly without replacement from the
+ *    window_size - stat_size older ones; two-sample KS test of W vs R with
+ *    the exact p-value; DRIFT when p <= alpha (0.005) and D > 0.1;
+ *  - after DRIFT the detector is reset to its initial state (empty window,
+ *    generator re-seeded), as River's next update does.
+ * Implementation notes: both samples have stat_size values, so D is a
+ * multiple of 1/stat_size and the exact p-value (stattest.c) depends only
+ * on that multiple: the smallest k with p(k/stat_size) <= alpha and
+ * k/stat_size > 0.1 is found once at creation, and each update only
+ * compares the integer k = stat_size * D with it. Equivalent to testing
+ * p <= alpha at every step, without the O(stat_size^2) p-value per value.
+ * Differences to River: the sampler is splitmix64 with parameter `seed`
+ * (River: Python's random.Random), so the drawn subsets differ; the
+ * statistics are the same. No warning zone.
+ */
+#include "drift/drift_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KSWIN_FORMAT 1
+#define KSWIN_MAX_WINDOW 100000
+#define KSWIN_MAX_STAT 2000
+
+static const tide_param_spec KSWIN_PARAMS[] = {
+    {"alpha", TIDE_PARAM_DOUBLE, "0.005", "1e-12..0.5",
+     "drift when the KS test's p-value is at most this (and D > 0.1)"},
+    {"window_size", TIDE_PARAM_INT, "100", "4..100000", "values in the sliding window"},
+    {"stat_size", TIDE_PARAM_INT, "30", "2..2000",
+     "values in each tested sample (newest ones vs a random draw of the older ones)"},
+    {"seed", TIDE_PARAM_INT, "42", "0..1000000000000", "seed of the sampler"},
+};
+
+typedef struct kswin_det {
+    tide_detector base;
+    double alpha;
+    uint32_t win, stat;   /* window_size, stat_size */
+    uint64_t seed;
+    uint32_t kstar;       /* drift when stat * D >= kstar; stat+1 = never */
+    uint32_t count;       /* values in the window, <= win */
+    uint32_t head;        /* ring index of the oldest value */
+    uint64_t rng;         /* splitmix64 state */
+    double *ring;         /* win values */
+    uint32_t *perm;       /* permutation of 0..win-stat-1 (sampler state) */
+    double *wbuf, *rbuf;  /* scratch: the two samples, stat values each */
+} kswin_det;
+
+static uint64_t next_u64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static uint32_t below(uint64_t *s, uint32_t n)
+{
+    return (uint32_t)(((unsigned __int128)next_u64(s) * n) >> 64);
+}
+
+static void kswin_reset(tide_detector *d)
+{
+    kswin_det *s = (kswin_det *)d;
+    s->count = 0;
+    s->head = 0;
+    s->rng = s->seed;
+    for (uint32_t i = 0; i < s->win - s->stat; i++)
+        s->perm[i] = i;
+}
+
+static void kswin_destroy(tide_detector *d)
+{
+    kswin_det *s = (kswin_det *)d;
+    if (!s)
+        return;
+    free(s->ring);
+    free(s->perm);
+    free(s->wbuf);
+    free(s->rbuf);
+    free(s);
+}
+
+/* Allocates a detector with parameters from p (state reset). */
+static int kswin_alloc(const tide_params *p, kswin_det **out, tide_err *err)
+{
+    kswin_det *s;
+    double a = tide_params_num(p, "alpha");
+    uint32_t win = (uint32_t)tide_params_num(p, "window_size");
+    uint32_t stat = (uint32_t)tide_params_num(p, "stat_size");
+    *out = NULL;
+    if (win > KSWIN_MAX_WINDOW || stat > KSWIN_MAX_STAT || 2 * stat > win)
+        return tide_err_set(err, TIDE_ERR_ARG,
+                            "kswin: stat_size (%u) must be at most half of window_size (%u)", stat,
+                            win);
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return tide_err_set(err, TIDE_ERR_NOMEM, "kswin: out of memory");
+    s->base.vt = &tide_drift_kswin_vt;
+    s->base.params = *p;
+    s->alpha = a;
+    s->win = win;
+    s->stat = stat;
+    s->seed = (uint64_t)tide_params_num(p, "seed");
+    s->ring = calloc(win, sizeof *s->ring);
+    s->perm = calloc(win - stat, sizeof *s->perm);
+    s->wbuf = calloc(stat, sizeof *s->wbuf);
+    s->rbuf = calloc(stat, sizeof *s->rbuf);
+    if (!s->ring || !s->perm || !s->wbuf || !s->rbuf) {
+        kswin_destroy(&s->base);
+        return tide_err_set(err, TIDE_ERR_NOMEM, "kswin: out of memory");
+    }
+    /* smallest k with exact p(k/stat) <= alpha and k/stat > 0.1; p falls
+     * as k grows, so binary search */
+    {
+        uint32_t lo = (uint32_t)floor(0.1 * stat) + 1, hi = stat + 1;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            double pv = tide_ks_exact_pvalue((double)mid / stat, stat, stat);
+            if (pv <= a)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        s->kstar = lo;
+    }
+    kswin_reset(&s->base);
+    *out = s;
+    return TIDE_OK;
+}
+
+static int kswin_create(const tide_params *p, tide_detector **out, tide_err *err)
+{
+    kswin_det *s;
+    int rc = kswin_alloc(p, &s, err);
+    if (rc)
+        return rc;
+    *out = &s->base;
+    return TIDE_OK;
+}
+
+static void sort_small(double *v, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++) {
+        double x = v[i];
+        uint32_t j = i;
+        while (j > 0 && v[j - 1] > x) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+static tide_drift_state kswin_update(tide_detector *d, double x)
+{
+    kswin_det *s = (kswin_det *)d;
+    uint32_t older = s->win - s->stat, i = 0, j = 0, kmax = 0;
+    if (s->count < s->win) {
+        s->ring[(s->head + s->count) % s->win] = x;
+        s->count++;
+        if (s->count < s->win)
+            return TIDE_DRIFT_NONE;
+    } else {
+        s->ring[s->head] = x;
+        s->head = (s->head + 1) % s->win;
+    }
+    /* W: partial Fisher-Yates draw of stat indices among the older ones */
+    for (uint32_t t = 0; t < s->stat; t++) {
+        uint32_t r = t + below(&s->rng, older - t), tmp = s->perm[t];
+        s->perm[t] = s->perm[r];
+        s->perm[r] = tmp;
+        s->wbuf[t] = s->ring[(s->head + s->perm[t]) % s->win];
+        s->rbuf[t] = s->ring[(s->head + older + t) % s->win];
+    }
+    sort_small(s->wbuf, s->stat);
+    sort_small(s->rbuf, s->stat);
+    /* stat * D = max over distinct values of |#W <= v - #R <= v| */
+    while (i < s->stat && j < s->stat) {
+        double v = s->wbuf[i] < s->rbuf[j] ? s->wbuf[i] : s->rbuf[j];
+        uint32_t diff;
+        while (i < s->stat && s->wbuf[i] <= v)
+            i++;
+        while (j < s->stat && s->rbuf[j] <= v)
+            j++;
+        diff = i > j ? i - j : j - i;
+        if (diff > kmax)
+            kmax = diff;
+    }
+    if (kmax >= s->kstar) {
+        kswin_reset(d);
+        return TIDE_DRIFT_DETECTED;
+    }
+    return TIDE_DRIFT_NONE;
+}
+
+static int kswin_clone(const tide_detector *d, tide_detector **out, tide_err *err)
+{
+    const kswin_det *s = (const kswin_det *)d;
+    kswin_det *c;
+    int rc = kswin_alloc(&s->base.params, &c, err);
+    if (rc)
+        return rc;
+    c->base.n_seen = s->base.n_seen;
+    c->count = s->count;
+    c->head = s->head;
+    c->rng = s->rng;
+    memcpy(c->ring, s->ring, s->win * sizeof *s->ring);
+    memcpy(c->perm, s->perm, (s->win - s->stat) * sizeof *s->perm);
+    *out = &c->base;
+    return TIDE_OK;
+}
+
+static int kswin_save(const tide_detector *d, tide_wbuf *b)
+{
+    const kswin_det *s = (const kswin_det *)d;
+    tide_wbuf_u8(b, KSWIN_FORMAT);
+    tide_wbuf_u32(b, s->count);
+    tide_wbuf_u32(b, s->head);
+    tide_wbuf_u64(b, s->rng);
+    tide_wbuf_u32(b, s->win);
+    tide_wbuf_f64s(b, s->ring, s->win);
+    for (uint32_t i = 0; i < s->win - s->stat; i++)
+        tide_wbuf_u32(b, s->perm[i]);
+    return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
+}
+
+static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
+{
+    kswin_det *s = (kswin_det *)d;
+    uint32_t older = s->win - s->stat, count, head, win;
+    uint64_t rng;
+    uint8_t ver = tide_rbuf_u8(r);
+    if (!r->bad && ver != KSWIN_FORMAT)
+        return tide_err_set(err, TIDE_ERR_VERSION, "kswin state: unknown format version %u", ver);
+    count = tide_rbuf_u32(r);
+    head = tide_rbuf_u32(r);
+    rng = tide_rbuf_u64(r);
+    win = tide_rbuf_u32(r);
+    if (r->bad)
+        return tide_err_set(err, TIDE_ERR_FORMAT, "kswin state is truncated");
+    if (win != s->win || count > s->win || head >= s->win)
+        return tide_err_set(err, TIDE_ERR_FORMAT,
+                            "kswin state does not match its parameters (window %u vs %u)", win,
+                            s->win);
+    if (!tide_rbuf_f64s(r, s->ring, s->win))
+        return tide_err_set(err, TIDE_ERR_FORMAT, "kswin state is truncated");
+    for (uint32_t i = 0; i < older; i++) {
+        s->perm[i] = tide_rbuf_u32(r);
+        if (r->bad || s->perm[i] >= older)
+            return tide_err_set(err, TIDE_ERR_FORMAT, "kswin state: bad sampler permutation");
+    }
+    s->count = count;
+    s->head = head;
+    s->rng = rng;
+    return TIDE_OK;
+}
+
+static size_t kswin_memory(const tide_detector *d)
+{
+    const kswin_det *s = (const kswin_det *)d;
+    return sizeof *s + s->win * sizeof(double) + (s->win - s->stat) * sizeof(uint32_t) +
+           2 * s->stat * sizeof(double);
+}
+
+const tide_detector_vt tide_drift_kswin_vt = {
+    .name = "kswin",
+    .summary = "KSWIN (Raab et al. 2020): KS test of the newest values vs a random draw of older ones",
+    .params = KSWIN_PARAMS,
+    .n_params = sizeof KSWIN_PARAMS / sizeof KSWIN_PARAMS[0],
+    .create = kswin_create,
+    .destroy = kswin_destroy,
+    .update = kswin_update,
+    .reset = kswin_reset,
+    .clone = kswin_clone,
+    .save_state = kswin_save,
+    .load_state = kswin_load,
+    .memory = kswin_memory,
+    .estimate = NULL,
+};
