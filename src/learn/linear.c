@@ -3,7 +3,23 @@
  * regression (multiclass) and least-squares regression, over hashed sparse
  * features, with four per-coordinate optimizers:
  *
- *  norm     (default) Normalized Adaptive Gradient, "NAG" — Ross, Mineiro &
+ *  auto     (default) scale-invariant, normalized, adaptive: inputs are
+ *           standardised online (mean and variance per bucket over ALL rows,
+ *           an absent feature counting as 0; indicator buckets that only
+ *           ever held 1 are left as they are), the step is normalised by the
+ *           mean squared norm of the scaled inputs (NLMS-like: w -= lr/E[1+|x|^2]
+ *           * g * x, stable for lr < 2 on squared loss whatever the number of
+ *           features; a per-row 1/(1+|x|^2) would reweight rows), and the
+ *           step size is adapted online: AUTO_M copies learn in parallel with
+ *           learning rates AUTO_LR, each scored progressively (predict first)
+ *           with a discounted loss; classifiers predict the exponentially
+ *           weighted mixture (Vovk's aggregating algorithm for log loss, with
+ *           discounting so the choice can change when the stream drifts),
+ *           regressors follow the copy with the least discounted squared
+ *           error. Idea: MetaGrad (van Erven & Koolen, NeurIPS 2016) runs
+ *           several learning rates in parallel; this is the simplest such
+ *           scheme, cheap because the copies share the input pass.
+ *  nag      Normalized Adaptive Gradient, "NAG" — Ross, Mineiro &
  *           Langford, "Normalized Online Learning", UAI 2013, Algorithm 2.
  *           Per coordinate: s_i = max |x_i| seen, G_i = sum of squared
  *           gradients; global N = sum_t sum_i x_ti^2 / s_i^2. When |x_i|
@@ -25,12 +41,21 @@
  * shared by the classes. Softmax grows its class block as labels appear.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "learn/learners.h"
 
-enum { OPT_SGD = 0, OPT_ADAGRAD, OPT_FTRL, OPT_NORM };
+enum { OPT_SGD = 0, OPT_ADAGRAD, OPT_FTRL, OPT_NORM, OPT_AUTO };
+
+#define AUTO_M 5
+static const double AUTO_LR[AUTO_M] = {0.01, 0.03, 0.1, 0.3, 1.0};
+
+/* Per-bucket input statistics of the auto optimizer. */
+typedef struct colstat {
+    double sum, sumsq;   /* weighted sums of the values (absent = 0) */
+} colstat;
 enum { LOSS_LOGISTIC = 0, LOSS_SOFTMAX, LOSS_SQUARED };
 
 #define STRIDE 2
@@ -51,12 +76,25 @@ typedef struct linear {
     tide_scaler *scaler;  /* when scale=true */
     tide_fvec scaled;     /* scratch for learn */
     double *g;            /* scratch: per-class gradient, k_alloc */
+    /* auto optimizer */
+    colstat *cs;          /* nb */
+    uint8_t *kind;        /* nb: 0 unseen, 1 indicator (only 1s so far), 2 numeric */
+    float *aw;            /* nb * k_alloc * AUTO_M, layout [bucket][class][copy] */
+    double *ab;           /* k_alloc * AUTO_M intercepts */
+    double aloss[AUTO_M]; /* discounted progressive loss of each copy */
+    double discount;      /* per-row factor of aloss */
+    double qsum;          /* sum over rows of 1 + |scaled x|^2 (NLMS normaliser) */
+    float *xs;            /* scratch: scaled values of the row, cap xs_cap */
+    size_t xs_cap;
 } linear;
 
 static const tide_param_spec LINEAR_PARAMS[] = {
-    {"optimizer", TIDE_PARAM_ENUM, "norm", "sgd|adagrad|ftrl|norm",
-     "update rule: normalized adaptive (scale-invariant), plain SGD, AdaGrad, FTRL-Proximal"},
-    {"lr", TIDE_PARAM_DOUBLE, "0.5", "0..1000", "learning rate (FTRL: alpha)"},
+    {"optimizer", TIDE_PARAM_ENUM, "auto", "sgd|adagrad|ftrl|nag|auto",
+     "update rule: auto (standardised inputs, normalised steps, step size chosen online), "
+     "nag (normalized adaptive gradient), plain SGD, AdaGrad, FTRL-Proximal"},
+    {"lr", TIDE_PARAM_DOUBLE, "0.5", "0..1000", "learning rate (FTRL: alpha; unused by auto)"},
+    {"memory", TIDE_PARAM_DOUBLE, "1000", "1..1e9",
+     "auto: rows over which the step-size choice remembers losses (discount 1-1/memory)"},
     {"power_t", TIDE_PARAM_DOUBLE, "0.5", "0..1", "sgd: step = lr / t^power_t"},
     {"l1", TIDE_PARAM_DOUBLE, "0", "0..1e6", "L1 penalty (ftrl only)"},
     {"l2", TIDE_PARAM_DOUBLE, "0", "0..1e6", "L2 penalty on weights (not the intercept)"},
@@ -69,7 +107,7 @@ static const tide_param_spec LINEAR_PARAMS[] = {
 
 static int lin_alloc_blocks(linear *m, int k)
 {
-    size_t per = m->nb * STRIDE;
+    size_t per = m->opt == OPT_AUTO ? 1 : m->nb * STRIDE;
     float *st;
     double *b, *g;
     if (k <= m->k_alloc)
@@ -84,10 +122,30 @@ static int lin_alloc_blocks(linear *m, int k)
         return TIDE_ERR_NOMEM;
     m->bias = b;
     memset(b + (size_t)m->k_alloc * 2, 0, (size_t)(k - m->k_alloc) * 2 * sizeof *b);
-    g = realloc(m->g, (size_t)k * sizeof *g);
+    g = realloc(m->g, (size_t)k * AUTO_M * sizeof *g);
     if (!g)
         return TIDE_ERR_NOMEM;
     m->g = g;
+    if (m->opt == OPT_AUTO) {
+        /* re-lay [bucket][class][copy] for k classes */
+        size_t per_old = (size_t)m->k_alloc * AUTO_M, per_new = (size_t)k * AUTO_M;
+        float *aw = calloc(m->nb * per_new, sizeof *aw);
+        double *ab = calloc(per_new, sizeof *ab);
+        if (!aw || !ab) {
+            free(aw);
+            free(ab);
+            return TIDE_ERR_NOMEM;
+        }
+        if (m->aw)
+            for (size_t i = 0; i < m->nb; i++)
+                memcpy(aw + i * per_new, m->aw + i * per_old, per_old * sizeof *aw);
+        if (m->ab)
+            memcpy(ab, m->ab, per_old * sizeof *ab);
+        free(m->aw);
+        free(m->ab);
+        m->aw = aw;
+        m->ab = ab;
+    }
     m->k_alloc = k;
     return TIDE_OK;
 }
@@ -101,6 +159,11 @@ static void lin_destroy(tide_learner *l)
     free(m->smax);
     free(m->bias);
     free(m->g);
+    free(m->cs);
+    free(m->kind);
+    free(m->aw);
+    free(m->ab);
+    free(m->xs);
     tide_scaler_free(m->scaler);
     tide_fvec_free(&m->scaled);
     free(m);
@@ -127,7 +190,17 @@ static int lin_create_loss(const tide_params *p, int bits, int loss, tide_learne
         free(m);
         return tide_err_set(err, TIDE_ERR_ARG, "l1 needs optimizer=ftrl");
     }
-    m->smax = calloc(m->nb, sizeof *m->smax);
+    m->discount = 1.0 - 1.0 / tide_params_num(p, "memory");
+    if (m->opt == OPT_AUTO) {
+        m->scale = 0; /* auto standardises by itself */
+        m->cs = calloc(m->nb, sizeof *m->cs);
+        m->kind = calloc(m->nb, 1);
+        if (!m->cs || !m->kind) {
+            lin_destroy(&m->base);
+            return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory (2^%d buckets)", bits);
+        }
+    }
+    m->smax = calloc(m->opt == OPT_AUTO ? 1 : m->nb, sizeof *m->smax);
     if (!m->smax || lin_alloc_blocks(m, loss == LOSS_SOFTMAX ? 2 : 1) ||
         (m->scale && tide_scaler_new(bits, &m->scaler))) {
         lin_destroy(&m->base);
@@ -237,8 +310,241 @@ static void predict_scaled(const linear *m, const tide_fvec *x, int scaled, doub
     }
 }
 
+
+/* ---- auto optimizer ------------------------------------------------------ */
+
+/* Standardised value of one entry with the statistics of the rows learned
+ * so far (t rows, absent = 0). */
+static inline float auto_scale(const linear *m, uint32_t idx, float x)
+{
+    const colstat *c = &m->cs[idx];
+    double mean, var;
+    if (m->kind[idx] != 2)   /* unseen or indicator: as is */
+        return x;
+    if (m->t <= 0)
+        return 0.0f;
+    mean = c->sum / m->t;
+    var = c->sumsq / m->t - mean * mean;
+    if (!(var > 1e-24))
+        return 0.0f;
+    return (float)((x - mean) / sqrt(var));
+}
+
+/* Raw scores z[k*AUTO_M + j] of every copy j for every class k < K, and the
+ * squared norm of the scaled input (+1 for the intercept) in *q. */
+static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, int K, double *z,
+                        double *q)
+{
+    double qq = m->intercept ? 1.0 : 0.0;
+    int kk = K < m->k_alloc ? K : m->k_alloc;
+    size_t per = (size_t)m->k_alloc * AUTO_M;
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < AUTO_M; j++)
+            z[k * AUTO_M + j] = (m->intercept && k < kk) ? m->ab[k * AUTO_M + j] : 0.0;
+    for (size_t i = 0; i < x->n; i++) {
+        const float v = xs[i];
+        const float *w = m->aw + (size_t)x->f[i].idx * per;
+        qq += (double)v * v;
+        if (v == 0.0f)
+            continue;
+        for (int k = 0; k < kk; k++)
+            for (int j = 0; j < AUTO_M; j++)
+                z[k * AUTO_M + j] += (double)w[k * AUTO_M + j] * v;
+    }
+    *q = qq;
+}
+
+/* Class probabilities (or values) of each copy from its raw scores, in place. */
+static void auto_link(const linear *m, int K, double *z)
+{
+    if (m->loss == LOSS_LOGISTIC) {
+        for (int j = 0; j < AUTO_M; j++)
+            z[j] = sigmoid(z[j]);
+    } else if (m->loss == LOSS_SOFTMAX) {
+        for (int j = 0; j < AUTO_M; j++) {
+            double mx = -INFINITY, sum = 0;
+            for (int k = 0; k < K; k++)
+                if (z[k * AUTO_M + j] > mx)
+                    mx = z[k * AUTO_M + j];
+            for (int k = 0; k < K; k++) {
+                z[k * AUTO_M + j] = exp(z[k * AUTO_M + j] - mx);
+                sum += z[k * AUTO_M + j];
+            }
+            for (int k = 0; k < K; k++)
+                z[k * AUTO_M + j] /= sum;
+        }
+    }
+}
+
+/* Mixture weights of the copies from their discounted losses. */
+static void auto_weights(const linear *m, double *pi)
+{
+    double mn = INFINITY, sum = 0;
+    int best = 0;
+    for (int j = 0; j < AUTO_M; j++)
+        if (m->aloss[j] < mn) {
+            mn = m->aloss[j];
+            best = j;
+        }
+    if (m->loss == LOSS_SQUARED) {
+        for (int j = 0; j < AUTO_M; j++)
+            pi[j] = j == best ? 1.0 : 0.0;
+        return;
+    }
+    for (int j = 0; j < AUTO_M; j++) {
+        pi[j] = exp(-(m->aloss[j] - mn));
+        sum += pi[j];
+    }
+    for (int j = 0; j < AUTO_M; j++)
+        pi[j] /= sum;
+}
+
+static int auto_scratch(linear *m, size_t n)
+{
+    if (n > m->xs_cap) {
+        float *xs = realloc(m->xs, n * 2 * sizeof *xs);
+        if (!xs)
+            return TIDE_ERR_NOMEM;
+        m->xs = xs;
+        m->xs_cap = n * 2;
+    }
+    return TIDE_OK;
+}
+
+#define AUTO_STACK 256
+
+static void auto_predict(const linear *m, const tide_fvec *x, double *out)
+{
+    int K = m->loss == LOSS_SOFTMAX ? m->base.n_classes : 1;
+    float xs_local[AUTO_STACK];
+    double z_local[AUTO_STACK], pi[AUTO_M], q;
+    float *xs = x->n <= AUTO_STACK ? xs_local : malloc(x->n * sizeof *xs);
+    double *z = (size_t)K * AUTO_M <= AUTO_STACK ? z_local : malloc((size_t)K * AUTO_M * sizeof *z);
+    if (!xs || !z) {
+        for (int k = 0; k < (m->loss == LOSS_SQUARED ? 1 : m->base.n_classes); k++)
+            out[k] = m->loss == LOSS_SQUARED ? 0.0 : 1.0 / m->base.n_classes;
+        goto done;
+    }
+    for (size_t i = 0; i < x->n; i++)
+        xs[i] = auto_scale(m, x->f[i].idx, x->f[i].val);
+    auto_scores(m, x, xs, K, z, &q);
+    auto_link(m, K, z);
+    auto_weights(m, pi);
+    if (m->loss == LOSS_LOGISTIC) {
+        double p = 0;
+        for (int j = 0; j < AUTO_M; j++)
+            p += pi[j] * z[j];
+        out[0] = 1.0 - p;
+        out[1] = p;
+    } else {
+        for (int k = 0; k < K; k++) {
+            double v = 0;
+            for (int j = 0; j < AUTO_M; j++)
+                v += pi[j] * z[k * AUTO_M + j];
+            out[k] = v;
+        }
+    }
+done:
+    if (xs != xs_local)
+        free(xs);
+    if (z != z_local)
+        free(z);
+}
+
+static int auto_learn(linear *m, const tide_fvec *x, double y, double wt)
+{
+    int K = m->loss == LOSS_SOFTMAX ? m->base.n_classes : 1, yc = (int)y;
+    size_t per;
+    double z_local[AUTO_STACK], *z, q, qbar;
+    if (K > m->k_alloc && lin_alloc_blocks(m, K))
+        return TIDE_ERR_NOMEM;
+    if (auto_scratch(m, x->n))
+        return TIDE_ERR_NOMEM;
+    z = (size_t)K * AUTO_M <= AUTO_STACK ? z_local : malloc((size_t)K * AUTO_M * sizeof *z);
+    if (!z)
+        return TIDE_ERR_NOMEM;
+    per = (size_t)m->k_alloc * AUTO_M;
+    /* learn the input statistics first (x is known before its label), then
+     * scale with them, as River's StandardScaler does in learn_one */
+    m->t += wt;
+    for (size_t i = 0; i < x->n; i++) {
+        uint32_t idx = x->f[i].idx;
+        double v = x->f[i].val;
+        m->cs[idx].sum += wt * v;
+        m->cs[idx].sumsq += wt * v * v;
+        if (v != 1.0)
+            m->kind[idx] = 2;
+        else if (!m->kind[idx])
+            m->kind[idx] = 1;
+    }
+    for (size_t i = 0; i < x->n; i++)
+        m->xs[i] = auto_scale(m, x->f[i].idx, x->f[i].val);
+    auto_scores(m, x, m->xs, K, z, &q);
+    auto_link(m, K, z);
+    /* score each copy progressively, then turn z into gradients */
+    for (int j = 0; j < AUTO_M; j++) {
+        double loss;
+        if (m->loss == LOSS_LOGISTIC) {
+            double p = y > 0.5 ? z[j] : 1.0 - z[j];
+            loss = -log(p > 1e-15 ? p : 1e-15);
+            z[j] = (z[j] - y) * wt;
+        } else if (m->loss == LOSS_SQUARED) {
+            double d = z[j] - y;
+            loss = d * d;
+            z[j] = d * wt;
+        } else {
+            double p = z[yc * AUTO_M + j];
+            loss = -log(p > 1e-15 ? p : 1e-15);
+            for (int k = 0; k < K; k++)
+                z[k * AUTO_M + j] = (z[k * AUTO_M + j] - (k == yc ? 1.0 : 0.0)) * wt;
+        }
+        if (!isfinite(loss))
+            loss = 1e6;
+        m->aloss[j] = m->aloss[j] * m->discount + wt * loss;
+    }
+    /* normalise by the mean squared norm of the rows so far, not the row's
+     * own: a per-row 1/|x|^2 would reweight the examples and bias the fit */
+    m->qsum += wt * q;
+    qbar = m->qsum / m->t;
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < AUTO_M; j++) {
+            double g = z[k * AUTO_M + j];
+            if (!isfinite(g))
+                z[k * AUTO_M + j] = 0;
+            z[k * AUTO_M + j] = -AUTO_LR[j] / qbar * z[k * AUTO_M + j]; /* step * gradient */
+        }
+    for (size_t i = 0; i < x->n; i++) {
+        const float v = m->xs[i];
+        float *w = m->aw + (size_t)x->f[i].idx * per;
+        if (v != 0.0f)
+            for (int k = 0; k < K; k++)
+                for (int j = 0; j < AUTO_M; j++) {
+                    double d = z[k * AUTO_M + j] * v;
+                    if (m->l2 > 0)
+                        d -= AUTO_LR[j] / qbar * m->l2 * w[k * AUTO_M + j];
+                    w[k * AUTO_M + j] += (float)d;
+                }
+    }
+    if (m->intercept)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < AUTO_M; j++)
+                m->ab[k * AUTO_M + j] += z[k * AUTO_M + j];
+    if (z != z_local)
+        free(z);
+    return TIDE_OK;
+}
+
+static int auto_bucket_used(const linear *m, size_t i)
+{
+    return m->kind[i] != 0;
+}
+
 static void lin_predict(const tide_learner *l, const tide_fvec *x, double *out)
 {
+    if (((const linear *)l)->opt == OPT_AUTO) {
+        auto_predict((const linear *)l, x, out);
+        return;
+    }
     predict_scaled((const linear *)l, x, 0, out);
 }
 
@@ -284,6 +590,8 @@ static int lin_learn(tide_learner *l, const tide_fvec *x0, double y, double wt)
 
     if (!(wt > 0) || !isfinite(wt) || !isfinite(y))
         return TIDE_ERR_ARG;
+    if (m->opt == OPT_AUTO)
+        return auto_learn(m, x0, y, wt);
     if (K > m->k_alloc && lin_alloc_blocks(m, K))
         return TIDE_ERR_NOMEM;
     if (m->scaler) {
@@ -373,39 +681,58 @@ static int lin_learn(tide_learner *l, const tide_fvec *x0, double y, double wt)
     return rc;
 }
 
+/* Sizes (in elements) of the arrays a learner owns. */
+static size_t st_len(const linear *m)
+{
+    return m->opt == OPT_AUTO ? (size_t)m->k_alloc : (size_t)m->k_alloc * m->nb * STRIDE;
+}
+static size_t smax_len(const linear *m) { return m->opt == OPT_AUTO ? 1 : m->nb; }
+
+static void *dup_array(const void *p, size_t bytes)
+{
+    void *c = malloc(bytes ? bytes : 1);
+    if (c && bytes)
+        memcpy(c, p, bytes);
+    return c;
+}
+
 static int lin_clone(const tide_learner *l, tide_learner **out, tide_err *err)
 {
     const linear *m = (const linear *)l;
     linear *c = calloc(1, sizeof *c);
-    size_t n = (size_t)m->k_alloc * m->nb * STRIDE;
+    int bad;
     *out = NULL;
     if (!c)
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
     *c = *m;
-    c->st = NULL;
-    c->smax = NULL;
-    c->bias = NULL;
-    c->g = NULL;
     c->scaler = NULL;
+    c->xs = NULL;
+    c->xs_cap = 0;
     tide_fvec_init(&c->scaled);
-    c->st = malloc(n * sizeof *c->st);
-    c->smax = malloc(m->nb * sizeof *c->smax);
-    c->bias = malloc((size_t)m->k_alloc * 2 * sizeof *c->bias);
-    c->g = malloc((size_t)m->k_alloc * sizeof *c->g);
-    if (!c->st || !c->smax || !c->bias || !c->g ||
-        (m->scaler && tide_scaler_clone(m->scaler, &c->scaler))) {
+    c->st = dup_array(m->st, st_len(m) * sizeof *m->st);
+    c->smax = dup_array(m->smax, smax_len(m) * sizeof *m->smax);
+    c->bias = dup_array(m->bias, (size_t)m->k_alloc * 2 * sizeof *m->bias);
+    c->g = dup_array(m->g, (size_t)m->k_alloc * AUTO_M * sizeof *m->g);
+    bad = !c->st || !c->smax || !c->bias || !c->g;
+    if (m->opt == OPT_AUTO) {
+        c->cs = dup_array(m->cs, m->nb * sizeof *m->cs);
+        c->kind = dup_array(m->kind, m->nb);
+        c->aw = dup_array(m->aw, m->nb * (size_t)m->k_alloc * AUTO_M * sizeof *m->aw);
+        c->ab = dup_array(m->ab, (size_t)m->k_alloc * AUTO_M * sizeof *m->ab);
+        bad = bad || !c->cs || !c->kind || !c->aw || !c->ab;
+    }
+    if (bad || (m->scaler && tide_scaler_clone(m->scaler, &c->scaler))) {
         lin_destroy(&c->base);
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
     }
-    memcpy(c->st, m->st, n * sizeof *c->st);
-    memcpy(c->smax, m->smax, m->nb * sizeof *c->smax);
-    memcpy(c->bias, m->bias, (size_t)m->k_alloc * 2 * sizeof *c->bias);
     *out = &c->base;
     return TIDE_OK;
 }
 
-/* State: t, N, k_alloc, bias[k_alloc*2], count of non-zero buckets, then per
- * bucket: idx, smax, k_alloc*STRIDE floats; then the scaler if any. */
+/* State: t, N, k_alloc, bias[k_alloc*2], count of used buckets, then per
+ * bucket: idx, smax, k_alloc*STRIDE floats; then the scaler if any.
+ * auto: t, k_alloc, aloss[AUTO_M], intercepts, count of used buckets, then
+ * per bucket: idx, kind, sum, sumsq, k_alloc*AUTO_M floats. */
 static int bucket_used(const linear *m, size_t idx)
 {
     if (m->smax[idx] != 0)
@@ -418,10 +745,70 @@ static int bucket_used(const linear *m, size_t idx)
     return 0;
 }
 
+static int auto_save(const linear *m, tide_wbuf *b)
+{
+    size_t per = (size_t)m->k_alloc * AUTO_M;
+    uint64_t used = 0;
+    tide_wbuf_f64(b, m->t);
+    tide_wbuf_f64(b, m->qsum);
+    tide_wbuf_u32(b, (uint32_t)m->k_alloc);
+    tide_wbuf_f64s(b, m->aloss, AUTO_M);
+    tide_wbuf_f64s(b, m->ab, per);
+    for (size_t i = 0; i < m->nb; i++)
+        used += (uint64_t)auto_bucket_used(m, i);
+    tide_wbuf_u64(b, used);
+    for (size_t i = 0; i < m->nb; i++) {
+        if (!auto_bucket_used(m, i))
+            continue;
+        tide_wbuf_u32(b, (uint32_t)i);
+        tide_wbuf_u8(b, m->kind[i]);
+        tide_wbuf_f64(b, m->cs[i].sum);
+        tide_wbuf_f64(b, m->cs[i].sumsq);
+        tide_wbuf_f32s(b, m->aw + i * per, per);
+    }
+    return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
+}
+
+static int auto_load(linear *m, tide_rbuf *r, tide_err *err)
+{
+    uint32_t k;
+    uint64_t used;
+    size_t per;
+    m->t = tide_rbuf_f64(r);
+    m->qsum = tide_rbuf_f64(r);
+    k = tide_rbuf_u32(r);
+    if (r->bad || k < 1 || k > TIDE_MAX_CLASSES || (m->loss != LOSS_SOFTMAX && k != 1) ||
+        !(m->t >= 0) || !(m->qsum >= 0))
+        return tide_err_set(err, TIDE_ERR_FORMAT, "linear state header is corrupt");
+    if (!tide_rbuf_has(r, AUTO_M * 8 + (size_t)k * AUTO_M * 8))
+        return tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated");
+    if (lin_alloc_blocks(m, (int)k))
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+    per = (size_t)k * AUTO_M;
+    tide_rbuf_f64s(r, m->aloss, AUTO_M);
+    tide_rbuf_f64s(r, m->ab, per);
+    used = tide_rbuf_u64(r);
+    if (r->bad || used > m->nb || !tide_rbuf_has(r, used * (21 + per * 4)))
+        return tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated or corrupt");
+    for (uint64_t j = 0; j < used; j++) {
+        uint32_t i = tide_rbuf_u32(r);
+        uint8_t kind = tide_rbuf_u8(r);
+        if (i >= m->nb || kind < 1 || kind > 2)
+            return tide_err_set(err, TIDE_ERR_FORMAT, "linear state: bad bucket record %u", i);
+        m->kind[i] = kind;
+        m->cs[i].sum = tide_rbuf_f64(r);
+        m->cs[i].sumsq = tide_rbuf_f64(r);
+        tide_rbuf_f32s(r, m->aw + (size_t)i * per, per);
+    }
+    return r->bad ? tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated") : TIDE_OK;
+}
+
 static int lin_save(const tide_learner *l, tide_wbuf *b)
 {
     const linear *m = (const linear *)l;
     uint64_t used = 0;
+    if (m->opt == OPT_AUTO)
+        return auto_save(m, b);
     tide_wbuf_f64(b, m->t);
     tide_wbuf_f64(b, m->N);
     tide_wbuf_u32(b, (uint32_t)m->k_alloc);
@@ -447,6 +834,8 @@ static int lin_load(tide_learner *l, tide_rbuf *r, tide_err *err)
     linear *m = (linear *)l;
     uint32_t k;
     uint64_t used;
+    if (m->opt == OPT_AUTO)
+        return auto_load(m, r, err);
     m->t = tide_rbuf_f64(r);
     m->N = tide_rbuf_f64(r);
     k = tide_rbuf_u32(r);
@@ -480,9 +869,12 @@ static int lin_load(tide_learner *l, tide_rbuf *r, tide_err *err)
 static size_t lin_memory(const tide_learner *l)
 {
     const linear *m = (const linear *)l;
-    size_t s = sizeof *m + (size_t)m->k_alloc * m->nb * STRIDE * sizeof(float) +
-               m->nb * sizeof(float) + (size_t)m->k_alloc * 3 * sizeof(double) +
-               m->scaled.cap * sizeof(tide_feat);
+    size_t s = sizeof *m + st_len(m) * sizeof(float) + smax_len(m) * sizeof(float) +
+               (size_t)m->k_alloc * (2 + AUTO_M) * sizeof(double) +
+               m->scaled.cap * sizeof(tide_feat) + m->xs_cap * sizeof(float);
+    if (m->opt == OPT_AUTO)
+        s += m->nb * (sizeof(colstat) + 1) + m->nb * (size_t)m->k_alloc * AUTO_M * sizeof(float) +
+             (size_t)m->k_alloc * AUTO_M * sizeof(double);
     if (m->scaler)
         s += tide_scaler_memory(m->scaler);
     return s;
