@@ -9,7 +9,7 @@
  * an order-statistics treap keyed by score with an incremental count of
  * concordant pairs, O(log n) per add. Windowed AUC is exact over the window.
  * Cumulative AUC is exact until TIDE_METRICS_AUC_EXACT_KEYS distinct scores
- * were seen; after that, new pairs whose scores lie in the same 2^-17-wide
+ * were seen; after that, new pairs whose scores lie in the same 2^-15-wide
  * bin count as ties (error <= 1/2 of the weight share of such pairs).
  * Log loss clips probabilities to [1e-15, 1 - 1e-15].
  * Regression: MAE, RMSE, R² (1 - SS_res/SS_tot, weighted Welford; NaN until
@@ -37,11 +37,11 @@ typedef struct tide_metrics tide_metrics;
 
 #define TIDE_METRICS_MAX_WINDOW (1u << 20)     /* longest sliding window */
 #define TIDE_METRICS_MAX_CLASSES 65536         /* largest class index + 1 */
-#define TIDE_METRICS_AUC_EXACT_KEYS (1u << 18) /* cumulative AUC exact up to this many distinct scores */
+#define TIDE_METRICS_AUC_EXACT_KEYS (1u << 16) /* cumulative AUC exact up to this many distinct scores */
 
 /* CONSTRUCTOR. window: sliding window length (0 = none, at most
  * TIDE_METRICS_MAX_WINDOW). Memory: ~88 bytes per window slot, plus 56 bytes
- * per distinct cumulative score (<= 14.7 MB). Free with tide_metrics_free
+ * per distinct cumulative score (<= 3.7 MB). Free with tide_metrics_free
  * (NULL is a no-op). */
 int tide_metrics_new(tide_metric_kind kind, size_t window, tide_metrics **out);
 void tide_metrics_free(tide_metrics *m);

@@ -36,10 +36,10 @@
  *    deletes evicted examples, so windowed AUC is exact over the window.
  *    The cumulative tree is exact until it holds TIDE_METRICS_AUC_EXACT_KEYS
  *    distinct scores; it then switches once to scores rounded down to a grid
- *    of 1/2^17: pairs already counted stay exact, later pairs whose scores
- *    fall in the same 2^-17-wide bin count as ties, so the error is at most
+ *    of 1/2^15: pairs already counted stay exact, later pairs whose scores
+ *    fall in the same 2^-15-wide bin count as ties, so the error is at most
  *    ½ · (weight of such pairs) / (W+ · W-). Memory: 56 bytes per distinct
- *    score, at most 14.7 MB for the cumulative tree.
+ *    score, at most 3.7 MB for the cumulative tree.
  *
  * Regression definitions: MAE = Σ w|y-ŷ| / Σ w, RMSE = sqrt(Σ w(y-ŷ)² / Σ w),
  * R² = 1 - SS_res / SS_tot with SS_tot = Σ w (y - ȳ_w)² kept by the weighted
@@ -60,7 +60,7 @@
 
 #define NIL UINT32_MAX
 #define LOGLOSS_EPS 1e-15
-#define AUC_QUANT_GRID 131072.0      /* 2^17 bins after the exact budget */
+#define AUC_QUANT_GRID 32768.0       /* 2^15 bins after the exact budget */
 #define TREE_MAX_DEPTH 256           /* loaded trees deeper than this are refused */
 #define R2_CONST_REL 1e-12
 #define METRICS_MAGIC 0x54454d54u    /* "TMET" little-endian */
@@ -88,7 +88,7 @@ typedef struct auctree {
     uint64_t rng;       /* splitmix64 state for priorities */
     double conc;        /* Σ pairs w+ w- ([s+ > s-] + ½[s+ = s-]) */
     double wpos, wneg;  /* total positive / negative weight */
-    int quant;          /* 1 once keys are rounded to the 2^-17 grid */
+    int quant;          /* 1 once keys are rounded to the 2^-15 grid */
     int growable;       /* 1: cumulative (grows, never deletes) */
 } auctree;
 
@@ -282,35 +282,6 @@ static uint32_t tr_adjust(auctree *t, uint32_t x, double key, int pos, double w,
     return x;
 }
 
-/* Weights around key: negatives strictly below / equal, positives strictly
- * above / equal. Returns the node holding key, or NIL. */
-static uint32_t tr_find(const auctree *t, double key, double *nb, double *ne, double *pa,
-                        double *pe)
-{
-    const anode *a = t->nodes;
-    uint32_t x = t->root;
-    double neg_below = 0, pos_above = 0;
-    *ne = *pe = 0;
-    while (x != NIL) {
-        if (key < a[x].key) {
-            pos_above += a[x].wp + (a[x].r != NIL ? a[a[x].r].sp : 0.0);
-            x = a[x].l;
-        } else if (key > a[x].key) {
-            neg_below += a[x].wn + (a[x].l != NIL ? a[a[x].l].sn : 0.0);
-            x = a[x].r;
-        } else {
-            neg_below += a[x].l != NIL ? a[a[x].l].sn : 0.0;
-            pos_above += a[x].r != NIL ? a[a[x].r].sp : 0.0;
-            *ne = a[x].wn;
-            *pe = a[x].wp;
-            break;
-        }
-    }
-    *nb = neg_below;
-    *pa = pos_above;
-    return x;
-}
-
 static double quantise(double s)
 {
     return floor(s * AUC_QUANT_GRID) / AUC_QUANT_GRID;
@@ -327,9 +298,21 @@ static void tr_conc(const anode *a, uint32_t x, double *neg_below, double *conc)
     tr_conc(a, a[x].r, neg_below, conc);
 }
 
+/* Post-order: recomputes every subtree sum from the node weights. */
+static void tr_repull(anode *a, uint32_t x)
+{
+    if (x == NIL)
+        return;
+    tr_repull(a, a[x].l);
+    tr_repull(a, a[x].r);
+    tr_pull(a, x);
+}
+
+/* Clears the rounding drift of incremental updates (window rebuilds). */
 static void tree_recompute(auctree *t)
 {
     double nb = 0, conc = 0;
+    tr_repull(t->nodes, t->root);
     tr_conc(t->nodes, t->root, &nb, &conc);
     t->conc = conc;
     if (t->root != NIL) {
@@ -395,7 +378,54 @@ static int tree_new_key(auctree *t, double key, int pos, double w)
     return TIDE_OK;
 }
 
-/* Cumulative tree over budget: rebuild it once with keys on the 2^-17 grid
+/* Hangs new node x (key absent) as a leaf below the end of the descent
+ * path, adds its weight to the path's sums, then rotates it up while its
+ * priority beats its parent's (expected < 2 rotations; Seidel & Aragon). */
+static void tree_link_leaf(auctree *t, uint32_t x, const uint32_t *path, int d, double key,
+                           int pos, double w)
+{
+    anode *a = t->nodes;
+    a[x].key = key;
+    a[x].wp = a[x].sp = pos ? w : 0.0;
+    a[x].wn = a[x].sn = pos ? 0.0 : w;
+    a[x].cp = pos ? 1 : 0;
+    a[x].cn = pos ? 0 : 1;
+    a[x].l = a[x].r = NIL;
+    a[x].prio = next_prio(t);
+    t->n_keys++;
+    if (d == 0) {
+        t->root = x;
+        return;
+    }
+    if (key < a[path[d - 1]].key)
+        a[path[d - 1]].l = x;
+    else
+        a[path[d - 1]].r = x;
+    for (int i = 0; i < d; i++) {
+        a[path[i]].sp += pos ? w : 0.0;
+        a[path[i]].sn += pos ? 0.0 : w;
+    }
+    for (int i = d - 1; i >= 0 && a[x].prio > a[path[i]].prio; i--) {
+        uint32_t p = path[i];
+        if (a[p].l == x) {
+            a[p].l = a[x].r;
+            a[x].r = p;
+        } else {
+            a[p].r = a[x].l;
+            a[x].l = p;
+        }
+        tr_pull(a, p);
+        tr_pull(a, x);
+        if (i == 0)
+            t->root = x;
+        else if (a[path[i - 1]].l == p)
+            a[path[i - 1]].l = x;
+        else
+            a[path[i - 1]].r = x;
+    }
+}
+
+/* Cumulative tree over budget: rebuild it once with keys on the 2^-15 grid
  * (the pair sum counted so far is kept; see the header comment). */
 static int tree_quantise(auctree *t)
 {
@@ -438,13 +468,52 @@ static int tree_quantise(auctree *t)
     return TIDE_OK;
 }
 
+/* One descent from the root towards key: the weights around it (negatives
+ * strictly below, positives strictly above, both at key) and the path taken
+ * (path[0] = root). Returns the node holding key or NIL; *depth may exceed
+ * PATH_DEPTH, in which case path holds only its first PATH_DEPTH nodes. */
+#define PATH_DEPTH 128
+static uint32_t tr_descend(const auctree *t, double key, uint32_t *path, int *depth,
+                           double *nb, double *ne, double *pa, double *pe)
+{
+    const anode *a = t->nodes;
+    uint32_t x = t->root;
+    double neg_below = 0, pos_above = 0;
+    int d = 0;
+    *ne = *pe = 0;
+    while (x != NIL) {
+        if (d < PATH_DEPTH)
+            path[d] = x;
+        d++;
+        if (key < a[x].key) {
+            pos_above += a[x].wp + (a[x].r != NIL ? a[a[x].r].sp : 0.0);
+            x = a[x].l;
+        } else if (key > a[x].key) {
+            neg_below += a[x].wn + (a[x].l != NIL ? a[a[x].l].sn : 0.0);
+            x = a[x].r;
+        } else {
+            neg_below += a[x].l != NIL ? a[a[x].l].sn : 0.0;
+            pos_above += a[x].r != NIL ? a[a[x].r].sp : 0.0;
+            *ne = a[x].wn;
+            *pe = a[x].wp;
+            break;
+        }
+    }
+    *nb = neg_below;
+    *pa = pos_above;
+    *depth = d;
+    return x;
+}
+
 static int tree_add(auctree *t, double s, int pos, double w)
 {
+    uint32_t path[PATH_DEPTH];
     double nb, ne, pa, pe;
+    int d;
     uint32_t x;
     if (t->quant)
         s = quantise(s);
-    x = tr_find(t, s, &nb, &ne, &pa, &pe);
+    x = tr_descend(t, s, path, &d, &nb, &ne, &pa, &pe);
     if (x == NIL && t->n_keys >= t->max_keys) {
         int rc;
         if (!t->growable || t->quant)
@@ -453,15 +522,36 @@ static int tree_add(auctree *t, double s, int pos, double w)
         if (rc)
             return rc;
         s = quantise(s);
-        x = tr_find(t, s, &nb, &ne, &pa, &pe);
+        x = tr_descend(t, s, path, &d, &nb, &ne, &pa, &pe);
     }
-    if (x == NIL) {
+    if (x == NIL && d > PATH_DEPTH) {
         int rc = tree_new_key(t, s, pos, w);
         if (rc)
             return rc;
+    } else if (x == NIL) {
+        if ((x = tree_take(t)) == NIL)
+            return TIDE_ERR_NOMEM;
+        tree_link_leaf(t, x, path, d, s, pos, w);
+    } else if (d <= PATH_DEPTH) {
+        /* existing key: the shape does not change, add w along the path */
+        anode *a = t->nodes;
+        if (pos) {
+            if (a[x].cp < UINT32_MAX)
+                a[x].cp++;
+            a[x].wp += w;
+            for (int i = 0; i < d; i++)
+                a[path[i]].sp += w;
+        } else {
+            if (a[x].cn < UINT32_MAX)
+                a[x].cn++;
+            a[x].wn += w;
+            for (int i = 0; i < d; i++)
+                a[path[i]].sn += w;
+        }
     } else {
         t->root = tr_adjust(t, t->root, s, pos, w, +1);
     }
+    /* the example itself is never counted: a positive looks at negatives only */
     t->conc += pos ? w * (nb + 0.5 * ne) : w * (pa + 0.5 * pe);
     if (pos)
         t->wpos += w;
@@ -473,16 +563,47 @@ static int tree_add(auctree *t, double s, int pos, double w)
 /* Removes one example previously added (window eviction). */
 static void tree_remove(auctree *t, double s, int pos, double w)
 {
+    uint32_t path[PATH_DEPTH];
     double nb, ne, pa, pe;
-    uint32_t x = tr_find(t, s, &nb, &ne, &pa, &pe);
-    if (x == NIL || (pos ? t->nodes[x].cp : t->nodes[x].cn) == 0)
+    int d;
+    uint32_t x = tr_descend(t, s, path, &d, &nb, &ne, &pa, &pe);
+    anode *a = t->nodes;
+    if (x == NIL || (pos ? a[x].cp : a[x].cn) == 0)
         return;   /* only after loading an inconsistent snapshot */
     t->conc -= pos ? w * (nb + 0.5 * ne) : w * (pa + 0.5 * pe);
     if (pos)
         t->wpos -= w;
     else
         t->wneg -= w;
-    t->root = tr_adjust(t, t->root, s, pos, w, -1);
+    if (d > PATH_DEPTH) {
+        t->root = tr_adjust(t, t->root, s, pos, w, -1);
+    } else {
+        if (pos) {
+            a[x].cp--;
+            a[x].wp = a[x].cp ? a[x].wp - w : 0.0;
+            for (int i = 0; i < d; i++)
+                a[path[i]].sp -= w;
+        } else {
+            a[x].cn--;
+            a[x].wn = a[x].cn ? a[x].wn - w : 0.0;
+            for (int i = 0; i < d; i++)
+                a[path[i]].sn -= w;
+        }
+        if (a[x].cp == 0 && a[x].cn == 0) {
+            /* unlink: its children merge into its place; the ancestors'
+             * sums already exclude it */
+            uint32_t m = tr_merge(a, a[x].l, a[x].r);
+            if (d == 1)
+                t->root = m;
+            else if (a[path[d - 2]].l == x)
+                a[path[d - 2]].l = m;
+            else
+                a[path[d - 2]].r = m;
+            a[x].l = t->free_head;
+            t->free_head = x;
+            t->n_keys--;
+        }
+    }
     if (t->n_keys == 0) {
         t->conc = 0;
         t->wpos = t->wneg = 0;
