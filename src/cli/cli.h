@@ -16,6 +16,7 @@ int cmd_replay(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_learners(int argc, char **argv);
 /* commands added by other modules: declare them here */
+int cmd_serve(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 

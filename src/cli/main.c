@@ -16,6 +16,7 @@ static const struct {
     {"replay", cmd_replay, "progressive validation of a learner over a recorded stream"},
     {"predict", cmd_predict, "score a file with a saved model"},
     {"learners", cmd_learners, "list learners, their parameters and defaults"},
+    {"serve", cmd_serve, "run the HTTP JSON API over a data directory (models, labels, registry)"},
     {"token", cmd_token, "create, list and revoke access tokens of a data directory"},
     {"audit", cmd_audit, "verify and list the tamper-evident audit log of a data directory"},
     /* one line per command; keep sorted by workflow, not alphabet */

@@ -1,0 +1,878 @@
+/*
+ * models.c — the live models of `tide serve`: one learner thread per model,
+ * the snapshot it publishes for readers, the group-commit thread that makes
+ * labels durable before they are acknowledged, and crash recovery.
+ *
+ * Write path of a label (see docs/bench/serve.md for the measured bounds):
+ *   request thread: validate, queue a commit item, suspend the connection
+ *   committer thread: takes every queued item, BEGIN; events + labels of all
+ *     of them (each joined by id in the store); COMMIT (one fsync); hands the
+ *     newly stored labels, in seq order, to each model's learner queue; then
+ *     resumes the waiting connections with their answers (group commit).
+ *   learner thread: applies labels to its private copy (progressive
+ *     validation first: the label is scored against the prediction logged
+ *     for the version that served it), and publishes a clone every
+ *     publish_every labels or publish_ms milliseconds; persists a snapshot
+ *     with the last applied seq every persist_every labels and at shutdown.
+ * Crash recovery = load the persisted snapshot, replay the labels with seq >
+ * its seq in seq order (tide_store_labels_after): learning is exactly-once,
+ * and the model equals an uninterrupted run over the same label sequence.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "serve/server_int.h"
+#include "tide/eval.h"
+#include "tide/feat.h"
+
+double serve_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int64_t serve_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- model construction ---------------------------------------------------- */
+
+int smodel_build(const smodel *m, tide_model **out, tide_err *err)
+{
+    tide_feat_opts fo;
+    tide_featurizer *fz = NULL;
+    tide_learner *l = NULL;
+    int rc;
+    *out = NULL;
+    tide_feat_opts_init(&fo);
+    fo.bits = m->bits;
+    rc = tide_featurizer_new(&fo, &fz, err);
+    if (rc)
+        return rc;
+    rc = tide_learner_new(m->learner, (const char **)m->kv, m->n_kv, m->bits, &l, err);
+    if (rc) {
+        tide_featurizer_free(fz);
+        return rc;
+    }
+    return tide_model_new(fz, l, out, err);
+}
+
+/* Splits "k=v k=v" into learner settings (bits=N is the featurizer's). */
+int smodel_set_params(smodel *m, const char *params, tide_err *err)
+{
+    char *copy = strdup(params ? params : ""), *save = NULL, *tok;
+    if (!copy)
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+    m->bits = TIDE_BITS_DEFAULT;
+    for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        if (!strncmp(tok, "bits=", 5)) {
+            char *end;
+            long b = strtol(tok + 5, &end, 10);
+            if (*end || b < 1 || b > TIDE_BITS_MAX) {
+                free(copy);
+                return tide_err_set(err, TIDE_ERR_ARG, "bits must be an integer in 1..%d, got '%s'",
+                                    TIDE_BITS_MAX, tok + 5);
+            }
+            m->bits = (int)b;
+            continue;
+        }
+        if (m->n_kv >= TIDE_PARAMS_MAX) {
+            free(copy);
+            return tide_err_set(err, TIDE_ERR_LIMIT, "more than %d parameters", TIDE_PARAMS_MAX);
+        }
+        if (!(m->kv[m->n_kv] = strdup(tok))) {
+            free(copy);
+            return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+        }
+        m->n_kv++;
+    }
+    free(copy);
+    free(m->params_txt);
+    m->params_txt = strdup(params ? params : "");
+    return m->params_txt ? TIDE_OK : tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+}
+
+/* ---- metrics per version ------------------------------------------------------ */
+
+static tide_metrics *vmetrics_get(smodel *m, int64_t version)
+{
+    tide_metrics *mt = NULL;
+    for (size_t i = 0; i < m->n_vm; i++)
+        if (m->vm[i].version == version)
+            return m->vm[i].m;
+    if (m->n_vm >= SERVE_MAX_VERSIONS_METRICS)
+        return NULL;
+    if (tide_metrics_new(m->task == TIDE_TASK_REGRESSION ? TIDE_METRIC_REGRESS
+                                                         : TIDE_METRIC_CLASSIFY,
+                         1000, &mt))
+        return NULL;
+    m->vm[m->n_vm].version = version;
+    m->vm[m->n_vm].m = mt;
+    m->n_vm++;
+    return mt;
+}
+
+/* Reads the class probabilities logged with a prediction: {"p":[...]}. */
+static int logged_proba(const char *pred, double *p, int cap)
+{
+    json_t *d, *a;
+    int n = 0;
+    if (!pred)
+        return 0;
+    d = json_loads(pred, 0, NULL);
+    a = d ? json_object_get(d, "p") : NULL;
+    if (json_is_array(a))
+        for (size_t i = 0; i < json_array_size(a) && n < cap; i++)
+            p[n++] = json_number_value(json_array_get(a, i));
+    json_decref(d);
+    return n;
+}
+
+/* ---- applying one label (learner thread and replay) ---------------------------- */
+
+int smodel_apply(smodel *m, const char *features, const char *label, const char *prediction,
+                 int64_t version, tide_err *err)
+{
+    json_error_t je;
+    json_t *doc = json_loads(features, JSON_REJECT_DUPLICATES, &je);
+    tide_instances in;
+    tide_reqerr re;
+    tide_row *row;
+    double y = 0, *proba = m->scratch_p, *logged = m->scratch_q;
+    int rc = TIDE_OK, nlog;
+    tide_metrics *mt;
+    if (!doc)
+        return tide_err_set(err, TIDE_ERR_PARSE, "stored features are not JSON: %s", je.text);
+    {
+        json_t *wrap = json_pack("{s:O}", "features", doc);
+        json_decref(doc);
+        doc = wrap;
+    }
+    if (!doc || serve_instances_from_doc(doc, NULL, 0, &in, &re)) {
+        json_decref(doc);
+        return tide_err_set(err, TIDE_ERR_PARSE, "stored features rejected: %s", re.reason);
+    }
+    json_decref(doc);
+    row = &in.rows[0];
+    rc = tide_featurize(m->work->fz, row, &m->fv, err);
+    if (rc)
+        goto done;
+    if (m->task == TIDE_TASK_REGRESSION) {
+        char *end;
+        y = strtod(label, &end);
+        if (*end || !isfinite(y)) {
+            rc = tide_err_set(err, TIDE_ERR_PARSE, "label '%s' is not a number", label);
+            goto done;
+        }
+    } else {
+        int idx;
+        rc = tide_labels_index(m->work->labels, label, strlen(label), &idx, err);
+        if (rc)
+            goto done;
+        y = idx;
+    }
+    /* progressive validation: score before learning, with the logged
+     * prediction of the serving version when there is one */
+    pthread_mutex_lock(&m->met_mu);
+    mt = vmetrics_get(m, version);
+    nlog = logged_proba(prediction, logged, TIDE_MAX_CLASSES);
+    if (mt) {
+        if (m->task == TIDE_TASK_REGRESSION) {
+            double pv;
+            if (nlog >= 1) {
+                pv = logged[0];
+            } else {
+                tide_learner_predict(m->work->learner, &m->fv, proba);
+                pv = proba[0];
+            }
+            tide_metrics_add_reg(mt, y, pv, 1.0);
+        } else {
+            int k = tide_learner_classes(m->work->learner);
+            const double *pp = logged;
+            if (nlog < 2) {
+                tide_learner_predict(m->work->learner, &m->fv, proba);
+                pp = proba;
+                nlog = k;
+            }
+            if ((int)y >= nlog) {
+                /* a class the serving version had never seen: probability 0 */
+                for (int i = nlog; i <= (int)y && i < TIDE_MAX_CLASSES; i++)
+                    logged[i] = 0;
+                if (pp == proba)
+                    memcpy(logged, proba, (size_t)nlog * sizeof *logged);
+                pp = logged;
+                nlog = (int)y + 1;
+            }
+            tide_metrics_add_class(mt, (int)y, pp, nlog, 1.0);
+        }
+    }
+    pthread_mutex_unlock(&m->met_mu);
+    rc = tide_learner_learn(m->work->learner, &m->fv, y, row->weight > 0 ? row->weight : 1.0);
+    if (rc) {
+        rc = tide_err_set(err, rc, "learner rejected the example");
+        goto done;
+    }
+    if (!m->schema_done && m->infer) {
+        tide_schema_infer_add(m->infer, row);
+        if (tide_schema_infer_rows(m->infer) >= m->srv->o.infer_rows) {
+            tide_schema *s = NULL;
+            if (!tide_schema_infer_build(m->infer, &s)) {
+                atomic_store(&m->schema, s);
+                m->schema_new = 1;
+            }
+            m->schema_done = 1;
+        }
+    }
+done:
+    tide_instances_free(&in);
+    return rc;
+}
+
+/* ---- publish / persist ------------------------------------------------------------- */
+
+int smodel_publish(smodel *m, tide_err *err)
+{
+    tide_model *c = NULL;
+    serve_snap *s;
+    int rc = tide_model_clone(m->work, &c, err);
+    if (rc)
+        return rc;
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        tide_model_free(c);
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+    }
+    s->m = c;
+    s->seq = m->work_seq;
+    s->labels = m->work_labels;
+    s->created_ms = serve_wall_ms();
+    pthread_mutex_lock(&m->pub_mu);
+    serve_snap_publish(&m->live, s, &m->retired);
+    pthread_mutex_unlock(&m->pub_mu);
+    atomic_fetch_add(&m->n_publish, 1);
+    if (m->oldest_pending > 0) {
+        double st = serve_now() - m->oldest_pending;
+        int64_t us = (int64_t)(st * 1e6);
+        atomic_store(&m->stale_last_us, us);
+        if (us > atomic_load(&m->stale_max_us))
+            atomic_store(&m->stale_max_us, us);
+        prom_observe(&m->stale_hist, PROM_LAT_BOUNDS, st);
+    }
+    m->oldest_pending = 0;
+    m->pending = 0;
+    m->last_pub = serve_now();
+    return TIDE_OK;
+}
+
+int smodel_persist(smodel *m, tide_store *st, tide_err *err)
+{
+    tide_wbuf b;
+    int rc;
+    tide_wbuf_init(&b);
+    rc = tide_model_save_buf(m->work, &b);
+    if (!rc && b.oom)
+        rc = TIDE_ERR_NOMEM;
+    if (rc) {
+        tide_wbuf_free(&b);
+        return tide_err_set(err, rc, "cannot serialise model '%s'", m->name);
+    }
+    rc = tide_store_snapshot_save(st, m->name, b.data, b.len, m->work_seq, err);
+    tide_wbuf_free(&b);
+    if (!rc)
+        m->since_persist = 0;
+    if (!rc && m->schema_new) {
+        tide_schema *s = atomic_load(&m->schema);
+        char *txt = tide_schema_to_json(s);
+        if (txt && !tide_store_model_set_schema(st, m->name, txt, NULL))
+            m->schema_new = 0;
+        free(txt);
+    }
+    return rc;
+}
+
+/* ---- learner thread ------------------------------------------------------------------- */
+
+static void ljob_free(ljob *j)
+{
+    if (!j)
+        return;
+    free(j->features);
+    free(j->prediction);
+    free(j->label);
+    free(j);
+}
+
+void smodel_enqueue(smodel *m, ljob *j)
+{
+    pthread_mutex_lock(&m->mu);
+    j->next = NULL;
+    if (m->qt)
+        m->qt->next = j;
+    else
+        m->qh = j;
+    m->qt = j;
+    m->qn++;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* Runs a control job on the learner thread and waits for it. */
+int smodel_sync(smodel *m, ljob *j)
+{
+    int rc;
+    j->sync = 1;
+    smodel_enqueue(m, j);
+    pthread_mutex_lock(&m->mu);
+    while (!j->done)
+        pthread_cond_wait(&m->done_cv, &m->mu);
+    pthread_mutex_unlock(&m->mu);
+    rc = j->rc;
+    return rc;
+}
+
+static void run_control(smodel *m, ljob *j, tide_store *st)
+{
+    tide_err err;
+    tide_err_clear(&err);
+    j->rc = TIDE_OK;
+    if (j->kind == LJ_REPLACE) {
+        tide_model_free(m->work);
+        m->work = j->replace;
+        j->replace = NULL;
+        atomic_store(&m->base_version, j->version);
+        j->rc = smodel_publish(m, &err);
+        if (!j->rc && st)
+            j->rc = smodel_persist(m, st, &err);
+    } else if (j->kind == LJ_FLUSH) {
+        if (m->pending || j->persist)
+            j->rc = smodel_publish(m, &err);
+        if (!j->rc && st && j->persist)
+            j->rc = smodel_persist(m, st, &err);
+    }
+    snprintf(j->msg, sizeof j->msg, "%s", err.msg);
+}
+
+static void *learner_main(void *arg)
+{
+    smodel *m = arg;
+    tide_server *s = m->srv;
+    tide_store *st = NULL;
+    tide_err err;
+    if (tide_store_open(s->data_dir, &st, &err))
+        fprintf(stderr, "tide serve: model '%s': cannot open the store for snapshots: %s\n",
+                m->name, err.msg);
+    for (;;) {
+        ljob *q;
+        int stop;
+        pthread_mutex_lock(&m->mu);
+        while (!m->qh && !m->stop) {
+            if (m->pending) {
+                double due = m->last_pub + s->o.publish_ms / 1000.0, now = serve_now();
+                struct timespec ts;
+                if (now >= due)
+                    break;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                {
+                    double w = due - now;
+                    ts.tv_sec += (time_t)w;
+                    ts.tv_nsec += (long)((w - (double)(time_t)w) * 1e9);
+                    if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                    }
+                }
+                pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+            } else {
+                pthread_cond_wait(&m->cv, &m->mu);
+            }
+        }
+        q = m->qh;
+        m->qh = m->qt = NULL;
+        m->qn = 0;
+        stop = m->stop;
+        pthread_mutex_unlock(&m->mu);
+        while (q) {
+            ljob *next = q->next;
+            if (q->kind == LJ_LABEL) {
+                tide_err_clear(&err);
+                if (q->seq > m->work_seq) {  /* exactly-once: never twice */
+                    if (smodel_apply(m, q->features, q->label, q->prediction, q->version, &err))
+                        atomic_fetch_add(&m->n_apply_errors, 1);
+                    m->work_seq = q->seq;
+                    m->work_labels++;
+                    m->pending++;
+                    m->since_persist++;
+                    if (!m->oldest_pending)
+                        m->oldest_pending = q->t_commit;
+                }
+                ljob_free(q);
+                if (m->pending >= s->o.publish_every)
+                    smodel_publish(m, &err);
+            } else {
+                run_control(m, q, st);
+                if (q->sync) {
+                    pthread_mutex_lock(&m->mu);
+                    q->done = 1;
+                    pthread_cond_broadcast(&m->done_cv);
+                    pthread_mutex_unlock(&m->mu);
+                } else {
+                    ljob_free(q);
+                }
+            }
+            q = next;
+        }
+        if (m->pending && serve_now() - m->last_pub >= s->o.publish_ms / 1000.0)
+            smodel_publish(m, &err);
+        if (st && m->since_persist >= s->o.persist_every)
+            if (smodel_persist(m, st, &err))
+                fprintf(stderr, "tide serve: model '%s': snapshot failed: %s\n", m->name, err.msg);
+        if (stop)
+            break;
+    }
+    if (m->pending)
+        smodel_publish(m, &err);
+    if (st && !m->deleted && (m->since_persist || m->schema_new))
+        if (smodel_persist(m, st, &err))
+            fprintf(stderr, "tide serve: model '%s': final snapshot failed: %s\n", m->name,
+                    err.msg);
+    tide_store_close(st);
+    return NULL;
+}
+
+/* ---- life cycle ------------------------------------------------------------------------ */
+
+static int replay_cb(void *ctx, const tide_store_label_row *row)
+{
+    smodel *m = ctx;
+    tide_err err;
+    if (smodel_apply(m, row->features, row->label, row->prediction, row->version, &err))
+        atomic_fetch_add(&m->n_apply_errors, 1);
+    m->work_seq = row->seq;
+    m->work_labels++;
+    return 0;
+}
+
+smodel *smodel_new(tide_server *s, const tide_store_model *sm, tide_err *err)
+{
+    smodel *m = calloc(1, sizeof *m);
+    tide_task task;
+    if (!m) {
+        tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    m->srv = s;
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->met_mu, NULL);
+    pthread_mutex_init(&m->pub_mu, NULL);
+    pthread_cond_init(&m->cv, NULL);
+    pthread_cond_init(&m->done_cv, NULL);
+    tide_fvec_init(&m->fv);
+    snprintf(m->name, sizeof m->name, "%s", sm->name);
+    snprintf(m->learner, sizeof m->learner, "%s", sm->learner);
+    if (!strcmp(sm->task, "binary"))
+        task = TIDE_TASK_BINARY;
+    else if (!strcmp(sm->task, "multiclass"))
+        task = TIDE_TASK_MULTICLASS;
+    else if (!strcmp(sm->task, "regression"))
+        task = TIDE_TASK_REGRESSION;
+    else {
+        tide_err_set(err, TIDE_ERR_ARG, "model '%s': unknown task '%s'", sm->name, sm->task);
+        goto fail;
+    }
+    m->task = task;
+    if (smodel_set_params(m, sm->params, err))
+        goto fail;
+    if (sm->schema && *sm->schema) {
+        tide_schema *sc = NULL;
+        tide_reqerr re;
+        if (tide_schema_parse(sm->schema, strlen(sm->schema), &sc, &re)) {
+            tide_err_set(err, TIDE_ERR_FORMAT, "model '%s': stored schema: %s", sm->name,
+                         re.reason);
+            goto fail;
+        }
+        atomic_store(&m->schema, sc);
+        m->schema_done = 1;
+    } else if (tide_schema_infer_new(&m->infer)) {
+        tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    m->scratch_p = calloc(TIDE_MAX_CLASSES + 1, sizeof(double));
+    m->scratch_q = calloc(TIDE_MAX_CLASSES + 1, sizeof(double));
+    m->vm = calloc(SERVE_MAX_VERSIONS_METRICS, sizeof *m->vm);
+    if (!m->scratch_p || !m->scratch_q || !m->vm) {
+        tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    return m;
+fail:
+    smodel_free(m);
+    return NULL;
+}
+
+/* Loads the persisted snapshot (or builds an empty model), replays the
+ * labels after it, publishes, and starts the learner thread. */
+int smodel_start(smodel *m, tide_store *st, int64_t base_version, tide_err *err)
+{
+    void *blob = NULL;
+    size_t len = 0;
+    int64_t seq = 0;
+    int rc = st ? tide_store_snapshot_load(st, m->name, &blob, &len, &seq, err) : TIDE_ERR_NOTFOUND;
+    if (rc == TIDE_OK) {
+        rc = tide_model_load_buf(blob, len, &m->work, err);
+        free(blob);
+        if (rc) {
+            tide_err_prefix(err, "model '%s': snapshot", m->name);
+            return rc;
+        }
+        m->work_seq = seq;
+    } else if (rc == TIDE_ERR_NOTFOUND) {
+        rc = smodel_build(m, &m->work, err);
+        if (rc)
+            return rc;
+        m->work_seq = 0;
+    } else {
+        return rc;
+    }
+    atomic_store(&m->base_version, base_version);
+    if (st) {
+        int64_t before = m->work_seq;
+        rc = tide_store_labels_after(st, m->name, m->work_seq, 0, replay_cb, m, err);
+        if (rc)
+            return rc;
+        m->replayed = (uint64_t)(m->work_seq - before);
+    }
+    rc = smodel_publish(m, err);
+    if (rc)
+        return rc;
+    m->since_persist = m->replayed;
+    if (pthread_create(&m->th, NULL, learner_main, m))
+        return tide_err_set(err, TIDE_ERR_STATE, "cannot start the learner thread of '%s'",
+                            m->name);
+    m->th_started = 1;
+    return TIDE_OK;
+}
+
+void smodel_stop(smodel *m)
+{
+    if (!m || !m->th_started)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->stop = 1;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    pthread_join(m->th, NULL);
+    m->th_started = 0;
+}
+
+void smodel_free(smodel *m)
+{
+    ljob *q;
+    if (!m)
+        return;
+    smodel_stop(m);
+    for (q = m->qh; q;) {
+        ljob *n = q->next;
+        if (!q->sync)
+            ljob_free(q);
+        q = n;
+    }
+    serve_snap_free(atomic_load(&m->live));
+    serve_snap_retired_free(&m->retired);
+    tide_model_free(m->work);
+    tide_schema_free(atomic_load(&m->schema));
+    tide_schema_infer_free(m->infer);
+    for (size_t i = 0; i < m->n_kv; i++)
+        free(m->kv[i]);
+    free(m->params_txt);
+    for (size_t i = 0; i < m->n_vm; i++)
+        tide_metrics_free(m->vm[i].m);
+    free(m->vm);
+    free(m->scratch_p);
+    free(m->scratch_q);
+    tide_fvec_free(&m->fv);
+    pthread_mutex_destroy(&m->mu);
+    pthread_mutex_destroy(&m->met_mu);
+    pthread_mutex_destroy(&m->pub_mu);
+    pthread_cond_destroy(&m->cv);
+    pthread_cond_destroy(&m->done_cv);
+    free(m);
+}
+
+/* Metrics of every version as JSON: {"versions": [{version, cumulative, window}]}. */
+static json_t *mv_json(const tide_metrics *mt, int windowed)
+{
+    tide_metric_values v;
+    json_t *o;
+    tide_metrics_get(mt, windowed, &v);
+#define NUM(x) (isfinite(x) ? json_real(x) : json_null())
+    if (tide_metrics_kind(mt) == TIDE_METRIC_REGRESS)
+        o = json_pack("{s:I,s:o,s:o,s:o}", "n", (json_int_t)v.n, "mae", NUM(v.mae), "rmse",
+                      NUM(v.rmse), "r2", NUM(v.r2));
+    else
+        o = json_pack("{s:I,s:o,s:o,s:o,s:o}", "n", (json_int_t)v.n, "accuracy",
+                      NUM(v.accuracy), "log_loss", NUM(v.log_loss), "f1", NUM(v.f1), "roc_auc",
+                      NUM(v.roc_auc));
+#undef NUM
+    return o;
+}
+
+json_t *smodel_metrics_json(smodel *m, int64_t only_version)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&m->met_mu);
+    for (size_t i = 0; arr && i < m->n_vm; i++) {
+        if (only_version >= 0 && m->vm[i].version != only_version)
+            continue;
+        json_array_append_new(arr, json_pack("{s:I,s:o,s:o}", "version",
+                                             (json_int_t)m->vm[i].version, "cumulative",
+                                             mv_json(m->vm[i].m, 0), "window",
+                                             mv_json(m->vm[i].m, 1)));
+    }
+    pthread_mutex_unlock(&m->met_mu);
+    return arr;
+}
+
+void smodel_prom(smodel *m, sbuf *b)
+{
+    char lab[200];
+    snprintf(lab, sizeof lab, "model=\"%s\"", m->name);
+    sb_printf(b, "tide_predictions_total{%s} %llu\n", lab,
+              (unsigned long long)atomic_load(&m->n_pred));
+    sb_printf(b, "tide_labels_total{%s,status=\"joined\"} %llu\n", lab,
+              (unsigned long long)atomic_load(&m->n_lab[1]));
+    sb_printf(b, "tide_labels_total{%s,status=\"idempotent\"} %llu\n", lab,
+              (unsigned long long)atomic_load(&m->n_lab[2]));
+    sb_printf(b, "tide_labels_total{%s,status=\"conflict\"} %llu\n", lab,
+              (unsigned long long)atomic_load(&m->n_lab[3]));
+    sb_printf(b, "tide_labels_total{%s,status=\"unknown_id\"} %llu\n", lab,
+              (unsigned long long)atomic_load(&m->n_lab[4]));
+    sb_printf(b, "tide_labels_total{%s,status=\"overwritten\"} %llu\n", lab,
+              (unsigned long long)atomic_load(&m->n_lab[5]));
+    sb_printf(b, "tide_learn_total{%s} %llu\n", lab, (unsigned long long)atomic_load(&m->n_learn));
+    sb_printf(b, "tide_snapshots_published_total{%s} %llu\n", lab,
+              (unsigned long long)atomic_load(&m->n_publish));
+    sb_printf(b, "tide_snapshot_staleness_seconds{%s} %.6f\n", lab,
+              (double)atomic_load(&m->stale_last_us) / 1e6);
+    sb_printf(b, "tide_snapshot_staleness_max_seconds{%s} %.6f\n", lab,
+              (double)atomic_load(&m->stale_max_us) / 1e6);
+    sb_printf(b, "tide_learn_errors_total{%s} %llu\n", lab,
+              (unsigned long long)atomic_load(&m->n_apply_errors));
+    prom_hist_write(b, "tide_label_join_delay_seconds", lab, &m->delay_hist, PROM_DELAY_BOUNDS);
+    prom_hist_write(b, "tide_snapshot_staleness_hist_seconds", lab, &m->stale_hist,
+                    PROM_LAT_BOUNDS);
+    pthread_mutex_lock(&m->met_mu);
+    for (size_t i = 0; i < m->n_vm; i++) {
+        tide_metric_values v;
+        char vl[240];
+        snprintf(vl, sizeof vl, "%s,version=\"%lld\"", lab, (long long)m->vm[i].version);
+        for (int w = 0; w < 2; w++) {
+            const char *wn = w ? "window" : "cumulative";
+            tide_metrics_get(m->vm[i].m, w, &v);
+            sb_printf(b, "tide_model_scored_total{%s,scope=\"%s\"} %llu\n", vl, wn,
+                      (unsigned long long)v.n);
+            if (tide_metrics_kind(m->vm[i].m) == TIDE_METRIC_REGRESS) {
+                if (isfinite(v.mae))
+                    sb_printf(b, "tide_model_mae{%s,scope=\"%s\"} %.9g\n", vl, wn, v.mae);
+                if (isfinite(v.rmse))
+                    sb_printf(b, "tide_model_rmse{%s,scope=\"%s\"} %.9g\n", vl, wn, v.rmse);
+                if (isfinite(v.r2))
+                    sb_printf(b, "tide_model_r2{%s,scope=\"%s\"} %.9g\n", vl, wn, v.r2);
+            } else {
+                if (isfinite(v.accuracy))
+                    sb_printf(b, "tide_model_accuracy{%s,scope=\"%s\"} %.9g\n", vl, wn,
+                              v.accuracy);
+                if (isfinite(v.log_loss))
+                    sb_printf(b, "tide_model_log_loss{%s,scope=\"%s\"} %.9g\n", vl, wn,
+                              v.log_loss);
+                if (isfinite(v.f1))
+                    sb_printf(b, "tide_model_f1{%s,scope=\"%s\"} %.9g\n", vl, wn, v.f1);
+                if (isfinite(v.roc_auc))
+                    sb_printf(b, "tide_model_roc_auc{%s,scope=\"%s\"} %.9g\n", vl, wn, v.roc_auc);
+            }
+        }
+    }
+    pthread_mutex_unlock(&m->met_mu);
+}
+
+/* ---- committer thread (group commit) ------------------------------------------------------ */
+
+void citem_free(citem *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nev; i++) {
+        free((char *)c->ev[i].id);
+        free((char *)c->ev[i].features);
+        free((char *)c->ev[i].prediction);
+    }
+    free(c->ev);
+    if (c->lb) {
+        tide_store_labels_clear(c->lb, c->nlb);
+        for (size_t i = 0; i < c->nlb; i++) {
+            free((char *)c->lb[i].event_id);
+            free((char *)c->lb[i].label);
+        }
+    }
+    free(c->lb);
+    free(c);
+}
+
+void committer_push(tide_server *s, citem *c)
+{
+    pthread_mutex_lock(&s->cmu);
+    c->next = NULL;
+    if (s->ct)
+        s->ct->next = c;
+    else
+        s->ch = c;
+    s->ct = c;
+    s->cn++;
+    pthread_cond_signal(&s->ccv);
+    pthread_mutex_unlock(&s->cmu);
+}
+
+/* Runs one item inside the open transaction. */
+static void commit_one(tide_server *s, citem *c)
+{
+    tide_err err;
+    tide_err_clear(&err);
+    c->rc = TIDE_OK;
+    if (c->nev) {
+        c->rc = tide_store_events_log(s->wst, c->m->name, c->ev, c->nev, &err);
+        if (c->rc)
+            goto out;
+        for (size_t i = 0; i < c->nev; i++)
+            if (c->ev[i].status == TIDE_ERR_CONFLICT)
+                atomic_fetch_add(&c->m->n_events_dup, 1);
+    }
+    if (c->nlb) {
+        if (c->kind == CI_LEARN) {
+            for (size_t i = 0; i < c->nlb && i < c->nev; i++) {
+                free((char *)c->lb[i].event_id);
+                c->lb[i].event_id = strdup(c->ev[i].out_id);
+            }
+        }
+        c->rc = tide_store_labels_insert(s->wst, c->lb, c->nlb, &err);
+    }
+out:
+    snprintf(c->msg, sizeof c->msg, "%s", err.msg);
+}
+
+/* After COMMIT: hands new labels to the learners (in seq order within the
+ * batch: the store assigns seqs in insertion order, and items are processed
+ * in queue order). */
+static void feed_learners(citem *c, double t_commit)
+{
+    if (c->rc || !c->nlb)
+        return;
+    for (size_t i = 0; i < c->nlb; i++) {
+        tide_store_label *l = &c->lb[i];
+        ljob *j;
+        if (l->status >= 1 && l->status <= 5)
+            atomic_fetch_add(&c->m->n_lab[l->status], 1);
+        if (l->status != TIDE_LABEL_JOINED && l->status != TIDE_LABEL_OVERWRITTEN)
+            continue;
+        if (c->kind == CI_LABELS)
+            prom_observe(&c->m->delay_hist, PROM_DELAY_BOUNDS, (double)l->delay / 1000.0);
+        j = calloc(1, sizeof *j);
+        if (!j)
+            continue;   /* learned at the next restart (replay) */
+        j->kind = LJ_LABEL;
+        j->seq = l->seq;
+        j->version = l->version;
+        j->t_commit = t_commit;
+        j->label = strdup(l->label);
+        if (c->kind == CI_LEARN) {
+            j->features = strdup(c->ev[i].features);
+            j->version = atomic_load(&c->m->base_version);
+        } else {
+            j->features = l->features;
+            j->prediction = l->prediction;
+            l->features = NULL;
+            l->prediction = NULL;
+        }
+        if (!j->features || !j->label) {
+            ljob_free(j);
+            continue;
+        }
+        smodel_enqueue(c->m, j);
+    }
+}
+
+static void *committer_main(void *arg)
+{
+    tide_server *s = arg;
+    for (;;) {
+        citem *batch, *c;
+        size_t n = 0;
+        tide_err err;
+        double t0, t1;
+        int rc;
+        pthread_mutex_lock(&s->cmu);
+        while (!s->ch && !s->cstop)
+            pthread_cond_wait(&s->ccv, &s->cmu);
+        batch = s->ch;
+        s->ch = s->ct = NULL;
+        s->cn = 0;
+        if (!batch && s->cstop) {
+            pthread_mutex_unlock(&s->cmu);
+            break;
+        }
+        pthread_mutex_unlock(&s->cmu);
+        t0 = serve_now();
+        rc = tide_store_begin(s->wst, &err);
+        for (c = batch; !rc && c; c = c->next, n++)
+            commit_one(s, c);
+        if (!rc)
+            rc = tide_store_commit(s->wst, &err);
+        else
+            tide_store_rollback(s->wst);
+        t1 = serve_now();
+        prom_observe(&s->prom.commit, PROM_LAT_BOUNDS, t1 - t0);
+        atomic_fetch_add(&s->prom.commit_batches, 1);
+        atomic_fetch_add(&s->prom.commit_items, n);
+        for (c = batch; c;) {
+            citem *next = c->next;
+            if (rc) {
+                c->rc = rc;
+                snprintf(c->msg, sizeof c->msg, "store commit failed: %s", err.msg);
+            } else {
+                feed_learners(c, t1);
+            }
+            if (c->done_fn)
+                c->done_fn(s, c);   /* answers the waiting request; owns c from here */
+            else
+                citem_free(c);
+            c = next;
+        }
+    }
+    return NULL;
+}
+
+int committer_start(tide_server *s, tide_err *err)
+{
+    if (pthread_create(&s->cth, NULL, committer_main, s))
+        return tide_err_set(err, TIDE_ERR_STATE, "cannot start the committer thread");
+    s->cth_started = 1;
+    return TIDE_OK;
+}
+
+void committer_stop(tide_server *s)
+{
+    if (!s->cth_started)
+        return;
+    pthread_mutex_lock(&s->cmu);
+    s->cstop = 1;
+    pthread_cond_signal(&s->ccv);
+    pthread_mutex_unlock(&s->cmu);
+    pthread_join(s->cth, NULL);
+    s->cth_started = 0;
+}

@@ -1,0 +1,161 @@
+/*
+ * server_int.h — private to src/serve: the server, its live models, learner
+ * jobs and group-commit items (server.c: HTTP; models.c: learning, commits).
+ */
+#ifndef TIDE_SERVER_INT_H
+#define TIDE_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "serve/serve_int.h"
+#include "tide/store.h"
+
+#define SERVE_MAX_VERSIONS_METRICS 256
+#define SERVE_MAX_MODELS 1024
+
+struct tide_server;
+typedef struct tide_server tide_server;
+
+/* A job for a model's learner thread. */
+enum { LJ_LABEL = 1, LJ_REPLACE, LJ_FLUSH };
+typedef struct ljob {
+    struct ljob *next;
+    int kind;
+    int64_t seq;           /* LJ_LABEL: label seq in the store */
+    int64_t version;       /* version that served the event / LJ_REPLACE: new base */
+    double t_commit;       /* monotonic time the label was committed */
+    char *features, *prediction, *label;   /* owned */
+    tide_model *replace;   /* LJ_REPLACE: new working model (owned) */
+    int persist;           /* LJ_FLUSH: also write the snapshot */
+    int sync, done, rc;    /* control jobs: a waiter blocks until done */
+    char msg[TIDE_ERR_MSG_MAX];
+} ljob;
+
+typedef struct smodel {
+    tide_server *srv;
+    char name[TIDE_STORE_NAME_MAX];
+    tide_task task;
+    char learner[TIDE_STORE_NAME_MAX];
+    char *params_txt;                  /* as stored: "k=v k=v" (bits=N included) */
+    int bits;
+    char *kv[TIDE_PARAMS_MAX];         /* learner settings */
+    size_t n_kv;
+    _Atomic(tide_schema *) schema;     /* NULL until declared or inferred; then immutable */
+    int schema_done;                   /* learner thread: no more inference */
+    int schema_new;                    /* learner thread: inferred, not yet stored */
+    tide_schema_infer *infer;
+    _Atomic(serve_snap *) live;        /* what predictions read */
+    serve_retired retired;
+    pthread_mutex_t pub_mu;            /* serialises publishers */
+    _Atomic int64_t base_version;      /* registry version the live state descends from */
+    /* learner thread */
+    pthread_t th;
+    int th_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv, done_cv;
+    ljob *qh, *qt;
+    size_t qn;
+    int stop;
+    int deleted;
+    tide_model *work;                  /* the learner's private copy */
+    int64_t work_seq;                  /* last label seq applied to work */
+    uint64_t work_labels;
+    uint64_t pending;                  /* applied since the last publish */
+    uint64_t since_persist;
+    uint64_t replayed;                 /* labels replayed at startup */
+    double last_pub, oldest_pending;   /* monotonic seconds */
+    tide_fvec fv;
+    double *scratch_p, *scratch_q;
+    /* progressive validation per version */
+    pthread_mutex_t met_mu;
+    struct vmet { int64_t version; struct tide_metrics *m; } *vm;
+    size_t n_vm;
+    /* counters */
+    _Atomic uint64_t n_pred, n_learn, n_publish, n_apply_errors, n_events_dup;
+    _Atomic uint64_t n_lab[6];         /* by tide_label_status */
+    _Atomic int64_t stale_last_us, stale_max_us;
+    prom_hist delay_hist, stale_hist;
+    struct smodel *grave_next;
+} smodel;
+
+/* A unit of work for the committer (one request, or async event logging). */
+enum { CI_EVENTS = 1, CI_LABELS, CI_LEARN };
+typedef struct citem {
+    struct citem *next;
+    int kind;
+    smodel *m;
+    tide_store_event *ev;      /* nev events (strings owned) */
+    size_t nev;
+    tide_store_label *lb;      /* nlb labels (event_id, label owned) */
+    size_t nlb;
+    int rc;
+    char msg[TIDE_ERR_MSG_MAX];
+    void (*done_fn)(tide_server *s, struct citem *c);   /* NULL: free after commit */
+    void *req;                 /* the waiting request */
+} citem;
+
+typedef struct tide_server_opts_int tide_server_opts_int;
+
+struct tide_server {
+    tide_server_opts o;
+    char *data_dir, *config_path;
+    char host[64];
+    int port;
+    char addr[96];
+    struct MHD_Daemon *d;
+    int suspend_ok;                     /* thread pool: suspend/resume connections */
+    tide_store *wst;                    /* committer's handle */
+    tide_store *mst;                    /* main thread's handle (startup, reload) */
+    pthread_key_t st_key;               /* per-thread reader handles */
+    int st_key_ok;
+    /* models */
+    pthread_rwlock_t mlock;
+    smodel *models[SERVE_MAX_MODELS];
+    size_t n_models;
+    smodel *grave;                      /* deleted models, freed at shutdown */
+    pthread_mutex_t admin_mu;           /* serialises create/delete/registry writes */
+    /* committer */
+    pthread_t cth;
+    int cth_started;
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv;
+    citem *ch, *ct;
+    size_t cn;
+    int cstop;
+    /* waiting requests in thread-per-connection mode */
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv;
+    /* auth */
+    _Atomic int64_t tokens_checked_ms;
+    _Atomic int64_t n_tokens;
+    /* state */
+    _Atomic int ready, draining, stopped;
+    _Atomic int64_t inflight;
+    double started;
+    serve_prom prom;
+};
+
+/* models.c */
+double serve_now(void);
+int64_t serve_wall_ms(void);
+int smodel_build(const smodel *m, tide_model **out, tide_err *err);
+int smodel_set_params(smodel *m, const char *params, tide_err *err);
+smodel *smodel_new(tide_server *s, const tide_store_model *sm, tide_err *err);
+int smodel_start(smodel *m, tide_store *st, int64_t base_version, tide_err *err);
+void smodel_stop(smodel *m);
+void smodel_free(smodel *m);
+int smodel_apply(smodel *m, const char *features, const char *label, const char *prediction,
+                 int64_t version, tide_err *err);
+int smodel_publish(smodel *m, tide_err *err);
+int smodel_persist(smodel *m, tide_store *st, tide_err *err);
+void smodel_enqueue(smodel *m, ljob *j);
+int smodel_sync(smodel *m, ljob *j);
+json_t *smodel_metrics_json(smodel *m, int64_t only_version);
+void smodel_prom(smodel *m, sbuf *b);
+void citem_free(citem *c);
+void committer_push(tide_server *s, citem *c);
+int committer_start(tide_server *s, tide_err *err);
+void committer_stop(tide_server *s);
+
+#endif
