@@ -19,6 +19,8 @@ int cmd_learners(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_drift(int argc, char **argv);
+int cmd_detectors(int argc, char **argv);
 
 /* ---- progress bar on stderr (only when stderr is a terminal) ---------- */
 typedef struct cli_progress {

@@ -19,6 +19,8 @@ static const struct {
     {"serve", cmd_serve, "run the HTTP JSON API over a data directory (models, labels, registry)"},
     {"token", cmd_token, "create, list and revoke access tokens of a data directory"},
     {"audit", cmd_audit, "verify and list the tamper-evident audit log of a data directory"},
+    {"drift", cmd_drift, "run a drift detector over a column of a stream and list its alarms"},
+    {"detectors", cmd_detectors, "list drift detectors, their parameters and defaults"},
     /* one line per command; keep sorted by workflow, not alphabet */
 };
 

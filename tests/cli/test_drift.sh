@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# tests/cli/test_drift.sh — `tide drift` and `tide detectors`: alarms on a
+# 0/1 stream with a known change point, JSON shape, bad input -> exit 2.
+. "$(dirname "$0")/lib.sh"
+
+# 0/1 errors: p = 0.2 for rows 0..999, p = 0.5 from row 1000 (change point),
+# 3000 rows; a second column with a constant, an empty cell at row 5.
+python3 - "$TMP/err.csv" <<'EOF'
+import random, sys
+rng = random.Random(20240611)
+with open(sys.argv[1], "w") as f:
+    f.write("err,const\n")
+    for i in range(3000):
+        p = 0.2 if i < 1000 else 0.5
+        e = "" if i == 5 else str(int(rng.random() < p))
+        f.write(f"{e},1\n")
+EOF
+
+# first_after JSON CHANGE: first detection at or after CHANGE (or -1)
+first_after() { python3 -c 'import json,sys
+d=json.loads(sys.argv[1]); c=int(sys.argv[2])
+print(next((i for i in d["detections"] if i >= c), -1))' "$1" "$2"; }
+
+# Delay bounds from tests/unit/test_drift.c (BOUNDS), where they are justified.
+for spec in adwin:300 page_hinkley:400 ddm:1000 eddm:500; do
+  det=${spec%%:*}; bound=${spec##*:}
+  out=$("$TIDE" drift "$TMP/err.csv" --column err --detector "$det" --json); rc=$?
+  check "$det exits 0" [ "$rc" -eq 0 ]
+  keys=$(python3 -c 'import json,sys; print(",".join(sorted(json.loads(sys.argv[1]))))' "$out")
+  check "$det json has exactly detections,warnings" [ "$keys" = "detections,warnings" ]
+  f=$(first_after "$out" 1000)
+  check "$det first detection after the change ($f) within $bound rows" \
+    test "$f" -ge 1000 -a "$f" -le $((1000 + bound))
+done
+
+# ADWIN and Page-Hinkley raise nothing before the change on this stream
+out=$("$TIDE" drift "$TMP/err.csv" --column err --detector adwin --json)
+check "adwin: no detection before row 1000" \
+  python3 -c 'import json,sys; sys.exit(0 if all(i >= 1000 for i in json.loads(sys.argv[1])["detections"]) else 1)' "$out"
+
+# parameters reach the detector: a huge threshold silences Page-Hinkley
+out=$("$TIDE" drift "$TMP/err.csv" --column err --detector page_hinkley --param threshold=1e9 --json)
+check "page_hinkley threshold=1e9: no detection" [ "$(jget "$out" detections)" = "[]" ]
+
+# text output lists the alarms with their rows, and counts the skipped cell
+txt=$("$TIDE" drift "$TMP/err.csv" --column err --detector adwin)
+check "text output lists a drift row" grep -q "drift    at row 1[0-9][0-9][0-9]" <<<"$txt"
+check "text output reports the empty cell" grep -q "2999 values, 1 empty cells skipped" <<<"$txt"
+
+# DDM warnings are reported at their onset, before its first detection
+out=$("$TIDE" drift "$TMP/err.csv" --column err --detector ddm --json)
+check "ddm raises a warning" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["warnings"] else 1)' "$out"
+
+# bad usage and bad input: exit 2 with a message naming the problem
+err=$("$TIDE" drift "$TMP/err.csv" --column nope --detector adwin 2>&1 >/dev/null); rc=$?
+check "bad column: exit 2" [ "$rc" -eq 2 ]
+check "bad column: message names it" grep -q "'nope'" <<<"$err"
+err=$("$TIDE" drift "$TMP/err.csv" --column err --detector cusum 2>&1 >/dev/null); rc=$?
+check "unknown detector: exit 2" test "$rc" -eq 2
+check "unknown detector: lists the known ones" grep -q "kswin" <<<"$err"
+err=$("$TIDE" drift "$TMP/err.csv" --column err --detector adwin --param delta=7 2>&1 >/dev/null); rc=$?
+check "out-of-range param: exit 2" test "$rc" -eq 2
+check "out-of-range param: message names it" grep -q "delta" <<<"$err"
+err=$("$TIDE" drift "$TMP/missing.csv" --column err --detector adwin 2>&1 >/dev/null); rc=$?
+check "missing file: exit 2" test "$rc" -eq 2
+check "missing file: message names it" grep -q "missing.csv" <<<"$err"
+printf 'a,b\n1,x\n2,oops\n' > "$TMP/text.csv"
+err=$("$TIDE" drift "$TMP/text.csv" --column b --detector adwin 2>&1 >/dev/null); rc=$?
+check "non-numeric cell: exit 2" test "$rc" -eq 2
+check "non-numeric cell: message names the value" grep -q "'x', not a number" <<<"$err"
+"$TIDE" drift "$TMP/err.csv" --detector adwin >/dev/null 2>&1; rc=$?
+check "missing --column: exit 2" [ "$rc" -eq 2 ]
+"$TIDE" drift --help >/dev/null; rc=$?
+check "--help: exit 0" [ "$rc" -eq 0 ]
+
+# tide detectors: every detector with every parameter, text and JSON
+txt=$("$TIDE" detectors)
+for d in adwin page_hinkley ddm eddm kswin; do
+  check "detectors lists $d" grep -q "^$d " <<<"$txt"
+done
+check "detectors shows defaults" grep -q "delta .*default 0.002" <<<"$txt"
+js=$("$TIDE" detectors --json)
+check "detectors --json: 5 detectors, kswin has 4 params" \
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); k=[x for x in d if x["name"]=="kswin"][0]; sys.exit(0 if len(d)==5 and len(k["params"])==4 else 1)' "$js"
+"$TIDE" detectors --bogus >/dev/null 2>&1; rc=$?
+check "detectors bad option: exit 2" [ "$rc" -eq 2 ]
+
+finish
