@@ -663,7 +663,7 @@ static int cmp_promise(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void enforce_memory(tt_tree *t)
+void tt_tree_enforce_memory(tt_tree *t)
 {
     size_t mem = tt_tree_memory(t), k = 0;
     leafref *a;
@@ -739,7 +739,7 @@ int tt_tree_learn(tt_tree *t, const tt_x *x, int y, double w)
         t->K = y + 1;
     rc = tt_leaf_learn(t, tt_sort(t->root, x), x, y, w);
     if (++t->n_learn % MEM_PERIOD == 0)
-        enforce_memory(t);
+        tt_tree_enforce_memory(t);
     return rc;
 }
 

@@ -17,6 +17,7 @@ static const tide_learner_vt *const LEARNERS[] = {
     /* trees and ensembles (issue 3): add rows here */
     &tide_ht_vt,
     &tide_htr_vt,
+    &tide_hat_vt,
 };
 
 #define N_LEARNERS (sizeof LEARNERS / sizeof LEARNERS[0])

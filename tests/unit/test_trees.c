@@ -438,6 +438,63 @@ static void test_htr_trump(void **st)
     stream_free(&s);
 }
 
+/* ---- hat ------------------------------------------------------------------ */
+
+/* Concept A: y = (x0 <= 0.5) for 3000 rows, then concept B: the opposite. */
+static double flip_stream(tide_learner *l, int from, int to)
+{
+    uint64_t rng = 21;
+    double xv[2], out[2], ok = 0;
+    vec x;
+    for (int i = 0; i < to; i++) {
+        xv[0] = tide_test_uniform(&rng);
+        xv[1] = tide_test_uniform(&rng);
+        double y = (xv[0] <= 0.5) ^ (i >= 3000) ? 1 : 0;
+        vec_set(&x, xv, 2);
+        if (i >= from) {
+            tide_learner_predict(l, &x.v, out);
+            ok += argmax(out, 2) == (int)y;
+        }
+        tide_learner_learn(l, &x.v, y, 1);
+    }
+    return ok / (to - from);
+}
+
+static void test_hat_recovers_after_change(void **st)
+{
+    (void)st;
+    tide_learner *h = mk("hat", NULL, 0), *t = mk("ht", NULL, 0);
+    uint64_t n_alt, n_switch, n_prune;
+    double acc_hat = flip_stream(h, 4500, 5500), acc_ht = flip_stream(t, 4500, 5500);
+    tt_hat_counters(h, &n_alt, &n_switch, &n_prune);
+    /* the plain tree still votes for the old concept in its leaves... */
+    assert_true(acc_ht < 0.6);
+    /* ...HAT detected the change, grew an alternate and swapped it in */
+    assert_true(n_alt >= 1);
+    assert_true(n_switch >= 1);
+    assert_true(acc_hat >= 0.9);
+    /* before the change both are accurate: no false alarm costs accuracy */
+    tide_learner *h2 = mk("hat", NULL, 0);
+    assert_true(flip_stream(h2, 1000, 3000) >= 0.95);
+    tide_learner_free(h2);
+    tide_learner_free(h);
+    tide_learner_free(t);
+}
+
+static void test_hat_phishing_and_roundtrip(void **st)
+{
+    (void)st;
+    stream s;
+    if (load_csv("phishing.csv", &s, 100000))
+        skip();
+    tide_learner *l = mk("hat", NULL, 0);
+    /* River's HAT: 0.8743 */
+    assert_true(prequential(l, &s, 0, s.n) >= 0.87);
+    tide_learner_free(l);
+    stream_free(&s);
+    roundtrip("hat", NULL, 0, "elec2.csv");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +510,8 @@ int main(void)
         cmocka_unit_test(test_htr_variance_reduction),
         cmocka_unit_test(test_htr_step),
         cmocka_unit_test(test_htr_trump),
+        cmocka_unit_test(test_hat_recovers_after_change),
+        cmocka_unit_test(test_hat_phishing_and_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
