@@ -18,8 +18,11 @@
  * Classification definitions (w = example weight, all sums weighted):
  *  - accuracy  = Σ w·[argmax proba == y] / Σ w;
  *  - log loss  = Σ w·(-ln clip(proba[y], 1e-15, 1-1e-15)) / Σ w, as River's
- *    LogLoss/CrossEntropy and sklearn's log_loss clip; a label beyond the
- *    predicted distribution has probability 0 (-> clipped to 1e-15);
+ *    CrossEntropy; a label beyond the predicted distribution has
+ *    probability 0 (-> clipped to 1e-15). With two classes, as River's
+ *    LogLoss and sklearn's log_loss (eps=1e-15): p = clip(proba[1]) and
+ *    class 0 scores -ln(1 - p) (so p(1) = 1 costs -ln(9.992e-16), not
+ *    -ln(1e-15): 1 - 1e-15 is not exact in binary64);
  *  - F1: binary (every n_classes and label seen so far ≤ 2): F1 of class 1,
  *    2·TP / (2·TP + FP + FN), 0 when that denominator is 0 (River and
  *    sklearn's zero_division=0). Multiclass: River's MacroF1 — the mean of
@@ -886,9 +889,16 @@ int tide_metrics_add_class(tide_metrics *m, int y_true, const double *proba, int
     if (m->n_classes > 2)
         m->binary = 0;
 
-    py = y_true < n_classes ? proba[y_true] : 0.0;
-    py = py < LOGLOSS_EPS ? LOGLOSS_EPS : py > 1 - LOGLOSS_EPS ? 1 - LOGLOSS_EPS : py;
     score = n_classes > 1 ? proba[1] : 0.0;
+    if (n_classes == 2 && y_true <= 1) {
+        /* binary, as River's LogLoss and sklearn's log_loss: clip p(class 1),
+         * then take 1 - p for class 0 */
+        py = score < LOGLOSS_EPS ? LOGLOSS_EPS : score > 1 - LOGLOSS_EPS ? 1 - LOGLOSS_EPS : score;
+        py = y_true == 1 ? py : 1 - py;
+    } else {
+        py = y_true < n_classes ? proba[y_true] : 0.0;
+        py = py < LOGLOSS_EPS ? LOGLOSS_EPS : py > 1 - LOGLOSS_EPS ? 1 - LOGLOSS_EPS : py;
+    }
     score = score < 0 ? 0 : score > 1 ? 1 : score;
     e.a = -log(py);
     e.b = score;

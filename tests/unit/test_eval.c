@@ -155,6 +155,20 @@ static void test_logloss_clip(void **st)
     tide_metrics_get(m, 0, &v);
     assert_true(v.log_loss > 0);
     assert_near(v.log_loss, 1e-15, 1e-17);
+    /* y = 0 with p(1) = 1: as River/sklearn, clip p(1) to 1 - 1e-15, which
+     * is 1 - 9.992007221626409e-16 in binary64, so the loss is
+     * -ln(9.992007221626409e-16) = 34.53957599234088 */
+    tide_metrics_reset(m);
+    double p1[2] = {0.0, 1.0};
+    assert_int_equal(tide_metrics_add_class(m, 0, p1, 2, 1), TIDE_OK);
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.log_loss, 34.53957599234088, 1e-9);
+    /* multiclass: the true class's probability itself is clipped */
+    tide_metrics_reset(m);
+    double p3[3] = {0.0, 1.0, 0.0};
+    assert_int_equal(tide_metrics_add_class(m, 0, p3, 3, 1), TIDE_OK);
+    tide_metrics_get(m, 0, &v);
+    assert_near(v.log_loss, 34.538776394910684, 1e-9);
     tide_metrics_reset(m);
     assert_int_equal(tide_metrics_add_class(m, 2, p0, 2, 1), TIDE_OK);
     tide_metrics_get(m, 0, &v);
