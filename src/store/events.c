@@ -64,7 +64,11 @@ int tide_store_events_log(tide_store *st, const char *model, tide_store_event *e
             return tide_err_set(err, TIDE_ERR_ARG, "event %zu of %zu: negative version or time", i,
                                 n);
     }
-    if ((rc = store_txn_start(st, &mode, err)))
+    /* same reasoning as for labels: one event in an open transaction is a
+     * single INSERT and needs no savepoint */
+    if (n == 1 && !sqlite3_get_autocommit(st->db))
+        mode = 0;
+    else if ((rc = store_txn_start(st, &mode, err)))
         return rc;
     if ((rc = store_model_id(st, model, &mid, err)))
         goto done;
@@ -217,7 +221,13 @@ int tide_store_labels_insert(tide_store *st, tide_store_label *lb, size_t n, tid
         if (lb[i].time < 0)
             return tide_err_set(err, TIDE_ERR_ARG, "label %zu of %zu: negative time", i, n);
     }
-    if ((rc = store_txn_start(st, &mode, err)))
+    /* A single label inside the caller's transaction needs no savepoint:
+     * its only write is one INSERT, atomic by itself, and the outer
+     * transaction already serialises the read-check-insert. This keeps the
+     * group-commit path (many one-label requests per commit) cheap. */
+    if (n == 1 && !sqlite3_get_autocommit(st->db))
+        mode = 0;
+    else if ((rc = store_txn_start(st, &mode, err)))
         return rc;
     for (i = 0; i < n; i++) {
         if ((rc = insert_one(st, &lb[i], now, err))) {
