@@ -676,6 +676,61 @@ static void test_vw_errors(void **st)
     tide_reader_free(r);
 }
 
+/* VW values go through a separate hot-path parser (SWAR digits): it must
+ * agree bit for bit with strtod too, at every length and near line ends. */
+static void test_vw_values_vs_strtod(void **st)
+{
+    (void)st;
+    uint64_t s = 7;
+    enum { NV = 4000 };
+    static char vals[NV][40];
+    size_t cap = NV * 48 + 64, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    for (int i = 0; i < NV; i++) {
+        uint64_t x = tide_test_rand(&s);
+        int kind = (int)(x % 5);
+        if (kind == 0)
+            snprintf(vals[i], sizeof vals[i], "%.*g", 1 + (int)((x >> 8) % 17),
+                     (tide_test_uniform(&s) - 0.5) * pow(10, (double)((x >> 20) % 12) - 6));
+        else if (kind == 1)
+            snprintf(vals[i], sizeof vals[i], "%s%d.%0*llu", (x >> 7) & 1 ? "-" : "",
+                     (int)((x >> 9) % 100), 1 + (int)((x >> 17) % 14),
+                     (unsigned long long)((x >> 21) % 100000000000000ULL));
+        else if (kind == 2)
+            snprintf(vals[i], sizeof vals[i], "%lld", (long long)(x >> 3) - (long long)(x >> 4));
+        else if (kind == 3)
+            snprintf(vals[i], sizeof vals[i], ".%llu", (unsigned long long)((x >> 11) % 1000000000));
+        else
+            snprintf(vals[i], sizeof vals[i], "%.6g", tide_test_uniform(&s) * 4 - 2);
+    }
+    /* one feature per line (value at the very end of the line) and many per line */
+    for (int i = 0; i < NV; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "1 |a f:%s\n", vals[i]);
+    n += (size_t)snprintf(buf + n, cap - n, "1 |b");
+    for (int i = 0; i < 200; i++)
+        n += (size_t)snprintf(buf + n, cap - n, " g%d:%s", i, vals[i]);
+    tide_reader *r;
+    tide_err e;
+    tide_row row;
+    assert_int_equal(tide_reader_open_mem(buf, n, "v.vw", NULL, &r, &e), TIDE_OK);
+    for (int i = 0; i < NV; i++) {
+        assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+        double want = strtod(vals[i], NULL);
+        if (memcmp(&row.fields[0].num, &want, sizeof want))
+            fail_msg("'%s' -> %.17g, strtod %.17g", vals[i], row.fields[0].num, want);
+    }
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    assert_int_equal(row.n_fields, 200);
+    for (int i = 0; i < 200; i++) {
+        double want = strtod(vals[i], NULL);
+        if (memcmp(&row.fields[i].num, &want, sizeof want))
+            fail_msg("'%s' -> %.17g, strtod %.17g", vals[i], row.fields[i].num, want);
+    }
+    tide_reader_free(r);
+    free(buf);
+}
+
 static void test_vw_ignore(void **st)
 {
     (void)st;
@@ -801,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_elec2),
         cmocka_unit_test(test_vw),
         cmocka_unit_test(test_vw_errors),
+        cmocka_unit_test(test_vw_values_vs_strtod),
         cmocka_unit_test(test_vw_ignore),
         cmocka_unit_test(test_jsonl),
         cmocka_unit_test(test_jsonl_errors),
