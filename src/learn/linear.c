@@ -55,6 +55,8 @@ static const double AUTO_LR[AUTO_M] = {0.01, 0.03, 0.1, 0.3, 1.0};
 /* Per-bucket input statistics of the auto optimizer. */
 typedef struct colstat {
     double sum, sumsq;   /* weighted sums of the values (absent = 0) */
+    float mean, isd;     /* mean and 1/sd as of this bucket's last update
+                            (cached: predictions need no sqrt or division) */
 } colstat;
 enum { LOSS_LOGISTIC = 0, LOSS_SOFTMAX, LOSS_SQUARED };
 
@@ -82,6 +84,7 @@ typedef struct linear {
     float *aw;            /* nb * k_alloc * AUTO_M, layout [bucket][class][copy] */
     double *ab;           /* k_alloc * AUTO_M intercepts */
     double aloss[AUTO_M]; /* discounted progressive loss of each copy */
+    double api[AUTO_M];   /* mixture weights derived from aloss */
     double discount;      /* per-row factor of aloss */
     double qsum;          /* sum over rows of 1 + |scaled x|^2 (NLMS normaliser) */
     float *xs;            /* scratch: scaled values of the row, cap xs_cap */
@@ -191,6 +194,8 @@ static int lin_create_loss(const tide_params *p, int bits, int loss, tide_learne
         return tide_err_set(err, TIDE_ERR_ARG, "l1 needs optimizer=ftrl");
     }
     m->discount = 1.0 - 1.0 / tide_params_num(p, "memory");
+    for (int j = 0; j < AUTO_M; j++)
+        m->api[j] = 1.0 / AUTO_M;
     if (m->opt == OPT_AUTO) {
         m->scale = 0; /* auto standardises by itself */
         m->cs = calloc(m->nb, sizeof *m->cs);
@@ -318,16 +323,18 @@ static void predict_scaled(const linear *m, const tide_fvec *x, int scaled, doub
 static inline float auto_scale(const linear *m, uint32_t idx, float x)
 {
     const colstat *c = &m->cs[idx];
-    double mean, var;
     if (m->kind[idx] != 2)   /* unseen or indicator: as is */
         return x;
-    if (m->t <= 0)
-        return 0.0f;
-    mean = c->sum / m->t;
-    var = c->sumsq / m->t - mean * mean;
-    if (!(var > 1e-24))
-        return 0.0f;
-    return (float)((x - mean) / sqrt(var));
+    return (x - c->mean) * c->isd;
+}
+
+/* Refreshes the cached mean and 1/sd of a bucket after an update. */
+static inline void auto_refresh(linear *m, uint32_t idx)
+{
+    colstat *c = &m->cs[idx];
+    double mean = c->sum / m->t, var = c->sumsq / m->t - mean * mean;
+    c->mean = (float)mean;
+    c->isd = var > 1e-24 ? (float)(1.0 / sqrt(var)) : 0.0f;
 }
 
 /* Raw scores z[k*AUTO_M + j] of every copy j for every class k < K, and the
@@ -429,7 +436,7 @@ static void auto_predict(const linear *m, const tide_fvec *x, double *out)
         xs[i] = auto_scale(m, x->f[i].idx, x->f[i].val);
     auto_scores(m, x, xs, K, z, &q);
     auto_link(m, K, z);
-    auto_weights(m, pi);
+    memcpy(pi, m->api, sizeof pi);
     if (m->loss == LOSS_LOGISTIC) {
         double p = 0;
         for (int j = 0; j < AUTO_M; j++)
@@ -477,8 +484,10 @@ static int auto_learn(linear *m, const tide_fvec *x, double y, double wt)
         else if (!m->kind[idx])
             m->kind[idx] = 1;
     }
-    for (size_t i = 0; i < x->n; i++)
+    for (size_t i = 0; i < x->n; i++) {
+        auto_refresh(m, x->f[i].idx);
         m->xs[i] = auto_scale(m, x->f[i].idx, x->f[i].val);
+    }
     auto_scores(m, x, m->xs, K, z, &q);
     auto_link(m, K, z);
     /* score each copy progressively, then turn z into gradients */
@@ -486,7 +495,7 @@ static int auto_learn(linear *m, const tide_fvec *x, double y, double wt)
         double loss;
         if (m->loss == LOSS_LOGISTIC) {
             double p = y > 0.5 ? z[j] : 1.0 - z[j];
-            loss = -log(p > 1e-15 ? p : 1e-15);
+            loss = p > 1e-15 ? -log(p) : 34.5;
             z[j] = (z[j] - y) * wt;
         } else if (m->loss == LOSS_SQUARED) {
             double d = z[j] - y;
@@ -502,6 +511,7 @@ static int auto_learn(linear *m, const tide_fvec *x, double y, double wt)
             loss = 1e6;
         m->aloss[j] = m->aloss[j] * m->discount + wt * loss;
     }
+    auto_weights(m, m->api);
     /* normalise by the mean squared norm of the rows so far, not the row's
      * own: a per-row 1/|x|^2 would reweight the examples and bias the fit */
     m->qsum += wt * q;
@@ -753,6 +763,7 @@ static int auto_save(const linear *m, tide_wbuf *b)
     tide_wbuf_f64(b, m->qsum);
     tide_wbuf_u32(b, (uint32_t)m->k_alloc);
     tide_wbuf_f64s(b, m->aloss, AUTO_M);
+    tide_wbuf_f64s(b, m->api, AUTO_M);
     tide_wbuf_f64s(b, m->ab, per);
     for (size_t i = 0; i < m->nb; i++)
         used += (uint64_t)auto_bucket_used(m, i);
@@ -764,6 +775,8 @@ static int auto_save(const linear *m, tide_wbuf *b)
         tide_wbuf_u8(b, m->kind[i]);
         tide_wbuf_f64(b, m->cs[i].sum);
         tide_wbuf_f64(b, m->cs[i].sumsq);
+        tide_wbuf_f32(b, m->cs[i].mean);
+        tide_wbuf_f32(b, m->cs[i].isd);
         tide_wbuf_f32s(b, m->aw + i * per, per);
     }
     return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
@@ -780,15 +793,16 @@ static int auto_load(linear *m, tide_rbuf *r, tide_err *err)
     if (r->bad || k < 1 || k > TIDE_MAX_CLASSES || (m->loss != LOSS_SOFTMAX && k != 1) ||
         !(m->t >= 0) || !(m->qsum >= 0))
         return tide_err_set(err, TIDE_ERR_FORMAT, "linear state header is corrupt");
-    if (!tide_rbuf_has(r, AUTO_M * 8 + (size_t)k * AUTO_M * 8))
+    if (!tide_rbuf_has(r, 2 * AUTO_M * 8 + (size_t)k * AUTO_M * 8))
         return tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated");
     if (lin_alloc_blocks(m, (int)k))
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
     per = (size_t)k * AUTO_M;
     tide_rbuf_f64s(r, m->aloss, AUTO_M);
+    tide_rbuf_f64s(r, m->api, AUTO_M);
     tide_rbuf_f64s(r, m->ab, per);
     used = tide_rbuf_u64(r);
-    if (r->bad || used > m->nb || !tide_rbuf_has(r, used * (21 + per * 4)))
+    if (r->bad || used > m->nb || !tide_rbuf_has(r, used * (29 + per * 4)))
         return tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated or corrupt");
     for (uint64_t j = 0; j < used; j++) {
         uint32_t i = tide_rbuf_u32(r);
@@ -798,6 +812,8 @@ static int auto_load(linear *m, tide_rbuf *r, tide_err *err)
         m->kind[i] = kind;
         m->cs[i].sum = tide_rbuf_f64(r);
         m->cs[i].sumsq = tide_rbuf_f64(r);
+        m->cs[i].mean = tide_rbuf_f32(r);
+        m->cs[i].isd = tide_rbuf_f32(r);
         tide_rbuf_f32s(r, m->aw + (size_t)i * per, per);
     }
     return r->bad ? tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated") : TIDE_OK;
