@@ -181,8 +181,15 @@ uint32_t tide_feat_index_cat(const tide_featurizer *fz, const char *ns, size_t n
     return (uint32_t)XXH3_64bits_withSeed(val, val_len, h) & fz->mask;
 }
 
+/* h(ns) of consecutive fields of one namespace (VW rows): computed once. */
+typedef struct ns_cache {
+    const char *ns;
+    size_t len;
+    uint64_t h;
+} ns_cache;
+
 /* h(ns, name) for a field, through the per-column cache when possible. */
-static uint64_t name_hash(tide_featurizer *fz, const tide_field *f)
+static uint64_t name_hash(tide_featurizer *fz, const tide_field *f, ns_cache *nc)
 {
     if (f->col >= 0 && f->ns_len == 0) {
         size_t c = (size_t)f->col;
@@ -207,7 +214,12 @@ static uint64_t name_hash(tide_featurizer *fz, const tide_field *f)
             return h;
         }
     }
-    return XXH3_64bits_withSeed(f->name, f->name_len, hash_ns(fz, f->ns, f->ns_len));
+    if (f->ns != nc->ns || f->ns_len != nc->len) {
+        nc->ns = f->ns;
+        nc->len = f->ns_len;
+        nc->h = hash_ns(fz, f->ns, f->ns_len);
+    }
+    return XXH3_64bits_withSeed(f->name, f->name_len, nc->h);
 }
 
 static int in_group(const tide_field *f, const char *g, size_t glen)
@@ -237,6 +249,7 @@ static int ensure_scratch(tide_featurizer *fz, size_t n)
 int tide_featurize(tide_featurizer *fz, const tide_row *row, tide_fvec *v, tide_err *err)
 {
     size_t n = row->n_fields;
+    ns_cache nc = {NULL, (size_t)-1, 0};
     v->n = 0;
     if (n > v->cap && fvec_grow(v, n))
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
@@ -248,7 +261,7 @@ int tide_featurize(tide_featurizer *fz, const tide_row *row, tide_fvec *v, tide_
         float val;
         if (f->kind == TIDE_VAL_MISSING)
             continue;
-        h = name_hash(fz, f);
+        h = name_hash(fz, f, &nc);
         if (f->kind == TIDE_VAL_CAT) {
             h = XXH3_64bits_withSeed(f->str, f->str_len, h);
             val = 1.0f;

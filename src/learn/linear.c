@@ -55,9 +55,13 @@ static const double AUTO_LR[AUTO_M] = {0.01, 0.03, 0.1, 0.3, 1.0};
 /* Per-bucket input statistics of the auto optimizer. */
 typedef struct colstat {
     double sum, sumsq;   /* weighted sums of the values (absent = 0) */
-    float mean, isd;     /* mean and 1/sd as of this bucket's last update
-                            (cached: predictions need no sqrt or division) */
 } colstat;
+
+/* Hot record of a bucket, HOT(k) floats: mean, 1/sd (as of the bucket's last
+ * update, so predictions need no sqrt or division; an unseen or indicator
+ * bucket keeps mean 0, 1/sd 1 and passes through unchanged), then the
+ * weights [class][copy]. One record = one or two cache lines per feature. */
+#define HOT(k) (2 + (size_t)(k) * AUTO_M)
 enum { LOSS_LOGISTIC = 0, LOSS_SOFTMAX, LOSS_SQUARED };
 
 #define STRIDE 2
@@ -81,7 +85,7 @@ typedef struct linear {
     /* auto optimizer */
     colstat *cs;          /* nb */
     uint8_t *kind;        /* nb: 0 unseen, 1 indicator (only 1s so far), 2 numeric */
-    float *aw;            /* nb * k_alloc * AUTO_M, layout [bucket][class][copy] */
+    float *aw;            /* nb * HOT(k_alloc): per-bucket hot records */
     double *ab;           /* k_alloc * AUTO_M intercepts */
     double aloss[AUTO_M]; /* discounted progressive loss of each copy */
     double api[AUTO_M];   /* mixture weights derived from aloss */
@@ -131,19 +135,24 @@ static int lin_alloc_blocks(linear *m, int k)
     m->g = g;
     if (m->opt == OPT_AUTO) {
         /* re-lay [bucket][class][copy] for k classes */
-        size_t per_old = (size_t)m->k_alloc * AUTO_M, per_new = (size_t)k * AUTO_M;
+        size_t per_old = HOT(m->k_alloc), per_new = HOT(k);
         float *aw = calloc(m->nb * per_new, sizeof *aw);
-        double *ab = calloc(per_new, sizeof *ab);
+        double *ab = calloc((size_t)k * AUTO_M, sizeof *ab);
         if (!aw || !ab) {
             free(aw);
             free(ab);
             return TIDE_ERR_NOMEM;
         }
-        if (m->aw)
-            for (size_t i = 0; i < m->nb; i++)
+        for (size_t i = 0; i < m->nb; i++) {
+            if (m->aw) {
                 memcpy(aw + i * per_new, m->aw + i * per_old, per_old * sizeof *aw);
+            } else {
+                aw[i * per_new] = 0.0f;      /* mean */
+                aw[i * per_new + 1] = 1.0f;  /* 1/sd */
+            }
+        }
         if (m->ab)
-            memcpy(ab, m->ab, per_old * sizeof *ab);
+            memcpy(ab, m->ab, (size_t)m->k_alloc * AUTO_M * sizeof *ab);
         free(m->aw);
         free(m->ab);
         m->aw = aw;
@@ -322,19 +331,22 @@ static void predict_scaled(const linear *m, const tide_fvec *x, int scaled, doub
  * so far (t rows, absent = 0). */
 static inline float auto_scale(const linear *m, uint32_t idx, float x)
 {
-    const colstat *c = &m->cs[idx];
-    if (m->kind[idx] != 2)   /* unseen or indicator: as is */
-        return x;
-    return (x - c->mean) * c->isd;
+    const float *h = m->aw + (size_t)idx * HOT(m->k_alloc);
+    return (x - h[0]) * h[1];
 }
 
 /* Refreshes the cached mean and 1/sd of a bucket after an update. */
 static inline void auto_refresh(linear *m, uint32_t idx)
 {
-    colstat *c = &m->cs[idx];
-    double mean = c->sum / m->t, var = c->sumsq / m->t - mean * mean;
-    c->mean = (float)mean;
-    c->isd = var > 1e-24 ? (float)(1.0 / sqrt(var)) : 0.0f;
+    const colstat *c = &m->cs[idx];
+    float *h = m->aw + (size_t)idx * HOT(m->k_alloc);
+    double mean, var;
+    if (m->kind[idx] != 2)
+        return;
+    mean = c->sum / m->t;
+    var = c->sumsq / m->t - mean * mean;
+    h[0] = (float)mean;
+    h[1] = var > 1e-24 ? (float)(1.0 / sqrt(var)) : 0.0f;
 }
 
 /* Raw scores z[k*AUTO_M + j] of every copy j for every class k < K, and the
@@ -344,13 +356,13 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
 {
     double qq = m->intercept ? 1.0 : 0.0;
     int kk = K < m->k_alloc ? K : m->k_alloc;
-    size_t per = (size_t)m->k_alloc * AUTO_M;
+    size_t per = HOT(m->k_alloc);
     for (int k = 0; k < K; k++)
         for (int j = 0; j < AUTO_M; j++)
             z[k * AUTO_M + j] = (m->intercept && k < kk) ? m->ab[k * AUTO_M + j] : 0.0;
     for (size_t i = 0; i < x->n; i++) {
         const float v = xs[i];
-        const float *w = m->aw + (size_t)x->f[i].idx * per;
+        const float *w = m->aw + (size_t)x->f[i].idx * per + 2;
         qq += (double)v * v;
         if (v == 0.0f)
             continue;
@@ -470,7 +482,7 @@ static int auto_learn(linear *m, const tide_fvec *x, double y, double wt)
     z = (size_t)K * AUTO_M <= AUTO_STACK ? z_local : malloc((size_t)K * AUTO_M * sizeof *z);
     if (!z)
         return TIDE_ERR_NOMEM;
-    per = (size_t)m->k_alloc * AUTO_M;
+    per = HOT(m->k_alloc);
     /* learn the input statistics first (x is known before its label), then
      * scale with them, as River's StandardScaler does in learn_one */
     m->t += wt;
@@ -525,7 +537,7 @@ static int auto_learn(linear *m, const tide_fvec *x, double y, double wt)
         }
     for (size_t i = 0; i < x->n; i++) {
         const float v = m->xs[i];
-        float *w = m->aw + (size_t)x->f[i].idx * per;
+        float *w = m->aw + (size_t)x->f[i].idx * per + 2;
         if (v != 0.0f)
             for (int k = 0; k < K; k++)
                 for (int j = 0; j < AUTO_M; j++) {
@@ -727,7 +739,7 @@ static int lin_clone(const tide_learner *l, tide_learner **out, tide_err *err)
     if (m->opt == OPT_AUTO) {
         c->cs = dup_array(m->cs, m->nb * sizeof *m->cs);
         c->kind = dup_array(m->kind, m->nb);
-        c->aw = dup_array(m->aw, m->nb * (size_t)m->k_alloc * AUTO_M * sizeof *m->aw);
+        c->aw = dup_array(m->aw, m->nb * HOT(m->k_alloc) * sizeof *m->aw);
         c->ab = dup_array(m->ab, (size_t)m->k_alloc * AUTO_M * sizeof *m->ab);
         bad = bad || !c->cs || !c->kind || !c->aw || !c->ab;
     }
@@ -757,14 +769,14 @@ static int bucket_used(const linear *m, size_t idx)
 
 static int auto_save(const linear *m, tide_wbuf *b)
 {
-    size_t per = (size_t)m->k_alloc * AUTO_M;
+    size_t per = HOT(m->k_alloc);
     uint64_t used = 0;
     tide_wbuf_f64(b, m->t);
     tide_wbuf_f64(b, m->qsum);
     tide_wbuf_u32(b, (uint32_t)m->k_alloc);
     tide_wbuf_f64s(b, m->aloss, AUTO_M);
     tide_wbuf_f64s(b, m->api, AUTO_M);
-    tide_wbuf_f64s(b, m->ab, per);
+    tide_wbuf_f64s(b, m->ab, (size_t)m->k_alloc * AUTO_M);
     for (size_t i = 0; i < m->nb; i++)
         used += (uint64_t)auto_bucket_used(m, i);
     tide_wbuf_u64(b, used);
@@ -775,8 +787,6 @@ static int auto_save(const linear *m, tide_wbuf *b)
         tide_wbuf_u8(b, m->kind[i]);
         tide_wbuf_f64(b, m->cs[i].sum);
         tide_wbuf_f64(b, m->cs[i].sumsq);
-        tide_wbuf_f32(b, m->cs[i].mean);
-        tide_wbuf_f32(b, m->cs[i].isd);
         tide_wbuf_f32s(b, m->aw + i * per, per);
     }
     return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
@@ -797,12 +807,12 @@ static int auto_load(linear *m, tide_rbuf *r, tide_err *err)
         return tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated");
     if (lin_alloc_blocks(m, (int)k))
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
-    per = (size_t)k * AUTO_M;
+    per = HOT(k);
     tide_rbuf_f64s(r, m->aloss, AUTO_M);
     tide_rbuf_f64s(r, m->api, AUTO_M);
-    tide_rbuf_f64s(r, m->ab, per);
+    tide_rbuf_f64s(r, m->ab, (size_t)k * AUTO_M);
     used = tide_rbuf_u64(r);
-    if (r->bad || used > m->nb || !tide_rbuf_has(r, used * (29 + per * 4)))
+    if (r->bad || used > m->nb || !tide_rbuf_has(r, used * (21 + per * 4)))
         return tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated or corrupt");
     for (uint64_t j = 0; j < used; j++) {
         uint32_t i = tide_rbuf_u32(r);
@@ -812,8 +822,6 @@ static int auto_load(linear *m, tide_rbuf *r, tide_err *err)
         m->kind[i] = kind;
         m->cs[i].sum = tide_rbuf_f64(r);
         m->cs[i].sumsq = tide_rbuf_f64(r);
-        m->cs[i].mean = tide_rbuf_f32(r);
-        m->cs[i].isd = tide_rbuf_f32(r);
         tide_rbuf_f32s(r, m->aw + (size_t)i * per, per);
     }
     return r->bad ? tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated") : TIDE_OK;
@@ -889,7 +897,7 @@ static size_t lin_memory(const tide_learner *l)
                (size_t)m->k_alloc * (2 + AUTO_M) * sizeof(double) +
                m->scaled.cap * sizeof(tide_feat) + m->xs_cap * sizeof(float);
     if (m->opt == OPT_AUTO)
-        s += m->nb * (sizeof(colstat) + 1) + m->nb * (size_t)m->k_alloc * AUTO_M * sizeof(float) +
+        s += m->nb * (sizeof(colstat) + 1) + m->nb * HOT(m->k_alloc) * sizeof(float) +
              (size_t)m->k_alloc * AUTO_M * sizeof(double);
     if (m->scaler)
         s += tide_scaler_memory(m->scaler);
