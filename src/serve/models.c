@@ -528,11 +528,18 @@ int smodel_start(smodel *m, tide_store *st, int64_t base_version, tide_err *err)
     if (rc == TIDE_OK) {
         rc = tide_model_load_buf(blob, len, &m->work, err);
         free(blob);
-        if (rc) {
-            tide_err_prefix(err, "model '%s': snapshot", m->name);
-            return rc;
+        if (rc == TIDE_OK) {
+            m->work_seq = seq;
+        } else {
+            /* every label is in the store: relearn them all from an empty
+             * model, which gives the same state (learning is deterministic) */
+            fprintf(stderr, "tide serve: model '%s': snapshot unreadable (%s); "
+                            "relearning from all stored labels\n", m->name, err->msg);
+            rc = TIDE_ERR_NOTFOUND;
         }
-        m->work_seq = seq;
+    }
+    if (rc == TIDE_OK) {
+        /* loaded */
     } else if (rc == TIDE_ERR_NOTFOUND) {
         rc = smodel_build(m, &m->work, err);
         if (rc)
@@ -776,7 +783,7 @@ static void feed_learners(citem *c, double t_commit)
     for (size_t i = 0; i < c->nlb; i++) {
         tide_store_label *l = &c->lb[i];
         ljob *j;
-        if (l->status >= 1 && l->status <= 5)
+        if (c->kind == CI_LABELS && l->status >= 1 && l->status <= 5)
             atomic_fetch_add(&c->m->n_lab[l->status], 1);
         if (l->status != TIDE_LABEL_JOINED && l->status != TIDE_LABEL_OVERWRITTEN)
             continue;

@@ -29,6 +29,7 @@
 #include "tide/feat.h"
 
 #define ROLE_NONE 0
+#define SERVE_LIVE_ALIAS "live"   /* alias naming the version the live state descends from */
 #define JSON_CT "application/json"
 
 typedef struct req {
@@ -868,7 +869,7 @@ static smodel *create_model(tide_server *s, req *r, json_t *spec, tide_err *cerr
     else
         BAD("bad_task", "task", "task '%s' is not binary, multiclass or regression", task);
     if (!learner)
-        learner = t == TIDE_TASK_REGRESSION ? "linreg" : t == TIDE_TASK_BINARY ? "logistic"
+        learner = t == TIDE_TASK_REGRESSION ? "linear" : t == TIDE_TASK_BINARY ? "logistic"
                                                                                 : "softmax";
     vt = tide_learner_find(learner);
     if (!vt)
@@ -1064,6 +1065,8 @@ static void h_version_create(req *r, smodel *m)
     if (!rc) {
         pthread_mutex_lock(&s->admin_mu);
         rc = tide_store_version_create(st, m->name, &spec, b.data, b.len, &v, &err);
+        if (!rc)
+            rc = tide_store_alias_set(st, m->name, SERVE_LIVE_ALIAS, v, &err);
         if (!rc)
             atomic_store(&m->base_version, v);
         pthread_mutex_unlock(&s->admin_mu);
@@ -1267,6 +1270,9 @@ static void h_rollback(req *r, smodel *m)
     job.version = target;
     rc = smodel_sync(m, &job);
     tide_model_free(job.replace);
+    if (!rc && tide_store_alias_set(st, m->name, SERVE_LIVE_ALIAS, target, &err))
+        fprintf(stderr, "tide serve: model '%s': cannot record the live version: %s\n", m->name,
+                err.msg);
     if (rc) {
         snprintf(err.msg, sizeof err.msg, "%s", job.msg);
         reply_tide_err(r, rc, &err, "");
@@ -1631,7 +1637,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- config ---------------------------------------------------------------------------------- */
 
-static int load_config(tide_server *s, int apply_opts, tide_err *err)
+static int load_config(tide_server *s, int apply_opts, int do_models, tide_err *err)
 {
     json_error_t je;
     json_t *doc, *models, *v;
@@ -1665,8 +1671,8 @@ static int load_config(tide_server *s, int apply_opts, tide_err *err)
             s->o.log_events = json_is_true(v);
     }
 #undef OPTU
-    models = json_object_get(doc, "models");
-    if (models && !json_is_array(models)) {
+    models = do_models ? json_object_get(doc, "models") : NULL;
+    if (do_models && models && !json_is_array(models)) {
         rc = tide_err_set(err, TIDE_ERR_ARG, "%s: \"models\" must be an array", s->config_path);
         goto out;
     }
@@ -1742,9 +1748,13 @@ static int load_models(tide_server *s, tide_err *err)
             rc = err->code ? err->code : TIDE_ERR_NOMEM;
             break;
         }
-        if (!tide_store_version_list(s->mst, ms[i].name, &vs, &nv, NULL) && nv)
-            base = vs[nv - 1].version;
-        tide_store_versions_free(vs, nv);
+        /* the alias "live" records the version the live state descends from */
+        if (tide_store_alias_resolve(s->mst, ms[i].name, SERVE_LIVE_ALIAS, &base, NULL)) {
+            base = 0;
+            if (!tide_store_version_list(s->mst, ms[i].name, &vs, &nv, NULL) && nv)
+                base = vs[nv - 1].version;
+            tide_store_versions_free(vs, nv);
+        }
         rc = smodel_start(m, s->mst, base, err);
         if (rc || s->n_models >= SERVE_MAX_MODELS) {
             smodel_free(m);
@@ -1795,7 +1805,7 @@ int tide_server_new(const tide_server_opts *o, tide_server **out, tide_err *err)
     if ((rc = tide_store_open(s->data_dir, &s->mst, err)) ||
         (rc = tide_store_open(s->data_dir, &s->wst, err)))
         goto fail;
-    rc = load_config(s, 1, err);   /* options first (models need the store loaded too) */
+    rc = load_config(s, 1, 0, err);   /* options first; models once the stored ones are loaded */
     if (rc)
         goto fail;
     rc = load_models(s, err);
@@ -1804,7 +1814,7 @@ int tide_server_new(const tide_server_opts *o, tide_server **out, tide_err *err)
     rc = committer_start(s, err);
     if (rc)
         goto fail;
-    rc = load_config(s, 0, err);   /* models declared in the config but not in the store */
+    rc = load_config(s, 0, 1, err);   /* models declared in the config but not in the store */
     if (rc)
         goto fail;
     {
@@ -1854,7 +1864,7 @@ fail:
 
 int tide_server_reload(tide_server *s, tide_err *err)
 {
-    return s ? load_config(s, 0, err) : TIDE_OK;
+    return s ? load_config(s, 0, 1, err) : TIDE_OK;
 }
 
 int tide_server_stop(tide_server *s, tide_err *err)
