@@ -4,7 +4,9 @@
  * direct ADWIN API (tide_adwin_update, no vtable) and the number of drifts
  * each raised. Usage: build/bench/bench_drift [N_VALUES] [REPEATS]
  * The stream is generated once into memory (splitmix64, seed 1) so that
- * the timing covers only the detectors; each detector takes the best of
+ * the timing covers only the detectors. Time is the process CPU time
+ * (CLOCK_PROCESS_CPUTIME_ID, single thread), which is less disturbed than
+ * wall time by other jobs on a shared machine; each detector takes the best of
  * REPEATS runs (default 3) to damp the noise of a shared machine.
  * Figures and commands: docs/bench/drift.md.
  */
@@ -17,7 +19,7 @@
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 

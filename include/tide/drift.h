@@ -47,6 +47,8 @@ struct tide_detector {
     uint64_t n_seen;
 };
 
+/* Added note: tide_detector_update and tide_adwin_update ignore NaN and
+ * infinite values (no state change, not counted in n_seen). */
 size_t tide_detector_count(void);
 const tide_detector_vt *tide_detector_at(size_t i);
 const tide_detector_vt *tide_detector_find(const char *name);

@@ -262,6 +262,8 @@ static int scan_once(tide_adwin *a)
 int tide_adwin_update(tide_adwin *a, double x)
 {
     int changed = 0;
+    if (!isfinite(x))
+        return 0;   /* ignored: one NaN would poison the window's sums */
     a->time++;
     if (insert(a, x) != TIDE_OK)
         return 0;   /* cannot happen below 2^63 values unless out of memory */

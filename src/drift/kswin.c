@@ -52,7 +52,10 @@ typedef struct kswin_det {
     uint64_t rng;         /* splitmix64 state */
     double *ring;         /* win values */
     uint32_t *perm;       /* permutation of 0..win-stat-1 (sampler state) */
-    double *wbuf, *rbuf;  /* scratch: the two samples, stat values each */
+    double *wbuf;         /* scratch: the drawn older sample, sorted */
+    uint32_t *ord_old;    /* ring indices of the older win-stat values, by value */
+    uint32_t *ord_new;    /* ring indices of the newest stat values, by value */
+    uint8_t *mark;        /* per ring index: drawn into W this step */
 } kswin_det;
 
 static uint64_t next_u64(uint64_t *s)
@@ -86,7 +89,9 @@ static void kswin_destroy(tide_detector *d)
     free(s->ring);
     free(s->perm);
     free(s->wbuf);
-    free(s->rbuf);
+    free(s->ord_old);
+    free(s->ord_new);
+    free(s->mark);
     free(s);
 }
 
@@ -113,9 +118,11 @@ static int kswin_alloc(const tide_params *p, kswin_det **out, tide_err *err)
     s->seed = (uint64_t)tide_params_num(p, "seed");
     s->ring = calloc(win, sizeof *s->ring);
     s->perm = calloc(win - stat, sizeof *s->perm);
-    s->wbuf = calloc(stat, sizeof *s->wbuf);
-    s->rbuf = calloc(stat, sizeof *s->rbuf);
-    if (!s->ring || !s->perm || !s->wbuf || !s->rbuf) {
+    s->wbuf = calloc((size_t)stat + 1, sizeof *s->wbuf);
+    s->ord_old = calloc(win - stat, sizeof *s->ord_old);
+    s->ord_new = calloc(stat, sizeof *s->ord_new);
+    s->mark = calloc(win, sizeof *s->mark);
+    if (!s->ring || !s->perm || !s->wbuf || !s->ord_old || !s->ord_new || !s->mark) {
         kswin_destroy(&s->base);
         return tide_err_set(err, TIDE_ERR_NOMEM, "kswin: out of memory");
     }
@@ -148,49 +155,115 @@ static int kswin_create(const tide_params *p, tide_detector **out, tide_err *err
     return TIDE_OK;
 }
 
-static void sort_small(double *v, uint32_t n)
+/* Sorts ring indices idx[0..n-1] by their value (insertion sort). */
+static void sort_idx(const double *ring, uint32_t *idx, uint32_t n)
 {
     for (uint32_t i = 1; i < n; i++) {
-        double x = v[i];
-        uint32_t j = i;
-        while (j > 0 && v[j - 1] > x) {
-            v[j] = v[j - 1];
+        uint32_t x = idx[i], j = i;
+        while (j > 0 && ring[idx[j - 1]] > ring[x]) {
+            idx[j] = idx[j - 1];
             j--;
         }
-        v[j] = x;
+        idx[j] = x;
     }
 }
 
+/* Removes ring index k from the sorted list ord (n entries). */
+static void ord_remove(uint32_t *ord, uint32_t n, uint32_t k)
+{
+    uint32_t i = 0;
+    while (i < n && ord[i] != k)
+        i++;
+    if (i < n)
+        memmove(ord + i, ord + i + 1, (n - 1 - i) * sizeof *ord);
+}
+
+/* Inserts ring index k into the sorted list ord (n entries, room for n+1). */
+static void ord_insert(const double *ring, uint32_t *ord, uint32_t n, uint32_t k)
+{
+    uint32_t lo = 0, hi = n;
+    double v = ring[k];
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (ring[ord[mid]] <= v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(ord + lo + 1, ord + lo, (n - lo) * sizeof *ord);
+    ord[lo] = k;
+}
+
+/* Rebuilds the two sorted index lists from the ring (window full). */
+static void rebuild_order(kswin_det *s)
+{
+    uint32_t older = s->win - s->stat;
+    for (uint32_t t = 0; t < older; t++)
+        s->ord_old[t] = (s->head + t) % s->win;
+    for (uint32_t t = 0; t < s->stat; t++)
+        s->ord_new[t] = (s->head + older + t) % s->win;
+    sort_idx(s->ring, s->ord_old, older);
+    sort_idx(s->ring, s->ord_new, s->stat);
+}
+
+/* One value. The window's older part and newest part are kept as index
+ * lists sorted by value, updated in O(window) per value, so the drawn
+ * sample W comes out sorted by a scan of the older list (no sort). */
 static tide_drift_state kswin_update(tide_detector *d, double x)
 {
     kswin_det *s = (kswin_det *)d;
-    uint32_t older = s->win - s->stat, i = 0, j = 0, kmax = 0;
+    uint32_t older = s->win - s->stat, i = 0, j = 0, kmax = 0, nw = 0;
     if (s->count < s->win) {
         s->ring[(s->head + s->count) % s->win] = x;
         s->count++;
         if (s->count < s->win)
             return TIDE_DRIFT_NONE;
+        rebuild_order(s);
     } else {
-        s->ring[s->head] = x;
-        s->head = (s->head + 1) % s->win;
+        uint32_t h = s->head, mid = s->head + older >= s->win ? s->head + older - s->win
+                                                              : s->head + older;
+        /* oldest value leaves, the oldest of the newest part joins the
+         * older part, x takes the freed slot h as the newest value */
+        ord_remove(s->ord_old, older, h);
+        ord_remove(s->ord_new, s->stat, mid);
+        ord_insert(s->ring, s->ord_old, older - 1, mid);
+        s->ring[h] = x;
+        ord_insert(s->ring, s->ord_new, s->stat - 1, h);
+        s->head = h + 1 == s->win ? 0 : h + 1;
     }
     /* W: partial Fisher-Yates draw of stat indices among the older ones */
-    for (uint32_t t = 0; t < s->stat; t++) {
-        uint32_t r = t + below(&s->rng, older - t), tmp = s->perm[t];
-        s->perm[t] = s->perm[r];
-        s->perm[r] = tmp;
-        s->wbuf[t] = s->ring[(s->head + s->perm[t]) % s->win];
-        s->rbuf[t] = s->ring[(s->head + older + t) % s->win];
+    {   /* locals: stores through uint8_t* would force reloads of s->... */
+        uint32_t *perm = s->perm, stat = s->stat, head = s->head, win = s->win;
+        uint8_t *mark = s->mark;
+        uint64_t rng = s->rng;
+        for (uint32_t t = 0; t < stat; t++) {
+            uint32_t r = t + below(&rng, older - t), tmp = perm[t], k;
+            perm[t] = perm[r];
+            perm[r] = tmp;
+            k = head + perm[t];
+            mark[k >= win ? k - win : k] = 1;
+        }
+        s->rng = rng;
     }
-    sort_small(s->wbuf, s->stat);
-    sort_small(s->rbuf, s->stat);
+    {   /* branch-free: the draw is random, a branch would mispredict */
+        const uint32_t *ord = s->ord_old;
+        const double *ring = s->ring;
+        uint8_t *mark = s->mark;
+        double *wb = s->wbuf;   /* stat + 1 slots: the last is a dump */
+        for (uint32_t t = 0; t < older; t++) {
+            uint32_t k = ord[t];
+            wb[nw] = ring[k];
+            nw += mark[k];
+            mark[k] = 0;
+        }
+    }
     /* stat * D = max over distinct values of |#W <= v - #R <= v| */
     while (i < s->stat && j < s->stat) {
-        double v = s->wbuf[i] < s->rbuf[j] ? s->wbuf[i] : s->rbuf[j];
+        double wv = s->wbuf[i], rv = s->ring[s->ord_new[j]], v = wv < rv ? wv : rv;
         uint32_t diff;
         while (i < s->stat && s->wbuf[i] <= v)
             i++;
-        while (j < s->stat && s->rbuf[j] <= v)
+        while (j < s->stat && s->ring[s->ord_new[j]] <= v)
             j++;
         diff = i > j ? i - j : j - i;
         if (diff > kmax)
@@ -216,6 +289,8 @@ static int kswin_clone(const tide_detector *d, tide_detector **out, tide_err *er
     c->rng = s->rng;
     memcpy(c->ring, s->ring, s->win * sizeof *s->ring);
     memcpy(c->perm, s->perm, (s->win - s->stat) * sizeof *s->perm);
+    if (c->count == c->win)
+        rebuild_order(c);
     *out = &c->base;
     return TIDE_OK;
 }
@@ -262,14 +337,16 @@ static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
     s->count = count;
     s->head = head;
     s->rng = rng;
+    if (s->count == s->win)
+        rebuild_order(s);
     return TIDE_OK;
 }
 
 static size_t kswin_memory(const tide_detector *d)
 {
     const kswin_det *s = (const kswin_det *)d;
-    return sizeof *s + s->win * sizeof(double) + (s->win - s->stat) * sizeof(uint32_t) +
-           2 * s->stat * sizeof(double);
+    return sizeof *s + s->win * (sizeof(double) + 1) +
+           2 * (s->win - s->stat) * sizeof(uint32_t) + s->stat * (sizeof(double) + sizeof(uint32_t));
 }
 
 const tide_detector_vt tide_drift_kswin_vt = {

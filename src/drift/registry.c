@@ -92,6 +92,8 @@ void tide_detector_free(tide_detector *d)
 
 tide_drift_state tide_detector_update(tide_detector *d, double x)
 {
+    if (!isfinite(x))
+        return TIDE_DRIFT_NONE;   /* NaN/inf would poison every statistic: ignored */
     d->n_seen++;
     return d->vt->update(d, x);
 }

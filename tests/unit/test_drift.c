@@ -18,6 +18,8 @@ static void test_adwin_small_stream(void **st)
     assert_int_equal(tide_adwin_new(0.002, &a), TIDE_OK);
     for (int i = 1; i <= 10; i++)
         assert_int_equal(tide_adwin_update(a, i), 0);
+    assert_int_equal(tide_adwin_update(a, NAN), 0);        /* ignored */
+    assert_int_equal(tide_adwin_update(a, INFINITY), 0);
     assert_near(tide_adwin_width(a), 10, 0);
     assert_near(tide_adwin_mean(a), 5.5, 1e-12);
     assert_near(tide_adwin_variance(a), 8.25, 1e-12);
@@ -167,6 +169,8 @@ static void test_registry(void **st)
         }
         assert_int_equal(tide_detector_new(NAMES[i], NULL, 0, &d, &e), TIDE_OK);
         assert_true(tide_detector_memory(d) >= 32);
+        assert_int_equal(tide_detector_update(d, NAN), TIDE_DRIFT_NONE);
+        assert_true(d->n_seen == 0);
         tide_detector_free(d);
     }
     assert_null(tide_detector_at(5));
