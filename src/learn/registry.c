@@ -18,6 +18,7 @@ static const tide_learner_vt *const LEARNERS[] = {
     &tide_ht_vt,
     &tide_htr_vt,
     &tide_hat_vt,
+    &tide_arf_vt,
 };
 
 #define N_LEARNERS (sizeof LEARNERS / sizeof LEARNERS[0])

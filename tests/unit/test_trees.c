@@ -495,6 +495,59 @@ static void test_hat_phishing_and_roundtrip(void **st)
     roundtrip("hat", NULL, 0, "elec2.csv");
 }
 
+/* ---- arf ------------------------------------------------------------------ */
+
+static void test_arf_seeded(void **st)
+{
+    (void)st;
+    stream s;
+    if (load_csv("phishing.csv", &s, 100000))
+        skip();
+    const char *k1[] = {"seed=7"}, *k2[] = {"seed=8"};
+    tide_learner *a = mk("arf", k1, 1), *b = mk("arf", k1, 1), *c = mk("arf", k2, 1);
+    double pa[2], pb[2], pc[2];
+    int differ = 0;
+    vec x;
+    for (size_t i = 0; i < s.n; i++) {
+        vec_set(&x, s.x + i * s.d, (int)s.d);
+        tide_learner_predict(a, &x.v, pa);
+        tide_learner_predict(b, &x.v, pb);
+        tide_learner_predict(c, &x.v, pc);
+        assert_memory_equal(pa, pb, sizeof pa);   /* same seed: same forest */
+        differ += memcmp(pa, pc, sizeof pa) != 0;
+        tide_learner_learn(a, &x.v, s.y[i], 1);
+        tide_learner_learn(b, &x.v, s.y[i], 1);
+        tide_learner_learn(c, &x.v, s.y[i], 1);
+    }
+    assert_true(differ > 100);   /* another seed: another forest */
+    tide_learner_free(a);
+    tide_learner_free(b);
+    tide_learner_free(c);
+    /* River's ARF: 0.9079; seeds vary by about +-0.5 point */
+    tide_learner *d = mk("arf", NULL, 0);
+    assert_true(prequential(d, &s, 0, s.n) >= 0.89);
+    tide_learner_free(d);
+    stream_free(&s);
+}
+
+static void test_arf_drift_and_roundtrip(void **st)
+{
+    (void)st;
+    const char *kv[] = {"n_models=5"};
+    tide_learner *a = mk("arf", kv, 1);
+    uint64_t w, d;
+    double acc = flip_stream(a, 5000, 6000);
+    tt_arf_counters(a, &w, &d);
+    /* the flip at row 3000 raises every tree's error: ADWIN warns, then
+     * replaces trees by their background trees, and accuracy comes back */
+    assert_true(w >= 5);
+    assert_true(d >= 5);
+    assert_true(acc >= 0.9);
+    tide_learner_free(a);
+    roundtrip("arf", kv, 1, "phishing.csv");
+    roundtrip("arf", NULL, 0, "elec2.csv");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -512,6 +565,8 @@ int main(void)
         cmocka_unit_test(test_htr_trump),
         cmocka_unit_test(test_hat_recovers_after_change),
         cmocka_unit_test(test_hat_phishing_and_roundtrip),
+        cmocka_unit_test(test_arf_seeded),
+        cmocka_unit_test(test_arf_drift_and_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,398 @@
+/*
+ * arf.c — adaptive random forest classifier (`arf`).
+ *
+ * H. M. Gomes, A. Bifet, J. Read, J. P. Barddal, F. Enembreck,
+ * B. Pfahringer, G. Holmes, T. Abdessalem, "Adaptive random forests for
+ * evolving data stream classification", Machine Learning 106, 2017; defaults
+ * as River's ARFClassifier (read to understand, not copied).
+ *
+ * n_models Hoeffding trees (the ht core, tree.h) with grace period 50,
+ * delta 0.01 and NB-adaptive leaves. Each tree evaluates, at every split
+ * attempt, a fresh random subset of max_features of the features its leaf
+ * has seen (sqrt(m) by default). Per row and tree:
+ *   1. the tree predicts; its accuracy so far is updated;
+ *   2. k ~ Poisson(lambda) (online bagging, Oza & Russell 2001); if k > 0
+ *      the tree (and its background tree, if any) learns the row with
+ *      weight k, then its two ADWIN detectors see the 0/1 error:
+ *      the warning detector (delta warning_delta) starts a new background
+ *      tree; the drift detector (delta drift_delta) replaces the tree by
+ *      its background tree (or a new tree) and resets its accuracy.
+ * Prediction: sum of the trees' distributions, each weighted by the tree's
+ * accuracy (weighted_vote=true; a tree with accuracy 0 votes with weight
+ * 1, as River does), normalised. All randomness comes from one splitmix64
+ * generator seeded by `seed`, so a run is reproducible.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "learn/learners.h"
+#include "learn/tree.h"
+
+#define ARF_MAX_MODELS 1000
+
+typedef struct arf_member {
+    tt_tree t;            /* foreground tree */
+    tt_tree bg;           /* background tree, valid when has_bg */
+    int has_bg;
+    tide_adwin *warn;     /* warning detector, owned */
+    tide_adwin *drift;    /* drift detector, owned */
+    double correct, seen; /* accuracy since the tree was (re)started */
+} arf_member;
+
+typedef struct arf_learner {
+    tide_learner base;
+    tt_cfg c;
+    int n_models, weighted;
+    double lambda, warn_delta, drift_delta;
+    uint64_t rng;
+    uint64_t n_warnings, n_drifts;
+    arf_member *m;   /* n_models */
+} arf_learner;
+
+static const tide_param_spec ARF_PARAMS[] = {
+    {"n_models", TIDE_PARAM_INT, "10", "1..1000", "number of trees"},
+    {"lambda", TIDE_PARAM_DOUBLE, "6", "0.01..100", "Poisson rate of the online bagging weights"},
+    {"max_features", TIDE_PARAM_ENUM, "sqrt", "sqrt|log2|all",
+     "features evaluated per split attempt, of the m a leaf has seen"},
+    {"split_criterion", TIDE_PARAM_ENUM, "info_gain", "info_gain|gini",
+     "split merit: information gain (bits) or Gini decrease"},
+    {"grace_period", TIDE_PARAM_INT, "50", "1..1000000",
+     "weight a leaf learns between split attempts"},
+    {"delta", TIDE_PARAM_DOUBLE, "0.01", "1e-300..1", "split confidence of the Hoeffding bound"},
+    {"tau", TIDE_PARAM_DOUBLE, "0.05", "0..1", "tie threshold: split when the bound is below it"},
+    {"leaf_prediction", TIDE_PARAM_ENUM, "nba", "mc|nb|nba",
+     "majority class, naive Bayes, or per-leaf best of the two"},
+    {"max_depth", TIDE_PARAM_INT, "100", "1..100", "leaves at this depth stop splitting"},
+    {"n_splits", TIDE_PARAM_INT, "10", "1..1000", "candidate thresholds per numeric feature"},
+    {"max_size", TIDE_PARAM_DOUBLE, "100", "0..1e6", "memory limit per tree in MiB (0 = none)"},
+    {"warning_delta", TIDE_PARAM_DOUBLE, "0.01", "1e-300..1",
+     "ADWIN confidence of the warning detector (starts a background tree)"},
+    {"drift_delta", TIDE_PARAM_DOUBLE, "0.001", "1e-300..1",
+     "ADWIN confidence of the drift detector (replaces the tree)"},
+    {"weighted_vote", TIDE_PARAM_BOOL, "true", NULL, "weight each tree's vote by its accuracy"},
+    {"seed", TIDE_PARAM_INT, "42", "0..4294967295", "seed of bagging weights and feature subsets"},
+};
+
+static void member_free(arf_member *m)
+{
+    tt_tree_free(&m->t);
+    if (m->has_bg)
+        tt_tree_free(&m->bg);
+    m->has_bg = 0;
+    tide_adwin_free(m->warn);
+    tide_adwin_free(m->drift);
+    m->warn = m->drift = NULL;
+}
+
+static int new_tree(arf_learner *a, tt_tree *t)
+{
+    int rc = tt_tree_init(t, &a->c, tt_rand(&a->rng));
+    if (rc == TIDE_OK && t->K < a->base.n_classes)
+        t->K = a->base.n_classes;
+    return rc;
+}
+
+static int member_init(arf_learner *a, arf_member *m)
+{
+    memset(m, 0, sizeof *m);
+    if (new_tree(a, &m->t))
+        return TIDE_ERR_NOMEM;
+    if (tide_adwin_new(a->warn_delta, &m->warn) || tide_adwin_new(a->drift_delta, &m->drift)) {
+        member_free(m);
+        return TIDE_ERR_NOMEM;
+    }
+    return TIDE_OK;
+}
+
+static void arf_destroy(tide_learner *l)
+{
+    arf_learner *a = (arf_learner *)l;
+    if (!a)
+        return;
+    for (int i = 0; a->m && i < a->n_models; i++)
+        member_free(&a->m[i]);
+    free(a->m);
+    free(a);
+}
+
+static int arf_create(const tide_params *p, int bits, tide_learner **out, tide_err *err)
+{
+    arf_learner *a = calloc(1, sizeof *a);
+    *out = NULL;
+    if (!a)
+        return tide_err_set(err, TIDE_ERR_NOMEM, "arf: out of memory");
+    tt_cfg_from_params(&a->c, p);
+    int mf = tide_params_enum(p, "max_features");
+    a->c.subspace = mf == 0 ? 1 : mf == 1 ? 2 : 0;
+    a->n_models = (int)tide_params_num(p, "n_models");
+    a->lambda = tide_params_num(p, "lambda");
+    a->warn_delta = tide_params_num(p, "warning_delta");
+    a->drift_delta = tide_params_num(p, "drift_delta");
+    a->weighted = tide_params_num(p, "weighted_vote") != 0;
+    a->rng = (uint64_t)tide_params_num(p, "seed");
+    a->base.n_classes = 2;
+    if (a->n_models < 1 || a->n_models > ARF_MAX_MODELS) {
+        free(a);
+        return tide_err_set(err, TIDE_ERR_ARG, "arf: n_models must be in 1..%d", ARF_MAX_MODELS);
+    }
+    a->m = calloc((size_t)a->n_models, sizeof *a->m);
+    if (!a->m) {
+        free(a);
+        return tide_err_set(err, TIDE_ERR_NOMEM, "arf: out of memory");
+    }
+    for (int i = 0; i < a->n_models; i++) {
+        if (member_init(a, &a->m[i])) {
+            a->n_models = i;
+            arf_destroy(&a->base);
+            return tide_err_set(err, TIDE_ERR_NOMEM, "arf: out of memory");
+        }
+    }
+    *out = &a->base;
+    return TIDE_OK;
+}
+
+static int tree_argmax(const tt_tree *t, const tt_x *x)
+{
+    double d[TIDE_MAX_CLASSES];
+    int b = 0;
+    tt_tree_predict(t, x, d);
+    for (int c = 1; c < t->K; c++)
+        if (d[c] > d[b])
+            b = c;
+    return b;
+}
+
+static int arf_learn(tide_learner *l, const tide_fvec *x, double yd, double w)
+{
+    arf_learner *a = (arf_learner *)l;
+    int y = (int)yd, rc = TIDE_OK;
+    tt_x px;
+    if ((rc = tt_x_prep(&px, x)))
+        return rc;
+    for (int i = 0; i < a->n_models && rc == TIDE_OK; i++) {
+        arf_member *m = &a->m[i];
+        if (m->t.K < l->n_classes)
+            m->t.K = l->n_classes;
+        if (m->has_bg && m->bg.K < l->n_classes)
+            m->bg.K = l->n_classes;
+        int wrong = tree_argmax(&m->t, &px) != y;
+        m->correct += wrong ? 0 : 1;
+        m->seen += 1;
+        int k = tt_poisson(&a->rng, a->lambda);
+        if (k == 0)
+            continue;
+        if (m->has_bg && (rc = tt_tree_learn(&m->bg, &px, y, w * k)))
+            break;
+        if ((rc = tt_tree_learn(&m->t, &px, y, w * k)))
+            break;
+        if (tide_adwin_update(m->warn, wrong)) {
+            if (m->has_bg)
+                tt_tree_free(&m->bg);
+            m->has_bg = 0;
+            if ((rc = new_tree(a, &m->bg)))
+                break;
+            m->has_bg = 1;
+            tide_adwin_free(m->warn);
+            m->warn = NULL;
+            if (tide_adwin_new(a->warn_delta, &m->warn)) {
+                rc = TIDE_ERR_NOMEM;
+                break;
+            }
+            a->n_warnings++;
+        }
+        if (tide_adwin_update(m->drift, wrong)) {
+            tide_adwin *nw = NULL, *nd = NULL;
+            if (tide_adwin_new(a->warn_delta, &nw) || tide_adwin_new(a->drift_delta, &nd)) {
+                tide_adwin_free(nw);
+                tide_adwin_free(nd);
+                rc = TIDE_ERR_NOMEM;
+                break;
+            }
+            tt_tree_free(&m->t);
+            if (m->has_bg) {
+                m->t = m->bg;
+                m->has_bg = 0;
+            } else if ((rc = new_tree(a, &m->t))) {
+                tide_adwin_free(nw);
+                tide_adwin_free(nd);
+                break;
+            }
+            tide_adwin_free(m->warn);
+            tide_adwin_free(m->drift);
+            m->warn = nw;
+            m->drift = nd;
+            m->correct = m->seen = 0;
+            a->n_drifts++;
+        }
+    }
+    tt_x_free(&px);
+    return rc;
+}
+
+static void arf_predict(const tide_learner *l, const tide_fvec *x, double *out)
+{
+    const arf_learner *a = (const arf_learner *)l;
+    int K = l->n_classes;
+    double d[TIDE_MAX_CLASSES], s = 0;
+    tt_x px;
+    for (int c = 0; c < K; c++)
+        out[c] = 0;
+    if (tt_x_prep(&px, x) == TIDE_OK) {
+        for (int i = 0; i < a->n_models; i++) {
+            tt_tree t = a->m[i].t;   /* view with the learner's class count */
+            double acc = a->m[i].seen > 0 ? a->m[i].correct / a->m[i].seen : 0;
+            double wt = a->weighted && acc > 0 ? acc : 1.0;
+            t.K = K;
+            tt_tree_predict(&t, &px, d);
+            for (int c = 0; c < K; c++)
+                out[c] += wt * d[c];
+        }
+        tt_x_free(&px);
+    }
+    for (int c = 0; c < K; c++)
+        s += out[c];
+    for (int c = 0; c < K; c++)
+        out[c] = s > 0 ? out[c] / s : 1.0 / K;
+}
+
+static int arf_clone(const tide_learner *l, tide_learner **out, tide_err *err)
+{
+    const arf_learner *a = (const arf_learner *)l;
+    arf_learner *c = calloc(1, sizeof *c);
+    *out = NULL;
+    if (!c)
+        return tide_err_set(err, TIDE_ERR_NOMEM, "arf: out of memory while cloning");
+    *c = *a;
+    c->n_models = 0;
+    c->m = calloc((size_t)a->n_models, sizeof *c->m);
+    if (!c->m)
+        goto fail;
+    for (int i = 0; i < a->n_models; i++) {
+        const arf_member *s = &a->m[i];
+        arf_member *d = &c->m[i];
+        c->n_models = i + 1;
+        *d = *s;
+        d->has_bg = 0;
+        d->warn = d->drift = NULL;
+        d->t.root = NULL;
+        if (tt_tree_clone(&s->t, &d->t))
+            goto fail;
+        if (s->has_bg) {
+            if (tt_tree_clone(&s->bg, &d->bg)) {
+                tt_tree_free(&d->bg);
+                goto fail;
+            }
+            d->has_bg = 1;
+        }
+        if (tide_adwin_clone(s->warn, &d->warn) || tide_adwin_clone(s->drift, &d->drift))
+            goto fail;
+    }
+    *out = &c->base;
+    return TIDE_OK;
+fail:
+    arf_destroy(&c->base);
+    return tide_err_set(err, TIDE_ERR_NOMEM, "arf: out of memory while cloning");
+}
+
+/* Layout: u64 rng, n_warnings, n_drifts, u32 n_models, then per tree: tree,
+ * u8 has_bg [tree], adwin warn, adwin drift, f64 correct, seen. */
+static int arf_save(const tide_learner *l, tide_wbuf *b)
+{
+    const arf_learner *a = (const arf_learner *)l;
+    tide_wbuf_u64(b, a->rng);
+    tide_wbuf_u64(b, a->n_warnings);
+    tide_wbuf_u64(b, a->n_drifts);
+    tide_wbuf_u32(b, (uint32_t)a->n_models);
+    for (int i = 0; i < a->n_models; i++) {
+        const arf_member *m = &a->m[i];
+        tt_tree_save(&m->t, b, 0);
+        tide_wbuf_u8(b, (uint8_t)m->has_bg);
+        if (m->has_bg)
+            tt_tree_save(&m->bg, b, 0);
+        tide_adwin_save(m->warn, b);
+        tide_adwin_save(m->drift, b);
+        tide_wbuf_f64(b, m->correct);
+        tide_wbuf_f64(b, m->seen);
+    }
+    return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
+}
+
+static int arf_load(tide_learner *l, tide_rbuf *r, tide_err *err)
+{
+    arf_learner *a = (arf_learner *)l;
+    int rc;
+    a->rng = tide_rbuf_u64(r);
+    a->n_warnings = tide_rbuf_u64(r);
+    a->n_drifts = tide_rbuf_u64(r);
+    if (tide_rbuf_u32(r) != (uint32_t)a->n_models || r->bad)
+        return tide_err_set(err, TIDE_ERR_FORMAT, "arf state: tree count does not match n_models");
+    for (int i = 0; i < a->n_models; i++) {
+        arf_member *m = &a->m[i];
+        tide_adwin *wa = NULL, *dr = NULL;
+        if ((rc = tt_tree_load(&m->t, r, 0, err)))
+            return rc;
+        if (m->has_bg) {
+            tt_tree_free(&m->bg);
+            m->has_bg = 0;
+        }
+        if (tide_rbuf_u8(r)) {
+            if (tt_tree_init(&m->bg, &a->c, 0))
+                return tide_err_set(err, TIDE_ERR_NOMEM, "arf state: out of memory");
+            m->has_bg = 1;
+            if ((rc = tt_tree_load(&m->bg, r, 0, err)))
+                return rc;
+        }
+        if (tide_adwin_load(r, &wa, err))
+            return tide_err_set(err, TIDE_ERR_FORMAT, "arf state: warning detector is corrupt");
+        if (tide_adwin_load(r, &dr, err)) {
+            tide_adwin_free(wa);
+            return tide_err_set(err, TIDE_ERR_FORMAT, "arf state: drift detector is corrupt");
+        }
+        tide_adwin_free(m->warn);
+        tide_adwin_free(m->drift);
+        m->warn = wa;
+        m->drift = dr;
+        m->correct = tide_rbuf_f64(r);
+        m->seen = tide_rbuf_f64(r);
+        if (r->bad)
+            return tide_err_set(err, TIDE_ERR_FORMAT, "arf state is truncated");
+    }
+    return TIDE_OK;
+}
+
+static size_t arf_memory(const tide_learner *l)
+{
+    const arf_learner *a = (const arf_learner *)l;
+    size_t s = sizeof *a + (size_t)a->n_models * sizeof *a->m;
+    for (int i = 0; i < a->n_models; i++) {
+        const arf_member *m = &a->m[i];
+        s += tt_tree_memory(&m->t) - sizeof m->t;
+        if (m->has_bg)
+            s += tt_tree_memory(&m->bg) - sizeof m->bg;
+        s += tide_adwin_memory(m->warn) + tide_adwin_memory(m->drift);
+    }
+    return s;
+}
+
+void tt_arf_counters(const tide_learner *l, uint64_t *n_warnings, uint64_t *n_drifts)
+{
+    const arf_learner *a = (const arf_learner *)l;
+    *n_warnings = a->n_warnings;
+    *n_drifts = a->n_drifts;
+}
+
+const tide_learner_vt tide_arf_vt = {
+    .name = "arf",
+    .task = TIDE_TASK_CLASSIFY,
+    .summary = "adaptive random forest (Gomes et al. 2017): Poisson(6) bagging, random subspaces, ADWIN warning/drift",
+    .params = ARF_PARAMS,
+    .n_params = sizeof ARF_PARAMS / sizeof ARF_PARAMS[0],
+    .create = arf_create,
+    .destroy = arf_destroy,
+    .learn_one = arf_learn,
+    .predict = arf_predict,
+    .clone = arf_clone,
+    .save_state = arf_save,
+    .load_state = arf_load,
+    .memory = arf_memory,
+};
