@@ -571,6 +571,13 @@ int tide_store_open_at(const char *dir, int target, tide_store **out, tide_err *
         (rc = exec_sql(st, "PRAGMA synchronous = FULL", "setting synchronous=FULL", err)) ||
         (rc = exec_sql(st, "PRAGMA foreign_keys = ON", "enabling foreign keys", err)))
         goto fail;
+    /* A label joins through three B-tree lookups (event by id, its last
+     * label, the insert); with the default 2 MiB page cache a large events
+     * index falls out of cache and every miss is a pread. 64 MiB of cache
+     * plus memory-mapped reads keep the hot indexes in memory (measured in
+     * docs/bench/store.md). Best effort: not fatal if refused. */
+    exec_sql(st, "PRAGMA cache_size = -65536", "setting the cache size", NULL);
+    exec_sql(st, "PRAGMA mmap_size = 268435456", "enabling mmap", NULL);
     if ((rc = migrate(st, target, err)))
         goto fail;
     *out = st;
