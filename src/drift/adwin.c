@@ -150,6 +150,29 @@ static inline void row_drop(adwin_row *row, uint32_t k)
     row->n = left;
 }
 
+/* Drops the oldest bucket; returns its size. */
+static uint64_t delete_oldest(tide_adwin *a)
+{
+    uint32_t r = a->n_rows - 1;
+    adwin_row *row = &a->rows[r];
+    uint64_t n1 = (uint64_t)1 << r;
+    double t = row->total[0], v = row->var[0];
+    a->width -= n1;
+    a->total -= t;
+    if (a->width > 0) {
+        double w = (double)a->width, dn = (double)n1;
+        double d = t / dn - a->total / w;
+        a->variance -= v + dn * w * d * d / (dn + w);
+    } else {
+        a->total = 0;
+        a->variance = 0;
+    }
+    row_drop(row, 1);
+    if (row->n == 0 && a->n_rows > 1)
+        a->n_rows--;
+    return n1;
+}
+
 /* Merges the two oldest buckets of every full row into the next row. Can
  * fail only when a new row must be allocated. */
 static int compress(tide_adwin *a)
@@ -158,8 +181,12 @@ static int compress(tide_adwin *a)
         adwin_row *row;
         double n1, u1, u2, inc;
         if (i + 1 == a->n_rows) {
-            if (a->n_rows == ADWIN_MAX_ROWS)
+            if (a->n_rows == ADWIN_MAX_ROWS) {
+                /* 2^63-value buckets full (never in practice): forget the
+                 * oldest bucket so the row stays within its M+1 slots */
+                delete_oldest(a);
                 return TIDE_ERR_LIMIT;
+            }
             if (a->n_rows == a->cap_rows) {
                 uint32_t cap = a->cap_rows * 2;
                 adwin_row *p;
@@ -199,29 +226,6 @@ static int insert(tide_adwin *a, double x)
     }
     a->total += x;
     return compress(a);
-}
-
-/* Drops the oldest bucket; returns its size. */
-static uint64_t delete_oldest(tide_adwin *a)
-{
-    uint32_t r = a->n_rows - 1;
-    adwin_row *row = &a->rows[r];
-    uint64_t n1 = (uint64_t)1 << r;
-    double t = row->total[0], v = row->var[0];
-    a->width -= n1;
-    a->total -= t;
-    if (a->width > 0) {
-        double w = (double)a->width, dn = (double)n1;
-        double d = t / dn - a->total / w;
-        a->variance -= v + dn * w * d * d / (dn + w);
-    } else {
-        a->total = 0;
-        a->variance = 0;
-    }
-    row_drop(row, 1);
-    if (row->n == 0 && a->n_rows > 1)
-        a->n_rows--;
-    return n1;
 }
 
 /* One pass over all boundaries, oldest first; on the first cut drops the
