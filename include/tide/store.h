@@ -21,7 +21,8 @@
  * ---- group commit -------------------------------------------------------
  * tide_store_begin / tide_store_commit wrap any number of write calls in
  * one transaction (one fsync). Inside such a transaction each batch call is
- * still atomic on its own (it runs in a SAVEPOINT). Nothing written inside
+ * still atomic on its own (a SAVEPOINT; a single item needs none, its one
+ * INSERT is atomic). Nothing written inside
  * is durable until tide_store_commit returns TIDE_OK; on any error the
  * caller calls tide_store_rollback and reports failure for every request of
  * the group.
@@ -280,7 +281,9 @@ typedef struct tide_store_label_row {
     const char *prediction;  /* JSON or NULL */
 } tide_store_label_row;
 
-/* Return 0 to continue, anything else stops the iteration and is returned. */
+/* Return 0 to continue, anything else stops the iteration and is returned.
+ * The callback may call other store functions on the same handle, except
+ * the iteration it is called from (use a second handle for nested scans). */
 typedef int (*tide_store_label_cb)(void *ctx, const tide_store_label_row *row);
 
 /* Calls cb for the model's labels with seq > after_seq in ascending seq
