@@ -17,6 +17,7 @@ extern const tide_learner_vt tide_ht_vt;         /* ht.c */
 extern const tide_learner_vt tide_htr_vt;        /* htr.c */
 extern const tide_learner_vt tide_hat_vt;        /* hat.c */
 extern const tide_learner_vt tide_arf_vt;        /* arf.c */
+extern const tide_learner_vt tide_bagging_vt;    /* bagging.c */
 
 /* Shared helper for learners: fills the common header after create. */
 void tide_learner_init_base(tide_learner *l, const tide_learner_vt *vt,

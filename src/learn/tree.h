@@ -159,6 +159,8 @@ void tt_hat_counters(const tide_learner *l, uint64_t *n_alt, uint64_t *n_switch,
                      uint64_t *n_prune);
 /* arf: warnings (background trees started) and drifts (trees replaced). */
 void tt_arf_counters(const tide_learner *l, uint64_t *n_warnings, uint64_t *n_drifts);
+/* bagging: member i (NULL when out of range). */
+const tide_learner *tt_bagging_member(const tide_learner *l, int i);
 /* Counts the leaves/inactive leaves (after load or clone). */
 void tt_tree_count(tt_tree *t);
 /* The tree inside an `ht` learner (tests, explanations). */

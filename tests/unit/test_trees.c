@@ -548,6 +548,41 @@ static void test_arf_drift_and_roundtrip(void **st)
     roundtrip("arf", NULL, 0, "elec2.csv");
 }
 
+/* ---- bagging -------------------------------------------------------------- */
+
+static void test_bagging(void **st)
+{
+    (void)st;
+    /* each member learns a row when k ~ Poisson(1) > 0: P = 1 - 1/e */
+    const char *kv[] = {"n_models=3", "base=gnb"};
+    tide_learner *b = mk("bagging", kv, 2);
+    uint64_t rng = 13;
+    double xv[2], y;
+    vec x;
+    for (int i = 0; i < 10000; i++) {
+        synth_row(&rng, 1, xv, &y);
+        vec_set(&x, xv, 2);
+        assert_int_equal(tide_learner_learn(b, &x.v, y, 1), TIDE_OK);
+    }
+    for (int i = 0; i < 3; i++) {
+        double f = (double)tt_bagging_member(b, i)->n_seen / 10000;
+        assert_near(f, 1 - exp(-1), 0.02);   /* ~4.6 sigma */
+    }
+    assert_null(tt_bagging_member(b, 3));
+    tide_learner_free(b);
+
+    stream s;
+    if (load_csv("phishing.csv", &s, 100000))
+        skip();
+    tide_learner *h = mk("bagging", NULL, 0);
+    assert_true(prequential(h, &s, 0, s.n) >= 0.88);
+    tide_learner_free(h);
+    stream_free(&s);
+    roundtrip("bagging", NULL, 0, "phishing.csv");
+    const char *kv2[] = {"n_models=4", "base=hat"};
+    roundtrip("bagging", kv2, 2, "elec2.csv");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -567,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_hat_phishing_and_roundtrip),
         cmocka_unit_test(test_arf_seeded),
         cmocka_unit_test(test_arf_drift_and_roundtrip),
+        cmocka_unit_test(test_bagging),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
