@@ -315,9 +315,39 @@ static json_t *model_json(smodel *m)
 
 /* ---- handlers ------------------------------------------------------------------------------ */
 
-static _Thread_local tide_fvec tl_fv;
-static _Thread_local double tl_proba[TIDE_MAX_CLASSES + 1];
+/* Per-thread scratch of the predict path, freed when the thread exits. */
+typedef struct scratch {
+    tide_fvec fv;
+    double proba[TIDE_MAX_CLASSES + 1];
+} scratch;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static _Thread_local scratch *tl_scratch;
 static _Thread_local uint64_t tl_rng;
+
+static void scratch_free(void *p)
+{
+    scratch *sc = p;
+    if (sc) {
+        tide_fvec_free(&sc->fv);
+        free(sc);
+    }
+}
+
+static void scratch_init(void) { (void)pthread_key_create(&scratch_key, scratch_free); }
+
+static scratch *my_scratch(void)
+{
+    if (tl_scratch)
+        return tl_scratch;
+    pthread_once(&scratch_once, scratch_init);
+    tl_scratch = calloc(1, sizeof *tl_scratch);
+    if (tl_scratch) {
+        tide_fvec_init(&tl_scratch->fv);
+        (void)pthread_setspecific(scratch_key, tl_scratch);
+    }
+    return tl_scratch;
+}
 
 static void gen_id(char *out, size_t n)
 {
@@ -350,6 +380,7 @@ static void h_predict(req *r, smodel *m)
     citem *ev = NULL;
     int64_t version = atomic_load(&m->base_version);
     tide_err err;
+    scratch *sc;
     doc = serve_json_load(r->body, r->len, &je);
     if (!doc) {
         reply_errf(r, 400, "malformed_json", "", "body is not valid JSON (line %d, column %d): %s",
@@ -373,7 +404,8 @@ static void h_predict(req *r, smodel *m)
             ev->m = m;
         }
     }
-    sn = serve_snap_acquire(&m->live);
+    sc = my_scratch();
+    sn = sc ? serve_snap_acquire(&m->live) : NULL;
     if (!sn) {
         tide_instances_free(&in);
         free(ev ? ev->ev : NULL);
@@ -389,7 +421,7 @@ static void h_predict(req *r, smodel *m)
         const char *id = in.ids[i];
         size_t idlen;
         int k = 1, best = 0;
-        if (tide_featurize(mo->fz, &in.rows[i], &tl_fv, &err)) {
+        if (tide_featurize(mo->fz, &in.rows[i], &sc->fv, &err)) {
             serve_snap_release();
             tide_instances_free(&in);
             free(b.p);
@@ -398,7 +430,7 @@ static void h_predict(req *r, smodel *m)
                        in.batch ? "an instance: " : "", err.msg);
             return;
         }
-        tide_learner_predict(mo->learner, &tl_fv, tl_proba);
+        tide_learner_predict(mo->learner, &sc->fv, sc->proba);
         if (!id) {
             gen_id(idbuf, sizeof idbuf);
             id = idbuf;
@@ -409,7 +441,7 @@ static void h_predict(req *r, smodel *m)
         sb_put(&b, "{\"id\":", 6);
         sb_json_str(&b, id, idlen);
         if (m->task == TIDE_TASK_REGRESSION) {
-            sb_printf(&b, ",\"prediction\":%.17g", tl_proba[0]);
+            sb_printf(&b, ",\"prediction\":%.17g", sc->proba[0]);
         } else {
             k = tide_learner_classes(mo->learner);
             if (k < 1)
@@ -417,7 +449,7 @@ static void h_predict(req *r, smodel *m)
             if (k > TIDE_MAX_CLASSES)
                 k = TIDE_MAX_CLASSES;
             for (int c = 1; c < k; c++)
-                if (tl_proba[c] > tl_proba[best])
+                if (sc->proba[c] > sc->proba[best])
                     best = c;
             {
                 const char *cn = class_name(mo, best, nb, sizeof nb);
@@ -430,7 +462,7 @@ static void h_predict(req *r, smodel *m)
                 if (c)
                     sb_put(&b, ",", 1);
                 sb_json_str(&b, cn, strlen(cn));
-                sb_printf(&b, ":%.17g", tl_proba[c]);
+                sb_printf(&b, ":%.17g", sc->proba[c]);
             }
             sb_put(&b, "}", 1);
         }
@@ -440,7 +472,7 @@ static void h_predict(req *r, smodel *m)
             tide_store_event *e1 = &ev->ev[ev->nev];
             sb_put(&pb, "{\"p\":[", 6);
             for (int c = 0; c < k; c++)
-                sb_printf(&pb, "%s%.17g", c ? "," : "", tl_proba[c]);
+                sb_printf(&pb, "%s%.17g", c ? "," : "", sc->proba[c]);
             sb_put(&pb, "]}", 2);
             e1->id = strdup(id);
             e1->features = json_dumps(instance_features(&in, i), JSON_COMPACT);

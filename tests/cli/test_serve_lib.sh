@@ -34,6 +34,16 @@ serve_stop() {
   wait "$PID" 2>/dev/null; local rc=$?
   [ -z "$STOP_RC" ] && STOP_RC=$rc
   PID=""
+  san_check
+}
+
+# Fails the test when the server's stderr holds a sanitizer report.
+san_check() {
+  if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$TMP/serve.err" 2>/dev/null; then
+    fail "sanitizer report from tide serve"
+    grep -E -A30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$TMP/serve.err" | head -60
+    : > "$TMP/serve.err"
+  fi
 }
 
 call() {
