@@ -50,8 +50,8 @@ static void test_adwin_step(void **st)
         int c = tide_adwin_update(a, i < 1000 ? 0.0 : 1.0);
         if (c && first < 0) {
             first = i;
-            /* everything older than the ones is dropped but buckets that
-             * straddle nothing: window shrinks well below 1024 */
+            /* the zeros are cut off bucket by bucket: the window ends with
+             * the 24 ones and at most a few small buckets of zeros */
             assert_true(tide_adwin_width(a) < 100);
             assert_true(tide_adwin_width(a) >= 24);
             assert_true(tide_adwin_mean(a) > 0.4);
