@@ -20,7 +20,7 @@
 #include "tide/feat.h"
 
 #define FNV64_PRIME 0x100000001b3ULL
-#define MAX_PAIRS 64
+#define MAX_PAIRS 32   /* two group flags per pair in one uint64_t */
 
 typedef struct col_cache {
     char *name;       /* owned copy, to validate the cache entry */

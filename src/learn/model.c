@@ -30,8 +30,16 @@ tide_task tide_model_task(const tide_model *m)
 
 int tide_model_new(tide_featurizer *fz, tide_learner *learner, tide_model **out, tide_err *err)
 {
-    tide_model *m = calloc(1, sizeof *m);
+    tide_model *m;
+    int fb = tide_featurizer_bits(fz), lb = learner->bits;
     *out = NULL;
+    if (fb != lb) {
+        tide_featurizer_free(fz);
+        tide_learner_free(learner);
+        return tide_err_set(err, TIDE_ERR_ARG, "featurizer bits (%d) differ from learner bits (%d)",
+                            fb, lb);
+    }
+    m = calloc(1, sizeof *m);
     if (!m)
         goto nomem;
     m->fz = fz;
@@ -40,11 +48,6 @@ int tide_model_new(tide_featurizer *fz, tide_learner *learner, tide_model **out,
         tide_task t = learner->vt->task == TIDE_TASK_BINARY ? TIDE_TASK_BINARY : TIDE_TASK_MULTICLASS;
         if (tide_labels_new(t, &m->labels))
             goto nomem;
-    }
-    if (tide_featurizer_bits(fz) != learner->bits) {
-        tide_model_free(m);
-        return tide_err_set(err, TIDE_ERR_ARG, "featurizer bits (%d) differ from learner bits (%d)",
-                            tide_featurizer_bits(fz), learner->bits);
     }
     *out = m;
     return TIDE_OK;
