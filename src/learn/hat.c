@@ -85,12 +85,17 @@ static int predicts_wrong(const hat_learner *h, const tt_node *leaf, const tt_x 
     return b != y;
 }
 
-static int learn_node(hat_learner *h, tt_node **slot, const tt_x *x, int y, double w)
+/* wrong: whether the leaf x reaches from *slot predicts y wrong, or -1 if
+ * not computed yet (every node on one path shares that leaf, so it is
+ * computed once per path). */
+static int learn_node(hat_learner *h, tt_node **slot, const tt_x *x, int y, double w, int wrong)
 {
     tt_node *n = *slot;
     int rc;
+    if (wrong < 0)
+        wrong = predicts_wrong(h, tt_sort(n, x), x, y);
     if (n->feat == TT_LEAF) {
-        int ch = node_error(h, n, predicts_wrong(h, n, x, y));
+        int ch = node_error(h, n, wrong);
         if (ch < 0)
             return ch;
         double lw = w;
@@ -106,7 +111,7 @@ static int learn_node(hat_learner *h, tt_node **slot, const tt_x *x, int y, doub
         }
         return rc;
     }
-    int ch = node_error(h, n, predicts_wrong(h, tt_sort(n, x), x, y));
+    int ch = node_error(h, n, wrong);
     if (ch < 0)
         return ch;
     if (ch && !n->alt) {
@@ -125,17 +130,17 @@ static int learn_node(hat_learner *h, tt_node **slot, const tt_x *x, int y, doub
             tt_node_free(n);
             *slot = alt;
             h->n_switch++;
-            return learn_node(h, slot, x, y, w);
+            return learn_node(h, slot, x, y, w, -1);
         } else if (bound < ea - eo) {
             tt_node_free(n->alt);
             n->alt = NULL;
             h->n_prune++;
         }
     }
-    if (n->alt && (rc = learn_node(h, &n->alt, x, y, w)))
+    if (n->alt && (rc = learn_node(h, &n->alt, x, y, w, -1)))
         return rc;
     int k = tt_x_get(x, n->feat) <= n->thr ? 0 : 1;
-    return learn_node(h, &n->kid[k], x, y, w);
+    return learn_node(h, &n->kid[k], x, y, w, wrong);
 }
 
 /* Adds the normalised distributions of the leaves x reaches in n and in the
@@ -195,7 +200,7 @@ static int hat_learn(tide_learner *l, const tide_fvec *x, double y, double w)
         h->t.K = l->n_classes;
     if ((rc = tt_x_prep(&px, x)))
         return rc;
-    rc = learn_node(h, &h->t.root, &px, (int)y, w);
+    rc = learn_node(h, &h->t.root, &px, (int)y, w, -1);
     tt_x_free(&px);
     if (++h->t.n_learn % 1000 == 0) {
         tt_tree_count(&h->t);

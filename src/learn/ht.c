@@ -61,7 +61,18 @@ int tt_x_prep(tt_x *p, const tide_fvec *x)
             return TIDE_ERR_NOMEM;
         }
     }
-    /* insertion sort: rows hold few features, usually already in order */
+    /* fast path: indices strictly increasing (a featurized CSV row) */
+    size_t k = 0;
+    while (k < n && (k == 0 || x->f[k].idx > x->f[k - 1].idx)) {
+        p->idx[k] = x->f[k].idx;
+        p->v[k] = x->f[k].val;
+        k++;
+    }
+    if (k == n) {
+        p->n = (uint32_t)n;
+        return TIDE_OK;
+    }
+    /* insertion sort: rows hold few features */
     for (size_t i = 0; i < n; i++) {
         uint32_t id = x->f[i].idx;
         double v = x->f[i].val;
@@ -348,26 +359,7 @@ static void obs_update(double *st, int c, double v, double w)
         s[OS_M2] = 0;
     s[OS_N] = n;
     double var = n > 1 ? s[OS_M2] / (n - 1) : 0;
-    s[OS_LV] = var > 0 ? 0.5 * log(var) : 0;
     s[OS_IV] = var > 0 ? 1.0 / var : 0;
-}
-
-/* Log of the Gaussian density (without the constant) of v for class c. */
-static double obs_logpdf(const tt_node *leaf, const double *st, int c, double v)
-{
-    const double *s = st + (size_t)c * TT_OS;
-    if (leaf->seen[c] - s[OS_N] > ZERO_EPS) {
-        gstat g;
-        obs_class(leaf, st, c, &g);
-        if (g.var <= 0)
-            return 0;
-        double d = v - g.mean;
-        return -0.5 * log(g.var) - 0.5 * d * d / g.var;
-    }
-    if (s[OS_N] <= 1 || s[OS_IV] <= 0)
-        return 0;
-    double d = v - s[OS_MEAN];
-    return -s[OS_LV] - 0.5 * d * d * s[OS_IV];
 }
 
 static void mc_dist(const tt_node *leaf, int K, double *out)
@@ -381,33 +373,92 @@ static void mc_dist(const tt_node *leaf, int K, double *out)
         out[c] = s > 0 ? out[c] / s : 1.0 / K;
 }
 
-static void nb_dist(const tt_node *leaf, const tt_x *x, int K, double *out)
+/* Naive Bayes posterior. For speed the Gaussian log densities are summed
+ * as  -0.5 * sum d^2/var  +  0.5 * log(prod 1/var): one log per class
+ * instead of one per feature (the product is renormalised with frexp so it
+ * cannot overflow). Degenerate Gaussians (variance 0, fewer than 2 values)
+ * carry no density information and are skipped, as River does. */
+/* Log posterior scores (up to a common constant) into out[0..K-1];
+ * -INFINITY for classes without weight. Returns 0 when the leaf has no
+ * weight at all (out untouched). */
+static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out)
 {
-    double tot = 0, mx = -INFINITY, s = 0;
+    double tot = 0;
+    double q[TIDE_MAX_CLASSES], p[TIDE_MAX_CLASSES];
+    int pe[TIDE_MAX_CLASSES], live[TIDE_MAX_CLASSES];
+    int Kl = leaf->K < K ? leaf->K : K;
     for (int c = 0; c < leaf->K; c++)
         tot += leaf->cls[c];
-    if (tot <= 0) {
-        mc_dist(leaf, K, out);
-        return;
+    if (tot <= 0)
+        return 0;
+    for (int c = 0; c < Kl; c++) {
+        q[c] = 0;
+        p[c] = 1;
+        pe[c] = 0;
+        live[c] = leaf->cls[c] > 0 && leaf->seen[c] > 0;
     }
-    for (int c = 0; c < K; c++)
-        out[c] = (c < leaf->K && leaf->cls[c] > 0) ? log(leaf->cls[c] / tot) : -INFINITY;
     /* merge walk: every observer, value from x or 0 */
     uint32_t i = 0;
     for (uint32_t j = 0; j < leaf->nob; j++) {
         uint32_t f = leaf->ob[j].feat;
+        const double *st = leaf->ob[j].st;
         while (i < x->n && x->idx[i] < f)
             i++;
         double v = (i < x->n && x->idx[i] == f) ? x->v[i] : 0.0;
-        for (int c = 0; c < leaf->K; c++)
-            if (out[c] > -INFINITY && leaf->seen[c] > 0)
-                out[c] += obs_logpdf(leaf, leaf->ob[j].st, c, v);
+        for (int c = 0; c < Kl; c++) {
+            const double *sc = st + (size_t)c * TT_OS;
+            double d, iv;
+            if (!live[c])
+                continue;
+            if (leaf->seen[c] - sc[OS_N] > ZERO_EPS) {
+                gstat g;
+                obs_class(leaf, st, c, &g);
+                if (g.var <= 0)
+                    continue;
+                iv = 1.0 / g.var;
+                d = v - g.mean;
+            } else {
+                if (sc[OS_N] <= 1 || sc[OS_IV] <= 0)
+                    continue;
+                iv = sc[OS_IV];
+                d = v - sc[OS_MEAN];
+            }
+            q[c] += d * d * iv;
+            p[c] *= iv;
+            if (p[c] > 1e150 || p[c] < 1e-150) {
+                int e;
+                p[c] = frexp(p[c], &e);
+                pe[c] += e;
+            }
+        }
+    }
+    /* log prior + sum log pdf = 0.5 log(cls^2 prod iv) - 0.5 q - log tot;
+     * the common - log tot is dropped */
+    for (int c = 0; c < K; c++) {
+        if (c < Kl && leaf->cls[c] > 0)
+            out[c] = 0.5 * (log(leaf->cls[c] * leaf->cls[c] * p[c]) +
+                            pe[c] * 0.69314718055994530942 - q[c]);
+        else
+            out[c] = -INFINITY;
+    }
+    return 1;
+}
+
+static void nb_dist(const tt_node *leaf, const tt_x *x, int K, double *out)
+{
+    double mx = -INFINITY, s = 0;
+    int b = 0;
+    if (!nb_logpost(leaf, x, K, out)) {
+        mc_dist(leaf, K, out);
+        return;
     }
     for (int c = 0; c < K; c++)
-        if (out[c] > mx)
+        if (out[c] > mx) {
             mx = out[c];
+            b = c;
+        }
     for (int c = 0; c < K; c++) {
-        out[c] = out[c] > -INFINITY ? exp(out[c] - mx) : 0;
+        out[c] = c == b ? 1.0 : out[c] > -INFINITY ? exp(out[c] - mx) : 0;
         s += out[c];
     }
     for (int c = 0; c < K; c++)
@@ -594,8 +645,7 @@ int tt_leaf_learn(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w)
         if (tot > 0) {
             if (argmax(leaf->cls, leaf->K) == y)
                 leaf->mc_ok += w;
-            nb_dist(leaf, x, leaf->K, d);
-            if (argmax(d, leaf->K) == y)
+            if (nb_logpost(leaf, x, leaf->K, d) && argmax(d, leaf->K) == y)
                 leaf->nb_ok += w;
         }
     }

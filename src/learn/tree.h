@@ -70,7 +70,7 @@ double tt_x_get(const tt_x *p, uint32_t feat);  /* 0 when absent */
 
 /* ---- classifier tree ---------------------------------------------------- */
 /* Per-class observer statistics, TT_OS doubles per class. */
-enum { OS_N, OS_MEAN, OS_M2, OS_MIN, OS_MAX, OS_LV, OS_IV, TT_OS };
+enum { OS_N, OS_MEAN, OS_M2, OS_MIN, OS_MAX, OS_IV, TT_OS };   /* OS_IV: 1/variance or 0 */
 
 typedef struct tt_obs {
     uint32_t feat;   /* bucket */
