@@ -236,7 +236,11 @@ int tide_reader_open(const char *path, const tide_reader_opts *opts, tide_reader
         goto fail;
     }
     gzbuffer(r->gz, (unsigned)TIDE_IO_CHUNK);
+    /* Start with one chunk, or less when records are capped smaller (tiny
+     * max_line values also exercise the refill path in tests and fuzzing). */
     r->cap = TIDE_IO_CHUNK + 1;
+    if (r->max_line + 2 < r->cap)
+        r->cap = r->max_line + 2;
     r->buf = malloc(r->cap);
     if (!r->buf) {
         rc = tide_err_set(err, TIDE_ERR_NOMEM, "%s: out of memory", path);

@@ -492,6 +492,66 @@ static void test_gzip_and_streaming(void **st)
     unlink(gzpath);
 }
 
+/* Records longer than the (tiny) buffer while streaming from a file: the
+ * buffer starts at max_line + 2 bytes, so every record crosses a refill. */
+static void test_stream_tiny_buffer_and_stdin(void **st)
+{
+    (void)st;
+    char path[128];
+    const char *csv = "a,y\n1,2\n12345678901,1\n\"a\nb\",1\n\"q\"\"\nz\",9\n3,4";
+    temp_path(path, sizeof path, ".csv");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(csv, f);
+    fclose(f);
+    tide_reader_opts o;
+    tide_reader *r;
+    tide_err e;
+    tide_row row;
+    tide_reader_opts_init(&o);
+    o.max_line = 10;
+    assert_int_equal(tide_reader_open(path, &o, &r, &e), TIDE_OK);
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    /* column a holds text in its first rows: categorical */
+    assert_str_n(field(&row, "a")->str, field(&row, "a")->str_len, "1");
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_ERR_LIMIT);
+    assert_non_null(strstr(e.msg, ":3:1: record longer than max_line (10 bytes); skipped"));
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    assert_int_equal(row.line, 4);
+    assert_str_n(field(&row, "a")->str, field(&row, "a")->str_len, "a\nb");
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    assert_int_equal(row.line, 6);
+    assert_str_n(field(&row, "a")->str, field(&row, "a")->str_len, "q\"\nz");
+    assert_string_equal(row.target, "9");
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    assert_int_equal(row.line, 8);
+    assert_string_equal(row.target, "4");
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_EOF);
+    tide_reader_free(r);
+
+    /* "-" reads standard input (format required: no extension to go by) */
+    int saved = dup(0);
+    FILE *in = fopen(path, "r");
+    assert_non_null(in);
+    assert_true(dup2(fileno(in), 0) == 0);
+    assert_int_equal(tide_reader_open("-", NULL, &r, &e), TIDE_ERR_ARG);
+    assert_non_null(strstr(e.msg, "pass a format"));
+    o.format = TIDE_FMT_CSV;
+    o.max_line = 0;
+    assert_int_equal(tide_reader_open("-", &o, &r, &e), TIDE_OK);
+    assert_int_equal(tide_reader_bytes_total(r), 0);
+    int rows = 0, rc;
+    while ((rc = tide_reader_next(r, &row, &e)) == TIDE_OK)
+        rows++;
+    assert_int_equal(rc, TIDE_EOF);
+    assert_int_equal(rows, 5);
+    tide_reader_free(r);
+    dup2(saved, 0);
+    close(saved);
+    fclose(in);
+    unlink(path);
+}
+
 static void test_open_errors(void **st)
 {
     (void)st;
@@ -851,6 +911,7 @@ int main(void)
         cmocka_unit_test(test_csv_all_rows_infer),
         cmocka_unit_test(test_csv_limit),
         cmocka_unit_test(test_gzip_and_streaming),
+        cmocka_unit_test(test_stream_tiny_buffer_and_stdin),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_phishing),
         cmocka_unit_test(test_elec2),
