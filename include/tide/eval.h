@@ -5,19 +5,23 @@
  * a sliding window of the last `window` examples (window 0 = cumulative
  * only). Classification: accuracy, log loss, F1 (class 1 for binary, macro
  * over classes seen for multiclass, as River's MacroF1), ROC AUC (binary
- * only, NaN for multiclass; ties count 1/2; the score is proba[1]): kept in
- * an order-statistics treap keyed by score with an incremental count of
- * concordant pairs, O(log n) per add. Windowed AUC is exact over the window.
- * Cumulative AUC is exact until TIDE_METRICS_AUC_EXACT_KEYS distinct scores
- * were seen; after that, new pairs whose scores lie in the same 2^-15-wide
- * bin count as ties (error <= 1/2 of the weight share of such pairs).
+ * only, NaN for multiclass; ties count 1/2; the score is proba[1]), with an
+ * incremental count of concordant pairs. Windowed AUC is exact over the
+ * window (order-statistics treap, O(log window) per add). Cumulative AUC
+ * (sorted scores + a 4096-example buffer merged when full, O(1 + K/4096)
+ * per add for K distinct scores) is exact until TIDE_METRICS_AUC_EXACT_KEYS
+ * distinct scores were seen; then new pairs whose scores lie in the same
+ * 2^-15-wide bin count as ties (error <= 1/2 of the weight share of such
+ * pairs).
  * Log loss clips probabilities to [1e-15, 1 - 1e-15].
  * Regression: MAE, RMSE, R² (1 - SS_res/SS_tot, weighted Welford; NaN until
  * two weighted examples and while the target is constant).
  * Weights multiply each example's contribution. Values with a zero
  * denominator are NaN. Definitions in full: src/eval/metrics.c.
  *
- * Thread safety: none inside; callers serialise add/get/save on one object.
+ * Thread safety: no locks inside. get, save and kind only read the object
+ * (safe to run concurrently with each other); add, reset and free must not
+ * overlap any other call on the same object.
  */
 #ifndef TIDE_EVAL_H
 #define TIDE_EVAL_H
@@ -40,9 +44,9 @@ typedef struct tide_metrics tide_metrics;
 #define TIDE_METRICS_AUC_EXACT_KEYS (1u << 16) /* cumulative AUC exact up to this many distinct scores */
 
 /* CONSTRUCTOR. window: sliding window length (0 = none, at most
- * TIDE_METRICS_MAX_WINDOW). Memory: ~88 bytes per window slot, plus 56 bytes
- * per distinct cumulative score (<= 3.7 MB). Free with tide_metrics_free
- * (NULL is a no-op). */
+ * TIDE_METRICS_MAX_WINDOW). Memory: ~108 bytes per window slot, plus 48 bytes
+ * per distinct cumulative score (<= 3.5 MB) and a 192 KB buffer
+ * (classification). Free with tide_metrics_free (NULL is a no-op). */
 int tide_metrics_new(tide_metric_kind kind, size_t window, tide_metrics **out);
 void tide_metrics_free(tide_metrics *m);
 
@@ -65,7 +69,10 @@ typedef struct tide_metric_values {
 } tide_metric_values;
 
 /* cumulative (windowed = 0) or over the window (windowed = 1; all NaN and
- * n = 0 when the object has no window). Windowed values equal the
+ * n = 0 when the object has no window). Cost: O(classes) plus, for the
+ * cumulative AUC, a sort of up to 4096 buffered scores and a pass over the
+ * distinct ones (~0.1 ms); it allocates that copy (AUC NaN if the allocation
+ * fails) and does not modify the object. Windowed values equal the
  * cumulative values of a fresh object fed only the window's examples (the
  * binary/multiclass mode is the object's, decided over its whole history). */
 void tide_metrics_get(const tide_metrics *m, int windowed, tide_metric_values *out);

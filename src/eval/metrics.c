@@ -31,18 +31,22 @@
  *  - ROC AUC (binary only; NaN for multiclass): the score is proba[1]
  *    clamped to [0, 1], class 1 is positive, and
  *        AUC = Σ_{pos i, neg j} w_i w_j ([s_i > s_j] + ½[s_i = s_j]) / (W+ · W-)
- *    maintained incrementally in an order-statistics treap keyed by score
- *    (Seidel & Aragon, "Randomized search trees", Algorithmica 1996) whose
- *    nodes carry subtree sums of positive and negative weight: adding a
- *    positive with score s adds w·(W- below s + ½ W- at s) to the pair sum,
- *    and symmetrically for negatives, in O(log n). The windowed tree also
- *    deletes evicted examples, so windowed AUC is exact over the window.
- *    The cumulative tree is exact until it holds TIDE_METRICS_AUC_EXACT_KEYS
- *    distinct scores; it then switches once to scores rounded down to a grid
- *    of 1/2^15: pairs already counted stay exact, later pairs whose scores
- *    fall in the same 2^-15-wide bin count as ties, so the error is at most
- *    ½ · (weight of such pairs) / (W+ · W-). Memory: 56 bytes per distinct
- *    score, at most 3.7 MB for the cumulative tree.
+ *    The pair sum is kept incrementally: an example adds w times the
+ *    weight of the opposite class strictly on its "wrong" side plus half of
+ *    it at its own score.
+ *    Windowed: an order-statistics treap keyed by score (Seidel & Aragon,
+ *    "Randomized search trees", Algorithmica 1996) whose nodes carry subtree
+ *    sums of positive and negative weight; add and evict are O(log window),
+ *    so windowed AUC is exact over the window at any time.
+ *    Cumulative: a sorted array of distinct scores plus a buffer of the
+ *    last CUM_PEND (4096) examples; a full buffer is radix-sorted and merged
+ *    in one pass (O(K/4096 + 1) amortised per add for K keys); get() counts
+ *    the buffer on a sorted copy (O(4096 + K)). Exact until the array holds
+ *    TIDE_METRICS_AUC_EXACT_KEYS distinct scores; then the keys collapse
+ *    once onto a grid of 1/2^15: pairs already counted stay exact, later
+ *    pairs whose scores fall in the same 2^-15-wide bin count as ties, so
+ *    the error is at most ½ · (weight of such pairs) / (W+ · W-). Memory:
+ *    48 bytes per distinct score (array + merge scratch), at most ~3.5 MB.
  *
  * Regression definitions: MAE = Σ w|y-ŷ| / Σ w, RMSE = sqrt(Σ w(y-ŷ)² / Σ w),
  * R² = 1 - SS_res / SS_tot with SS_tot = Σ w (y - ȳ_w)² kept by the weighted
@@ -67,23 +71,35 @@
 #define TREE_MAX_DEPTH 256           /* loaded trees deeper than this are refused */
 #define R2_CONST_REL 1e-12
 #define METRICS_MAGIC 0x54454d54u    /* "TMET" little-endian */
-#define METRICS_FORMAT 1u
+#define METRICS_FORMAT 2u
 
 /* ---- order-statistics treap over scores ------------------------------- */
 
+/* One cache line: everything a descent reads. Subtree sums are kept both
+ * for the whole subtree (sp, sn: rotations and merges) and for the left
+ * subtree (lp, ln), so a descent never touches the child it does not take:
+ * going left it adds own + right = sp - lp positives, going right it adds
+ * ln + wn negatives. */
 typedef struct anode {
-    double key;      /* score (or its quantised value) */
+    double key;      /* score */
     double wp, wn;   /* weight of positives / negatives with exactly this key */
-    double sp, sn;   /* subtree sums of wp / wn (this node included) */
+    double lp, ln;   /* sums of wp / wn over the left subtree */
+    double sp, sn;   /* sums of wp / wn over the subtree, this node included */
     uint32_t l, r;   /* children, NIL when absent; l links the free list */
-    uint32_t cp, cn; /* how many positives / negatives have this key */
-    uint32_t prio;   /* heap priority: a parent's is >= its children's */
 } anode;
 
+_Static_assert(sizeof(anode) == 64, "anode must fill one cache line");
+
+/* Colder per-node fields, in a parallel array. */
+typedef struct ameta {
+    uint32_t cp, cn; /* how many positives / negatives have this key */
+    uint32_t prio;   /* heap priority: a parent's is >= its children's */
+} ameta;
+
 typedef struct auctree {
-    anode *nodes;       /* pool of cap nodes, owned */
+    anode *nodes;       /* pool of cap nodes, 64-byte aligned, owned */
+    ameta *meta;        /* cap entries, owned */
     uint32_t cap;       /* allocated nodes */
-    uint32_t max_keys;  /* hard bound on pool growth */
     uint32_t used;      /* high-water mark of the pool */
     uint32_t root;      /* NIL when empty */
     uint32_t free_head; /* recycled nodes (window tree), linked by l */
@@ -91,9 +107,34 @@ typedef struct auctree {
     uint64_t rng;       /* splitmix64 state for priorities */
     double conc;        /* Σ pairs w+ w- ([s+ > s-] + ½[s+ = s-]) */
     double wpos, wneg;  /* total positive / negative weight */
-    int quant;          /* 1 once keys are rounded to the 2^-15 grid */
-    int growable;       /* 1: cumulative (grows, never deletes) */
 } auctree;
+
+/* Cumulative AUC state (see the cumulative AUC section below). */
+#define CUM_PEND 4096
+
+typedef struct ckey {
+    double key;      /* score, strictly increasing along the array */
+    double wp, wn;   /* weight of positives / negatives with this score */
+} ckey;
+
+typedef struct cpend {
+    double s;        /* score (quantised once the budget is spent) */
+    double w;        /* weight */
+    int32_t pos;     /* 1 = class 1 */
+    int32_t pad;
+} cpend;
+
+typedef struct cumauc {
+    ckey *keys;      /* n sorted distinct keys, cap allocated, owned */
+    ckey *tmp;       /* merge scratch of cap entries, owned */
+    uint32_t n, cap;
+    uint32_t max_keys;   /* exact budget, then the 2^-15 grid */
+    cpend *pend;     /* CUM_PEND slots + CUM_PEND of sort scratch, owned */
+    uint32_t npend;
+    double conc;     /* pair sum over the merged examples */
+    double wpos, wneg;   /* merged positive / negative weight */
+    int quant;       /* 1 once keys are rounded to the 2^-15 grid */
+} cumauc;
 
 /* ---- accumulators ----------------------------------------------------- */
 
@@ -136,7 +177,8 @@ struct tide_metrics {
     int binary;             /* n_classes <= 2 so far: F1 of class 1 and AUC */
     cstats cc, cw;          /* classification: cumulative, windowed */
     rstats rc, rw;          /* regression: cumulative, windowed */
-    auctree tc, tw;         /* AUC: cumulative, windowed */
+    cumauc tc;              /* AUC: cumulative */
+    auctree tw;             /* AUC: windowed */
     wentry *ring;           /* window entries, owned */
     size_t head;            /* index of the oldest entry */
     size_t count;           /* entries in the ring */
@@ -162,108 +204,132 @@ static void tree_clear(auctree *t)
     t->n_keys = 0;
     t->conc = 0;
     t->wpos = t->wneg = 0;
-    t->quant = 0;
 }
 
-static int tree_init(auctree *t, uint32_t cap, uint32_t max_keys, int growable)
+/* Grows (or first allocates) the pool to cap nodes; 0 or TIDE_ERR_NOMEM. */
+static int tree_reserve(auctree *t, uint32_t cap)
+{
+    anode *n;
+    ameta *m;
+    if (cap <= t->cap)
+        return TIDE_OK;
+    n = aligned_alloc(64, (size_t)cap * sizeof *n);   /* sizeof(anode) == 64 */
+    if (!n)
+        return TIDE_ERR_NOMEM;
+    m = realloc(t->meta, (size_t)cap * sizeof *m);
+    if (!m) {
+        free(n);
+        return TIDE_ERR_NOMEM;
+    }
+    if (t->used)
+        memcpy(n, t->nodes, (size_t)t->used * sizeof *n);
+    free(t->nodes);
+    t->nodes = n;
+    t->meta = m;
+    t->cap = cap;
+    return TIDE_OK;
+}
+
+static int tree_init(auctree *t, uint32_t cap)
 {
     memset(t, 0, sizeof *t);
-    t->max_keys = max_keys;
-    t->growable = growable;
     t->rng = 0x7469646541554321ULL;
     tree_clear(t);
-    if (cap) {
-        t->nodes = malloc((size_t)cap * sizeof *t->nodes);
-        if (!t->nodes)
-            return TIDE_ERR_NOMEM;
-        t->cap = cap;
-    }
-    return TIDE_OK;
+    return tree_reserve(t, cap);
 }
 
 static void tree_free(auctree *t)
 {
     free(t->nodes);
+    free(t->meta);
     t->nodes = NULL;
+    t->meta = NULL;
     t->cap = 0;
 }
 
 static void tr_pull(anode *a, uint32_t x)
 {
-    double sp = a[x].wp, sn = a[x].wn;
+    double lp = 0, ln = 0, rp = 0, rn = 0;
     if (a[x].l != NIL) {
-        sp += a[a[x].l].sp;
-        sn += a[a[x].l].sn;
+        lp = a[a[x].l].sp;
+        ln = a[a[x].l].sn;
     }
     if (a[x].r != NIL) {
-        sp += a[a[x].r].sp;
-        sn += a[a[x].r].sn;
+        rp = a[a[x].r].sp;
+        rn = a[a[x].r].sn;
     }
-    a[x].sp = sp;
-    a[x].sn = sn;
+    a[x].lp = lp;
+    a[x].ln = ln;
+    a[x].sp = lp + a[x].wp + rp;
+    a[x].sn = ln + a[x].wn + rn;
 }
 
 /* Splits subtree x into keys < key (*lo) and keys > key (*hi); key absent. */
-static void tr_split(anode *a, uint32_t x, double key, uint32_t *lo, uint32_t *hi)
+static void tr_split(auctree *t, uint32_t x, double key, uint32_t *lo, uint32_t *hi)
 {
+    anode *a = t->nodes;
     if (x == NIL) {
         *lo = *hi = NIL;
         return;
     }
     if (a[x].key < key) {
-        tr_split(a, a[x].r, key, &a[x].r, hi);
+        tr_split(t, a[x].r, key, &a[x].r, hi);
         *lo = x;
     } else {
-        tr_split(a, a[x].l, key, lo, &a[x].l);
+        tr_split(t, a[x].l, key, lo, &a[x].l);
         *hi = x;
     }
     tr_pull(a, x);
 }
 
-static uint32_t tr_merge(anode *a, uint32_t lo, uint32_t hi)
+static uint32_t tr_merge(auctree *t, uint32_t lo, uint32_t hi)
 {
+    anode *a = t->nodes;
     if (lo == NIL)
         return hi;
     if (hi == NIL)
         return lo;
-    if (a[lo].prio > a[hi].prio) {
-        a[lo].r = tr_merge(a, a[lo].r, hi);
+    if (t->meta[lo].prio > t->meta[hi].prio) {
+        a[lo].r = tr_merge(t, a[lo].r, hi);
         tr_pull(a, lo);
         return lo;
     }
-    a[hi].l = tr_merge(a, lo, a[hi].l);
+    a[hi].l = tr_merge(t, lo, a[hi].l);
     tr_pull(a, hi);
     return hi;
 }
 
-static uint32_t tr_insert(anode *a, uint32_t x, uint32_t nn)
+static uint32_t tr_insert(auctree *t, uint32_t x, uint32_t nn)
 {
+    anode *a = t->nodes;
     if (x == NIL)
         return nn;
-    if (a[nn].prio > a[x].prio) {
-        tr_split(a, x, a[nn].key, &a[nn].l, &a[nn].r);
+    if (t->meta[nn].prio > t->meta[x].prio) {
+        tr_split(t, x, a[nn].key, &a[nn].l, &a[nn].r);
         tr_pull(a, nn);
         return nn;
     }
     if (a[nn].key < a[x].key)
-        a[x].l = tr_insert(a, a[x].l, nn);
+        a[x].l = tr_insert(t, a[x].l, nn);
     else
-        a[x].r = tr_insert(a, a[x].r, nn);
+        a[x].r = tr_insert(t, a[x].r, nn);
     tr_pull(a, x);
     return x;
 }
 
-/* Adds (delta = +1) or removes (delta = -1) one example of weight w at an
- * existing key; a key left with no example is unlinked and recycled. */
+/* Recursive fallback for paths deeper than PATH_DEPTH: adds (delta = +1) or
+ * removes (delta = -1) one example of weight w at an existing key; a key
+ * left with no example is unlinked and recycled. */
 static uint32_t tr_adjust(auctree *t, uint32_t x, double key, int pos, double w, int delta)
 {
     anode *a = t->nodes;
+    ameta *mt = t->meta;
     if (key < a[x].key) {
         a[x].l = tr_adjust(t, a[x].l, key, pos, w, delta);
     } else if (key > a[x].key) {
         a[x].r = tr_adjust(t, a[x].r, key, pos, w, delta);
     } else {
-        uint32_t *c = pos ? &a[x].cp : &a[x].cn;
+        uint32_t *c = pos ? &mt[x].cp : &mt[x].cn;
         double *s = pos ? &a[x].wp : &a[x].wn;
         if (delta > 0) {
             if (*c < UINT32_MAX)
@@ -273,8 +339,8 @@ static uint32_t tr_adjust(auctree *t, uint32_t x, double key, int pos, double w,
             (*c)--;
             *s = *c ? *s - w : 0.0;
         }
-        if (a[x].cp == 0 && a[x].cn == 0) {
-            uint32_t m = tr_merge(a, a[x].l, a[x].r);
+        if (mt[x].cp == 0 && mt[x].cn == 0) {
+            uint32_t m = tr_merge(t, a[x].l, a[x].r);
             a[x].l = t->free_head;
             t->free_head = x;
             t->n_keys--;
@@ -326,15 +392,6 @@ static void tree_recompute(auctree *t)
     }
 }
 
-static void tr_collect(const anode *a, uint32_t x, anode *out, uint32_t *k)
-{
-    if (x == NIL)
-        return;
-    tr_collect(a, a[x].l, out, k);
-    out[(*k)++] = a[x];
-    tr_collect(a, a[x].r, out, k);
-}
-
 static uint32_t tree_take(auctree *t)
 {
     uint32_t x;
@@ -343,40 +400,33 @@ static uint32_t tree_take(auctree *t)
         t->free_head = t->nodes[x].l;
         return x;
     }
-    if (t->used == t->cap) {
-        uint32_t cap;
-        anode *p;
-        if (!t->growable || t->cap >= t->max_keys)
-            return NIL;
-        cap = t->cap ? t->cap * 2 : 1024;
-        if (cap > t->max_keys)
-            cap = t->max_keys;
-        p = realloc(t->nodes, (size_t)cap * sizeof *p);
-        if (!p)
-            return NIL;
-        t->nodes = p;
-        t->cap = cap;
-    }
+    if (t->used == t->cap)
+        return NIL;   /* cannot happen: a window holds <= cap keys */
     return t->used++;
 }
 
-/* Inserts a new key node (the key must be absent). */
+/* Fills node x as a fresh leaf holding one example. */
+static void tr_leaf(auctree *t, uint32_t x, double key, int pos, double w)
+{
+    anode *n = &t->nodes[x];
+    n->key = key;
+    n->wp = n->sp = pos ? w : 0.0;
+    n->wn = n->sn = pos ? 0.0 : w;
+    n->lp = n->ln = 0;
+    n->l = n->r = NIL;
+    t->meta[x].cp = pos ? 1 : 0;
+    t->meta[x].cn = pos ? 0 : 1;
+    t->meta[x].prio = next_prio(t);
+}
+
+/* Inserts a new key node (the key must be absent) by recursive descent. */
 static int tree_new_key(auctree *t, double key, int pos, double w)
 {
     uint32_t x = tree_take(t);
-    anode *n;
     if (x == NIL)
         return TIDE_ERR_NOMEM;
-    n = &t->nodes[x];
-    n->key = key;
-    n->wp = pos ? w : 0.0;
-    n->wn = pos ? 0.0 : w;
-    n->cp = pos ? 1 : 0;
-    n->cn = pos ? 0 : 1;
-    n->l = n->r = NIL;
-    n->prio = next_prio(t);
-    tr_pull(t->nodes, x);
-    t->root = tr_insert(t->nodes, t->root, x);
+    tr_leaf(t, x, key, pos, w);
+    t->root = tr_insert(t, t->root, x);
     t->n_keys++;
     return TIDE_OK;
 }
@@ -388,27 +438,28 @@ static void tree_link_leaf(auctree *t, uint32_t x, const uint32_t *path, int d, 
                            int pos, double w)
 {
     anode *a = t->nodes;
-    a[x].key = key;
-    a[x].wp = a[x].sp = pos ? w : 0.0;
-    a[x].wn = a[x].sn = pos ? 0.0 : w;
-    a[x].cp = pos ? 1 : 0;
-    a[x].cn = pos ? 0 : 1;
-    a[x].l = a[x].r = NIL;
-    a[x].prio = next_prio(t);
+    tr_leaf(t, x, key, pos, w);
     t->n_keys++;
     if (d == 0) {
         t->root = x;
         return;
     }
+    for (int i = 0; i < d; i++) {
+        anode *p = &a[path[i]];
+        int left = key < p->key;
+        if (pos) {
+            p->sp += w;
+            p->lp += left ? w : 0.0;
+        } else {
+            p->sn += w;
+            p->ln += left ? w : 0.0;
+        }
+    }
     if (key < a[path[d - 1]].key)
         a[path[d - 1]].l = x;
     else
         a[path[d - 1]].r = x;
-    for (int i = 0; i < d; i++) {
-        a[path[i]].sp += pos ? w : 0.0;
-        a[path[i]].sn += pos ? 0.0 : w;
-    }
-    for (int i = d - 1; i >= 0 && a[x].prio > a[path[i]].prio; i--) {
+    for (int i = d - 1; i >= 0 && t->meta[x].prio > t->meta[path[i]].prio; i--) {
         uint32_t p = path[i];
         if (a[p].l == x) {
             a[p].l = a[x].r;
@@ -428,49 +479,6 @@ static void tree_link_leaf(auctree *t, uint32_t x, const uint32_t *path, int d, 
     }
 }
 
-/* Cumulative tree over budget: rebuild it once with keys on the 2^-15 grid
- * (the pair sum counted so far is kept; see the header comment). */
-static int tree_quantise(auctree *t)
-{
-    uint32_t k = 0, m = 0;
-    anode *tmp = malloc((size_t)t->n_keys * sizeof *tmp);
-    if (!tmp)
-        return TIDE_ERR_NOMEM;
-    tr_collect(t->nodes, t->root, tmp, &k);
-    for (uint32_t i = 0; i < k; i++) {
-        double q = quantise(tmp[i].key);
-        if (m > 0 && tmp[m - 1].key == q) {
-            tmp[m - 1].wp += tmp[i].wp;
-            tmp[m - 1].wn += tmp[i].wn;
-            tmp[m - 1].cp = tmp[m - 1].cp > UINT32_MAX - tmp[i].cp ? UINT32_MAX
-                                                                  : tmp[m - 1].cp + tmp[i].cp;
-            tmp[m - 1].cn = tmp[m - 1].cn > UINT32_MAX - tmp[i].cn ? UINT32_MAX
-                                                                  : tmp[m - 1].cn + tmp[i].cn;
-        } else {
-            tmp[m] = tmp[i];
-            tmp[m].key = q;
-            m++;
-        }
-    }
-    t->used = 0;
-    t->root = NIL;
-    t->free_head = NIL;
-    t->n_keys = 0;
-    for (uint32_t i = 0; i < m; i++) {
-        uint32_t x = tree_take(t);   /* cannot fail: m <= old key count */
-        anode *n = &t->nodes[x];
-        *n = tmp[i];
-        n->l = n->r = NIL;
-        n->prio = next_prio(t);
-        tr_pull(t->nodes, x);
-        t->root = tr_insert(t->nodes, t->root, x);
-        t->n_keys++;
-    }
-    free(tmp);
-    t->quant = 1;
-    return TIDE_OK;
-}
-
 /* One descent from the root towards key: the weights around it (negatives
  * strictly below, positives strictly above, both at key) and the path taken
  * (path[0] = root). Returns the node holding key or NIL; *depth may exceed
@@ -485,20 +493,21 @@ static uint32_t tr_descend(const auctree *t, double key, uint32_t *path, int *de
     int d = 0;
     *ne = *pe = 0;
     while (x != NIL) {
+        const anode *n = &a[x];
         if (d < PATH_DEPTH)
             path[d] = x;
         d++;
-        if (key < a[x].key) {
-            pos_above += a[x].wp + (a[x].r != NIL ? a[a[x].r].sp : 0.0);
-            x = a[x].l;
-        } else if (key > a[x].key) {
-            neg_below += a[x].wn + (a[x].l != NIL ? a[a[x].l].sn : 0.0);
-            x = a[x].r;
+        if (key < n->key) {
+            pos_above += n->sp - n->lp;   /* this node and its right subtree */
+            x = n->l;
+        } else if (key > n->key) {
+            neg_below += n->ln + n->wn;   /* left subtree and this node */
+            x = n->r;
         } else {
-            neg_below += a[x].l != NIL ? a[a[x].l].sn : 0.0;
-            pos_above += a[x].r != NIL ? a[a[x].r].sp : 0.0;
-            *ne = a[x].wn;
-            *pe = a[x].wp;
+            neg_below += n->ln;
+            pos_above += n->sp - n->lp - n->wp;
+            *ne = n->wn;
+            *pe = n->wp;
             break;
         }
     }
@@ -508,25 +517,29 @@ static uint32_t tr_descend(const auctree *t, double key, uint32_t *path, int *de
     return x;
 }
 
+/* Adds dw (signed) to the path sums towards key; the last node holds key. */
+static void tr_path_add(anode *a, const uint32_t *path, int d, double key, int pos, double dw)
+{
+    for (int i = 0; i < d; i++) {
+        anode *p = &a[path[i]];
+        int left = key < p->key;
+        if (pos) {
+            p->sp += dw;
+            p->lp += left ? dw : 0.0;
+        } else {
+            p->sn += dw;
+            p->ln += left ? dw : 0.0;
+        }
+    }
+}
+
 static int tree_add(auctree *t, double s, int pos, double w)
 {
     uint32_t path[PATH_DEPTH];
     double nb, ne, pa, pe;
     int d;
     uint32_t x;
-    if (t->quant)
-        s = quantise(s);
     x = tr_descend(t, s, path, &d, &nb, &ne, &pa, &pe);
-    if (x == NIL && t->n_keys >= t->max_keys) {
-        int rc;
-        if (!t->growable || t->quant)
-            return TIDE_ERR_LIMIT;
-        rc = tree_quantise(t);
-        if (rc)
-            return rc;
-        s = quantise(s);
-        x = tr_descend(t, s, path, &d, &nb, &ne, &pa, &pe);
-    }
     if (x == NIL && d > PATH_DEPTH) {
         int rc = tree_new_key(t, s, pos, w);
         if (rc)
@@ -537,20 +550,17 @@ static int tree_add(auctree *t, double s, int pos, double w)
         tree_link_leaf(t, x, path, d, s, pos, w);
     } else if (d <= PATH_DEPTH) {
         /* existing key: the shape does not change, add w along the path */
-        anode *a = t->nodes;
+        ameta *mt = &t->meta[x];
         if (pos) {
-            if (a[x].cp < UINT32_MAX)
-                a[x].cp++;
-            a[x].wp += w;
-            for (int i = 0; i < d; i++)
-                a[path[i]].sp += w;
+            if (mt->cp < UINT32_MAX)
+                mt->cp++;
+            t->nodes[x].wp += w;
         } else {
-            if (a[x].cn < UINT32_MAX)
-                a[x].cn++;
-            a[x].wn += w;
-            for (int i = 0; i < d; i++)
-                a[path[i]].sn += w;
+            if (mt->cn < UINT32_MAX)
+                mt->cn++;
+            t->nodes[x].wn += w;
         }
+        tr_path_add(t->nodes, path, d, s, pos, w);
     } else {
         t->root = tr_adjust(t, t->root, s, pos, w, +1);
     }
@@ -571,8 +581,10 @@ static void tree_remove(auctree *t, double s, int pos, double w)
     int d;
     uint32_t x = tr_descend(t, s, path, &d, &nb, &ne, &pa, &pe);
     anode *a = t->nodes;
-    if (x == NIL || (pos ? a[x].cp : a[x].cn) == 0)
+    ameta *mt;
+    if (x == NIL || (pos ? t->meta[x].cp : t->meta[x].cn) == 0)
         return;   /* only after loading an inconsistent snapshot */
+    mt = &t->meta[x];
     t->conc -= pos ? w * (nb + 0.5 * ne) : w * (pa + 0.5 * pe);
     if (pos)
         t->wpos -= w;
@@ -582,20 +594,17 @@ static void tree_remove(auctree *t, double s, int pos, double w)
         t->root = tr_adjust(t, t->root, s, pos, w, -1);
     } else {
         if (pos) {
-            a[x].cp--;
-            a[x].wp = a[x].cp ? a[x].wp - w : 0.0;
-            for (int i = 0; i < d; i++)
-                a[path[i]].sp -= w;
+            mt->cp--;
+            a[x].wp = mt->cp ? a[x].wp - w : 0.0;
         } else {
-            a[x].cn--;
-            a[x].wn = a[x].cn ? a[x].wn - w : 0.0;
-            for (int i = 0; i < d; i++)
-                a[path[i]].sn -= w;
+            mt->cn--;
+            a[x].wn = mt->cn ? a[x].wn - w : 0.0;
         }
-        if (a[x].cp == 0 && a[x].cn == 0) {
+        tr_path_add(a, path, d, s, pos, -w);
+        if (mt->cp == 0 && mt->cn == 0) {
             /* unlink: its children merge into its place; the ancestors'
              * sums already exclude it */
-            uint32_t m = tr_merge(a, a[x].l, a[x].r);
+            uint32_t m = tr_merge(t, a[x].l, a[x].r);
             if (d == 1)
                 t->root = m;
             else if (a[path[d - 2]].l == x)
@@ -618,6 +627,245 @@ static double tree_auc(const auctree *t)
     if (!(t->wpos > 0) || !(t->wneg > 0))
         return NAN;
     return t->conc / (t->wpos * t->wneg);
+}
+
+/* ---- cumulative AUC: sorted keys + pending buffer ------------------------ */
+
+/* The cumulative view only grows, and asking for its value is rare, so
+ * examples wait in a buffer of CUM_PEND; a full buffer is sorted and merged
+ * into a sorted array of distinct keys in one sequential pass: O(K/CUM_PEND
+ * + log CUM_PEND) amortised per add for K distinct keys, without the cache
+ * misses of a tree descent. The pairs an example forms with everything
+ * before it are counted exactly when it is merged; get() counts the buffer
+ * on the fly on a sorted copy. */
+static void cum_clear(cumauc *c)
+{
+    c->n = 0;
+    c->npend = 0;
+    c->conc = c->wpos = c->wneg = 0;
+    c->quant = 0;
+}
+
+static int cum_init(cumauc *c, uint32_t max_keys, int active)
+{
+    memset(c, 0, sizeof *c);
+    c->max_keys = max_keys;
+    if (active && !(c->pend = malloc(2 * CUM_PEND * sizeof *c->pend)))   /* + radix scratch */
+        return TIDE_ERR_NOMEM;
+    return TIDE_OK;
+}
+
+static void cum_free(cumauc *c)
+{
+    free(c->keys);
+    free(c->tmp);
+    free(c->pend);
+    memset(c, 0, sizeof *c);
+}
+
+static int cum_reserve(cumauc *c, uint32_t need)
+{
+    uint32_t cap;
+    ckey *k, *t;
+    if (need <= c->cap)
+        return TIDE_OK;
+    cap = c->cap ? c->cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    if (!(k = realloc(c->keys, (size_t)cap * sizeof *k)))
+        return TIDE_ERR_NOMEM;
+    c->keys = k;
+    if (!(t = realloc(c->tmp, (size_t)cap * sizeof *t)))
+        return TIDE_ERR_NOMEM;
+    c->tmp = t;
+    c->cap = cap;
+    return TIDE_OK;
+}
+
+/* Sorts p[0..n) by score with an LSD radix sort on the bits of the score
+ * (scores are in [0, 1], where the IEEE-754 bit patterns order like the
+ * values), 11 bits per pass, skipping passes whose digit is constant; tmp
+ * holds n entries. Stable, so merges are deterministic. */
+#define RADIX_BITS 11
+#define RADIX_PASSES 6
+static void sort_pend(cpend *p, cpend *tmp, uint32_t n)
+{
+    uint32_t cnt[RADIX_PASSES][1u << RADIX_BITS];
+    const uint64_t mask = (1u << RADIX_BITS) - 1;
+    cpend *src = p, *dst = tmp;
+    memset(cnt, 0, sizeof cnt);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t u;
+        memcpy(&u, &p[i].s, 8);
+        for (int d = 0; d < RADIX_PASSES; d++)
+            cnt[d][(u >> (d * RADIX_BITS)) & mask]++;
+    }
+    for (int d = 0; d < RADIX_PASSES; d++) {
+        uint32_t sum = 0, *c = cnt[d];
+        int trivial = 0;
+        for (uint32_t b = 0; b <= mask; b++) {
+            uint32_t k = c[b];
+            if (k == n)
+                trivial = 1;
+            c[b] = sum;
+            sum += k;
+        }
+        if (trivial)
+            continue;
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t u;
+            memcpy(&u, &src[i].s, 8);
+            dst[c[(u >> (d * RADIX_BITS)) & mask]++] = src[i];
+        }
+        cpend *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != p)
+        memcpy(p, src, (size_t)n * sizeof *p);
+}
+
+/* Pair sum of sorted pending examples p[0..np) among themselves and
+ * against the merged keys. Ascending pass: each pending positive pairs with
+ * the negatives below it (+ half at its score), pending or merged. Then
+ * descending: each pending negative pairs with the merged positives above
+ * it (+ half at its score); its pairs with pending positives were counted
+ * by the first pass. */
+static double cum_scan(const cumauc *c, const cpend *p, uint32_t np)
+{
+    double conc = 0, a_nb = 0, b_nb = 0, a_pa = 0;
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < np;) {   /* ascending: positives */
+        double s = p[i].s, gp = 0, gn = 0, a_ne = 0;
+        uint32_t k = i;
+        for (; k < np && p[k].s == s; k++) {
+            if (p[k].pos)
+                gp += p[k].w;
+            else
+                gn += p[k].w;
+        }
+        for (; j < c->n && c->keys[j].key < s; j++)
+            a_nb += c->keys[j].wn;
+        if (j < c->n && c->keys[j].key == s)
+            a_ne = c->keys[j].wn;
+        conc += gp * (a_nb + 0.5 * a_ne + b_nb + 0.5 * gn);
+        b_nb += gn;
+        i = k;
+    }
+    j = c->n;
+    for (uint32_t i = np; i > 0;) {   /* descending: negatives */
+        double s = p[i - 1].s, gn = 0, a_pe = 0;
+        uint32_t k = i;
+        for (; k > 0 && p[k - 1].s == s; k--)
+            if (!p[k - 1].pos)
+                gn += p[k - 1].w;
+        for (; j > 0 && c->keys[j - 1].key > s; j--)
+            a_pa += c->keys[j - 1].wp;
+        if (j > 0 && c->keys[j - 1].key == s)
+            a_pe = c->keys[j - 1].wp;
+        conc += gn * (a_pa + 0.5 * a_pe);   /* pairs within p: counted above */
+        i = k;
+    }
+    return conc;
+}
+
+/* Sorts and merges the pending buffer into the keys. */
+static int cum_flush(cumauc *c)
+{
+    uint32_t np = c->npend, i = 0, j = 0, m = 0;
+    cpend *p = c->pend;
+    int rc;
+    if (np == 0)
+        return TIDE_OK;
+    if ((rc = cum_reserve(c, c->n + np)) != TIDE_OK)
+        return rc;
+    if (c->quant)
+        for (uint32_t k = 0; k < np; k++)
+            p[k].s = quantise(p[k].s);
+    sort_pend(p, c->pend + CUM_PEND, np);
+    c->conc += cum_scan(c, p, np);
+    while (i < np || j < c->n) {
+        if (j < c->n && (i >= np || c->keys[j].key < p[i].s)) {
+            c->tmp[m++] = c->keys[j++];
+            continue;
+        }
+        ckey e = {p[i].s, 0, 0};
+        if (j < c->n && c->keys[j].key == p[i].s)
+            e = c->keys[j++];
+        for (double s = p[i].s; i < np && p[i].s == s; i++) {
+            if (p[i].pos) {
+                e.wp += p[i].w;
+                c->wpos += p[i].w;
+            } else {
+                e.wn += p[i].w;
+                c->wneg += p[i].w;
+            }
+        }
+        c->tmp[m++] = e;
+    }
+    ckey *sw = c->keys;
+    c->keys = c->tmp;
+    c->tmp = sw;
+    c->n = m;
+    c->npend = 0;
+    if (c->n > c->max_keys && !c->quant) {
+        /* budget spent: collapse onto the grid (<= 2^15 + 1 keys) */
+        m = 0;
+        for (uint32_t k = 0; k < c->n; k++) {
+            double q = quantise(c->keys[k].key);
+            if (m > 0 && c->keys[m - 1].key == q) {
+                c->keys[m - 1].wp += c->keys[k].wp;
+                c->keys[m - 1].wn += c->keys[k].wn;
+            } else {
+                c->keys[m] = c->keys[k];
+                c->keys[m].key = q;
+                m++;
+            }
+        }
+        c->n = m;
+        c->quant = 1;
+    }
+    return TIDE_OK;
+}
+
+static int cum_add(cumauc *c, double s, int pos, double w)
+{
+    if (c->npend == CUM_PEND) {
+        int rc = cum_flush(c);
+        if (rc)
+            return rc;
+    }
+    c->pend[c->npend].s = s;
+    c->pend[c->npend].w = w;
+    c->pend[c->npend].pos = pos;
+    c->pend[c->npend].pad = 0;
+    c->npend++;
+    return TIDE_OK;
+}
+
+static double cum_auc(const cumauc *c)
+{
+    double conc = c->conc, wp = c->wpos, wn = c->wneg;
+    if (c->npend) {
+        cpend *p = malloc(2 * (size_t)c->npend * sizeof *p);
+        if (!p)
+            return NAN;
+        memcpy(p, c->pend, c->npend * sizeof *p);
+        for (uint32_t k = 0; k < c->npend; k++) {
+            if (c->quant)
+                p[k].s = quantise(p[k].s);
+            if (p[k].pos)
+                wp += p[k].w;
+            else
+                wn += p[k].w;
+        }
+        sort_pend(p, p + c->npend, c->npend);
+        conc += cum_scan(c, p, c->npend);
+        free(p);
+    }
+    if (!(wp > 0) || !(wn > 0))
+        return NAN;
+    return conc / (wp * wn);
 }
 
 /* ---- per-class arrays --------------------------------------------------- */
@@ -760,9 +1008,8 @@ static int metrics_alloc(tide_metric_kind kind, size_t window, tide_metrics **ou
         return TIDE_ERR_NOMEM;
     m->kind = kind;
     m->window = window;
-    if (tree_init(&m->tc, 0, TIDE_METRICS_AUC_EXACT_KEYS, 1) ||
-        tree_init(&m->tw, kind == TIDE_METRIC_CLASSIFY ? (uint32_t)window : 0,
-                  (uint32_t)window, 0))
+    if (cum_init(&m->tc, TIDE_METRICS_AUC_EXACT_KEYS, kind == TIDE_METRIC_CLASSIFY) ||
+        tree_init(&m->tw, kind == TIDE_METRIC_CLASSIFY ? (uint32_t)window : 0))
         goto fail;
     if (window) {
         m->ring = malloc(window * sizeof *m->ring);
@@ -788,7 +1035,7 @@ void tide_metrics_free(tide_metrics *m)
 {
     if (!m)
         return;
-    tree_free(&m->tc);
+    cum_free(&m->tc);
     tree_free(&m->tw);
     free(m->ring);
     free(m->cls_mem);
@@ -808,7 +1055,7 @@ void tide_metrics_reset(tide_metrics *m)
     cstats_zero(&m->cw, m->class_cap);
     memset(&m->rc, 0, sizeof m->rc);
     memset(&m->rw, 0, sizeof m->rw);
-    tree_clear(&m->tc);
+    cum_clear(&m->tc);
     tree_clear(&m->tw);
     m->n_classes = 0;
     m->binary = 1;
@@ -907,7 +1154,7 @@ int tide_metrics_add_class(tide_metrics *m, int y_true, const double *proba, int
     e.pred = pred;
 
     if (m->binary) {
-        int rc = tree_add(&m->tc, score, y_true == 1, w);
+        int rc = cum_add(&m->tc, score, y_true == 1, w);
         if (rc)
             return rc;
     }
@@ -974,7 +1221,7 @@ void tide_metrics_get(const tide_metrics *m, int windowed, tide_metric_values *o
         }
         if (m->binary) {
             out->f1 = m->n_classes >= 2 ? f1_of(s, 1) : 0.0;
-            out->roc_auc = tree_auc(windowed ? &m->tw : &m->tc);
+            out->roc_auc = windowed ? tree_auc(&m->tw) : cum_auc(&m->tc);
         } else {
             double sum = 0;
             int seen = 0;
@@ -1010,23 +1257,25 @@ static void save_tree(const auctree *t, tide_wbuf *b)
     tide_wbuf_f64(b, t->conc);
     tide_wbuf_f64(b, t->wpos);
     tide_wbuf_f64(b, t->wneg);
-    tide_wbuf_u8(b, (uint8_t)t->quant);
     for (uint32_t i = 0; i < t->used; i++) {
         const anode *n = &t->nodes[i];
+        const ameta *mt = &t->meta[i];
         tide_wbuf_f64(b, n->key);
         tide_wbuf_f64(b, n->wp);
         tide_wbuf_f64(b, n->wn);
+        tide_wbuf_f64(b, n->lp);
+        tide_wbuf_f64(b, n->ln);
         tide_wbuf_f64(b, n->sp);
         tide_wbuf_f64(b, n->sn);
         tide_wbuf_u32(b, n->l);
         tide_wbuf_u32(b, n->r);
-        tide_wbuf_u32(b, n->cp);
-        tide_wbuf_u32(b, n->cn);
-        tide_wbuf_u32(b, n->prio);
+        tide_wbuf_u32(b, mt->cp);
+        tide_wbuf_u32(b, mt->cn);
+        tide_wbuf_u32(b, mt->prio);
     }
 }
 
-#define NODE_BYTES (5 * 8 + 5 * 4)
+#define NODE_BYTES (7 * 8 + 5 * 4)
 
 /* Checks a loaded pool: every link in range, the tree reachable from root
  * is a search tree (keys strictly increasing in order) no deeper than
@@ -1052,7 +1301,7 @@ static int check_tree(const auctree *t, tide_err *err)
         mark[f.x] = 1;
         reach++;
         n = &t->nodes[f.x];
-        if (!(n->key > f.lo && n->key < f.hi) || (n->cp == 0 && n->cn == 0)) {
+        if (!(n->key > f.lo && n->key < f.hi) || (t->meta[f.x].cp == 0 && t->meta[f.x].cn == 0)) {
             rc = TIDE_ERR_FORMAT;
             goto done;
         }
@@ -1083,17 +1332,10 @@ static int load_tree(auctree *t, tide_rbuf *r, tide_err *err)
     uint32_t used = tide_rbuf_u32(r);
     if (r->bad)
         return tide_err_set(err, TIDE_ERR_FORMAT, "metrics snapshot is truncated");
-    if (used > t->max_keys || !tide_rbuf_has(r, (size_t)used * NODE_BYTES))
+    if (used > t->cap || !tide_rbuf_has(r, (size_t)used * NODE_BYTES))
         return tide_err_set(err, TIDE_ERR_FORMAT,
-                            "metrics snapshot: AUC tree of %u nodes exceeds the bound %u or the data",
-                            used, t->max_keys);
-    if (used > t->cap) {
-        anode *p = realloc(t->nodes, (size_t)used * sizeof *p);
-        if (!p)
-            return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory loading an AUC tree");
-        t->nodes = p;
-        t->cap = used;
-    }
+                            "metrics snapshot: AUC tree of %u nodes exceeds the window %u or the data",
+                            used, t->cap);
     t->used = used;
     t->root = tide_rbuf_u32(r);
     t->free_head = tide_rbuf_u32(r);
@@ -1102,23 +1344,86 @@ static int load_tree(auctree *t, tide_rbuf *r, tide_err *err)
     t->conc = tide_rbuf_f64(r);
     t->wpos = tide_rbuf_f64(r);
     t->wneg = tide_rbuf_f64(r);
-    t->quant = tide_rbuf_u8(r) != 0;
     for (uint32_t i = 0; i < used; i++) {
         anode *n = &t->nodes[i];
+        ameta *mt = &t->meta[i];
         n->key = tide_rbuf_f64(r);
         n->wp = tide_rbuf_f64(r);
         n->wn = tide_rbuf_f64(r);
+        n->lp = tide_rbuf_f64(r);
+        n->ln = tide_rbuf_f64(r);
         n->sp = tide_rbuf_f64(r);
         n->sn = tide_rbuf_f64(r);
         n->l = tide_rbuf_u32(r);
         n->r = tide_rbuf_u32(r);
-        n->cp = tide_rbuf_u32(r);
-        n->cn = tide_rbuf_u32(r);
-        n->prio = tide_rbuf_u32(r);
+        mt->cp = tide_rbuf_u32(r);
+        mt->cn = tide_rbuf_u32(r);
+        mt->prio = tide_rbuf_u32(r);
     }
     if (r->bad)
         return tide_err_set(err, TIDE_ERR_FORMAT, "metrics snapshot is truncated");
     return check_tree(t, err);
+}
+
+static void save_cum(const cumauc *c, tide_wbuf *b)
+{
+    tide_wbuf_u32(b, c->n);
+    tide_wbuf_u32(b, c->npend);
+    tide_wbuf_u8(b, (uint8_t)c->quant);
+    tide_wbuf_f64(b, c->conc);
+    tide_wbuf_f64(b, c->wpos);
+    tide_wbuf_f64(b, c->wneg);
+    for (uint32_t i = 0; i < c->n; i++) {
+        tide_wbuf_f64(b, c->keys[i].key);
+        tide_wbuf_f64(b, c->keys[i].wp);
+        tide_wbuf_f64(b, c->keys[i].wn);
+    }
+    for (uint32_t i = 0; i < c->npend; i++) {
+        tide_wbuf_f64(b, c->pend[i].s);
+        tide_wbuf_f64(b, c->pend[i].w);
+        tide_wbuf_u8(b, (uint8_t)c->pend[i].pos);
+    }
+}
+
+/* Keys strictly increasing (so merges stay sorted), counts within bounds. */
+static int load_cum(cumauc *c, tide_rbuf *r, tide_err *err)
+{
+    uint32_t n = tide_rbuf_u32(r), np = tide_rbuf_u32(r);
+    uint8_t quant = tide_rbuf_u8(r);
+    if (r->bad)
+        return tide_err_set(err, TIDE_ERR_FORMAT, "metrics snapshot is truncated");
+    if (n > c->max_keys || np >= CUM_PEND || quant > 1 ||
+        !tide_rbuf_has(r, 24 + (size_t)n * 24 + (size_t)np * 17))
+        return tide_err_set(err, TIDE_ERR_FORMAT,
+                            "metrics snapshot: cumulative AUC of %u keys and %u pending exceeds "
+                            "the bounds (%u, %u) or the data", n, np, c->max_keys, CUM_PEND - 1);
+    if (cum_reserve(c, n))
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory loading the cumulative AUC");
+    c->quant = quant;
+    c->conc = tide_rbuf_f64(r);
+    c->wpos = tide_rbuf_f64(r);
+    c->wneg = tide_rbuf_f64(r);
+    for (uint32_t i = 0; i < n; i++) {
+        c->keys[i].key = tide_rbuf_f64(r);
+        c->keys[i].wp = tide_rbuf_f64(r);
+        c->keys[i].wn = tide_rbuf_f64(r);
+        if (!(c->keys[i].key >= 0 && c->keys[i].key <= 1) ||
+            (i > 0 && !(c->keys[i].key > c->keys[i - 1].key)))
+            return tide_err_set(err, TIDE_ERR_FORMAT,
+                                "metrics snapshot: cumulative AUC key %u is out of order", i);
+    }
+    c->n = n;
+    for (uint32_t i = 0; i < np; i++) {
+        c->pend[i].s = tide_rbuf_f64(r);
+        c->pend[i].w = tide_rbuf_f64(r);
+        c->pend[i].pos = tide_rbuf_u8(r) != 0;
+        c->pend[i].pad = 0;
+        if (!(c->pend[i].s >= 0 && c->pend[i].s <= 1))
+            return tide_err_set(err, TIDE_ERR_FORMAT,
+                                "metrics snapshot: pending AUC score %u is out of range", i);
+    }
+    c->npend = np;
+    return TIDE_OK;
 }
 
 static void save_cstats(const cstats *s, int nc, tide_wbuf *b)
@@ -1174,10 +1479,11 @@ static void load_rstats(rstats *s, tide_rbuf *r)
 }
 
 /*
- * Layout (v1, little-endian): u32 magic "TMET", u32 format, u8 kind,
+ * Layout (format 2, little-endian): u32 magic "TMET", u32 format, u8 kind,
  * u64 window, u32 n_classes, u8 binary, u64 count, u64 evicted;
- * classification: cumulative and windowed class sums, cumulative tree,
- * windowed tree (if window); regression: cumulative and windowed sums;
+ * classification: cumulative and windowed class sums, cumulative AUC
+ * (sorted keys + pending buffer), windowed AUC treap pool (if window);
+ * regression: cumulative and windowed sums;
  * then the ring, oldest first (count entries of 3 f64 + 2 u32); then
  * u64 xxh64 of everything from the magic on. The state is written verbatim
  * so a loaded object continues bit for bit like the saved one.
@@ -1196,7 +1502,7 @@ int tide_metrics_save(const tide_metrics *m, tide_wbuf *b)
     if (m->kind == TIDE_METRIC_CLASSIFY) {
         save_cstats(&m->cc, m->n_classes, b);
         save_cstats(&m->cw, m->n_classes, b);
-        save_tree(&m->tc, b);
+        save_cum(&m->tc, b);
         if (m->window)
             save_tree(&m->tw, b);
     } else {
@@ -1267,7 +1573,7 @@ int tide_metrics_load(tide_rbuf *r, tide_metrics **out, tide_err *err)
         }
         load_cstats(&m->cc, m->n_classes, r);
         load_cstats(&m->cw, m->n_classes, r);
-        if ((rc = load_tree(&m->tc, r, err)) != TIDE_OK)
+        if ((rc = load_cum(&m->tc, r, err)) != TIDE_OK)
             goto fail;
         if (window && (rc = load_tree(&m->tw, r, err)) != TIDE_OK)
             goto fail;

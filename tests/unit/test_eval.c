@@ -489,6 +489,70 @@ static int cmp_pair(const void *a, const void *b)
     return (x[0] > z[0]) - (x[0] < z[0]);
 }
 
+/* Weighted AUC by sorting (rank sums over tie groups), O(n log n). */
+static double auc_sorted_ref(const double *sc, const int *y, const double *w, size_t n)
+{
+    double *t = malloc(3 * n * sizeof *t), nb = 0, conc = 0, wp = 0;
+    assert_non_null(t);
+    for (size_t i = 0; i < n; i++) {
+        t[3 * i] = sc[i];
+        t[3 * i + 1] = y[i] == 1;
+        t[3 * i + 2] = w[i];
+    }
+    qsort(t, n, 3 * sizeof *t, cmp_pair);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        double gp = 0, gn = 0;
+        for (; j < n && t[3 * j] == t[3 * i]; j++) {
+            if (t[3 * j + 1] > 0)
+                gp += t[3 * j + 2];
+            else
+                gn += t[3 * j + 2];
+        }
+        conc += gp * (nb + 0.5 * gn);
+        nb += gn;
+        wp += gp;
+        i = j;
+    }
+    free(t);
+    return wp > 0 && nb > 0 ? conc / (wp * nb) : NAN;
+}
+
+/* Long streams cross the cumulative AUC's merge points (every 4096 adds):
+ * checked against the sorted reference, itself checked against the
+ * pairwise one on a prefix. */
+static void test_auc_long_stream(void **st)
+{
+    (void)st;
+    enum { N = 13000 };
+    static const size_t at[] = {1500, 4095, 4096, 4097, 8191, 8192, 8193, 12288, N};
+    double *sc = malloc(N * sizeof *sc), *w = malloc(N * sizeof *w);
+    int *y = malloc(N * sizeof *y);
+    uint64_t s = 4242;
+    size_t k = 0;
+    tide_metrics *m = mk(TIDE_METRIC_CLASSIFY, 0);
+    assert_true(sc && w && y);
+    for (size_t i = 0; i < N; i++) {
+        ex e;
+        rand_ex(&s, 2, &e);
+        sc[i] = e.p[1];
+        y[i] = e.y;
+        w[i] = e.w;
+        add_bin(m, y[i], sc[i], w[i]);
+        if (k < sizeof at / sizeof *at && i + 1 == at[k]) {
+            tide_metric_values v;
+            tide_metrics_get(m, 0, &v);
+            same_or_nan(v.roc_auc, auc_sorted_ref(sc, y, w, i + 1), 1e-12, "long auc");
+            k++;
+        }
+    }
+    same_or_nan(auc_sorted_ref(sc, y, w, 1500), auc_ref(sc, y, w, 1500), 1e-12, "refs agree");
+    tide_metrics_free(m);
+    free(sc);
+    free(w);
+    free(y);
+}
+
 /* Beyond TIDE_METRICS_AUC_EXACT_KEYS distinct scores the cumulative AUC
  * switches to a 2^-15 grid for new pairs; on these continuous scores it stays
  * within 1e-6 of the exact value (computed here by sorting: rank sum). */
@@ -545,7 +609,7 @@ static void bitwise_equal(const tide_metric_values *a, const tide_metric_values 
             fail_msg("value %d differs after load: %.17g vs %.17g", i, x[i], z[i]);
 }
 
-static void roundtrip_kind(int kind, size_t W)
+static void roundtrip_kind(int kind, size_t W, int n_before)
 {
     uint64_t s = 77 + (uint64_t)kind;
     int ncls = kind == 1 ? 3 : 2;
@@ -555,7 +619,7 @@ static void roundtrip_kind(int kind, size_t W)
     tide_rbuf r;
     tide_err err;
     ex e;
-    for (int i = 0; i < 333; i++) {
+    for (int i = 0; i < n_before; i++) {
         rand_ex(&s, ncls, &e);
         feed(m, &e);
     }
@@ -567,10 +631,11 @@ static void roundtrip_kind(int kind, size_t W)
     assert_int_equal(tide_metrics_load(&r, &l, &err), TIDE_OK);
     assert_int_equal(r.pos, b.len);
     assert_int_equal(tide_metrics_kind(l), k);
-    /* continue both with the same stream: identical bit for bit */
-    for (int i = 0; i < 400; i++) {
+    /* continue both with the same stream (across a merge of the pending
+     * AUC buffer): identical bit for bit */
+    for (int i = 0; i <= 4200; i++) {
         tide_metric_values va, vb;
-        for (int win = 0; win < 2; win++) {
+        for (int win = 0; win < 2 && (i % 97 == 0 || i == 4200); win++) {
             tide_metrics_get(m, win, &va);
             tide_metrics_get(l, win, &vb);
             bitwise_equal(&va, &vb);
@@ -604,8 +669,9 @@ static void test_save_load(void **st)
 {
     (void)st;
     for (int kind = 0; kind < 3; kind++) {
-        roundtrip_kind(kind, 0);
-        roundtrip_kind(kind, 50);
+        roundtrip_kind(kind, 0, 333);
+        roundtrip_kind(kind, 50, 333);
+        roundtrip_kind(kind, 50, 5000);   /* merged AUC keys + pending */
     }
     /* foreign data and newer versions are refused with a sentence */
     uint8_t junk[64] = "not a metrics block at all........";
@@ -669,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_r2_edges),
         cmocka_unit_test(test_window_equals_fresh),
         cmocka_unit_test(test_auc_pairwise),
+        cmocka_unit_test(test_auc_long_stream),
         cmocka_unit_test(test_auc_beyond_exact_budget),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_bad_args),
