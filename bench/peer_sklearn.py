@@ -12,8 +12,9 @@ zero-initialised logistic model predicts too: p = 0.5, ties -> class 0).
 
 Input: any CSV with a header row and the target in the LAST column (the
 shared data format, and the synthetic files from build/bench/gen_synth).
-Columns whose every value parses as a float are numeric (dense features,
-unscaled); any other column is categorical and one-hot encoded with
+Columns whose values in the first 1,000 rows all parse as floats are numeric
+(dense features, unscaled; --categorical NAME overrides); any other column
+is categorical and one-hot encoded with
 sklearn's FeatureHasher (2^18 features, "name=value" tokens, input_type
 "string"), which is the hashing trick tide's feat module uses too.
 The classes are the sorted distinct target values (partial_fit needs them
@@ -35,10 +36,12 @@ Run with Debian's interpreter (the pyenv python3 on PATH lacks sklearn):
 """
 import argparse
 import csv
+import itertools
 import json
 import os
 import sys
 import time
+from array import array
 
 import numpy as np
 import scipy.sparse as sp
@@ -57,37 +60,59 @@ def _is_float(s):
         return False
 
 
-def load(path):
-    """Reads the CSV with the csv module; returns (X, y, classes)."""
+def load(path, forced_cat, sniff_rows=1000):
+    """Reads the CSV with the csv module, streaming; returns (X, y, classes).
+
+    Column types are inferred from the first `sniff_rows` rows (as pandas
+    infers per chunk); a later non-number in a numeric column stops with a
+    message naming it (use --categorical). Categorical tokens are hashed in
+    chunks of 10,000 rows so the raw strings are never all held at once."""
     with open(path, newline="") as f:
         rd = csv.reader(f)
-        header = next(rd)
-        rows = [r for r in rd if r]
-    if not rows:
-        raise SystemExit(f"{path}: no data rows")
-    ncol = len(header)
-    for i, r in enumerate(rows):
-        if len(r) != ncol:
-            raise SystemExit(f"{path}: row {i + 2} has {len(r)} fields, header has {ncol}")
-    feat_cols = range(ncol - 1)
-    numeric = [all(_is_float(r[j]) for r in rows) for j in feat_cols]
-    num_idx = [j for j in feat_cols if numeric[j]]
-    cat_idx = [j for j in feat_cols if not numeric[j]]
-
-    dense = np.array([[float(r[j]) for j in num_idx] for r in rows], dtype=np.float64)
-    if cat_idx:
+        header = next(rd, None)
+        if not header or len(header) < 2:
+            raise SystemExit(f"{path}: needs a header with at least one feature and the target")
+        ncol = len(header)
+        first = [r for r in itertools.islice(rd, sniff_rows) if r]
+        feat_cols = range(ncol - 1)
+        num_idx = [j for j in feat_cols
+                   if header[j] not in forced_cat and all(_is_float(r[j]) for r in first
+                                                          if len(r) == ncol)]
+        cat_idx = [j for j in feat_cols if j not in num_idx]
         hasher = FeatureHasher(n_features=HASH_FEATURES, input_type="string")
-        tokens = ([f"{header[j]}={r[j]}" for j in cat_idx] for r in rows)
-        X = sp.hstack([sp.csr_matrix(dense), hasher.transform(tokens)], format="csr")
+        dense = array("d")
+        blocks, chunk, raw_y = [], [], []
+        for line, r in enumerate(itertools.chain(first, rd), start=2):
+            if not r:
+                continue
+            if len(r) != ncol:
+                raise SystemExit(f"{path}: a row has {len(r)} fields, the header has {ncol}")
+            try:
+                dense.extend([float(r[j]) for j in num_idx])
+            except ValueError:
+                raise SystemExit(f"{path}: a non-number in a numeric column near line {line}; "
+                                 f"pass --categorical NAME for it")
+            if cat_idx:
+                chunk.append([f"{header[j]}={r[j]}" for j in cat_idx])
+                if len(chunk) == 10000:
+                    blocks.append(hasher.transform(chunk))
+                    chunk = []
+            raw_y.append(r[-1])
+    if not raw_y:
+        raise SystemExit(f"{path}: no data rows")
+    n = len(raw_y)
+    Xd = np.frombuffer(dense, dtype=np.float64).reshape(n, len(num_idx))
+    if cat_idx:
+        if chunk:
+            blocks.append(hasher.transform(chunk))
+        X = sp.hstack([sp.csr_matrix(Xd), sp.vstack(blocks)], format="csr")
     else:
-        X = dense
-
-    raw_y = [r[-1] for r in rows]
-    if all(_is_float(v) for v in raw_y):
+        X = Xd
+    try:
         y = np.array([float(v) for v in raw_y])
         if np.all(y == np.round(y)):
             y = y.astype(np.int64)
-    else:
+    except ValueError:
         y = np.array(raw_y)
     classes = np.unique(y)
     return X, y, classes
@@ -116,6 +141,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("csv", help="CSV file, header row, target in the last column")
     ap.add_argument("--batch", type=int, default=1000, help="mini-batch size (default 1000)")
+    ap.add_argument("--categorical", action="append", default=[], metavar="NAME",
+                    help="treat column NAME as categorical (repeatable); otherwise inferred "
+                         "from the first 1000 rows")
     a = ap.parse_args()
     if a.batch < 1:
         ap.error("--batch must be >= 1")
@@ -123,7 +151,7 @@ def main():
         ap.error(f"{a.csv}: no such file")
 
     t0 = time.perf_counter()
-    X, y, classes = load(a.csv)
+    X, y, classes = load(a.csv, set(a.categorical))
     t1 = time.perf_counter()
     correct = progressive(X, y, classes, a.batch)
     t2 = time.perf_counter()
