@@ -3,7 +3,7 @@
 # and benchmark. Idempotent: installs only what is missing. Run as root.
 set -eu
 PKGS="build-essential clang libclang-rt-14-dev zlib1g-dev libxxhash-dev libjansson-dev
-      libsqlite3-dev libmicrohttpd-dev libsodium-dev libcmocka-dev python3"
+      libsqlite3-dev libmicrohttpd-dev libsodium-dev libcmocka-dev python3 curl"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
