@@ -151,17 +151,6 @@ static int arf_create(const tide_params *p, int bits, tide_learner **out, tide_e
     return TIDE_OK;
 }
 
-static int tree_argmax(const tt_tree *t, const tt_x *x)
-{
-    double d[TIDE_MAX_CLASSES];
-    int b = 0;
-    tt_tree_predict(t, x, d);
-    for (int c = 1; c < t->K; c++)
-        if (d[c] > d[b])
-            b = c;
-    return b;
-}
-
 static int arf_learn(tide_learner *l, const tide_fvec *x, double yd, double w)
 {
     arf_learner *a = (arf_learner *)l;
@@ -175,7 +164,8 @@ static int arf_learn(tide_learner *l, const tide_fvec *x, double yd, double w)
             m->t.K = l->n_classes;
         if (m->has_bg && m->bg.K < l->n_classes)
             m->bg.K = l->n_classes;
-        int wrong = tree_argmax(&m->t, &px) != y;
+        int nbp;
+        int wrong = tt_tree_class(&m->t, &px, &nbp) != y;
         m->correct += wrong ? 0 : 1;
         m->seen += 1;
         int k = tt_poisson(&a->rng, a->lambda);
@@ -183,7 +173,7 @@ static int arf_learn(tide_learner *l, const tide_fvec *x, double yd, double w)
             continue;
         if (m->has_bg && (rc = tt_tree_learn(&m->bg, &px, y, w * k)))
             break;
-        if ((rc = tt_tree_learn(&m->t, &px, y, w * k)))
+        if ((rc = tt_tree_learn_hint(&m->t, &px, y, w * k, nbp)))
             break;
         if (tide_adwin_update(m->warn, wrong)) {
             if (m->has_bg)

@@ -74,26 +74,16 @@ static int node_error(hat_learner *h, tt_node *n, int wrong)
     return change && tide_adwin_mean(n->adw) > old;
 }
 
-static int predicts_wrong(const hat_learner *h, const tt_node *leaf, const tt_x *x, int y)
-{
-    double d[TIDE_MAX_CLASSES];
-    int b = 0;
-    tt_leaf_predict(&h->t, leaf, x, d);
-    for (int c = 1; c < h->t.K; c++)
-        if (d[c] > d[b])
-            b = c;
-    return b != y;
-}
-
 /* wrong: whether the leaf x reaches from *slot predicts y wrong, or -1 if
  * not computed yet (every node on one path shares that leaf, so it is
- * computed once per path). */
-static int learn_node(hat_learner *h, tt_node **slot, const tt_x *x, int y, double w, int wrong)
+ * computed once per path); nbp: that leaf's NB argmax hint (tree.h). */
+static int learn_node(hat_learner *h, tt_node **slot, const tt_x *x, int y, double w, int wrong,
+                      int nbp)
 {
     tt_node *n = *slot;
     int rc;
     if (wrong < 0)
-        wrong = predicts_wrong(h, tt_sort(n, x), x, y);
+        wrong = tt_leaf_class(&h->t, tt_sort(n, x), x, &nbp) != y;
     if (n->feat == TT_LEAF) {
         int ch = node_error(h, n, wrong);
         if (ch < 0)
@@ -104,7 +94,7 @@ static int learn_node(hat_learner *h, tt_node **slot, const tt_x *x, int y, doub
             if (k > 0)
                 lw = w * k;
         }
-        rc = tt_leaf_learn(&h->t, n, x, y, lw);
+        rc = tt_leaf_learn_hint(&h->t, n, x, y, lw, nbp);
         if (n->feat != TT_LEAF) {   /* just split: new subtree, new estimator */
             tide_adwin_free(n->adw);
             n->adw = NULL;
@@ -130,17 +120,17 @@ static int learn_node(hat_learner *h, tt_node **slot, const tt_x *x, int y, doub
             tt_node_free(n);
             *slot = alt;
             h->n_switch++;
-            return learn_node(h, slot, x, y, w, -1);
+            return learn_node(h, slot, x, y, w, -1, TT_NB_UNKNOWN);
         } else if (bound < ea - eo) {
             tt_node_free(n->alt);
             n->alt = NULL;
             h->n_prune++;
         }
     }
-    if (n->alt && (rc = learn_node(h, &n->alt, x, y, w, -1)))
+    if (n->alt && (rc = learn_node(h, &n->alt, x, y, w, -1, TT_NB_UNKNOWN)))
         return rc;
     int k = tt_x_get(x, n->feat) <= n->thr ? 0 : 1;
-    return learn_node(h, &n->kid[k], x, y, w, wrong);
+    return learn_node(h, &n->kid[k], x, y, w, wrong, nbp);
 }
 
 /* Adds the normalised distributions of the leaves x reaches in n and in the
@@ -200,7 +190,7 @@ static int hat_learn(tide_learner *l, const tide_fvec *x, double y, double w)
         h->t.K = l->n_classes;
     if ((rc = tt_x_prep(&px, x)))
         return rc;
-    rc = learn_node(h, &h->t.root, &px, (int)y, w, -1);
+    rc = learn_node(h, &h->t.root, &px, (int)y, w, -1, TT_NB_UNKNOWN);
     tt_x_free(&px);
     if (++h->t.n_learn % 1000 == 0) {
         tt_tree_count(&h->t);

@@ -634,6 +634,28 @@ static tt_obs *leaf_observer(tt_node *leaf, uint32_t *pos, uint32_t feat)
 
 int tt_leaf_learn(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w)
 {
+    return tt_leaf_learn_hint(t, leaf, x, y, w, TT_NB_UNKNOWN);
+}
+
+int tt_leaf_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, int *nbp)
+{
+    double d[TIDE_MAX_CLASSES];
+    int nb = leaf->active && leaf->nob > 0 &&
+             (t->c.leaf_pred == TT_PRED_NB ||
+              (t->c.leaf_pred == TT_PRED_NBA && !(leaf->mc_ok > leaf->nb_ok)));
+    int K = t->K;
+    *nbp = TT_NB_UNKNOWN;
+    if (nb || (leaf->active && t->c.leaf_pred == TT_PRED_NBA)) {
+        *nbp = nb_logpost(leaf, x, K, d) ? argmax(d, K) : -1;
+        if (nb)
+            return *nbp >= 0 ? *nbp : 0;
+    }
+    mc_dist(leaf, K, d);
+    return argmax(d, K);
+}
+
+int tt_leaf_learn_hint(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w, int nbp)
+{
     int rc;
     if (y >= leaf->K && (rc = leaf_grow(leaf, t->K > y ? t->K : y + 1)))
         return rc;
@@ -645,7 +667,9 @@ int tt_leaf_learn(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w)
         if (tot > 0) {
             if (argmax(leaf->cls, leaf->K) == y)
                 leaf->mc_ok += w;
-            if (nb_logpost(leaf, x, leaf->K, d) && argmax(d, leaf->K) == y)
+            if (nbp == TT_NB_UNKNOWN)
+                nbp = nb_logpost(leaf, x, leaf->K, d) ? argmax(d, leaf->K) : -1;
+            if (nbp == y)
                 leaf->nb_ok += w;
         }
     }
@@ -784,10 +808,20 @@ size_t tt_tree_memory(const tt_tree *t)
 
 int tt_tree_learn(tt_tree *t, const tt_x *x, int y, double w)
 {
+    return tt_tree_learn_hint(t, x, y, w, TT_NB_UNKNOWN);
+}
+
+int tt_tree_class(const tt_tree *t, const tt_x *x, int *nbp)
+{
+    return tt_leaf_class(t, tt_sort(t->root, x), x, nbp);
+}
+
+int tt_tree_learn_hint(tt_tree *t, const tt_x *x, int y, double w, int nbp)
+{
     int rc;
     if (y >= t->K)
         t->K = y + 1;
-    rc = tt_leaf_learn(t, tt_sort(t->root, x), x, y, w);
+    rc = tt_leaf_learn_hint(t, tt_sort(t->root, x), x, y, w, nbp);
     if (++t->n_learn % MEM_PERIOD == 0)
         tt_tree_enforce_memory(t);
     return rc;

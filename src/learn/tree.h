@@ -133,6 +133,17 @@ int tt_tree_learn(tt_tree *t, const tt_x *x, int y, double w);
 /* Distribution over t->K classes (sums to 1). */
 void tt_tree_predict(const tt_tree *t, const tt_x *x, double *out);
 
+/* Predicted class (argmax of tt_leaf_predict / tt_tree_predict) without
+ * normalising. *nbp receives the leaf's naive Bayes argmax when it was
+ * computed (-1: leaf without weight), else TT_NB_UNKNOWN; passing it to the
+ * _hint learners spares the NB-adaptive bookkeeping a second evaluation,
+ * valid only while the leaf has not changed in between. */
+#define TT_NB_UNKNOWN (-2)
+int tt_leaf_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, int *nbp);
+int tt_tree_class(const tt_tree *t, const tt_x *x, int *nbp);
+int tt_leaf_learn_hint(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w, int nbp);
+int tt_tree_learn_hint(tt_tree *t, const tt_x *x, int y, double w, int nbp);
+
 /* Node-level operations (HAT builds its own descent on these). */
 tt_node *tt_leaf_new(int K, int depth, const double *init, int kinit);
 void tt_node_free(tt_node *n);
