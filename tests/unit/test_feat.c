@@ -345,34 +345,55 @@ static void test_quadratic_csv_columns(void **st)
     tide_featurizer_free(fz);
 }
 
-/* Groups are flagged with two bits per pair in one 64-bit word; the
- * featurizer accepts up to 64 pairs. Pair 32 and above must still cross
- * only their own groups. */
+/* Groups are flagged with two bits per pair in one 64-bit word, so at most
+ * 32 pairs: the last one (pair 31, bits 62 and 63) must cross only its own
+ * groups, and a 33rd pair is refused (it used to alias pair 0 through an
+ * over-wide shift -- found by this test, fixed in dfa3f27). */
 static void test_quadratic_many_pairs(void **st)
 {
     (void)st;
-    const char *q[40];
-    char buf[40][16];
+    const char *q[33];
+    char buf[33][16];
     tide_featurizer *fz;
+    tide_feat_opts o;
     tide_fvec v;
+    tide_err e;
+    tide_wbuf b;
+    tide_rbuf r;
     tide_field f[4] = {fnum("a", "x", 2), fnum("b", "x", 3), fnum("c", "x", 5), fnum("d", "x", 7)};
-    if (!getenv("TIDE_TEST_KNOWN_BUGS"))
-        skip(); /* BUG feat.c groups bitmask: pairs >= 32 shift past 64 bits (see report) */
-    for (int i = 0; i < 40; i++) {
+    for (int i = 0; i < 33; i++) {
         snprintf(buf[i], sizeof buf[i], "u%d:v%d", i, i);
         q[i] = buf[i];
     }
     q[0] = "a:b";
-    q[32] = "c:d";
-    fz = new_fz(18, q, 40);
+    q[31] = "c:d";
+    fz = new_fz(18, q, 32);
     tide_fvec_init(&v);
     featurize_ok(fz, f, 4, &v);
-    /* 4 base + a*b (=6) + c*d (=35) */
+    /* 4 base + a*b (= 2*3 = 6) + c*d (= 5*7 = 35) */
     assert_int_equal(v.n, 6);
     assert_true(v.f[4].val == 6.0f);
     assert_true(v.f[5].val == 35.0f);
-    tide_fvec_free(&v);
+    /* a saved block claiming 33 pairs is refused */
+    tide_wbuf_init(&b);
+    tide_featurizer_save(fz, &b);
+    b.data[4] = 33;
+    for (int i = 0; i < 2; i++)
+        tide_wbuf_str(&b, "w:w");
+    tide_rbuf_init(&r, b.data, b.len);
     tide_featurizer_free(fz);
+    fz = NULL;
+    assert_int_equal(tide_featurizer_load(&r, &fz, &e), TIDE_ERR_FORMAT);
+    assert_null(fz);
+    tide_wbuf_free(&b);
+    /* and so is a 33rd pair */
+    tide_feat_opts_init(&o);
+    o.quadratic = q;
+    o.n_quadratic = 33;
+    assert_int_equal(tide_featurizer_new(&o, &fz, &e), TIDE_ERR_LIMIT);
+    assert_null(fz);
+    assert_non_null(strstr(e.msg, "32"));
+    tide_fvec_free(&v);
 }
 
 /* ---- CSV column cache --------------------------------------------------- */
