@@ -156,6 +156,8 @@ static int arf_learn(tide_learner *l, const tide_fvec *x, double yd, double w)
     arf_learner *a = (arf_learner *)l;
     int y = (int)yd, rc = TIDE_OK;
     tt_x px;
+    if (!(w > 0) || !isfinite(w))
+        return TIDE_ERR_ARG;
     if ((rc = tt_x_prep(&px, x)))
         return rc;
     for (int i = 0; i < a->n_models && rc == TIDE_OK; i++) {

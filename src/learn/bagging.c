@@ -96,6 +96,8 @@ static int bag_create(const tide_params *p, int bits, tide_learner **out, tide_e
 static int bag_learn(tide_learner *l, const tide_fvec *x, double y, double w)
 {
     bag_learner *b = (bag_learner *)l;
+    if (!(w > 0) || !isfinite(w))
+        return TIDE_ERR_ARG;
     for (int i = 0; i < b->n_models; i++) {
         int k = tt_poisson(&b->rng, 1.0), rc;
         if (k > 0 && (rc = tide_learner_learn(b->m[i], x, y, w * k)))

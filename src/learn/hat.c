@@ -186,6 +186,8 @@ static int hat_learn(tide_learner *l, const tide_fvec *x, double y, double w)
     hat_learner *h = (hat_learner *)l;
     tt_x px;
     int rc;
+    if (!(w > 0) || !isfinite(w))
+        return TIDE_ERR_ARG;
     if (h->t.K < l->n_classes)
         h->t.K = l->n_classes;
     if ((rc = tt_x_prep(&px, x)))

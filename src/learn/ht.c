@@ -61,6 +61,9 @@ int tt_x_prep(tt_x *p, const tide_fvec *x)
             return TIDE_ERR_NOMEM;
         }
     }
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x->f[i].val))
+            return TIDE_ERR_ARG;   /* would poison every statistic */
     /* fast path: indices strictly increasing (a featurized CSV row) */
     size_t k = 0;
     while (k < n && (k == 0 || x->f[k].idx > x->f[k - 1].idx)) {
@@ -486,13 +489,19 @@ void tt_leaf_predict(const tt_tree *t, const tt_node *leaf, const tt_x *x, doubl
 }
 
 /* Best threshold of one observer; fills l/r (K each). */
+/* Scratch of one split attempt: K entries each, one allocation. */
+typedef struct split_buf {
+    gstat *g;
+    double *l, *r, *bl, *br, *tl, *tr;
+} split_buf;
+
 static double best_threshold(const tt_tree *t, const tt_node *leaf, const tt_obs *o, double *thr,
-                             double *bl, double *br)
+                             double *bl, double *br, split_buf *sb)
 {
     int K = leaf->K;
-    gstat g[TIDE_MAX_CLASSES];
+    gstat *g = sb->g;
     double lo = INFINITY, hi = -INFINITY, best = -INFINITY;
-    double l[TIDE_MAX_CLASSES], r[TIDE_MAX_CLASSES];
+    double *l = sb->l, *r = sb->r;
     for (int c = 0; c < K; c++) {
         obs_class(leaf, o->st, c, &g[c]);
         if (g[c].n > 0) {
@@ -533,8 +542,9 @@ static int attempt_split(tt_tree *t, tt_node *leaf)
     int K = leaf->K, nz = 0;
     double tot = 0, b1 = 0, b2 = 0, thr = 0, th = 0;
     uint32_t bf = TT_LEAF;
-    double bl[TIDE_MAX_CLASSES], br[TIDE_MAX_CLASSES], l[TIDE_MAX_CLASSES], r[TIDE_MAX_CLASSES];
     uint32_t *pick = NULL, npick = leaf->nob;
+    split_buf sb;
+    double *bl, *br, *l, *r;
 
     for (int c = 0; c < K; c++) {
         tot += leaf->cls[c];
@@ -563,10 +573,25 @@ static int attempt_split(tt_tree *t, tt_node *leaf)
             npick = k;
         }
     }
+    sb.g = malloc((size_t)K * (sizeof(gstat) + 6 * sizeof(double)));
+    if (!sb.g) {
+        free(pick);
+        return TIDE_ERR_NOMEM;
+    }
+    sb.l = (double *)(sb.g + K);
+    sb.r = sb.l + K;
+    sb.bl = sb.r + K;
+    sb.br = sb.bl + K;
+    sb.tl = sb.br + K;
+    sb.tr = sb.tl + K;
+    bl = sb.bl;
+    br = sb.br;
+    l = sb.tl;
+    r = sb.tr;
     /* "no split" has merit 0: b1, b2 start there */
     for (uint32_t i = 0; i < npick; i++) {
         const tt_obs *o = &leaf->ob[pick ? pick[i] : i];
-        double m = best_threshold(t, leaf, o, &th, l, r);
+        double m = best_threshold(t, leaf, o, &th, l, r, &sb);
         if (m > b1) {
             b2 = b1;
             b1 = m;
@@ -579,14 +604,15 @@ static int attempt_split(tt_tree *t, tt_node *leaf)
         }
     }
     free(pick);
-    if (bf == TT_LEAF)
-        return TIDE_OK;
     double range = t->c.crit == TT_CRIT_GINI ? 1.0 : log2(nz > 2 ? nz : 2);
     double eps = tt_hoeffding_bound(range, t->c.delta, tot);
-    if (!(b1 - b2 > eps || eps < t->c.tau))
+    if (bf == TT_LEAF || !(b1 - b2 > eps || eps < t->c.tau)) {
+        free(sb.g);
         return TIDE_OK;
+    }
     tt_node *a = tt_leaf_new(t->K, leaf->depth + 1, bl, K);
     tt_node *b = tt_leaf_new(t->K, leaf->depth + 1, br, K);
+    free(sb.g);
     if (!a || !b) {
         tt_node_free(a);
         tt_node_free(b);
@@ -1059,6 +1085,8 @@ static int ht_learn(tide_learner *l, const tide_fvec *x, double y, double w)
     ht_learner *h = (ht_learner *)l;
     tt_x px;
     int rc;
+    if (!(w > 0) || !isfinite(w))
+        return TIDE_ERR_ARG;
     if (h->t.K < l->n_classes)
         h->t.K = l->n_classes;
     if ((rc = tt_x_prep(&px, x)))

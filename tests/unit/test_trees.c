@@ -583,6 +583,28 @@ static void test_bagging(void **st)
     roundtrip("bagging", kv2, 2, "elec2.csv");
 }
 
+/* ---- every learner: bad input is refused, not learned ---------------------- */
+
+static void test_bad_input(void **st)
+{
+    (void)st;
+    const char *names[] = {"ht", "htr", "hat", "arf", "bagging"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        tide_learner *l = mk(names[i], NULL, 0);
+        tide_feat f[2] = {{0, NAN}, {1, 1.0f}}, g[1] = {{0, 0.5f}};
+        tide_fvec bad = {f, 2, 2}, ok = {g, 1, 1};
+        double out[2];
+        assert_int_equal(tide_learner_learn(l, &bad, 1, 1), TIDE_ERR_ARG);
+        assert_int_equal(tide_learner_learn(l, &ok, 1, 0), TIDE_ERR_ARG);
+        assert_int_equal(tide_learner_learn(l, &ok, 1, -1), TIDE_ERR_ARG);
+        assert_int_equal(l->n_seen, 0);
+        assert_int_equal(tide_learner_learn(l, &ok, 1, 1), TIDE_OK);
+        tide_learner_predict(l, &ok, out);
+        assert_true(isfinite(out[0]));
+        tide_learner_free(l);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -603,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_arf_seeded),
         cmocka_unit_test(test_arf_drift_and_roundtrip),
         cmocka_unit_test(test_bagging),
+        cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
