@@ -769,8 +769,57 @@ static void commit_one(tide_server *s, citem *c)
         }
         c->rc = tide_store_labels_insert(s->wst, c->lb, c->nlb, &err);
     }
+    if (!c->rc && c->audit_action) {
+        /* the audit entry commits (or not) with the labels it describes */
+        char detail[TIDE_STORE_ID_MAX + 64];
+        snprintf(detail, sizeof detail, "{\"n\":%zu,\"first_id\":\"%s\"}", c->nlb,
+                 c->nlb && c->lb[0].event_id ? c->lb[0].event_id : "");
+        c->rc = tide_store_audit_append(s->wst, c->actor, c->audit_action, c->m->name, detail,
+                                        NULL, &err);
+    }
 out:
     snprintf(c->msg, sizeof c->msg, "%s", err.msg);
+}
+
+/* Logs the events of a run of consecutive CI_EVENTS items of one model in a
+ * single store call (one SAVEPOINT instead of one per request). Returns the
+ * item after the run; *n counts the extra items. */
+static citem *commit_events_run(tide_server *s, citem *first, size_t *n)
+{
+    size_t total = 0, k = 0;
+    citem *c, *end;
+    tide_store_event *all;
+    tide_err err;
+    int rc;
+    for (end = first; end && end->kind == CI_EVENTS && end->m == first->m && total < 100000;
+         end = end->next)
+        total += end->nev;
+    all = malloc((total ? total : 1) * sizeof *all);
+    if (!all) {   /* fall back to one call per item */
+        for (c = first; c != end; c = c->next)
+            commit_one(s, c);
+        return end;
+    }
+    for (c = first; c != end; c = c->next) {
+        memcpy(all + k, c->ev, c->nev * sizeof *all);
+        k += c->nev;
+    }
+    tide_err_clear(&err);
+    rc = tide_store_events_log(s->wst, first->m->name, all, total, &err);
+    k = 0;
+    for (c = first; c != end; c = c->next) {
+        for (size_t i = 0; i < c->nev; i++, k++) {
+            c->ev[i].status = all[k].status;
+            if (all[k].status == TIDE_ERR_CONFLICT)
+                atomic_fetch_add(&c->m->n_events_dup, 1);
+        }
+        c->rc = rc;
+        snprintf(c->msg, sizeof c->msg, "%s", err.msg);
+        if (c != first)
+            (*n)++;
+    }
+    free(all);
+    return end;
 }
 
 /* After COMMIT: hands new labels to the learners (in seq order within the
@@ -836,8 +885,15 @@ static void *committer_main(void *arg)
         pthread_mutex_unlock(&s->cmu);
         t0 = serve_now();
         rc = tide_store_begin(s->wst, &err);
-        for (c = batch; !rc && c; c = c->next, n++)
+        for (c = batch; !rc && c; n++) {
+            if (c->kind == CI_EVENTS && c->next && c->next->kind == CI_EVENTS &&
+                c->next->m == c->m) {
+                c = commit_events_run(s, c, &n);   /* many predict requests, one call */
+                continue;
+            }
             commit_one(s, c);
+            c = c->next;
+        }
         if (!rc)
             rc = tide_store_commit(s->wst, &err);
         else
@@ -854,6 +910,9 @@ static void *committer_main(void *arg)
             } else {
                 feed_learners(c, t1);
             }
+            if (c->kind == CI_EVENTS)
+                atomic_fetch_sub_explicit(&s->pending_events, (int64_t)c->nev,
+                                          memory_order_relaxed);
             if (c->done_fn)
                 c->done_fn(s, c);   /* answers the waiting request; owns c from here */
             else

@@ -393,7 +393,11 @@ static void h_predict(req *r, smodel *m)
         return;
     }
     json_decref(doc);
-    if (s->o.log_events) {
+    if (s->o.log_events &&
+        atomic_load_explicit(&s->pending_events, memory_order_relaxed) + (int64_t)in.n >
+            SERVE_MAX_PENDING_EVENTS) {
+        atomic_fetch_add_explicit(&s->events_dropped, in.n, memory_order_relaxed);
+    } else if (s->o.log_events) {
         ev = calloc(1, sizeof *ev);
         if (ev && !(ev->ev = calloc(in.n, sizeof *ev->ev))) {
             free(ev);
@@ -496,8 +500,10 @@ static void h_predict(req *r, smodel *m)
         reply_errf(r, 500, "internal", "", "out of memory");
         return;
     }
-    if (ev)
+    if (ev) {
+        atomic_fetch_add_explicit(&s->pending_events, (int64_t)ev->nev, memory_order_relaxed);
         committer_push(s, ev);
+    }
     set_resp(r, 200, b.p, b.n, JSON_CT);
 }
 
@@ -693,11 +699,9 @@ static void h_labels(req *r, smodel *m)
     }
     r->batch = arr != NULL;   /* a batch of one still answers in batch form */
     json_decref(doc);
-    {
-        audit(r, "label", m->name, json_pack("{s:I,s:s}", "n", (json_int_t)n, "first_id",
-                                             c->lb[0].event_id));
-        enqueue_and_wait(r, c);
-    }
+    c->audit_action = "label";
+    snprintf(c->actor, sizeof c->actor, "%s", r->actor);
+    enqueue_and_wait(r, c);
     return;
 out:
     json_decref(doc);
@@ -753,6 +757,8 @@ static void h_learn(req *r, smodel *m)
         }
     }
     r->batch = in.batch;
+    c->audit_action = "learn";
+    snprintf(c->actor, sizeof c->actor, "%s", r->actor);
     atomic_fetch_add(&m->n_learn, in.n);
     tide_instances_free(&in);
     enqueue_and_wait(r, c);
@@ -1376,6 +1382,11 @@ static void h_prom(req *r)
                   "tide_uptime_seconds %.3f\n",
               serve_now() - s->started);
     sb_printf(&b, "# TYPE tide_commit_queue_length gauge\ntide_commit_queue_length %zu\n", s->cn);
+    sb_printf(&b, "# TYPE tide_events_pending gauge\ntide_events_pending %lld\n",
+              (long long)atomic_load(&s->pending_events));
+    sb_printf(&b, "# HELP tide_events_dropped_total Predictions answered but not logged (queue full).\n"
+                  "# TYPE tide_events_dropped_total counter\ntide_events_dropped_total %llu\n",
+              (unsigned long long)atomic_load(&s->events_dropped));
     sb_printf(&b, "# HELP tide_predictions_total Predictions served.\n# TYPE tide_predictions_total counter\n"
                   "# HELP tide_labels_total Labels received, by join outcome.\n# TYPE tide_labels_total counter\n"
                   "# HELP tide_label_join_delay_seconds Time from prediction to its label.\n"

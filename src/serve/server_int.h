@@ -13,6 +13,10 @@
 
 #define SERVE_MAX_VERSIONS_METRICS 256
 #define SERVE_MAX_MODELS 1024
+/* Bound on logged predictions waiting for the committer: beyond it new
+ * predictions are answered but not logged (counted in
+ * tide_events_dropped_total), so memory stays bounded under overload. */
+#define SERVE_MAX_PENDING_EVENTS 500000
 
 struct tide_server;
 typedef struct tide_server tide_server;
@@ -93,6 +97,8 @@ typedef struct citem {
     char msg[TIDE_ERR_MSG_MAX];
     void (*done_fn)(tide_server *s, struct citem *c);   /* NULL: free after commit */
     void *req;                 /* the waiting request */
+    char actor[TIDE_STORE_NAME_MAX];   /* token name for the audit entry */
+    const char *audit_action;  /* non-NULL: append an audit entry in the same commit */
 } citem;
 
 typedef struct tide_server_opts_int tide_server_opts_int;
@@ -123,6 +129,8 @@ struct tide_server {
     citem *ch, *ct;
     size_t cn;
     int cstop;
+    _Atomic int64_t pending_events;     /* logged predictions not yet committed */
+    _Atomic uint64_t events_dropped;    /* predictions not logged (queue full) */
     /* waiting requests in thread-per-connection mode */
     pthread_mutex_t wmu;
     pthread_cond_t wcv;

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# bench/serve/run.sh — the serving benchmarks of docs/bench/serve.md, in one
+# bounded run on loopback (needs scripts/bench-deps.sh). Prints a markdown
+# table. Usage: bash bench/serve/run.sh [SECONDS per wrk run, default 8]
+#   TIDE=build/tide (default) — the binary under test
+# Runs, each with the same 25-feature body (bench/serve/body.json):
+#   1. tide POST /predict peak (wrk -t2 -c64), thread pool of 2 (epoll)
+#   2. tide p99 at half of that peak (fixed offered load via wrk's delay())
+#   3. nginx answering a static JSON of the same size as tide's answer
+#   4. tide batch predict, 100 instances per request
+#   5. tide durable labels, one per request and 100 per request
+#   6. Flask + scikit-learn (gunicorn -w 2): /predict and /learn; tide /learn
+#   7. tide with a thread per connection instead of the pool (predict peak)
+set -u
+cd "$(dirname "$0")/../.."
+DUR=${1:-8}
+TIDE=${TIDE:-build/tide}
+W=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.5;
+            [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; rm -rf "$W"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
+p99() { sed -n 's/^ *99% *\([0-9.]*[a-z]*\).*/\1/p' "$1"; }
+non2xx() { sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$1"; }
+start_tide() { # ARGS...
+  "$TIDE" serve --data "$W/d$1" --listen 127.0.0.1:0 "${@:2}" > "$W/tide.out" 2> "$W/tide.err" &
+  TPID=$!; PIDS+=("$TPID")
+  for _ in $(seq 100); do grep -q listening "$W/tide.out" && break; sleep 0.05; done
+  TP=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$W/tide.out"); TU="http://127.0.0.1:$TP"
+  curl -s -H 'Content-Type: application/json' "$TU/v1/models" \
+    -d "{\"name\":\"bench\",\"task\":\"binary\",\"learner\":\"logistic\",\"schema\":$(cat bench/serve/schema.json)}" > /dev/null
+}
+stop_tide() { kill "$TPID"; wait "$TPID" 2>/dev/null; }
+
+echo "# bench/serve/run.sh $(date -u +%FT%TZ) on $(nproc) cores, $DUR s per run" >&2
+# ---- 1, 2: tide predict -------------------------------------------------------------
+start_tide 1 --threads 2 --no-log-events
+wrk -t2 -c64 -d"${DUR}s" --latency -s bench/serve/predict.lua "$TU" > "$W/tide_peak" 2>&1
+T_PEAK=$(rps "$W/tide_peak"); T_PEAK_P99=$(p99 "$W/tide_peak")
+HALF=$(python3 -c "print(int(float('$T_PEAK')/2))")
+RATE=$HALF CONNS=32 wrk -t2 -c32 -d"${DUR}s" --latency -s bench/serve/predict.lua "$TU" > "$W/tide_half" 2>&1
+T_HALF=$(rps "$W/tide_half"); T_HALF_P99=$(p99 "$W/tide_half")
+ANSWER=$(curl -s -H 'Content-Type: application/json' --data-binary @bench/serve/body.json "$TU/v1/models/bench/predict")
+# ---- 4: batch predict ------------------------------------------------------------------
+wrk -t2 -c8 -d"${DUR}s" -s bench/serve/batch.lua "$TU" > "$W/tide_batch" 2>&1
+T_BATCH=$(rps "$W/tide_batch")
+stop_tide
+# ---- with event logging on (the default) ------------------------------------------------
+start_tide 2 --threads 2
+wrk -t2 -c64 -d"${DUR}s" --latency -s bench/serve/predict.lua "$TU" > "$W/tide_peak_log" 2>&1
+T_PEAK_LOG=$(rps "$W/tide_peak_log")
+wrk -t2 -c8 -d"${DUR}s" -s bench/serve/batch.lua "$TU" > "$W/tide_batch_log" 2>&1
+T_BATCH_LOG=$(rps "$W/tide_batch_log")
+stop_tide
+# ---- 3: nginx ----------------------------------------------------------------------------
+NP=$(free_port)
+sed -e "s|@PORT@|$NP|" -e "s|@DIR@|$W|g" -e "s|@ANSWER@|$ANSWER|" bench/serve/nginx.conf > "$W/nginx.conf"
+nginx -c "$W/nginx.conf" -g 'daemon on;' 2> "$W/nginx.start"
+sleep 0.3
+wrk -t2 -c64 -d"${DUR}s" --latency -s bench/serve/predict.lua "http://127.0.0.1:$NP" > "$W/nginx" 2>&1
+N_PEAK=$(rps "$W/nginx"); N_P99=$(p99 "$W/nginx")
+N_SIZE=$(curl -s -X POST --data-binary @bench/serve/body.json "http://127.0.0.1:$NP/" | wc -c)
+kill "$(cat "$W/nginx.pid")"; rm -f "$W/nginx.pid"
+# ---- 5: durable labels ------------------------------------------------------------------------
+NEV=${NEV:-600000}
+start_tide 3 --threads 2
+python3 - "$TU" "$NEV" <<'PY'
+import http.client, json, sys
+u, n = sys.argv[1], int(sys.argv[2])
+host, port = u.split("//")[1].split(":")
+c = http.client.HTTPConnection(host, int(port))
+feats = json.load(open("bench/serve/body.json"))["features"]
+for b in range(0, n, 1000):
+    body = json.dumps({"instances": [{"id": "e%d" % i, "features": feats} for i in range(b, min(n, b + 1000))]})
+    c.request("POST", "/v1/models/bench/predict", body, {"Content-Type": "application/json"})
+    c.getresponse().read()
+PY
+sleep 2   # let the committer log the events
+wrk -t2 -c64 -d"${DUR}s" -s bench/serve/labels.lua "$TU" > "$W/labels1" 2>&1
+L1=$(rps "$W/labels1"); L1_BAD=$(non2xx "$W/labels1")
+USED=$(python3 -c "print(int(float('$L1') * $DUR * 1.3) + 1000)")
+START=$USED BATCH=100 wrk -t2 -c16 -d"${DUR}s" -s bench/serve/labels.lua "$TU" > "$W/labels100" 2>&1
+L100=$(rps "$W/labels100"); L100_BAD=$(non2xx "$W/labels100")
+sleep 0.5
+curl -s "$TU/metrics" > "$W/prom"
+STALE=$(sed -n 's/^tide_snapshot_staleness_max_seconds{model="bench"} //p' "$W/prom")
+LJ=$(sed -n 's/^tide_labels_total{model="bench",status="joined"} //p' "$W/prom")
+BATCHES=$(sed -n 's/^tide_store_commit_batches_total //p' "$W/prom")
+ITEMS=$(sed -n 's/^tide_store_commit_items_total //p' "$W/prom")
+# /learn (durable, progressive) for the Flask comparison
+TIDE_PATH=/v1/models/bench/learn BODY=bench/serve/learn_body.json \
+  wrk -t2 -c64 -d"${DUR}s" -s bench/serve/predict.lua "$TU" > "$W/tide_learn" 2>&1
+T_LEARN=$(rps "$W/tide_learn")
+stop_tide
+# ---- 6: Flask + scikit-learn -------------------------------------------------------------------
+FP=$(free_port)
+(cd bench/serve && exec /usr/bin/gunicorn -w 2 -b "127.0.0.1:$FP" --log-level warning flask_app:app) > "$W/flask.log" 2>&1 &
+PIDS+=($!)
+sleep 2
+wrk -t2 -c16 -d"${DUR}s" -s bench/serve/predict.lua "http://127.0.0.1:$FP" > "$W/flask_pred" 2>&1
+F_PRED=$(rps "$W/flask_pred")
+TIDE_PATH=/v1/models/bench/learn BODY=bench/serve/learn_body.json \
+  wrk -t2 -c16 -d"${DUR}s" -s bench/serve/predict.lua "http://127.0.0.1:$FP" > "$W/flask_learn" 2>&1
+F_LEARN=$(rps "$W/flask_learn")
+kill "${PIDS[-1]}"
+# ---- 7: thread per connection -------------------------------------------------------------------
+start_tide 4 --threads 0 --no-log-events
+wrk -t2 -c64 -d"${DUR}s" --latency -s bench/serve/predict.lua "$TU" > "$W/tide_tpc" 2>&1
+T_TPC=$(rps "$W/tide_tpc"); T_TPC_P99=$(p99 "$W/tide_tpc")
+stop_tide
+
+T_SIZE=$(printf '%s' "$ANSWER" | wc -c)
+r() { python3 -c "print('%.2f' % (float('$1')/float('$2')))"; }
+cat <<TABLE
+| run | result |
+|---|---|
+| tide POST /predict, peak (wrk -t2 -c64, pool of 2 threads, events not logged) | $T_PEAK req/s, p99 $T_PEAK_P99 |
+| tide POST /predict, peak, events logged (default) | $T_PEAK_LOG req/s |
+| tide POST /predict at half its peak ($HALF req/s offered, -c32) | $T_HALF req/s, **p99 $T_HALF_P99** |
+| nginx static JSON of the same size ($N_SIZE vs $T_SIZE bytes) | $N_PEAK req/s, p99 $N_P99 |
+| tide / nginx | **$(r "$T_PEAK" "$N_PEAK")** |
+| tide batch predict (100 per request, -c8), events not logged | $T_BATCH req/s = **$(python3 -c "print(int(float('$T_BATCH')*100))") predictions/s** |
+| tide batch predict, events logged | $T_BATCH_LOG req/s = $(python3 -c "print(int(float('$T_BATCH_LOG')*100))") predictions/s |
+| tide durable labels, 1 per request (-c64) | **$L1 labels/s** (non-2xx: ${L1_BAD:-0}) |
+| tide durable labels, 100 per request (-c16) | $L100 req/s = **$(python3 -c "print(int(float('$L100')*100))") labels/s** (non-2xx: ${L100_BAD:-0}) |
+| group commit: items per transaction | $(python3 -c "print('%.1f' % (float('${ITEMS:-0}')/max(1,float('${BATCHES:-1}'))))") ($ITEMS items in $BATCHES commits; $LJ labels joined) |
+| max staleness (label commit -> visible in predictions) | ${STALE} s |
+| Flask + sklearn (gunicorn -w 2) /predict | $F_PRED req/s |
+| tide / Flask, predict | **$(r "$T_PEAK_LOG" "$F_PRED")x** |
+| Flask /learn (score + partial_fit, not durable) | $F_LEARN req/s |
+| tide /learn (score + learn, durable) | $T_LEARN req/s |
+| tide / Flask, learn loop | **$(r "$T_LEARN" "$F_LEARN")x** |
+| tide thread-per-connection, predict peak | $T_TPC req/s, p99 $T_TPC_P99 |
+TABLE
