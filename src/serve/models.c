@@ -866,6 +866,7 @@ static void feed_learners(citem *c, double t_commit)
 static void *committer_main(void *arg)
 {
     tide_server *s = arg;
+    double next_sweep = serve_now();   /* sweep once at startup, then periodically */
     for (;;) {
         citem *batch, *c;
         size_t n = 0;
@@ -873,8 +874,12 @@ static void *committer_main(void *arg)
         double t0, t1;
         int rc;
         pthread_mutex_lock(&s->cmu);
-        while (!s->ch && !s->cstop)
-            pthread_cond_wait(&s->ccv, &s->cmu);
+        while (!s->ch && !s->cstop && serve_now() < next_sweep) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&s->ccv, &s->cmu, &ts);
+        }
         batch = s->ch;
         s->ch = s->ct = NULL;
         s->cn = 0;
@@ -883,6 +888,19 @@ static void *committer_main(void *arg)
             break;
         }
         pthread_mutex_unlock(&s->cmu);
+        if (serve_now() >= next_sweep) {
+            /* unlabelled events older than the retention expire */
+            int64_t deleted = 0;
+            if (tide_store_retention_sweep(s->wst, NULL, 0, (int64_t)s->o.retention_s * 1000,
+                                           &deleted, &err))
+                fprintf(stderr, "tide serve: retention sweep failed: %s\n", err.msg);
+            atomic_fetch_add(&s->events_expired, (uint64_t)deleted);
+            next_sweep = serve_now() + (s->o.retention_s / 2.0 < SERVE_SWEEP_SECONDS
+                                            ? (s->o.retention_s < 2 ? 1.0 : s->o.retention_s / 2.0)
+                                            : SERVE_SWEEP_SECONDS);
+            if (!batch)
+                continue;
+        }
         t0 = serve_now();
         rc = tide_store_begin(s->wst, &err);
         for (c = batch; !rc && c; n++) {

@@ -1384,6 +1384,8 @@ static void h_prom(req *r)
     sb_printf(&b, "# TYPE tide_commit_queue_length gauge\ntide_commit_queue_length %zu\n", s->cn);
     sb_printf(&b, "# TYPE tide_events_pending gauge\ntide_events_pending %lld\n",
               (long long)atomic_load(&s->pending_events));
+    sb_printf(&b, "# TYPE tide_events_expired_total counter\ntide_events_expired_total %llu\n",
+              (unsigned long long)atomic_load(&s->events_expired));
     sb_printf(&b, "# HELP tide_events_dropped_total Predictions answered but not logged (queue full).\n"
                   "# TYPE tide_events_dropped_total counter\ntide_events_dropped_total %llu\n",
               (unsigned long long)atomic_load(&s->events_dropped));

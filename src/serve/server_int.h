@@ -17,6 +17,7 @@
  * predictions are answered but not logged (counted in
  * tide_events_dropped_total), so memory stays bounded under overload. */
 #define SERVE_MAX_PENDING_EVENTS 500000
+#define SERVE_SWEEP_SECONDS 60.0   /* retention sweep period */
 
 struct tide_server;
 typedef struct tide_server tide_server;
@@ -131,6 +132,7 @@ struct tide_server {
     int cstop;
     _Atomic int64_t pending_events;     /* logged predictions not yet committed */
     _Atomic uint64_t events_dropped;    /* predictions not logged (queue full) */
+    _Atomic uint64_t events_expired;    /* unlabelled events deleted by retention */
     /* waiting requests in thread-per-connection mode */
     pthread_mutex_t wmu;
     pthread_cond_t wcv;

@@ -245,4 +245,20 @@ call GET /v1/models/m
 check "restart: version kept" test "$(jget "$BODY" version)" = 1
 check "restart: cfg2 recreated from config" test "$(call GET /v1/models/cfg2; echo "$CODE")" = 200
 serve_stop
+
+# ---- retention: unlabelled events expire, labelled ones stay --------------------------------
+serve_start "$TMP/dr" --retention 1
+call POST /v1/models '{"name":"r","task":"binary"}'
+call POST /v1/models/r/predict '{"instances":[{"id":"old","features":{"x":1}},{"id":"kept","features":{"x":2}}]}'
+sleep 0.2
+call POST /v1/models/r/labels '{"id":"kept","label":"1"}'
+check "label before expiry 200" test "$CODE" = 200
+sleep 2.6
+call POST /v1/models/r/labels '{"id":"old","label":"1"}'
+check "unlabelled event expired: 404" test "$CODE" = 404
+call POST /v1/models/r/labels '{"id":"kept","label":"1"}'
+check "labelled event kept: idempotent 200" test "$(jget "$BODY" status)" = idempotent
+curl -s "$U/metrics" > "$TMP/prom"
+check "prom: expired events counted" grep -q '^tide_events_expired_total 1$' "$TMP/prom"
+serve_stop
 finish
