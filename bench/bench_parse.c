@@ -1,8 +1,11 @@
 /*
  * bench_parse.c — parse-only throughput of tide's streaming readers: reads
  * every row of FILE (format from the extension) and prints one JSON line
- *   {"file","format","rows","fields","errors","seconds","rows_per_second","mb_per_second"}
- * for the best (fastest) of REPEAT runs (default 1).
+ *   {"file","format","rows","fields","errors","seconds","cpu_seconds",
+ *    "rows_per_second","mb_per_second"}
+ * for the best (fastest wall-clock) of REPEAT runs (default 1). cpu_seconds is
+ * the process CPU time of the best-CPU run, which is less disturbed by other
+ * jobs on a shared machine; the rates use wall time.
  *
  *   usage: bench_parse FILE [REPEAT]
  */
@@ -12,10 +15,10 @@
 
 #include "tide/io.h"
 
-static double now(void)
+static double now(clockid_t c)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(c, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -32,7 +35,7 @@ static const char *fmt_name(tide_format f)
 int main(int argc, char **argv)
 {
     int repeat = argc > 2 ? atoi(argv[2]) : 1;
-    double best = -1;
+    double best = -1, best_cpu = -1;
     unsigned long long rows = 0, fields = 0, errors = 0, bytes = 0;
     tide_format fmt = TIDE_FMT_AUTO;
 
@@ -45,7 +48,7 @@ int main(int argc, char **argv)
         tide_err e;
         tide_row row;
         int rc;
-        double t0 = now(), dt;
+        double t0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID), dt, dc;
         rows = fields = errors = 0;
         if (tide_reader_open(argv[1], NULL, &r, &e) != TIDE_OK) {
             fprintf(stderr, "bench_parse: %s\n", e.msg);
@@ -64,16 +67,19 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
-        dt = now() - t0;
+        dt = now(CLOCK_MONOTONIC) - t0;
+        dc = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
         bytes = tide_reader_bytes_total(r);
         fmt = tide_reader_format(r);
         tide_reader_free(r);
         if (best < 0 || dt < best)
             best = dt;
+        if (best_cpu < 0 || dc < best_cpu)
+            best_cpu = dc;
     }
     printf("{\"file\":\"%s\",\"format\":\"%s\",\"rows\":%llu,\"fields\":%llu,\"errors\":%llu,"
-           "\"seconds\":%.4f,\"rows_per_second\":%.0f,\"mb_per_second\":%.1f}\n",
-           argv[1], fmt_name(fmt), rows, fields, errors, best, (double)rows / best,
+           "\"seconds\":%.4f,\"cpu_seconds\":%.4f,\"rows_per_second\":%.0f,\"mb_per_second\":%.1f}\n",
+           argv[1], fmt_name(fmt), rows, fields, errors, best, best_cpu, (double)rows / best,
            (double)bytes / 1e6 / best);
     return 0;
 }

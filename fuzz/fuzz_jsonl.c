@@ -22,6 +22,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Stop at the first UBSan report (the build does not pass
+ * -fno-sanitize-recover), so undefined behaviour is a crash, not a log line. */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void) { return "halt_on_error=1:print_stacktrace=1"; }
+
 static uint64_t mix(uint64_t h, uint64_t v)
 {
     h ^= v + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);

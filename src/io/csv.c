@@ -26,8 +26,8 @@
 enum { ST_START, ST_UNQ, ST_Q, ST_QQ };
 
 /* Appends a cell; counts (but does not store) cells beyond CELLS_MAX. */
-static int cell_add(tide_reader *r, size_t *n, char *s, size_t len, uint32_t line_off,
-                    uint32_t col, tide_err *err)
+static int cell_add_slow(tide_reader *r, size_t *n, char *s, size_t len, uint32_t line_off,
+                         uint32_t col, tide_err *err)
 {
     if (*n >= r->cells_cap && r->cells_cap < CELLS_MAX) {
         size_t cap = r->cells_cap ? r->cells_cap * 2 : 64;
@@ -50,6 +50,20 @@ static int cell_add(tide_reader *r, size_t *n, char *s, size_t len, uint32_t lin
     }
     (*n)++;
     return TIDE_OK;
+}
+
+static inline int cell_add(tide_reader *r, size_t *n, char *s, size_t len, uint32_t line_off,
+                           uint32_t col, tide_err *err)
+{
+    if (*n < r->cells_cap) {
+        csv_cell *c = &r->cells[(*n)++];
+        c->s = s;
+        c->len = len;
+        c->line_off = line_off;
+        c->col = col;
+        return TIDE_OK;
+    }
+    return cell_add_slow(r, n, s, len, line_off, col, err);
 }
 
 /* Runs the record state machine over [p, e). Returns the '\n' that ends the
@@ -127,6 +141,7 @@ static int csv_skip(tide_reader *r, tide_err *err)
 static int split_fast(tide_reader *r, char *p, char *e, size_t *ncells, tide_err *err)
 {
     const char d = r->delim;
+    const uint64_t dd = 0x0101010101010101ULL * (unsigned char)d;
     char *q = p;
     size_t n = 0;
     int rc;
@@ -134,8 +149,23 @@ static int split_fast(tide_reader *r, char *p, char *e, size_t *ncells, tide_err
         e--;
     for (;;) {
         char *c0 = q;
+        /* find the delimiter eight bytes at a time: a zero byte of w ^ dd
+         * marks it ("has a zero byte" trick; only bytes above the first
+         * match can be flagged falsely) */
+        while (e - q >= 8) {
+            uint64_t w, m;
+            memcpy(&w, q, 8);
+            w ^= dd;
+            m = (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+            if (m) {
+                q += __builtin_ctzll(m) >> 3;
+                goto found;
+            }
+            q += 8;
+        }
         while (q < e && *q != d)
             q++;
+    found:
         rc = cell_add(r, &n, c0, (size_t)(q - c0), 0, (uint32_t)(c0 - p + 1), err);
         if (rc)
             return rc;
@@ -299,10 +329,13 @@ static int csv_read_record(tide_reader *r, size_t *ncells, uint64_t *lineno, tid
     }
 }
 
-/* Whole cell as a finite number, ignoring surrounding spaces and tabs. */
-static int cell_num(const char *s, size_t len, double *v)
+/* Whole cell as a finite number, ignoring surrounding spaces and tabs. Cells
+ * are NUL-terminated; [s, lim) is initialised memory (see tide_io_num_nul). */
+static int cell_num(const char *s, size_t len, const char *lim, double *v)
 {
     const char *e = s + len, *end;
+    if (len && *s != ' ' && *s != '\t' && e[-1] != ' ' && e[-1] != '\t')
+        return tide_io_num_nul(s, e, lim && lim > e ? lim : e, v) == e;
     while (s < e && (*s == ' ' || *s == '\t'))
         s++;
     while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
@@ -314,7 +347,7 @@ static int cell_num(const char *s, size_t len, double *v)
 }
 
 static int build_row(tide_reader *r, const csv_cell *cells, size_t n, uint64_t lineno,
-                     tide_row *row, tide_err *err)
+                     const char *lim, tide_row *row, tide_err *err)
 {
     size_t k = 0;
     if (n != r->ncols)
@@ -331,7 +364,7 @@ static int build_row(tide_reader *r, const csv_cell *cells, size_t n, uint64_t l
                 row->has_target = 1;
                 row->target = c->s;
                 row->target_len = c->len;
-                if (cell_num(c->s, c->len, &v)) {
+                if (cell_num(c->s, c->len, lim, &v)) {
                     row->target_is_num = 1;
                     row->target_num = v;
                 }
@@ -355,7 +388,7 @@ static int build_row(tide_reader *r, const csv_cell *cells, size_t n, uint64_t l
             f->kind = TIDE_VAL_MISSING;
         } else if (r->role[i] == CSV_NUM) {
             f->kind = TIDE_VAL_NUM;
-            if (!cell_num(c->s, c->len, &f->num))
+            if (!cell_num(c->s, c->len, lim, &f->num))
                 return tide_err_set(err, TIDE_ERR_PARSE,
                                     "%s:%llu:%u: column '%s' (%zu) was inferred numeric from the "
                                     "first %d rows but holds '%.*s', which is not a finite number",
@@ -587,7 +620,7 @@ int tide_csv_open(tide_reader *r, tide_err *err)
         for (size_t i = 0; i < n; i++) {
             double v;
             if (r->role[i] == CSV_NUM && r->cells[i].len &&
-                !cell_num(r->cells[i].s, r->cells[i].len, &v))
+                !cell_num(r->cells[i].s, r->cells[i].len, r->buf + r->len, &v))
                 r->role[i] = CSV_CAT;
         }
     }
@@ -613,14 +646,16 @@ int tide_csv_next(tide_reader *r, tide_row *row, tide_err *err)
                 r->cells[i].col = c->col;
             }
         }
-        return build_row(r, r->cells, h->ncells, h->line, row, err);
+        /* held_text is NULL when every held record was an error */
+        return build_row(r, r->cells, h->ncells, h->line,
+                         r->held_text ? r->held_text + r->held_text_len : NULL, row, err);
     }
     if (r->held)
         free_held(r);
     rc = csv_read_record(r, &n, &lineno, err);
     if (rc)
         return rc;
-    return build_row(r, r->cells, n, lineno, row, err);
+    return build_row(r, r->cells, n, lineno, r->buf + r->len, row, err);
 }
 
 void tide_csv_free(tide_reader *r)

@@ -43,97 +43,6 @@ static int vw_err(const tide_reader *r, uint64_t lineno, const char *s, const ch
                         (int)(tok_end - tok > 60 ? 60 : tok_end - tok), tok);
 }
 
-/* Number of leading ASCII digits in the 8 bytes of w (first byte lowest),
- * branch-free: a byte is a non-digit when b + 0x46 or b - 0x30 sets its top
- * bit; carries and borrows only disturb bytes after the first non-digit. */
-static inline unsigned swar_ndigits(uint64_t w)
-{
-    uint64_t bad = ((w + 0x4646464646464646ULL) | (w - 0x3030303030303030ULL)) &
-                   0x8080808080808080ULL;
-    return bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8u;
-}
-
-/* Value of the first n (1..8) digits in w. The digits are moved to the top
- * bytes (as if left-padded with zeros), then combined pairwise: 10*a+b in
- * 16-bit lanes, then the four pairs with one multiply each for two lanes
- * (technique described by D. Lemire, "Quickly parsing eight digits", 2018). */
-static inline uint64_t swar_value(uint64_t w, unsigned n)
-{
-    uint64_t x = (w - 0x3030303030303030ULL) << ((8 - n) * 8);
-    x = x * 10 + (x >> 8);
-    return (((x & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
-            (((x >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
-}
-
-/* End of a feature or namespace name starting at p: the first byte that is
- * whitespace (any byte <= 0x20 counts, incl. the NUL at e), '|' or ':'.
- * Eight bytes at a time with the "has a byte less than n / equal to c" bit
- * tricks (S. E. Anderson, "Bit Twiddling Hacks"); a false positive can only
- * appear above a true match, so the lowest flagged byte is exact. */
-static inline const char *name_end(const char *p, const char *e)
-{
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-    while (e - p >= 8) {
-        uint64_t w, bar, col, m;
-        memcpy(&w, p, 8);
-        bar = w ^ (ones * '|');
-        col = w ^ (ones * ':');
-        m = ((w - ones * 0x21) & ~w) | ((bar - ones) & ~bar) | ((col - ones) & ~col);
-        m &= high;
-        if (m)
-            return p + (__builtin_ctzll(m) >> 3);
-        p += 8;
-    }
-    while (!CL(*p)) /* stops at the NUL at e at the latest */
-        p++;
-    return p;
-}
-
-/* Hot-path number parser for feature values: plain [-]digits[.digits] with at
- * most 15 digits in all (so the mantissa is < 2^53 and the power of ten is
- * <= 15: Clinger's exact case), read with the NUL at e as sentinel and
- * followed by whitespace or '|'. Anything else goes to tide_io_num. Returns
- * the end (a token boundary) or NULL when the token is not a finite number. */
-static inline const char *vw_num(const char *s, const char *e, double *out)
-{
-    const char *p = s, *d0, *end;
-    uint64_t m = 0;
-    size_t ni, nfr = 0;
-    double v;
-    p += *p == '-';
-    d0 = p;
-    while ((unsigned)(*p - '0') < 10u)
-        m = m * 10 + (uint64_t)(*p++ - '0');
-    ni = (size_t)(p - d0);
-    if (*p == '.') {
-        const char *f0 = ++p;
-        if (e - p >= 8) {
-            static const uint64_t P10[9] = {1, 10, 100, 1000, 10000, 100000, 1000000,
-                                            10000000, 100000000};
-            uint64_t w;
-            unsigned k;
-            memcpy(&w, p, 8);
-            k = swar_ndigits(w);
-            if (k) {
-                m = m * P10[k] + swar_value(w, k);
-                p += k;
-            }
-        }
-        while ((unsigned)(*p - '0') < 10u)
-            m = m * 10 + (uint64_t)(*p++ - '0');
-        nfr = (size_t)(p - f0);
-    }
-    if (ni + nfr - 1 <= 14 && (CL(*p) & (C_WS | C_BAR))) {
-        v = (double)m / tide_io_pow10[nfr];
-        *out = *s == '-' ? -v : v;
-        return p;
-    }
-    end = tide_io_num(s, e, out);
-    if (!end || (end < e && !(CL(*end) & (C_WS | C_BAR))))
-        return NULL;
-    return end;
-}
-
 /* End of the token starting at t (whitespace or '|'). */
 static const char *tok_end(const char *t, const char *e)
 {
@@ -201,7 +110,10 @@ static int vw_parse(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row 
         *tend[0] = '\0'; /* may overwrite the '|' itself: bar is kept */
     }
 
-    /* namespaces and features */
+    /* namespaces and features (reader fields cached in locals: the stores
+     * below could otherwise alias them and force reloads) */
+    tide_field *fields = r->fields;
+    size_t fields_cap = r->fields_cap, n_ignore = r->n_ignore;
     p = bar;
     while (p && p < e) {
         const char *ns = ++p;
@@ -223,32 +135,37 @@ static int vw_parse(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row 
             const char *name;
             size_t name_len;
             tide_field *f;
-            while (p < e && (CL(*p) & C_WS))
-                p++;
+            p += *p == ' '; /* the usual single separator */
+            if (CL(*p) & C_WS)
+                while (p < e && (CL(*p) & C_WS))
+                    p++;
             if (p >= e || *p == '|')
                 break;
             name = p;
-            p = (char *)name_end(p, e);
+            while (!CL(*p)) /* stops at the NUL at e at the latest */
+                p++;
             name_len = (size_t)(p - name);
             v = 1.0;
             if (*p == ':' && p < e) {
-                const char *end = vw_num(p + 1, e, &v);
-                if (!end)
+                const char *end = tide_io_num_nul(p + 1, e, e, &v);
+                if (!end || !(CL(*end) & (C_WS | C_BAR)))
                     return vw_err(r, lineno, s, p + 1, err, "feature value is not a finite "
                                   "number:", name, tok_end(p + 1, e));
                 p = (char *)end;
             }
-            if (r->n_ignore && (tide_io_ignored(r, ns, ns_len) ||
-                                tide_io_ignored(r, name, name_len)))
+            if (n_ignore && (tide_io_ignored(r, ns, ns_len) ||
+                             tide_io_ignored(r, name, name_len)))
                 continue;
-            if (nf == r->fields_cap) {
+            if (nf == fields_cap) {
                 int rc = tide_io_fields_reserve(r, nf + 1, err);
                 if (rc)
                     return tide_err_set(err, rc, "%s:%llu:%zu: more than %zu features in one "
                                         "example", r->name, (unsigned long long)lineno,
                                         (size_t)(name - s) + 1, TIDE_IO_MAX_FIELDS);
+                fields = r->fields;
+                fields_cap = r->fields_cap;
             }
-            f = &r->fields[nf++];
+            f = &fields[nf++];
             f->ns = ns;
             f->ns_len = ns_len;
             f->name = name;
@@ -263,7 +180,7 @@ static int vw_parse(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row 
                               "is not finite:", name, tok_end(name, e));
         }
     }
-    row->fields = r->fields;
+    row->fields = fields;
     row->n_fields = nf;
     row->line = lineno;
     return TIDE_OK;

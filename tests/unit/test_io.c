@@ -331,6 +331,14 @@ static void test_csv_errors_and_recovery(void **st)
     assert_int_equal(tide_reader_next(r, &row, &e), TIDE_EOF);
     tide_reader_free(r);
 
+    /* fuzz regression (UBSan: zero offset applied to a NULL inference
+     * buffer when every buffered record was an error) */
+    r = open_str("a,b\n1\n", "fz.csv", NULL);
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_ERR_PARSE);
+    assert_string_equal(e.msg, "fz.csv:2:1: expected 2 cells (one per header column) but found 1");
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_EOF);
+    tide_reader_free(r);
+
     /* the same errors while rows are still buffered for type inference */
     r = open_str("x,y\n1,0\n2\n3,1\n", "inf.csv", NULL);
     assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
@@ -764,7 +772,30 @@ static void test_vw_values_vs_strtod(void **st)
         else
             snprintf(vals[i], sizeof vals[i], "%.6g", tide_test_uniform(&s) * 4 - 2);
     }
+    /* CSV cells take the same fast path (with eight-byte loads that may run
+     * into the next cell): a numeric column of the same values, then one
+     * row holding many of them */
+    {
+        size_t m = (size_t)snprintf(buf, cap, "x,y\n");
+        for (int i = 0; i < NV; i++)
+            m += (size_t)snprintf(buf + m, cap - m, "%s,%s\n", vals[i], vals[NV - 1 - i]);
+        tide_reader *rc;
+        tide_err ec;
+        tide_row rowc;
+        assert_int_equal(tide_reader_open_mem(buf, m, "v.csv", NULL, &rc, &ec), TIDE_OK);
+        for (int i = 0; i < NV; i++) {
+            assert_int_equal(tide_reader_next(rc, &rowc, &ec), TIDE_OK);
+            double want = strtod(vals[i], NULL), want_y = strtod(vals[NV - 1 - i], NULL);
+            if (memcmp(&rowc.fields[0].num, &want, sizeof want))
+                fail_msg("csv '%s' -> %.17g, strtod %.17g", vals[i], rowc.fields[0].num, want);
+            if (memcmp(&rowc.target_num, &want_y, sizeof want))
+                fail_msg("csv target '%s' -> %.17g", vals[NV - 1 - i], rowc.target_num);
+        }
+        assert_int_equal(tide_reader_next(rc, &rowc, &ec), TIDE_EOF);
+        tide_reader_free(rc);
+    }
     /* one feature per line (value at the very end of the line) and many per line */
+    n = 0;
     for (int i = 0; i < NV; i++)
         n += (size_t)snprintf(buf + n, cap - n, "1 |a f:%s\n", vals[i]);
     n += (size_t)snprintf(buf + n, cap - n, "1 |b");
