@@ -1877,7 +1877,8 @@ int tide_server_new(const tide_server_opts *o, tide_server **out, tide_err *err)
     }
     if (s->o.threads > 0) {
         s->suspend_ok = 1;
-        flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+        flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                MHD_USE_TURBO;
         s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
                                 (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
                                 (unsigned)s->o.threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
