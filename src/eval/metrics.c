@@ -31,22 +31,26 @@
  *  - ROC AUC (binary only; NaN for multiclass): the score is proba[1]
  *    clamped to [0, 1], class 1 is positive, and
  *        AUC = Σ_{pos i, neg j} w_i w_j ([s_i > s_j] + ½[s_i = s_j]) / (W+ · W-)
- *    The pair sum is kept incrementally: an example adds w times the
- *    weight of the opposite class strictly on its "wrong" side plus half of
- *    it at its own score.
- *    Windowed: an order-statistics treap keyed by score (Seidel & Aragon,
- *    "Randomized search trees", Algorithmica 1996) whose nodes carry subtree
- *    sums of positive and negative weight; add and evict are O(log window),
- *    so windowed AUC is exact over the window at any time.
+ *    Windowed: computed when asked. get() copies the window's scores,
+ *    sorts them with a radix sort on their bits and sums the pairs in one
+ *    pass, so the value is exact over the window, adds stay O(1), and get()
+ *    costs O(window) time and 48 bytes per window slot of transient memory.
+ *    (Commit 2540710 kept an order-statistics treap instead: O(log window)
+ *    per add, O(1) get, but it cost ~12 % of a whole `tide replay`.)
  *    Cumulative: a sorted array of distinct scores plus a buffer of the
- *    last CUM_PEND (4096) examples; a full buffer is radix-sorted and merged
- *    in one pass (O(K/4096 + 1) amortised per add for K keys); get() counts
- *    the buffer on a sorted copy (O(4096 + K)). Exact until the array holds
- *    TIDE_METRICS_AUC_EXACT_KEYS distinct scores; then the keys collapse
- *    once onto a grid of 1/2^15: pairs already counted stay exact, later
+ *    last CUM_PEND (4096) examples. When the buffer is full it is
+ *    radix-sorted and merged in one pass; each buffered example then adds
+ *    w times the opposite-class weight on its "wrong" side, plus half of
+ *    the weight at its own score. The cost is O(1 + K/4096) amortised per
+ *    add for K keys. get() counts the buffer on a sorted copy
+ *    (O(4096 + K)).
+ *    The cumulative AUC is exact until the array holds
+ *    TIDE_METRICS_AUC_EXACT_KEYS distinct scores. The keys then collapse
+ *    once onto a grid of 1/2^15. Pairs already counted stay exact; later
  *    pairs whose scores fall in the same 2^-15-wide bin count as ties, so
- *    the error is at most ½ · (weight of such pairs) / (W+ · W-). Memory:
- *    48 bytes per distinct score (array + merge scratch), at most ~3.5 MB.
+ *    the error is at most ½ · (weight of such pairs) / (W+ · W-).
+ *    Memory: 48 bytes per distinct score (array + merge scratch), at most
+ *    ~3.5 MB, plus a 192 KB buffer.
  *
  * Regression definitions: MAE = Σ w|y-ŷ| / Σ w, RMSE = sqrt(Σ w(y-ŷ)² / Σ w),
  * R² = 1 - SS_res / SS_tot with SS_tot = Σ w (y - ȳ_w)² kept by the weighted
@@ -65,49 +69,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NIL UINT32_MAX
 #define LOGLOSS_EPS 1e-15
 #define AUC_QUANT_GRID 32768.0       /* 2^15 bins after the exact budget */
-#define TREE_MAX_DEPTH 256           /* loaded trees deeper than this are refused */
 #define R2_CONST_REL 1e-12
 #define METRICS_MAGIC 0x54454d54u    /* "TMET" little-endian */
-#define METRICS_FORMAT 2u
-
-/* ---- order-statistics treap over scores ------------------------------- */
-
-/* One cache line: everything a descent reads. Subtree sums are kept both
- * for the whole subtree (sp, sn: rotations and merges) and for the left
- * subtree (lp, ln), so a descent never touches the child it does not take:
- * going left it adds own + right = sp - lp positives, going right it adds
- * ln + wn negatives. */
-typedef struct anode {
-    double key;      /* score */
-    double wp, wn;   /* weight of positives / negatives with exactly this key */
-    double lp, ln;   /* sums of wp / wn over the left subtree */
-    double sp, sn;   /* sums of wp / wn over the subtree, this node included */
-    uint32_t l, r;   /* children, NIL when absent; l links the free list */
-} anode;
-
-_Static_assert(sizeof(anode) == 64, "anode must fill one cache line");
-
-/* Colder per-node fields, in a parallel array. */
-typedef struct ameta {
-    uint32_t cp, cn; /* how many positives / negatives have this key */
-    uint32_t prio;   /* heap priority: a parent's is >= its children's */
-} ameta;
-
-typedef struct auctree {
-    anode *nodes;       /* pool of cap nodes, 64-byte aligned, owned */
-    ameta *meta;        /* cap entries, owned */
-    uint32_t cap;       /* allocated nodes */
-    uint32_t used;      /* high-water mark of the pool */
-    uint32_t root;      /* NIL when empty */
-    uint32_t free_head; /* recycled nodes (window tree), linked by l */
-    uint32_t n_keys;    /* nodes in the tree */
-    uint64_t rng;       /* splitmix64 state for priorities */
-    double conc;        /* Σ pairs w+ w- ([s+ > s-] + ½[s+ = s-]) */
-    double wpos, wneg;  /* total positive / negative weight */
-} auctree;
+#define METRICS_FORMAT 3u
 
 /* Cumulative AUC state (see the cumulative AUC section below). */
 #define CUM_PEND 4096
@@ -177,8 +143,7 @@ struct tide_metrics {
     int binary;             /* n_classes <= 2 so far: F1 of class 1 and AUC */
     cstats cc, cw;          /* classification: cumulative, windowed */
     rstats rc, rw;          /* regression: cumulative, windowed */
-    cumauc tc;              /* AUC: cumulative */
-    auctree tw;             /* AUC: windowed */
+    cumauc tc;              /* AUC: cumulative (windowed AUC: sorted from the ring) */
     wentry *ring;           /* window entries, owned */
     size_t head;            /* index of the oldest entry */
     size_t count;           /* entries in the ring */
@@ -186,450 +151,12 @@ struct tide_metrics {
     double *cls_mem;        /* one block for the 10 per-class arrays, owned */
 };
 
-/* ---- treap ------------------------------------------------------------ */
-
-static uint32_t next_prio(auctree *t)
-{
-    uint64_t z = (t->rng += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return (uint32_t)((z ^ (z >> 31)) >> 32);
-}
-
-static void tree_clear(auctree *t)
-{
-    t->used = 0;
-    t->root = NIL;
-    t->free_head = NIL;
-    t->n_keys = 0;
-    t->conc = 0;
-    t->wpos = t->wneg = 0;
-}
-
-/* Grows (or first allocates) the pool to cap nodes; 0 or TIDE_ERR_NOMEM. */
-static int tree_reserve(auctree *t, uint32_t cap)
-{
-    anode *n;
-    ameta *m;
-    if (cap <= t->cap)
-        return TIDE_OK;
-    n = aligned_alloc(64, (size_t)cap * sizeof *n);   /* sizeof(anode) == 64 */
-    if (!n)
-        return TIDE_ERR_NOMEM;
-    m = realloc(t->meta, (size_t)cap * sizeof *m);
-    if (!m) {
-        free(n);
-        return TIDE_ERR_NOMEM;
-    }
-    if (t->used)
-        memcpy(n, t->nodes, (size_t)t->used * sizeof *n);
-    free(t->nodes);
-    t->nodes = n;
-    t->meta = m;
-    t->cap = cap;
-    return TIDE_OK;
-}
-
-static int tree_init(auctree *t, uint32_t cap)
-{
-    memset(t, 0, sizeof *t);
-    t->rng = 0x7469646541554321ULL;
-    tree_clear(t);
-    return tree_reserve(t, cap);
-}
-
-static void tree_free(auctree *t)
-{
-    free(t->nodes);
-    free(t->meta);
-    t->nodes = NULL;
-    t->meta = NULL;
-    t->cap = 0;
-}
-
-static void tr_pull(anode *a, uint32_t x)
-{
-    double lp = 0, ln = 0, rp = 0, rn = 0;
-    if (a[x].l != NIL) {
-        lp = a[a[x].l].sp;
-        ln = a[a[x].l].sn;
-    }
-    if (a[x].r != NIL) {
-        rp = a[a[x].r].sp;
-        rn = a[a[x].r].sn;
-    }
-    a[x].lp = lp;
-    a[x].ln = ln;
-    a[x].sp = lp + a[x].wp + rp;
-    a[x].sn = ln + a[x].wn + rn;
-}
-
-/* Splits subtree x into keys < key (*lo) and keys > key (*hi); key absent. */
-static void tr_split(auctree *t, uint32_t x, double key, uint32_t *lo, uint32_t *hi)
-{
-    anode *a = t->nodes;
-    if (x == NIL) {
-        *lo = *hi = NIL;
-        return;
-    }
-    if (a[x].key < key) {
-        tr_split(t, a[x].r, key, &a[x].r, hi);
-        *lo = x;
-    } else {
-        tr_split(t, a[x].l, key, lo, &a[x].l);
-        *hi = x;
-    }
-    tr_pull(a, x);
-}
-
-static uint32_t tr_merge(auctree *t, uint32_t lo, uint32_t hi)
-{
-    anode *a = t->nodes;
-    if (lo == NIL)
-        return hi;
-    if (hi == NIL)
-        return lo;
-    if (t->meta[lo].prio > t->meta[hi].prio) {
-        a[lo].r = tr_merge(t, a[lo].r, hi);
-        tr_pull(a, lo);
-        return lo;
-    }
-    a[hi].l = tr_merge(t, lo, a[hi].l);
-    tr_pull(a, hi);
-    return hi;
-}
-
-static uint32_t tr_insert(auctree *t, uint32_t x, uint32_t nn)
-{
-    anode *a = t->nodes;
-    if (x == NIL)
-        return nn;
-    if (t->meta[nn].prio > t->meta[x].prio) {
-        tr_split(t, x, a[nn].key, &a[nn].l, &a[nn].r);
-        tr_pull(a, nn);
-        return nn;
-    }
-    if (a[nn].key < a[x].key)
-        a[x].l = tr_insert(t, a[x].l, nn);
-    else
-        a[x].r = tr_insert(t, a[x].r, nn);
-    tr_pull(a, x);
-    return x;
-}
-
-/* Recursive fallback for paths deeper than PATH_DEPTH: adds (delta = +1) or
- * removes (delta = -1) one example of weight w at an existing key; a key
- * left with no example is unlinked and recycled. */
-static uint32_t tr_adjust(auctree *t, uint32_t x, double key, int pos, double w, int delta)
-{
-    anode *a = t->nodes;
-    ameta *mt = t->meta;
-    if (key < a[x].key) {
-        a[x].l = tr_adjust(t, a[x].l, key, pos, w, delta);
-    } else if (key > a[x].key) {
-        a[x].r = tr_adjust(t, a[x].r, key, pos, w, delta);
-    } else {
-        uint32_t *c = pos ? &mt[x].cp : &mt[x].cn;
-        double *s = pos ? &a[x].wp : &a[x].wn;
-        if (delta > 0) {
-            if (*c < UINT32_MAX)
-                (*c)++;
-            *s += w;
-        } else {
-            (*c)--;
-            *s = *c ? *s - w : 0.0;
-        }
-        if (mt[x].cp == 0 && mt[x].cn == 0) {
-            uint32_t m = tr_merge(t, a[x].l, a[x].r);
-            a[x].l = t->free_head;
-            t->free_head = x;
-            t->n_keys--;
-            return m;
-        }
-    }
-    tr_pull(a, x);
-    return x;
-}
+/* ---- cumulative AUC: sorted keys + pending buffer ------------------------ */
 
 static double quantise(double s)
 {
     return floor(s * AUC_QUANT_GRID) / AUC_QUANT_GRID;
 }
-
-/* In-order: recomputes the pair sum from the node weights. */
-static void tr_conc(const anode *a, uint32_t x, double *neg_below, double *conc)
-{
-    if (x == NIL)
-        return;
-    tr_conc(a, a[x].l, neg_below, conc);
-    *conc += a[x].wp * (*neg_below + 0.5 * a[x].wn);
-    *neg_below += a[x].wn;
-    tr_conc(a, a[x].r, neg_below, conc);
-}
-
-/* Post-order: recomputes every subtree sum from the node weights. */
-static void tr_repull(anode *a, uint32_t x)
-{
-    if (x == NIL)
-        return;
-    tr_repull(a, a[x].l);
-    tr_repull(a, a[x].r);
-    tr_pull(a, x);
-}
-
-/* Clears the rounding drift of incremental updates (window rebuilds). */
-static void tree_recompute(auctree *t)
-{
-    double nb = 0, conc = 0;
-    tr_repull(t->nodes, t->root);
-    tr_conc(t->nodes, t->root, &nb, &conc);
-    t->conc = conc;
-    if (t->root != NIL) {
-        t->wpos = t->nodes[t->root].sp;
-        t->wneg = t->nodes[t->root].sn;
-    } else {
-        t->wpos = t->wneg = 0;
-    }
-}
-
-static uint32_t tree_take(auctree *t)
-{
-    uint32_t x;
-    if (t->free_head != NIL) {
-        x = t->free_head;
-        t->free_head = t->nodes[x].l;
-        return x;
-    }
-    if (t->used == t->cap)
-        return NIL;   /* cannot happen: a window holds <= cap keys */
-    return t->used++;
-}
-
-/* Fills node x as a fresh leaf holding one example. */
-static void tr_leaf(auctree *t, uint32_t x, double key, int pos, double w)
-{
-    anode *n = &t->nodes[x];
-    n->key = key;
-    n->wp = n->sp = pos ? w : 0.0;
-    n->wn = n->sn = pos ? 0.0 : w;
-    n->lp = n->ln = 0;
-    n->l = n->r = NIL;
-    t->meta[x].cp = pos ? 1 : 0;
-    t->meta[x].cn = pos ? 0 : 1;
-    t->meta[x].prio = next_prio(t);
-}
-
-/* Inserts a new key node (the key must be absent) by recursive descent. */
-static int tree_new_key(auctree *t, double key, int pos, double w)
-{
-    uint32_t x = tree_take(t);
-    if (x == NIL)
-        return TIDE_ERR_NOMEM;
-    tr_leaf(t, x, key, pos, w);
-    t->root = tr_insert(t, t->root, x);
-    t->n_keys++;
-    return TIDE_OK;
-}
-
-/* Hangs new node x (key absent) as a leaf below the end of the descent
- * path, adds its weight to the path's sums, then rotates it up while its
- * priority beats its parent's (expected < 2 rotations; Seidel & Aragon). */
-static void tree_link_leaf(auctree *t, uint32_t x, const uint32_t *path, int d, double key,
-                           int pos, double w)
-{
-    anode *a = t->nodes;
-    tr_leaf(t, x, key, pos, w);
-    t->n_keys++;
-    if (d == 0) {
-        t->root = x;
-        return;
-    }
-    for (int i = 0; i < d; i++) {
-        anode *p = &a[path[i]];
-        int left = key < p->key;
-        if (pos) {
-            p->sp += w;
-            p->lp += left ? w : 0.0;
-        } else {
-            p->sn += w;
-            p->ln += left ? w : 0.0;
-        }
-    }
-    if (key < a[path[d - 1]].key)
-        a[path[d - 1]].l = x;
-    else
-        a[path[d - 1]].r = x;
-    for (int i = d - 1; i >= 0 && t->meta[x].prio > t->meta[path[i]].prio; i--) {
-        uint32_t p = path[i];
-        if (a[p].l == x) {
-            a[p].l = a[x].r;
-            a[x].r = p;
-        } else {
-            a[p].r = a[x].l;
-            a[x].l = p;
-        }
-        tr_pull(a, p);
-        tr_pull(a, x);
-        if (i == 0)
-            t->root = x;
-        else if (a[path[i - 1]].l == p)
-            a[path[i - 1]].l = x;
-        else
-            a[path[i - 1]].r = x;
-    }
-}
-
-/* One descent from the root towards key: the weights around it (negatives
- * strictly below, positives strictly above, both at key) and the path taken
- * (path[0] = root). Returns the node holding key or NIL; *depth may exceed
- * PATH_DEPTH, in which case path holds only its first PATH_DEPTH nodes. */
-#define PATH_DEPTH 128
-static uint32_t tr_descend(const auctree *t, double key, uint32_t *path, int *depth,
-                           double *nb, double *ne, double *pa, double *pe)
-{
-    const anode *a = t->nodes;
-    uint32_t x = t->root;
-    double neg_below = 0, pos_above = 0;
-    int d = 0;
-    *ne = *pe = 0;
-    while (x != NIL) {
-        const anode *n = &a[x];
-        if (d < PATH_DEPTH)
-            path[d] = x;
-        d++;
-        if (key < n->key) {
-            pos_above += n->sp - n->lp;   /* this node and its right subtree */
-            x = n->l;
-        } else if (key > n->key) {
-            neg_below += n->ln + n->wn;   /* left subtree and this node */
-            x = n->r;
-        } else {
-            neg_below += n->ln;
-            pos_above += n->sp - n->lp - n->wp;
-            *ne = n->wn;
-            *pe = n->wp;
-            break;
-        }
-    }
-    *nb = neg_below;
-    *pa = pos_above;
-    *depth = d;
-    return x;
-}
-
-/* Adds dw (signed) to the path sums towards key; the last node holds key. */
-static void tr_path_add(anode *a, const uint32_t *path, int d, double key, int pos, double dw)
-{
-    for (int i = 0; i < d; i++) {
-        anode *p = &a[path[i]];
-        int left = key < p->key;
-        if (pos) {
-            p->sp += dw;
-            p->lp += left ? dw : 0.0;
-        } else {
-            p->sn += dw;
-            p->ln += left ? dw : 0.0;
-        }
-    }
-}
-
-static int tree_add(auctree *t, double s, int pos, double w)
-{
-    uint32_t path[PATH_DEPTH];
-    double nb, ne, pa, pe;
-    int d;
-    uint32_t x;
-    x = tr_descend(t, s, path, &d, &nb, &ne, &pa, &pe);
-    if (x == NIL && d > PATH_DEPTH) {
-        int rc = tree_new_key(t, s, pos, w);
-        if (rc)
-            return rc;
-    } else if (x == NIL) {
-        if ((x = tree_take(t)) == NIL)
-            return TIDE_ERR_NOMEM;
-        tree_link_leaf(t, x, path, d, s, pos, w);
-    } else if (d <= PATH_DEPTH) {
-        /* existing key: the shape does not change, add w along the path */
-        ameta *mt = &t->meta[x];
-        if (pos) {
-            if (mt->cp < UINT32_MAX)
-                mt->cp++;
-            t->nodes[x].wp += w;
-        } else {
-            if (mt->cn < UINT32_MAX)
-                mt->cn++;
-            t->nodes[x].wn += w;
-        }
-        tr_path_add(t->nodes, path, d, s, pos, w);
-    } else {
-        t->root = tr_adjust(t, t->root, s, pos, w, +1);
-    }
-    /* the example itself is never counted: a positive looks at negatives only */
-    t->conc += pos ? w * (nb + 0.5 * ne) : w * (pa + 0.5 * pe);
-    if (pos)
-        t->wpos += w;
-    else
-        t->wneg += w;
-    return TIDE_OK;
-}
-
-/* Removes one example previously added (window eviction). */
-static void tree_remove(auctree *t, double s, int pos, double w)
-{
-    uint32_t path[PATH_DEPTH];
-    double nb, ne, pa, pe;
-    int d;
-    uint32_t x = tr_descend(t, s, path, &d, &nb, &ne, &pa, &pe);
-    anode *a = t->nodes;
-    ameta *mt;
-    if (x == NIL || (pos ? t->meta[x].cp : t->meta[x].cn) == 0)
-        return;   /* only after loading an inconsistent snapshot */
-    mt = &t->meta[x];
-    t->conc -= pos ? w * (nb + 0.5 * ne) : w * (pa + 0.5 * pe);
-    if (pos)
-        t->wpos -= w;
-    else
-        t->wneg -= w;
-    if (d > PATH_DEPTH) {
-        t->root = tr_adjust(t, t->root, s, pos, w, -1);
-    } else {
-        if (pos) {
-            mt->cp--;
-            a[x].wp = mt->cp ? a[x].wp - w : 0.0;
-        } else {
-            mt->cn--;
-            a[x].wn = mt->cn ? a[x].wn - w : 0.0;
-        }
-        tr_path_add(a, path, d, s, pos, -w);
-        if (mt->cp == 0 && mt->cn == 0) {
-            /* unlink: its children merge into its place; the ancestors'
-             * sums already exclude it */
-            uint32_t m = tr_merge(t, a[x].l, a[x].r);
-            if (d == 1)
-                t->root = m;
-            else if (a[path[d - 2]].l == x)
-                a[path[d - 2]].l = m;
-            else
-                a[path[d - 2]].r = m;
-            a[x].l = t->free_head;
-            t->free_head = x;
-            t->n_keys--;
-        }
-    }
-    if (t->n_keys == 0) {
-        t->conc = 0;
-        t->wpos = t->wneg = 0;
-    }
-}
-
-static double tree_auc(const auctree *t)
-{
-    if (!(t->wpos > 0) || !(t->wneg > 0))
-        return NAN;
-    return t->conc / (t->wpos * t->wneg);
-}
-
-/* ---- cumulative AUC: sorted keys + pending buffer ------------------------ */
 
 /* The cumulative view only grows, and asking for its value is rare, so
  * examples wait in a buffer of CUM_PEND; a full buffer is sorted and merged
@@ -1008,8 +535,7 @@ static int metrics_alloc(tide_metric_kind kind, size_t window, tide_metrics **ou
         return TIDE_ERR_NOMEM;
     m->kind = kind;
     m->window = window;
-    if (cum_init(&m->tc, TIDE_METRICS_AUC_EXACT_KEYS, kind == TIDE_METRIC_CLASSIFY) ||
-        tree_init(&m->tw, kind == TIDE_METRIC_CLASSIFY ? (uint32_t)window : 0))
+    if (cum_init(&m->tc, TIDE_METRICS_AUC_EXACT_KEYS, kind == TIDE_METRIC_CLASSIFY))
         goto fail;
     if (window) {
         m->ring = malloc(window * sizeof *m->ring);
@@ -1036,7 +562,6 @@ void tide_metrics_free(tide_metrics *m)
     if (!m)
         return;
     cum_free(&m->tc);
-    tree_free(&m->tw);
     free(m->ring);
     free(m->cls_mem);
     free(m);
@@ -1056,7 +581,6 @@ void tide_metrics_reset(tide_metrics *m)
     memset(&m->rc, 0, sizeof m->rc);
     memset(&m->rw, 0, sizeof m->rw);
     cum_clear(&m->tc);
-    tree_clear(&m->tw);
     m->n_classes = 0;
     m->binary = 1;
     m->head = m->count = m->evicted = 0;
@@ -1072,8 +596,6 @@ static void window_rebuild(tide_metrics *m)
         cstats_zero(&m->cw, m->class_cap);
         for (size_t i = 0; i < m->count; i++)
             cstats_add(&m->cw, &m->ring[(m->head + i) % m->window], 1.0);
-        if (m->binary)
-            tree_recompute(&m->tw);
     } else {
         memset(&m->rw, 0, sizeof m->rw);
         for (size_t i = 0; i < m->count; i++) {
@@ -1091,8 +613,6 @@ static wentry *window_slot(tide_metrics *m)
         e = &m->ring[m->head];
         if (m->kind == TIDE_METRIC_CLASSIFY) {
             cstats_add(&m->cw, e, -1.0);
-            if (m->binary)
-                tree_remove(&m->tw, e->b, e->y == 1, e->w);
         } else {
             rstats_remove(&m->rw, e->a, e->b, e->w);
         }
@@ -1164,8 +684,6 @@ int tide_metrics_add_class(tide_metrics *m, int y_true, const double *proba, int
         *slot = e;
         m->count++;
         cstats_add(&m->cw, &e, 1.0);
-        if (m->binary)
-            (void)tree_add(&m->tw, score, y_true == 1, w);   /* fits: <= window keys */
         if (m->evicted >= m->window)
             window_rebuild(m);
     }
@@ -1191,6 +709,40 @@ int tide_metrics_add_reg(tide_metrics *m, double y_true, double y_pred, double w
             window_rebuild(m);
     }
     return TIDE_OK;
+}
+
+/* Windowed AUC, exact: the window's scores are copied, radix-sorted and
+ * scanned once (O(window)); adds stay O(1). NaN if the copy cannot be
+ * allocated. */
+static double window_auc(const tide_metrics *m)
+{
+    cumauc none;
+    cpend *p;
+    double wp = 0, wn = 0, conc;
+    uint32_t n = (uint32_t)m->count;
+    if (n == 0)
+        return NAN;
+    p = malloc(2 * (size_t)n * sizeof *p);
+    if (!p)
+        return NAN;
+    for (uint32_t i = 0; i < n; i++) {
+        const wentry *e = &m->ring[(m->head + i) % m->window];
+        p[i].s = e->b;
+        p[i].w = e->w;
+        p[i].pos = e->y == 1;
+        p[i].pad = 0;
+        if (p[i].pos)
+            wp += e->w;
+        else
+            wn += e->w;
+    }
+    sort_pend(p, p + n, n);
+    memset(&none, 0, sizeof none);
+    conc = cum_scan(&none, p, n);
+    free(p);
+    if (!(wp > 0) || !(wn > 0))
+        return NAN;
+    return conc / (wp * wn);
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -1221,7 +773,7 @@ void tide_metrics_get(const tide_metrics *m, int windowed, tide_metric_values *o
         }
         if (m->binary) {
             out->f1 = m->n_classes >= 2 ? f1_of(s, 1) : 0.0;
-            out->roc_auc = windowed ? tree_auc(&m->tw) : cum_auc(&m->tc);
+            out->roc_auc = windowed ? window_auc(m) : cum_auc(&m->tc);
         } else {
             double sum = 0;
             int seen = 0;
@@ -1246,124 +798,6 @@ void tide_metrics_get(const tide_metrics *m, int windowed, tide_metric_values *o
 }
 
 /* ---- persistence -------------------------------------------------------- */
-
-static void save_tree(const auctree *t, tide_wbuf *b)
-{
-    tide_wbuf_u32(b, t->used);
-    tide_wbuf_u32(b, t->root);
-    tide_wbuf_u32(b, t->free_head);
-    tide_wbuf_u32(b, t->n_keys);
-    tide_wbuf_u64(b, t->rng);
-    tide_wbuf_f64(b, t->conc);
-    tide_wbuf_f64(b, t->wpos);
-    tide_wbuf_f64(b, t->wneg);
-    for (uint32_t i = 0; i < t->used; i++) {
-        const anode *n = &t->nodes[i];
-        const ameta *mt = &t->meta[i];
-        tide_wbuf_f64(b, n->key);
-        tide_wbuf_f64(b, n->wp);
-        tide_wbuf_f64(b, n->wn);
-        tide_wbuf_f64(b, n->lp);
-        tide_wbuf_f64(b, n->ln);
-        tide_wbuf_f64(b, n->sp);
-        tide_wbuf_f64(b, n->sn);
-        tide_wbuf_u32(b, n->l);
-        tide_wbuf_u32(b, n->r);
-        tide_wbuf_u32(b, mt->cp);
-        tide_wbuf_u32(b, mt->cn);
-        tide_wbuf_u32(b, mt->prio);
-    }
-}
-
-#define NODE_BYTES (7 * 8 + 5 * 4)
-
-/* Checks a loaded pool: every link in range, the tree reachable from root
- * is a search tree (keys strictly increasing in order) no deeper than
- * TREE_MAX_DEPTH, and the rest of the pool is exactly the free list. */
-static int check_tree(const auctree *t, tide_err *err)
-{
-    struct frame { uint32_t x; uint32_t depth; double lo, hi; } st[2 * TREE_MAX_DEPTH + 4];
-    size_t sp = 0;
-    uint32_t reach = 0, nfree = 0;
-    uint8_t *mark = calloc(t->used ? t->used : 1, 1);
-    int rc = TIDE_OK;
-    if (!mark)
-        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory checking an AUC tree");
-    if (t->root != NIL)
-        st[sp++] = (struct frame){t->root, 1, -INFINITY, INFINITY};
-    while (sp > 0) {
-        struct frame f = st[--sp];
-        const anode *n;
-        if (f.x >= t->used || mark[f.x] || f.depth > TREE_MAX_DEPTH) {
-            rc = TIDE_ERR_FORMAT;
-            goto done;
-        }
-        mark[f.x] = 1;
-        reach++;
-        n = &t->nodes[f.x];
-        if (!(n->key > f.lo && n->key < f.hi) || (t->meta[f.x].cp == 0 && t->meta[f.x].cn == 0)) {
-            rc = TIDE_ERR_FORMAT;
-            goto done;
-        }
-        if (n->l != NIL)
-            st[sp++] = (struct frame){n->l, f.depth + 1, f.lo, n->key};
-        if (n->r != NIL)
-            st[sp++] = (struct frame){n->r, f.depth + 1, n->key, f.hi};
-    }
-    for (uint32_t x = t->free_head; x != NIL; x = t->nodes[x].l) {
-        if (x >= t->used || mark[x]) {
-            rc = TIDE_ERR_FORMAT;
-            goto done;
-        }
-        mark[x] = 1;
-        nfree++;
-    }
-    if (reach != t->n_keys || reach + nfree != t->used)
-        rc = TIDE_ERR_FORMAT;
-done:
-    free(mark);
-    if (rc)
-        tide_err_set(err, rc, "metrics snapshot: the AUC tree is corrupt");
-    return rc;
-}
-
-static int load_tree(auctree *t, tide_rbuf *r, tide_err *err)
-{
-    uint32_t used = tide_rbuf_u32(r);
-    if (r->bad)
-        return tide_err_set(err, TIDE_ERR_FORMAT, "metrics snapshot is truncated");
-    if (used > t->cap || !tide_rbuf_has(r, (size_t)used * NODE_BYTES))
-        return tide_err_set(err, TIDE_ERR_FORMAT,
-                            "metrics snapshot: AUC tree of %u nodes exceeds the window %u or the data",
-                            used, t->cap);
-    t->used = used;
-    t->root = tide_rbuf_u32(r);
-    t->free_head = tide_rbuf_u32(r);
-    t->n_keys = tide_rbuf_u32(r);
-    t->rng = tide_rbuf_u64(r);
-    t->conc = tide_rbuf_f64(r);
-    t->wpos = tide_rbuf_f64(r);
-    t->wneg = tide_rbuf_f64(r);
-    for (uint32_t i = 0; i < used; i++) {
-        anode *n = &t->nodes[i];
-        ameta *mt = &t->meta[i];
-        n->key = tide_rbuf_f64(r);
-        n->wp = tide_rbuf_f64(r);
-        n->wn = tide_rbuf_f64(r);
-        n->lp = tide_rbuf_f64(r);
-        n->ln = tide_rbuf_f64(r);
-        n->sp = tide_rbuf_f64(r);
-        n->sn = tide_rbuf_f64(r);
-        n->l = tide_rbuf_u32(r);
-        n->r = tide_rbuf_u32(r);
-        mt->cp = tide_rbuf_u32(r);
-        mt->cn = tide_rbuf_u32(r);
-        mt->prio = tide_rbuf_u32(r);
-    }
-    if (r->bad)
-        return tide_err_set(err, TIDE_ERR_FORMAT, "metrics snapshot is truncated");
-    return check_tree(t, err);
-}
 
 static void save_cum(const cumauc *c, tide_wbuf *b)
 {
@@ -1503,8 +937,6 @@ int tide_metrics_save(const tide_metrics *m, tide_wbuf *b)
         save_cstats(&m->cc, m->n_classes, b);
         save_cstats(&m->cw, m->n_classes, b);
         save_cum(&m->tc, b);
-        if (m->window)
-            save_tree(&m->tw, b);
     } else {
         save_rstats(&m->rc, b);
         save_rstats(&m->rw, b);
@@ -1574,8 +1006,6 @@ int tide_metrics_load(tide_rbuf *r, tide_metrics **out, tide_err *err)
         load_cstats(&m->cc, m->n_classes, r);
         load_cstats(&m->cw, m->n_classes, r);
         if ((rc = load_cum(&m->tc, r, err)) != TIDE_OK)
-            goto fail;
-        if (window && (rc = load_tree(&m->tw, r, err)) != TIDE_OK)
             goto fail;
     } else {
         load_rstats(&m->rc, r);
