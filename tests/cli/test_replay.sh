@@ -91,6 +91,37 @@ else
   echo "skip delay_empty_row (known bug, set TIDE_TEST_KNOWN_BUGS=1)"
 fi
 
+# ---- label spellings and the positive class ---------------------------------
+# Phishing relabelled true/false and yes/no: the positive spelling is the
+# positive class, so every metric equals the 1/0 run, for the binary logistic
+# and for gnb (which numbers classes by first appearance: the swap path).
+# Relabelled a/b (no positive spelling): the first label seen, "a" = phishing,
+# is class 0 and F1 is reported for class 1 = "b"; the logistic model is the
+# mirror image (same log loss and AUC), accuracy differs at most by the tie
+# at p = 0.5 on the first row (1/1250).
+py 'import csv,sys
+rows=list(csv.reader(open(sys.argv[1])))
+for name, (pos, neg) in {"tf": ("true", "false"), "yn": ("yes", "no"), "ab": ("a", "b")}.items():
+    with open("%s/ph_%s.csv" % (sys.argv[2], name), "w") as f:
+        f.write(",".join(rows[0]) + "\n")
+        for r in rows[1:]: f.write(",".join(r[:-1] + [pos if r[-1] == "1" else neg]) + "\n")' "$D/phishing.csv" "$TMP"
+for l in logistic gnb; do
+  base=$(replay_json "$D/phishing.csv" --learner $l)
+  for v in tf yn; do
+    o=$(replay_json "$TMP/ph_$v.csv" --learner $l)
+    check "labels_${v}_$l" py 'import json,sys
+a=json.loads(sys.argv[1])["metrics"]; b=json.loads(sys.argv[2])["metrics"]
+assert a == b, (a, b)' "$base" "$o"
+  done
+done
+base=$(replay_json "$D/phishing.csv")
+o=$(replay_json "$TMP/ph_ab.csv")
+check labels_ab_mirror py 'import json,sys
+a=json.loads(sys.argv[1])["metrics"]; b=json.loads(sys.argv[2])["metrics"]
+assert abs(a["log_loss"] - b["log_loss"]) < 1e-9 and abs(a["roc_auc"] - b["roc_auc"]) < 1e-9, (a, b)
+assert abs(a["accuracy"] - b["accuracy"]) <= 1 / 1250 + 1e-12, (a, b)
+assert abs(a["f1"] - b["f1"]) > 0.01, (a, b)    # F1 of the other class' "$base" "$o"
+
 # ---- save, then predict ---------------------------------------------------
 out=$(replay_json "$D/phishing.csv" --save "$TMP/ph.tide")
 check save_exit [ -s "$TMP/ph.tide" ]

@@ -251,6 +251,48 @@ static void test_ftrl_l1_l2(void **st)
     tide_learner_free(l);
 }
 
+/* NAG (Ross, Mineiro & Langford 2013, Algorithm 2): s_i = max |x_i|,
+ * N += sum_i x_i^2 / s_i^2 (+1 for the intercept), step = lr sqrt(t / N),
+ * w_i -= step g_i / (s_i sqrt(G_i)), and w_i *= s_i^2 / x_i^2 when a larger
+ * |x_i| arrives. */
+static void test_nag_steps(void **st)
+{
+    (void)st;
+    const char *kv[] = {"optimizer=nag", "lr=0.5"};
+    tide_learner *l = mk("logistic", kv, 2, 10);
+    double step, w7, b, p, g7, G7, Gb;
+    /* step 1, x = {3: 1, 7: 2}, y = 1, g = -0.5: s3 = 1, s7 = 2,
+     * N = 1 + 1/1 + 4/4 = 3, step = 0.5 sqrt(1/3) = 0.288675
+     * w3 = step * 0.5 / (1 * sqrt(0.25)) = step, w7 = step * 1 / (2 * sqrt(1)) = step/2,
+     * b = step * 0.5 / sqrt(0.25) = step: each input contributes the same, scale-free */
+    learn(l, ex37(), 1);
+    step = 0.5 * sqrt(1.0 / 3);
+    assert_near(weight_of(l, 3), step, 1e-6);
+    assert_near(weight_of(l, 7), step / 2, 1e-6);
+    assert_near(bias_of(l), step, 1e-6);
+    /* step 2, x = {7: 4}, y = 0: |4| > s7 = 2 -> w7 *= 2^2/4^2 = 1/4 = 0.0360844 first;
+     * t = 2, N = 3 + 1 + 16/16 = 5, step = 0.5 sqrt(2/5) = 0.316228
+     * p = sigmoid(b + 4 w7) = sigmoid(0.288675 + 0.144338) = 0.606594, g = p
+     * g7 = 4p, G7 = 1 + g7^2, w7 -= step g7 / (4 sqrt(G7)) -> -0.037008
+     * Gb = 0.25 + p^2, b -= step p / sqrt(Gb) -> 0.044659 */
+    learn(l, vec1(7, 4), 0);
+    w7 = step / 2 / 4;
+    b = step;
+    p = sigm(b + 4 * w7);
+    step = 0.5 * sqrt(2.0 / 5);
+    g7 = 4 * p;
+    G7 = 1 + g7 * g7;
+    Gb = 0.25 + p * p;
+    w7 -= step * g7 / (4 * sqrt(G7));
+    b -= step * p / sqrt(Gb);
+    assert_near(weight_of(l, 7), w7, 1e-6);
+    assert_near(bias_of(l), b, 1e-6);
+    assert_near(weight_of(l, 7), -0.037008, 1e-5);
+    assert_near(bias_of(l), 0.044659, 1e-5);
+    assert_near(weight_of(l, 3), 0.5 * sqrt(1.0 / 3), 1e-6); /* not in the row: unchanged */
+    tide_learner_free(l);
+}
+
 /* ---- gradient check by finite differences ---------------------------- */
 
 /* Loss at w + h e_i is read through an extra bucket K whose weight is exactly
@@ -1190,6 +1232,7 @@ int main(void)
         cmocka_unit_test(test_adagrad_steps),
         cmocka_unit_test(test_ftrl_steps),
         cmocka_unit_test(test_ftrl_l1_l2),
+        cmocka_unit_test(test_nag_steps),
         cmocka_unit_test(test_gradient_finite_difference),
         cmocka_unit_test(test_softmax_grows_classes),
         cmocka_unit_test(test_softmax_auto_sums_to_one),
