@@ -826,11 +826,11 @@ static int load_cum(cumauc *c, tide_rbuf *r, tide_err *err)
     uint8_t quant = tide_rbuf_u8(r);
     if (r->bad)
         return tide_err_set(err, TIDE_ERR_FORMAT, "metrics snapshot is truncated");
-    if (n > c->max_keys || np >= CUM_PEND || quant > 1 ||
+    if (n > c->max_keys || np > CUM_PEND || quant > 1 ||
         !tide_rbuf_has(r, 24 + (size_t)n * 24 + (size_t)np * 17))
         return tide_err_set(err, TIDE_ERR_FORMAT,
                             "metrics snapshot: cumulative AUC of %u keys and %u pending exceeds "
-                            "the bounds (%u, %u) or the data", n, np, c->max_keys, CUM_PEND - 1);
+                            "the bounds (%u, %u) or the data", n, np, c->max_keys, CUM_PEND);
     if (cum_reserve(c, n))
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory loading the cumulative AUC");
     c->quant = quant;

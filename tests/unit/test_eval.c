@@ -672,6 +672,7 @@ static void test_save_load(void **st)
         roundtrip_kind(kind, 0, 333);
         roundtrip_kind(kind, 50, 333);
         roundtrip_kind(kind, 50, 5000);   /* merged AUC keys + pending */
+        roundtrip_kind(kind, 7, 4096);    /* AUC buffer exactly full */
     }
     /* foreign data and newer versions are refused with a sentence */
     uint8_t junk[64] = "not a metrics block at all........";
