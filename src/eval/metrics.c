@@ -666,7 +666,7 @@ int tide_metrics_add_class(tide_metrics *m, int y_true, const double *proba, int
         py = y_true < n_classes ? proba[y_true] : 0.0;
         py = py < LOGLOSS_EPS ? LOGLOSS_EPS : py > 1 - LOGLOSS_EPS ? 1 - LOGLOSS_EPS : py;
     }
-    score = score < 0 ? 0 : score > 1 ? 1 : score;
+    score = score > 0 ? (score < 1 ? score : 1.0) : 0.0;   /* also -0.0 -> +0.0 (radix sort) */
     e.a = -log(py);
     e.b = score;
     e.w = w;
@@ -852,6 +852,8 @@ static int load_cum(cumauc *c, tide_rbuf *r, tide_err *err)
         c->pend[i].w = tide_rbuf_f64(r);
         c->pend[i].pos = tide_rbuf_u8(r) != 0;
         c->pend[i].pad = 0;
+        if (c->pend[i].s == 0)
+            c->pend[i].s = 0.0;   /* -0.0 would sort last by its bits */
         if (!(c->pend[i].s >= 0 && c->pend[i].s <= 1))
             return tide_err_set(err, TIDE_ERR_FORMAT,
                                 "metrics snapshot: pending AUC score %u is out of range", i);
@@ -1022,6 +1024,8 @@ int tide_metrics_load(tide_rbuf *r, tide_metrics **out, tide_err *err)
         e->w = tide_rbuf_f64(r);
         e->y = (int32_t)tide_rbuf_u32(r);
         e->pred = (int32_t)tide_rbuf_u32(r);
+        if (kind == TIDE_METRIC_CLASSIFY && e->b == 0)
+            e->b = 0.0;   /* -0.0 would sort last by its bits */
         if (!(e->w >= 0) || !isfinite(e->w) ||
             (kind == TIDE_METRIC_CLASSIFY &&
              (e->y < 0 || e->y >= (int)nc || e->pred < 0 || e->pred >= (int)nc ||

@@ -460,6 +460,21 @@ static void test_auc_pairwise(void **st)
         }
         tide_metrics_free(m);
     }
+    /* -0.0 is the score 0 (the radix sort orders by bits): pos at 0 vs
+     * neg at 0 ties (1/2), vs neg at 0.5 loses (0) -> 0.5/2 = 0.25 */
+    {
+        tide_metrics *z = mk(TIDE_METRIC_CLASSIFY, 8);
+        tide_metric_values vz;
+        double pz[2] = {1.0, -0.0};
+        assert_int_equal(tide_metrics_add_class(z, 1, pz, 2, 1), TIDE_OK);
+        add_bin(z, 0, 0.0, 1);
+        add_bin(z, 0, 0.5, 1);
+        tide_metrics_get(z, 0, &vz);
+        assert_near(vz.roc_auc, 0.25, TOL);
+        tide_metrics_get(z, 1, &vz);
+        assert_near(vz.roc_auc, 0.25, TOL);
+        tide_metrics_free(z);
+    }
     /* all scores tied -> 0.5; perfectly ranked -> 1; reversed -> 0 */
     tide_metrics *m = mk(TIDE_METRIC_CLASSIFY, 0);
     tide_metric_values v;
