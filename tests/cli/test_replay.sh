@@ -59,6 +59,14 @@ for k in ("accuracy", "f1", "log_loss", "roc_auc"): assert isinstance(m[k], floa
 assert 0 <= m["accuracy"] <= 1 and 0 <= m["f1"] <= 1 and 0 <= m["roc_auc"] <= 1 and m["log_loss"] > 0
 assert m["n"] == 1250' "$out"
 
+# rows with an empty target are unlabelled: counted, not scored, not learned
+printf 'a,b,y\n1,2,1\n0.5,1,\n2,3,0\n1,1,\n4,4,1\n' >"$TMP/unl.csv"
+out=$(replay_json "$TMP/unl.csv")
+check unlabelled_rows py 'import json,sys
+d=json.loads(sys.argv[1]); assert d["rows"] == 3 and d["unlabelled"] == 2 and d["metrics"]["n"] == 3, d' "$out"
+out=$(replay_json "$D/phishing.csv" --max-rows 100)
+check max_rows [ "$(jget "$out" rows)" = 100 ]
+
 # ---- delayed labels -------------------------------------------------------
 plain=$(replay_json "$D/phishing.csv")
 delayed=$(replay_json "$D/phishing.csv" --delay 100)

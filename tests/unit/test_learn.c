@@ -633,6 +633,53 @@ static void test_gnb_unseen_class(void **st)
     tide_learner_free(l);
 }
 
+/* Importance weights are frequency weights: learning (x, w = 2) equals
+ * learning x twice for naive Bayes (weighted Welford, West 1979), and scales
+ * the SGD gradient by w. */
+static void test_importance_weights(void **st)
+{
+    (void)st;
+    const char *kv[] = {"optimizer=sgd", "power_t=0", "lr=0.1"};
+    tide_learner *a = mk("gnb", NULL, 0, 10), *b = mk("gnb", NULL, 0, 10), *l;
+    double pa[TIDE_MAX_CLASSES], pb[TIDE_MAX_CLASSES];
+    vec x;
+    x = vec1(4, 1);
+    assert_int_equal(tide_learner_learn(a, V(x), 0, 2.0), TIDE_OK);
+    learn(b, vec1(4, 1), 0);
+    learn(b, vec1(4, 1), 0);
+    learn(a, vec1(4, 3), 0);
+    learn(b, vec1(4, 3), 0);
+    x = vec1(4, 7);
+    assert_int_equal(tide_learner_learn(a, V(x), 1, 3.0), TIDE_OK);
+    for (int i = 0; i < 3; i++)
+        learn(b, vec1(4, 7), 1);
+    learn(a, vec1(4, 9), 1);
+    learn(b, vec1(4, 9), 1);
+    /* class 0: {1, 1, 3}: mean 5/3, var 4/3; class 1: {7, 7, 7, 9}: mean 7.5, var 1;
+     * priors 3/7, 4/7 -- the same statistics either way */
+    for (double q = 0; q <= 10; q += 0.5) {
+        pred(a, vec1(4, q), pa);
+        pred(b, vec1(4, q), pb);
+        assert_near(pa[0], pb[0], 1e-12);
+    }
+    pred(a, vec1(4, 5), pa);
+    {
+        double j0 = log(3.0 / 7) - 0.5 * log(2 * M_PI * 4.0 / 3) - pow(5 - 5.0 / 3, 2) / (2 * 4.0 / 3);
+        double j1 = log(4.0 / 7) - 0.5 * log(2 * M_PI * 1.0) - pow(5 - 7.5, 2) / 2;
+        assert_near(pa[0], 1 / (1 + exp(j1 - j0)), 1e-9);
+    }
+    tide_learner_free(a);
+    tide_learner_free(b);
+    /* SGD: w = 2 from zero weights: w3 = -0.1 * 2 * (0.5 - 1) * 1 = 0.1 (twice the w = 1 step) */
+    l = mk("logistic", kv, 3, 10);
+    x = ex37();
+    assert_int_equal(tide_learner_learn(l, V(x), 1, 2.0), TIDE_OK);
+    assert_near(weight_of(l, 3), 0.1, 1e-7);
+    assert_near(weight_of(l, 7), 0.2, 1e-7);
+    assert_near(bias_of(l), 0.1, 1e-7);
+    tide_learner_free(l);
+}
+
 /* ---- labels ------------------------------------------------------------ */
 
 static int lab(tide_labels *d, const char *s)
@@ -1242,6 +1289,7 @@ int main(void)
         cmocka_unit_test(test_gnb_gaussian_posterior),
         cmocka_unit_test(test_gnb_indicator_laplace),
         cmocka_unit_test(test_gnb_unseen_class),
+        cmocka_unit_test(test_importance_weights),
         cmocka_unit_test(test_labels_binary),
         cmocka_unit_test(test_labels_multiclass),
         cmocka_unit_test(test_labels_positive),
