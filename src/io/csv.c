@@ -11,7 +11,7 @@
  * so it can resume after more input is read, then split and unescaped.
  *
  * Column types are inferred from the first infer_rows records (buffered in
- * an owned store, at most TIDE_IO_INFER_BYTES of text): a column is numeric
+ * an owned store, at most TIDE_IO_INFER_BYTES of memory): a column is numeric
  * when every non-empty cell parses as a finite number. A later non-numeric
  * cell in a numeric column is a parse error; empty cells are missing values.
  */
@@ -493,12 +493,14 @@ static int hold(tide_reader *r, int code, const char *msg, size_t n, uint64_t li
     h->line = lineno;
     h->ncells = n;
     h->cell0 = r->n_held_cells;
+    r->held_bytes += sizeof *h;
     if (code != TIDE_OK) {
         size_t L = strlen(msg) + 1;
         h->msg = malloc(L);
         if (!h->msg)
             goto nomem;
         memcpy(h->msg, msg, L);
+        r->held_bytes += L;
     } else if (n == r->ncols) {
         size_t text = 0;
         for (size_t i = 0; i < n; i++)
@@ -518,6 +520,7 @@ static int hold(tide_reader *r, int code, const char *msg, size_t n, uint64_t li
             r->held_text[c->off + c->len] = '\0';
             r->held_text_len += c->len + 1;
         }
+        r->held_bytes += text + n * sizeof *r->held_cells;
     }
     r->n_held++;
     return TIDE_OK;
@@ -536,7 +539,7 @@ static void free_held(tide_reader *r)
     r->held = NULL;
     r->held_cells = NULL;
     r->held_text = NULL;
-    r->n_held = r->held_next = r->n_held_cells = r->held_text_len = 0;
+    r->n_held = r->held_next = r->n_held_cells = r->held_text_len = r->held_bytes = 0;
     r->held_cap = r->held_cells_cap = r->held_text_cap = 0;
 }
 
@@ -604,7 +607,7 @@ int tide_csv_open(tide_reader *r, tide_err *err)
         return rc;
 
     /* Type inference: buffer up to infer_rows records. */
-    for (int k = 0; k < r->infer_rows && r->held_text_len < TIDE_IO_INFER_BYTES; k++) {
+    for (int k = 0; k < r->infer_rows && r->held_bytes < TIDE_IO_INFER_BYTES; k++) {
         tide_err le;
         tide_err_clear(&le);
         rc = csv_read_record(r, &n, &lineno, &le);

@@ -30,7 +30,11 @@
 
 #define TIDE_IO_DEFAULT_MAX_LINE ((size_t)16 << 20)
 #define TIDE_IO_MAX_MAX_LINE ((size_t)1 << 30)    /* opts.max_line ceiling */
-#define TIDE_IO_CHUNK ((size_t)256 << 10)          /* initial buffer, gzbuffer */
+#define TIDE_IO_GZBUF ((size_t)256 << 10)          /* zlib's own buffer (gzbuffer) */
+/* Initial reader buffer. zlib copies through its own buffer unless a read
+ * asks for at least twice its size, so this is kept >= 4x TIDE_IO_GZBUF:
+ * plain files are then read straight into our buffer. */
+#define TIDE_IO_CHUNK ((size_t)1 << 20)
 #define TIDE_IO_MAX_FIELDS ((size_t)1000000)       /* per row */
 #define TIDE_IO_MAX_COLS ((size_t)100000)          /* CSV columns */
 #define TIDE_IO_INFER_BYTES ((size_t)64 << 20)     /* CSV inference buffer cap */
@@ -94,6 +98,7 @@ struct tide_reader {
     size_t n_held_cells, held_cells_cap;
     char *held_text;
     size_t held_text_len, held_text_cap;
+    size_t held_bytes;         /* all memory held for inference (bounded) */
 
     /* JSONL */
     void *json;                /* json_t of the current row (jansson) */

@@ -235,7 +235,7 @@ int tide_reader_open(const char *path, const tide_reader_opts *opts, tide_reader
         rc = tide_err_set(err, TIDE_ERR_NOMEM, "%s: cannot start zlib reader", path);
         goto fail;
     }
-    gzbuffer(r->gz, (unsigned)TIDE_IO_CHUNK);
+    gzbuffer(r->gz, (unsigned)TIDE_IO_GZBUF);
     /* Start with one chunk, or less when records are capped smaller (tiny
      * max_line values also exercise the refill path in tests and fuzzing). */
     r->cap = TIDE_IO_CHUNK + 1;
