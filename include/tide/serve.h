@@ -118,6 +118,9 @@ typedef struct tide_server_opts {
     uint32_t infer_rows;         /* rows used to infer a schema (default 100) */
     uint32_t retention_s;        /* unlabelled events expire after this (default 7 days) */
     int log_events;              /* log every prediction as an event (default 1) */
+    uint32_t learn_queue;        /* committed labels queued per learner before it
+                                    switches to re-reading them from the store
+                                    (default 100000; bounds memory) */
 } tide_server_opts;
 
 void tide_server_opts_init(tide_server_opts *o);

@@ -29,6 +29,8 @@ static void serve_usage(FILE *f)
             "  --persist-every N   write the model snapshot every N labels (default 100000)\n"
             "  --infer-rows N      rows used to infer a schema when none is declared (default 100)\n"
             "  --retention S       unlabelled events expire after S seconds (default 604800)\n"
+            "  --learn-queue N     labels queued per learner before it re-reads them from\n"
+            "                      the store instead (default 100000; bounds memory)\n"
             "  --no-log-events     do not log predictions (labels then cannot join them)\n"
             "Signals: SIGTERM/SIGINT drain and stop, SIGHUP reloads the config.\n");
 }
@@ -99,6 +101,10 @@ int cmd_serve(int argc, char **argv)
             if (num_arg(a, v, 1, 1LL << 31, &x))
                 return 2;
             o.retention_s = (uint32_t)x, i++;
+        } else if (!strcmp(a, "--learn-queue")) {
+            if (num_arg(a, v, 1, 100000000, &x))
+                return 2;
+            o.learn_queue = (uint32_t)x, i++;
         } else if (!strcmp(a, "--no-log-events")) {
             o.log_events = 0;
         } else {

@@ -324,6 +324,32 @@ void smodel_enqueue(smodel *m, ljob *j)
     pthread_mutex_unlock(&m->mu);
 }
 
+/* Queues a committed label unless the learner's queue is full; then the
+ * model is marked behind and the learner catches up from the store (labels
+ * are durable there), so memory stays bounded. Returns 0 when not queued. */
+int smodel_enqueue_label(smodel *m, ljob *j)
+{
+    int queued = 0;
+    pthread_mutex_lock(&m->mu);
+    if (!m->behind && m->qn < m->srv->o.learn_queue) {
+        j->next = NULL;
+        if (m->qt)
+            m->qt->next = j;
+        else
+            m->qh = j;
+        m->qt = j;
+        m->qn++;
+        queued = 1;
+    } else {
+        m->behind = 1;
+        if (!m->oldest_behind)
+            m->oldest_behind = j->t_commit;
+    }
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    return queued;
+}
+
 /* Runs a control job on the learner thread and waits for it. */
 int smodel_sync(smodel *m, ljob *j)
 {
@@ -360,6 +386,55 @@ static void run_control(smodel *m, ljob *j, tide_store *st)
     snprintf(j->msg, sizeof j->msg, "%s", err.msg);
 }
 
+static int catch_up_cb(void *ctx, const tide_store_label_row *row)
+{
+    smodel *m = ctx;
+    tide_err err;
+    if (row->seq <= m->work_seq)
+        return 0;
+    if (smodel_apply(m, row->features, row->label, row->prediction, row->version, &err))
+        atomic_fetch_add(&m->n_apply_errors, 1);
+    m->work_seq = row->seq;
+    m->work_labels++;
+    m->pending++;
+    m->since_persist++;
+    if (m->pending >= m->srv->o.publish_every)
+        smodel_publish(m, &err);
+    return 0;
+}
+
+/* When the committer stopped queueing (queue full), re-read the labels after
+ * work_seq from the store in seq order. The last read happens with the queue
+ * lock held, so no label committed meanwhile can be skipped: the committer
+ * queues it after we clear `behind` (and a label read twice is applied once,
+ * by the seq check). */
+static void catch_up(smodel *m, tide_store *st)
+{
+    tide_err err;
+    int behind;
+    pthread_mutex_lock(&m->mu);
+    behind = m->behind && !m->qh;
+    if (behind && !m->oldest_pending)
+        m->oldest_pending = m->oldest_behind;
+    pthread_mutex_unlock(&m->mu);
+    if (!behind)
+        return;
+    atomic_fetch_add(&m->n_catchups, 1);
+    for (;;) {
+        int64_t before = m->work_seq;
+        if (tide_store_labels_after(st, m->name, m->work_seq, 10000, catch_up_cb, m, &err))
+            return;   /* retried on the next wake-up */
+        if (m->work_seq - before < 5000)
+            break;
+    }
+    pthread_mutex_lock(&m->mu);
+    if (!tide_store_labels_after(st, m->name, m->work_seq, 0, catch_up_cb, m, &err)) {
+        m->behind = 0;
+        m->oldest_behind = 0;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
 static void *learner_main(void *arg)
 {
     smodel *m = arg;
@@ -373,7 +448,7 @@ static void *learner_main(void *arg)
         ljob *q;
         int stop;
         pthread_mutex_lock(&m->mu);
-        while (!m->qh && !m->stop) {
+        while (!m->qh && !m->stop && !m->behind) {
             if (m->pending) {
                 double due = m->last_pub + s->o.publish_ms / 1000.0, now = serve_now();
                 struct timespec ts;
@@ -429,6 +504,8 @@ static void *learner_main(void *arg)
             }
             q = next;
         }
+        if (st && !stop)
+            catch_up(m, st);
         if (m->pending && serve_now() - m->last_pub >= s->o.publish_ms / 1000.0)
             smodel_publish(m, &err);
         if (st && m->since_persist >= s->o.persist_every)
@@ -672,6 +749,9 @@ void smodel_prom(smodel *m, sbuf *b)
               (double)atomic_load(&m->stale_max_us) / 1e6);
     sb_printf(b, "tide_learn_errors_total{%s} %llu\n", lab,
               (unsigned long long)atomic_load(&m->n_apply_errors));
+    sb_printf(b, "tide_learner_catchups_total{%s} %llu\n", lab,
+              (unsigned long long)atomic_load(&m->n_catchups));
+    sb_printf(b, "tide_learner_seq{%s} %lld\n", lab, (long long)m->work_seq);
     prom_hist_write(b, "tide_label_join_delay_seconds", lab, &m->delay_hist, PROM_DELAY_BOUNDS);
     prom_hist_write(b, "tide_snapshot_staleness_hist_seconds", lab, &m->stale_hist,
                     PROM_LAT_BOUNDS);
@@ -859,7 +939,8 @@ static void feed_learners(citem *c, double t_commit)
             ljob_free(j);
             continue;
         }
-        smodel_enqueue(c->m, j);
+        if (!smodel_enqueue_label(c->m, j))
+            ljob_free(j);   /* the learner is behind: it re-reads this label from the store */
     }
 }
 

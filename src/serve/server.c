@@ -1709,6 +1709,7 @@ static int load_config(tide_server *s, int apply_opts, int do_models, tide_err *
     if (apply_opts) {
         OPTU("max_body", max_body, 1024, 1LL << 30);
         OPTU("infer_rows", infer_rows, 1, 1000000);
+        OPTU("learn_queue", learn_queue, 1, 100000000);
         OPTU("retention_s", retention_s, 1, 1LL << 31);
         OPTU("threads", threads, 0, 256);
         v = json_object_get(doc, "log_events");
@@ -1757,6 +1758,7 @@ void tide_server_opts_init(tide_server_opts *o)
     o->infer_rows = 100;
     o->retention_s = 7 * 86400;
     o->log_events = 1;
+    o->learn_queue = 100000;
 }
 
 const char *tide_server_address(const tide_server *s) { return s ? s->addr : ""; }

@@ -19,6 +19,7 @@
 #define SERVE_MAX_PENDING_EVENTS 500000
 #define SERVE_SWEEP_SECONDS 60.0   /* retention sweep period */
 
+
 struct tide_server;
 typedef struct tide_server tide_server;
 
@@ -62,6 +63,8 @@ typedef struct smodel {
     ljob *qh, *qt;
     size_t qn;
     int stop;
+    int behind;                        /* queue was full: catch up from the store */
+    double oldest_behind;              /* commit time of the first label not queued */
     int deleted;
     tide_model *work;                  /* the learner's private copy */
     int64_t work_seq;                  /* last label seq applied to work */
@@ -77,7 +80,7 @@ typedef struct smodel {
     struct vmet { int64_t version; struct tide_metrics *m; } *vm;
     size_t n_vm;
     /* counters */
-    _Atomic uint64_t n_pred, n_learn, n_publish, n_apply_errors, n_events_dup;
+    _Atomic uint64_t n_pred, n_learn, n_publish, n_apply_errors, n_events_dup, n_catchups;
     _Atomic uint64_t n_lab[6];         /* by tide_label_status */
     _Atomic int64_t stale_last_us, stale_max_us;
     prom_hist delay_hist, stale_hist;
@@ -160,6 +163,7 @@ int smodel_apply(smodel *m, const char *features, const char *label, const char 
 int smodel_publish(smodel *m, tide_err *err);
 int smodel_persist(smodel *m, tide_store *st, tide_err *err);
 void smodel_enqueue(smodel *m, ljob *j);
+int smodel_enqueue_label(smodel *m, ljob *j);
 int smodel_sync(smodel *m, ljob *j);
 json_t *smodel_metrics_json(smodel *m, int64_t only_version);
 void smodel_prom(smodel *m, sbuf *b);

@@ -96,7 +96,8 @@ call GET /metrics
 serve_stop
 
 # the uninterrupted run: a fresh server learns the stored labels in seq order
-serve_start "$TMP/d2" --publish-ms 5
+# (--learn-queue 3: the learner must fall behind and catch up from the store)
+serve_start "$TMP/d2" --publish-ms 5 --learn-queue 3
 call POST /v1/models "$SPEC"
 python3 - "$U" "$TMP/export.json" <<'EOF'
 import json, sys, urllib.request
@@ -108,7 +109,9 @@ for b in range(0, len(rows), 50):
                                  {"Content-Type": "application/json"})
     urllib.request.urlopen(req).read()
 EOF
-sleep 0.3
+sleep 0.5
+curl -s "$U/metrics" > "$TMP/prom2"
+check "the fresh learner caught up from the store" bash -c "grep -q '^tide_learner_catchups_total{model=\"k\"} [1-9]' '$TMP/prom2'"
 FRESH=$(p1)
 serve_stop
 echo "recovered: $RECOVERED"
