@@ -1026,7 +1026,7 @@ int tide_metrics_load(tide_rbuf *r, tide_metrics **out, tide_err *err)
         e->pred = (int32_t)tide_rbuf_u32(r);
         if (kind == TIDE_METRIC_CLASSIFY && e->b == 0)
             e->b = 0.0;   /* -0.0 would sort last by its bits */
-        if (!(e->w >= 0) || !isfinite(e->w) ||
+        if (!(e->w >= 0) || !isfinite(e->w) || !isfinite(e->a) || !isfinite(e->b) ||
             (kind == TIDE_METRIC_CLASSIFY &&
              (e->y < 0 || e->y >= (int)nc || e->pred < 0 || e->pred >= (int)nc ||
               !(e->b >= 0 && e->b <= 1)))) {
