@@ -200,7 +200,9 @@ static void print_metrics_line(FILE *f, uint64_t rows, const tide_metrics *m, in
 {
     tide_metric_values v;
     tide_metrics_get(m, windowed, &v);
-    fprintf(f, "%s%llu rows", windowed ? "  window: " : "", (unsigned long long)rows);
+    /* the window line counts the rows inside the window */
+    fprintf(f, "%s%llu rows", windowed ? "  window: " : "",
+            (unsigned long long)(windowed ? v.n : rows));
     if (tide_metrics_kind(m) == TIDE_METRIC_CLASSIFY)
         fprintf(f, "  accuracy %.6f  f1 %.6f  log_loss %.6f  roc_auc %.6f\n", v.accuracy, v.f1,
                 v.log_loss, v.roc_auc);

@@ -141,13 +141,17 @@ void tide_wbuf_f64(tide_wbuf *b, double v)
 void tide_wbuf_str(tide_wbuf *b, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
+    if (n > UINT32_MAX) {   /* cannot be represented: poison the buffer */
+        b->oom = 1;
+        return;
+    }
     tide_wbuf_u32(b, (uint32_t)n);
     tide_wbuf_put(b, s, n);
 }
 
 void tide_wbuf_f32s(tide_wbuf *b, const float *v, size_t n)
 {
-    if (n > SIZE_MAX / 4 || wbuf_reserve(b, n * 4))
+    if (n == 0 || n > SIZE_MAX / 4 || wbuf_reserve(b, n * 4))
         return;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     memcpy(b->data + b->len, v, n * 4);
@@ -160,7 +164,7 @@ void tide_wbuf_f32s(tide_wbuf *b, const float *v, size_t n)
 
 void tide_wbuf_f64s(tide_wbuf *b, const double *v, size_t n)
 {
-    if (n > SIZE_MAX / 8 || wbuf_reserve(b, n * 8))
+    if (n == 0 || n > SIZE_MAX / 8 || wbuf_reserve(b, n * 8))
         return;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     memcpy(b->data + b->len, v, n * 8);
@@ -257,6 +261,8 @@ char *tide_rbuf_str(tide_rbuf *r, size_t maxlen)
 
 int tide_rbuf_f32s(tide_rbuf *r, float *v, size_t n)
 {
+    if (n == 0)
+        return !r->bad;
     if (n > SIZE_MAX / 4 || !tide_rbuf_has(r, n * 4)) {
         r->bad = 1;
         return 0;
@@ -273,6 +279,8 @@ int tide_rbuf_f32s(tide_rbuf *r, float *v, size_t n)
 
 int tide_rbuf_f64s(tide_rbuf *r, double *v, size_t n)
 {
+    if (n == 0)
+        return !r->bad;
     if (n > SIZE_MAX / 8 || !tide_rbuf_has(r, n * 8)) {
         r->bad = 1;
         return 0;
@@ -302,7 +310,7 @@ static int choice_index(const char *choices, const char *w)
 {
     int i = 0;
     size_t wl = strlen(w);
-    const char *s = choices;
+    const char *s = choices ? choices : "";
     while (s && *s) {
         const char *e = strchr(s, '|');
         size_t l = e ? (size_t)(e - s) : strlen(s);
@@ -340,7 +348,7 @@ static int set_value(tide_params *p, int i, const char *v, tide_err *err)
         int c = choice_index(s->choices, v);
         if (c < 0)
             return tide_err_set(err, TIDE_ERR_ARG, "parameter '%s': '%s' is not one of %s",
-                                s->name, v, s->choices);
+                                s->name, v, s->choices ? s->choices : "(none)");
         p->choice[i] = c;
         return TIDE_OK;
     }
@@ -424,6 +432,9 @@ int tide_params_enum(const tide_params *p, const char *name)
     return i < 0 ? -1 : p->choice[i];
 }
 
+/* A formatted "k=v" never exceeds PARAM_KV_MAX: names and enum words are
+ * short static strings, numbers take at most 24 characters with %.17g. */
+#define PARAM_KV_MAX 256
 static void format_one(const tide_params *p, size_t i, char *out, size_t outlen)
 {
     const tide_param_spec *s = &p->spec[i];
@@ -452,7 +463,7 @@ void tide_params_format(const tide_params *p, char *out, size_t outlen)
     if (outlen)
         out[0] = '\0';
     for (size_t i = 0; i < p->n && o + 1 < outlen; i++) {
-        char one[160];
+        char one[PARAM_KV_MAX];
         format_one(p, i, one, sizeof one);
         o += (size_t)snprintf(out + o, outlen - o, "%s%s", i ? " " : "", one);
     }
@@ -462,7 +473,7 @@ void tide_params_save(const tide_params *p, tide_wbuf *b)
 {
     tide_wbuf_u32(b, (uint32_t)p->n);
     for (size_t i = 0; i < p->n; i++) {
-        char one[160];
+        char one[PARAM_KV_MAX];
         format_one(p, i, one, sizeof one);
         tide_wbuf_str(b, one);
     }
