@@ -8,7 +8,7 @@
 #   2. tide p99 at half of that peak (fixed offered load via wrk's delay())
 #   3. nginx answering a static JSON of the same size as tide's answer
 #   4. tide batch predict, 100 instances per request
-#   5. tide durable labels, one per request and 100 per request
+#   5. tide durable labels, one per request (128 connections) and 100 per request
 #   6. Flask + scikit-learn (gunicorn -w 2): /predict and /learn; tide /learn
 #   7. tide with a thread per connection instead of the pool (predict peak)
 set -u
@@ -42,6 +42,8 @@ T_PEAK=$(rps "$W/tide_peak"); T_PEAK_P99=$(p99 "$W/tide_peak")
 HALF=$(python3 -c "print(int(float('$T_PEAK')/2))")
 RATE=$HALF CONNS=32 wrk -t2 -c32 -d"${DUR}s" --latency -s bench/serve/predict.lua "$TU" > "$W/tide_half" 2>&1
 T_HALF=$(rps "$W/tide_half"); T_HALF_P99=$(p99 "$W/tide_half")
+wrk -t2 -c2 -d"${DUR}s" --latency -s bench/serve/predict.lua "$TU" > "$W/tide_c2" 2>&1
+T_C2=$(rps "$W/tide_c2"); T_C2_P99=$(p99 "$W/tide_c2")
 ANSWER=$(curl -s -H 'Content-Type: application/json' --data-binary @bench/serve/body.json "$TU/v1/models/bench/predict")
 # ---- 4: batch predict ------------------------------------------------------------------
 wrk -t2 -c8 -d"${DUR}s" -s bench/serve/batch.lua "$TU" > "$W/tide_batch" 2>&1
@@ -64,7 +66,7 @@ N_PEAK=$(rps "$W/nginx"); N_P99=$(p99 "$W/nginx")
 N_SIZE=$(curl -s -X POST --data-binary @bench/serve/body.json "http://127.0.0.1:$NP/" | wc -c)
 kill "$(cat "$W/nginx.pid")"; rm -f "$W/nginx.pid"
 # ---- 5: durable labels ------------------------------------------------------------------------
-NEV=${NEV:-600000}
+NEV=${NEV:-800000}
 start_tide 3 --threads 2
 python3 - "$TU" "$NEV" <<'PY'
 import http.client, json, sys
@@ -78,11 +80,18 @@ for b in range(0, n, 1000):
     c.getresponse().read()
 PY
 sleep 2   # let the committer log the events
-wrk -t2 -c64 -d"${DUR}s" -s bench/serve/labels.lua "$TU" > "$W/labels1" 2>&1
+joined() { curl -s "$TU/metrics" | sed -n 's/^tide_labels_total{model="bench",status="joined"} //p'; }
+J0=$(joined)
+wrk -t2 -c128 -d"${DUR}s" -s bench/serve/labels.lua "$TU" > "$W/labels1" 2>&1
+J1=$(joined)
 L1=$(rps "$W/labels1"); L1_BAD=$(non2xx "$W/labels1")
+L1J=$(python3 -c "print(int(($J1 - $J0) / $DUR))")
 USED=$(python3 -c "print(int(float('$L1') * $DUR * 1.3) + 1000)")
-START=$USED BATCH=100 wrk -t2 -c16 -d"${DUR}s" -s bench/serve/labels.lua "$TU" > "$W/labels100" 2>&1
+BDUR=${BDUR:-3}   # batches consume pre-logged events fast: a shorter run
+START=$USED BATCH=100 wrk -t2 -c16 -d"${BDUR}s" -s bench/serve/labels.lua "$TU" > "$W/labels100" 2>&1
+J2=$(joined)
 L100=$(rps "$W/labels100"); L100_BAD=$(non2xx "$W/labels100")
+L100J=$(python3 -c "print(int(($J2 - $J1) / $BDUR))")
 sleep 0.5
 curl -s "$TU/metrics" > "$W/prom"
 STALE=$(sed -n 's/^tide_snapshot_staleness_max_seconds{model="bench"} //p' "$W/prom")
@@ -119,12 +128,13 @@ cat <<TABLE
 | tide POST /predict, peak (wrk -t2 -c64, pool of 2 threads, events not logged) | $T_PEAK req/s, p99 $T_PEAK_P99 |
 | tide POST /predict, peak, events logged (default) | $T_PEAK_LOG req/s |
 | tide POST /predict at half its peak ($HALF req/s offered, -c32) | $T_HALF req/s, **p99 $T_HALF_P99** |
+| tide POST /predict, 2 connections, one request at a time each (VW --daemon peer: ~51,000/s) | $T_C2 req/s, p99 $T_C2_P99 |
 | nginx static JSON of the same size ($N_SIZE vs $T_SIZE bytes) | $N_PEAK req/s, p99 $N_P99 |
 | tide / nginx | **$(r "$T_PEAK" "$N_PEAK")** |
 | tide batch predict (100 per request, -c8), events not logged | $T_BATCH req/s = **$(python3 -c "print(int(float('$T_BATCH')*100))") predictions/s** |
 | tide batch predict, events logged | $T_BATCH_LOG req/s = $(python3 -c "print(int(float('$T_BATCH_LOG')*100))") predictions/s |
-| tide durable labels, 1 per request (-c64) | **$L1 labels/s** (non-2xx: ${L1_BAD:-0}) |
-| tide durable labels, 100 per request (-c16) | $L100 req/s = **$(python3 -c "print(int(float('$L100')*100))") labels/s** (non-2xx: ${L100_BAD:-0}) |
+| tide durable labels, 1 per request (-c128) | $L1 req/s, **$L1J labels joined+committed/s** (non-2xx: ${L1_BAD:-0}) |
+| tide durable labels, 100 per request (-c16, ${BDUR} s) | $L100 req/s, **$L100J labels joined+committed/s** (non-2xx: ${L100_BAD:-0}) |
 | group commit: items per transaction | $(python3 -c "print('%.1f' % (float('${ITEMS:-0}')/max(1,float('${BATCHES:-1}'))))") ($ITEMS items in $BATCHES commits; $LJ labels joined) |
 | max staleness (label commit -> visible in predictions) | ${STALE} s |
 | Flask + sklearn (gunicorn -w 2) /predict | $F_PRED req/s |

@@ -849,14 +849,6 @@ static void commit_one(tide_server *s, citem *c)
         }
         c->rc = tide_store_labels_insert(s->wst, c->lb, c->nlb, &err);
     }
-    if (!c->rc && c->audit_action) {
-        /* the audit entry commits (or not) with the labels it describes */
-        char detail[TIDE_STORE_ID_MAX + 64];
-        snprintf(detail, sizeof detail, "{\"n\":%zu,\"first_id\":\"%s\"}", c->nlb,
-                 c->nlb && c->lb[0].event_id ? c->lb[0].event_id : "");
-        c->rc = tide_store_audit_append(s->wst, c->actor, c->audit_action, c->m->name, detail,
-                                        NULL, &err);
-    }
 out:
     snprintf(c->msg, sizeof c->msg, "%s", err.msg);
 }
@@ -944,6 +936,52 @@ static void feed_learners(citem *c, double t_commit)
     }
 }
 
+/* One audit entry per (action, actor, model) of a group commit, written in
+ * the same transaction as the labels it describes: {"n": labels stored,
+ * "ids": the first SERVE_AUDIT_IDS event ids, "more": how many not listed}.
+ * One entry per request would double the rows written per label. */
+#define SERVE_AUDIT_IDS 100
+static int audit_batch(tide_server *s, citem *batch, tide_err *err)
+{
+    for (citem *c = batch; c; c = c->next) {
+        sbuf b = {0};
+        size_t n = 0, listed = 0;
+        int rc;
+        if (!c->audit_action || c->rc || c->audited)
+            continue;
+        sb_put(&b, "{\"ids\":[", 8);
+        for (citem *d = c; d; d = d->next) {
+            if (!d->audit_action || d->rc || d->audited || d->m != c->m ||
+                strcmp(d->audit_action, c->audit_action) || strcmp(d->actor, c->actor))
+                continue;
+            d->audited = 1;
+            for (size_t i = 0; i < d->nlb; i++) {
+                if (d->lb[i].status != TIDE_LABEL_JOINED &&
+                    d->lb[i].status != TIDE_LABEL_OVERWRITTEN)
+                    continue;
+                n++;
+                if (listed < SERVE_AUDIT_IDS && d->lb[i].event_id) {
+                    if (listed++)
+                        sb_put(&b, ",", 1);
+                    sb_json_str(&b, d->lb[i].event_id, strlen(d->lb[i].event_id));
+                }
+            }
+        }
+        sb_printf(&b, "],\"n\":%zu,\"more\":%zu}", n, n - listed);
+        if (b.oom) {
+            free(b.p);
+            return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory for the audit entry");
+        }
+        rc = n ? tide_store_audit_append(s->wst, c->actor, c->audit_action, c->m->name, b.p, NULL,
+                                         err)
+               : TIDE_OK;
+        free(b.p);
+        if (rc)
+            return rc;
+    }
+    return TIDE_OK;
+}
+
 static void *committer_main(void *arg)
 {
     tide_server *s = arg;
@@ -993,6 +1031,8 @@ static void *committer_main(void *arg)
             commit_one(s, c);
             c = c->next;
         }
+        if (!rc)
+            rc = audit_batch(s, batch, &err);
         if (!rc)
             rc = tide_store_commit(s->wst, &err);
         else

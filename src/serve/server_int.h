@@ -102,7 +102,9 @@ typedef struct citem {
     void (*done_fn)(tide_server *s, struct citem *c);   /* NULL: free after commit */
     void *req;                 /* the waiting request */
     char actor[TIDE_STORE_NAME_MAX];   /* token name for the audit entry */
-    const char *audit_action;  /* non-NULL: append an audit entry in the same commit */
+    const char *audit_action;  /* non-NULL: audited in the same commit (one entry per
+                                  action, actor and model of the group) */
+    int audited;               /* committer: already counted in an entry */
 } citem;
 
 typedef struct tide_server_opts_int tide_server_opts_int;
