@@ -186,6 +186,14 @@ fail:
 /* Format-specific set-up once the source is ready (CSV reads its header). */
 static int reader_start(tide_reader *r, tide_err *err)
 {
+    /* A UTF-8 byte-order mark (spreadsheet exports) is not data. */
+    while (r->len - r->pos < 3 && !r->eof) {
+        int rc = tide_io_fill(r, err);
+        if (rc < 0)
+            return rc;
+    }
+    if (r->len - r->pos >= 3 && memcmp(r->buf + r->pos, "\xEF\xBB\xBF", 3) == 0)
+        r->pos += 3;
     /* VW has no named target (the label is the first token): opts.target is
      * unused there; JSONL resolves its target key per row. */
     if (r->fmt == TIDE_FMT_CSV)

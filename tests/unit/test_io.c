@@ -262,6 +262,14 @@ static void test_csv_target_ignore_delimiter(void **st)
     assert_int_equal(field(&row, "z")->kind, TIDE_VAL_MISSING);
     tide_reader_free(r);
 
+    /* a UTF-8 byte-order mark before the header is skipped */
+    r = open_str("\xEF\xBB\xBF" "a,b\n1,2\n", "bom.csv", NULL);
+    size_t nbom;
+    assert_string_equal(tide_reader_columns(r, &nbom)[0], "a");
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    assert_true(num(&row, "a") == 1.0 && row.target_num == 2.0);
+    tide_reader_free(r);
+
     /* .tsv means tab */
     r = open_str("a\tb\n1\t2\n", "t.tsv", NULL);
     assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
