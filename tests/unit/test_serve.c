@@ -254,7 +254,9 @@ static void test_snap_stress(void **st)
     serve_snap_publish(&x.p, s0, &r);
     for (int i = 0; i < 3; i++)
         pthread_create(&th[i], NULL, reader, &x);
-    for (int64_t k = 1; k <= 20000; k++) {
+    /* publish at least 20000 snapshots, and keep going until the readers (which a
+     * loaded machine may schedule late) have read a few thousand times */
+    for (int64_t k = 1; k <= 20000 || (atomic_load(&x.reads) < 3000 && k < 50000000); k++) {
         serve_snap *s = mk(k);
         s->created_ms = k * 3;
         serve_snap_publish(&x.p, s, &r);
