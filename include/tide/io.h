@@ -65,7 +65,8 @@ typedef struct tide_reader_opts {
     tide_format format;       /* TIDE_FMT_AUTO by default */
     const char *target;       /* target column/key; NULL = last CSV column,
                                  "target" for JSONL (or "label"/"y" if present) */
-    const char **ignore;      /* names of columns/keys to drop */
+    const char **ignore;      /* names of columns/keys to drop (VW: features
+                                 whose name or namespace is listed) */
     size_t n_ignore;
     char delimiter;           /* CSV: 0 = ',' */
     int infer_rows;           /* CSV: rows used to infer column types (default 1000) */
