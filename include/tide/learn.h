@@ -57,6 +57,10 @@ struct tide_learner_vt {
     size_t (*memory)(const tide_learner *l);   /* bytes in use */
     /* Optional: start over with the same parameters (NULL = create anew). */
     void (*reset)(tide_learner *l);
+    /* Layout version of save_state; bump it whenever the layout changes, so
+     * old files are refused as "unsupported version", not as corrupt.
+     * 0 and 1 are the same (the first layout). */
+    uint32_t state_version;
 };
 
 /* Every learner struct starts with this header. */
@@ -88,6 +92,9 @@ void tide_learner_grow_classes(tide_learner *l, int n_classes);
 /* Serialise kind + params + state (no header/checksum: see tide_model). */
 int tide_learner_save(const tide_learner *l, tide_wbuf *b);
 int tide_learner_load(tide_rbuf *r, tide_learner **out, tide_err *err);
+/* Same, refusing a learner whose hash bits differ from expect_bits (0 = any)
+ * before it allocates anything. */
+int tide_learner_load_bits(tide_rbuf *r, int expect_bits, tide_learner **out, tide_err *err);
 
 /* ---- label dictionary --------------------------------------------------
  * Maps target text to class indices. Binary: "1", "true", "yes", "+1" and

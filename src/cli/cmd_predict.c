@@ -3,7 +3,7 @@
  * stream with a saved model. One output line per row: the prediction (and,
  * for classifiers, the probability of each class with --proba), as CSV or
  * JSON Lines. Rows that carry a target are also scored; the metrics go to
- * stderr at the end (or into the last JSON line with --json).
+ * stderr at the end.
  */
 #include <math.h>
 #include <stdio.h>

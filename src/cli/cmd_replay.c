@@ -410,7 +410,8 @@ int cmd_replay(int argc, char **argv)
                     goto done;
                 }
             } else {
-                memcpy(p->x.f, x.f, x.n * sizeof *x.f);
+                if (x.n)
+                    memcpy(p->x.f, x.f, x.n * sizeof *x.f);
                 p->x.n = x.n;
             }
             p->y = y;

@@ -86,6 +86,11 @@ int tide_labels_index(tide_labels *d, const char *s, size_t len, int *idx, tide_
 {
     int b;
     if (tide_labels_lookup(d, s, len, idx) == TIDE_OK) {
+        if (d->task == TIDE_TASK_BINARY && d->names[*idx] && binary_class(s, len) >= 0 &&
+            binary_class(d->names[*idx], strlen(d->names[*idx])) != *idx)
+            return tide_err_set(err, TIDE_ERR_PARSE,
+                                "label '%.*s' would share class %d with label '%s' in a binary task",
+                                (int)len, s, *idx, d->names[*idx]);
         if (d->task == TIDE_TASK_BINARY && !d->names[*idx] && binary_class(s, len) >= 0) {
             /* remember the first spelling of a recognised class for output */
             d->names[*idx] = strndup(s, len);

@@ -57,9 +57,10 @@ typedef struct colstat {
     double sum, sumsq;   /* weighted sums of the values (absent = 0) */
 } colstat;
 
-/* Hot record of a bucket, HOT(k) floats: mean, 1/sd (as of the bucket's last
- * update, so predictions need no sqrt or division; an unseen or indicator
- * bucket keeps mean 0, 1/sd 1 and passes through unchanged), then the
+/* Hot record of a bucket, HOT(k) floats: mean, 1/sd - 1 (as of the bucket's
+ * last update, so predictions need no sqrt or division; stored minus one so
+ * that zeroed memory, an unseen or indicator bucket, passes values through
+ * unchanged and a fresh model touches no page it does not use), then the
  * weights [class][copy]. One record = one or two cache lines per feature. */
 #define HOT(k) (2 + (size_t)(k) * AUTO_M)
 enum { LOSS_LOGISTIC = 0, LOSS_SOFTMAX, LOSS_SQUARED };
@@ -143,14 +144,9 @@ static int lin_alloc_blocks(linear *m, int k)
             free(ab);
             return TIDE_ERR_NOMEM;
         }
-        for (size_t i = 0; i < m->nb; i++) {
-            if (m->aw) {
+        if (m->aw)
+            for (size_t i = 0; i < m->nb; i++)
                 memcpy(aw + i * per_new, m->aw + i * per_old, per_old * sizeof *aw);
-            } else {
-                aw[i * per_new] = 0.0f;      /* mean */
-                aw[i * per_new + 1] = 1.0f;  /* 1/sd */
-            }
-        }
         if (m->ab)
             memcpy(ab, m->ab, (size_t)m->k_alloc * AUTO_M * sizeof *ab);
         free(m->aw);
@@ -332,7 +328,7 @@ static void predict_scaled(const linear *m, const tide_fvec *x, int scaled, doub
 static inline float auto_scale(const linear *m, uint32_t idx, float x)
 {
     const float *h = m->aw + (size_t)idx * HOT(m->k_alloc);
-    return (x - h[0]) * h[1];
+    return (x - h[0]) * (h[1] + 1.0f);
 }
 
 /* Refreshes the cached mean and 1/sd of a bucket after an update. */
@@ -346,7 +342,7 @@ static inline void auto_refresh(linear *m, uint32_t idx, double inv_t)
     mean = c->sum * inv_t;
     var = c->sumsq * inv_t - mean * mean;
     h[0] = (float)mean;
-    h[1] = var > 1e-24 ? 1.0f / sqrtf((float)var) : 0.0f;
+    h[1] = (var > 1e-24 ? 1.0f / sqrtf((float)var) : 0.0f) - 1.0f;
 }
 
 /* The mixture weights move slowly once a stream is under way: after the
@@ -925,18 +921,18 @@ const tide_learner_vt tide_logistic_vt = {
     "logistic", TIDE_TASK_BINARY,
     "logistic regression on hashed features (binary), normalized adaptive updates by default",
     LINEAR_PARAMS, N_LINEAR_PARAMS, logistic_create, lin_destroy, lin_learn, lin_predict,
-    lin_clone, lin_save, lin_load, lin_memory, NULL,
+    lin_clone, lin_save, lin_load, lin_memory, NULL, 2,
 };
 
 const tide_learner_vt tide_softmax_vt = {
     "softmax", TIDE_TASK_MULTICLASS,
     "softmax (multinomial logistic) regression, one weight vector per class",
     LINEAR_PARAMS, N_LINEAR_PARAMS, softmax_create, lin_destroy, lin_learn, lin_predict,
-    lin_clone, lin_save, lin_load, lin_memory, NULL,
+    lin_clone, lin_save, lin_load, lin_memory, NULL, 2,
 };
 
 const tide_learner_vt tide_linreg_vt = {
     "linear", TIDE_TASK_REGRESSION, "least-squares linear regression (squared loss)",
     LINEAR_PARAMS, N_LINEAR_PARAMS, linreg_create, lin_destroy, lin_learn, lin_predict,
-    lin_clone, lin_save, lin_load, lin_memory, NULL,
+    lin_clone, lin_save, lin_load, lin_memory, NULL, 2,
 };

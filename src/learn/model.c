@@ -147,7 +147,7 @@ int tide_model_load_buf(const void *data, size_t len, tide_model **out, tide_err
         if (rc)
             goto fail;
     }
-    rc = tide_learner_load(&r, &learner, err);
+    rc = tide_learner_load_bits(&r, tide_featurizer_bits(fz), &learner, err);
     if (rc)
         goto fail;
     if (r.pos != r.len || (!labels) != (learner->vt->task == TIDE_TASK_REGRESSION) ||

@@ -136,11 +136,17 @@ void tide_learner_grow_classes(tide_learner *l, int n_classes)
         l->n_classes = n_classes;
 }
 
-/* Layout: kind name, bits, n_classes, n_seen, params, state. */
+static uint32_t state_version(const tide_learner_vt *vt)
+{
+    return vt->state_version ? vt->state_version : 1;
+}
+
+/* Layout: kind name, state version, bits, n_classes, n_seen, params, state. */
 int tide_learner_save(const tide_learner *l, tide_wbuf *b)
 {
     int rc;
     tide_wbuf_str(b, l->vt->name);
+    tide_wbuf_u32(b, state_version(l->vt));
     tide_wbuf_u32(b, (uint32_t)l->bits);
     tide_wbuf_u32(b, (uint32_t)l->n_classes);
     tide_wbuf_u64(b, l->n_seen);
@@ -152,6 +158,11 @@ int tide_learner_save(const tide_learner *l, tide_wbuf *b)
 }
 
 int tide_learner_load(tide_rbuf *r, tide_learner **out, tide_err *err)
+{
+    return tide_learner_load_bits(r, 0, out, err);
+}
+
+int tide_learner_load_bits(tide_rbuf *r, int expect_bits, tide_learner **out, tide_err *err)
 {
     char *name = tide_rbuf_str(r, 64);
     const tide_learner_vt *vt;
@@ -170,12 +181,24 @@ int tide_learner_load(tide_rbuf *r, tide_learner **out, tide_err *err)
         return rc;
     }
     free(name);
+    {
+        uint32_t sv = tide_rbuf_u32(r);
+        if (!r->bad && sv != state_version(vt))
+            return tide_err_set(err, TIDE_ERR_VERSION,
+                                "learner '%s' state version %u is not supported (this tide reads %u)",
+                                vt->name, sv, state_version(vt));
+    }
     bits = tide_rbuf_u32(r);
     n_classes = tide_rbuf_u32(r);
     n_seen = tide_rbuf_u64(r);
     if (r->bad || bits < 1 || bits > TIDE_BITS_MAX || n_classes < 1 ||
         n_classes > TIDE_MAX_CLASSES)
         return tide_err_set(err, TIDE_ERR_FORMAT, "learner header is truncated or corrupt");
+    /* checked before the learner allocates its 2^bits state */
+    if (expect_bits && (int)bits != expect_bits)
+        return tide_err_set(err, TIDE_ERR_FORMAT,
+                            "learner hash bits (%u) differ from the featurizer's (%d)", bits,
+                            expect_bits);
     rc = tide_params_load(&p, vt->params, vt->n_params, r, err);
     if (rc)
         return rc;

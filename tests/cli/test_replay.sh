@@ -89,15 +89,11 @@ assert abs(m["roc_auc"] - 0.5) < 1e-9, m' "$never"
 acc=$(sed -n 's/.*accuracy \([0-9.]*\).*/\1/p' "$TMP/late.err")
 if fge "${acc:-0}" 0.8; then ok delay_flushes_at_end; else fail "delay_flushes_at_end: accuracy '$acc'"; fi
 
-# rows whose features are all missing, with a delay ring (BUG: cmd_replay.c
-# memcpy to NULL, see report; aborts under UBSan)
+# rows whose features are all missing, with a delay ring (was a memcpy to
+# NULL in cmd_replay.c that aborted under UBSan)
 printf 'a,b,y\n1,2,1\n,,0\n,,1\n3,4,0\n0.5,1,1\n' > "$TMP/empty.csv"
-if [ -n "${TIDE_TEST_KNOWN_BUGS:-}" ]; then
-  out=$(replay_json "$TMP/empty.csv" --delay 2); rc=$?
-  check delay_empty_row [ "$rc.$(jget "$out" rows 2>/dev/null)" = 0.5 ]
-else
-  echo "skip delay_empty_row (known bug, set TIDE_TEST_KNOWN_BUGS=1)"
-fi
+out=$(replay_json "$TMP/empty.csv" --delay 2); rc=$?
+check delay_empty_row [ "$rc.$(jget "$out" rows 2>/dev/null)" = 0.5 ]
 
 # ---- label spellings and the positive class ---------------------------------
 # Phishing relabelled true/false and yes/no: the positive spelling is the

@@ -736,6 +736,15 @@ static void test_labels_binary(void **st)
     assert_string_equal(tide_labels_name(d, 0), "spam");
     tide_labels_free(d);
     tide_labels_free(NULL);
+
+    /* "1", then a word (takes the free slot 0), then "0": "0" must not
+     * silently merge with the word */
+    assert_int_equal(tide_labels_new(TIDE_TASK_BINARY, &d), TIDE_OK);
+    assert_int_equal(lab(d, "1"), 1);
+    assert_int_equal(lab(d, "spam"), 0);
+    assert_int_equal(tide_labels_index(d, "0", 1, &idx, &e), TIDE_ERR_PARSE);
+    assert_non_null(strstr(e.msg, "spam"));
+    tide_labels_free(d);
 }
 
 static void test_labels_multiclass(void **st)
