@@ -411,6 +411,59 @@ static void test_csv_limit(void **st)
     tide_reader_free(r);
 }
 
+static void test_edge_shapes(void **st)
+{
+    (void)st;
+    tide_reader *r;
+    tide_row row;
+    tide_err e;
+    size_t nc;
+
+    /* header only: no rows */
+    r = open_str("a,b\n", "h.csv", NULL);
+    assert_non_null(tide_reader_columns(r, &nc));
+    assert_int_equal(nc, 2);
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_EOF);
+    tide_reader_free(r);
+
+    /* a single (target) column: a blank line is a row with an empty target */
+    r = open_str("y\n1\n\n2\n", "one.csv", NULL);
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    assert_true(row.has_target && row.target_num == 1.0 && row.n_fields == 0);
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    assert_int_equal(row.has_target, 0);
+    assert_int_equal(row.line, 3);
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    assert_true(row.target_num == 2.0);
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_EOF);
+    tide_reader_free(r);
+
+    /* VW: a label with no features, a tag with no label, a trailing '|' */
+    r = open_str("1\n'abc |f x\n-1 |\n", "s.vw", NULL);
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    assert_true(row.has_target && row.target_num == 1.0 && row.n_fields == 0);
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    assert_int_equal(row.has_target, 0);
+    assert_str_n(row.tag, row.tag_len, "abc");
+    assert_int_equal(row.n_fields, 1);
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    assert_true(row.target_num == -1.0 && row.n_fields == 0);
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_EOF);
+    tide_reader_free(r);
+
+    /* JSONL: a named target key that is absent leaves the row unlabelled */
+    tide_reader_opts o;
+    tide_reader_opts_init(&o);
+    o.target = "score";
+    r = open_str("{\"a\": 1}\n{\"score\": 0.5, \"a\": 2}\n", "t.ndjson", &o);
+    assert_int_equal(tide_reader_format(r), TIDE_FMT_JSONL);
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    assert_int_equal(row.has_target, 0);
+    assert_int_equal(tide_reader_next(r, &row, &e), TIDE_OK);
+    assert_true(row.has_target && row.target_num == 0.5);
+    tide_reader_free(r);
+}
+
 /* ---- files: temp, gzip, streaming through a small buffer ----------------- */
 
 static void temp_path(char *path, size_t n, const char *suffix)
@@ -949,6 +1002,7 @@ int main(void)
         cmocka_unit_test(test_csv_errors_and_recovery),
         cmocka_unit_test(test_csv_all_rows_infer),
         cmocka_unit_test(test_csv_limit),
+        cmocka_unit_test(test_edge_shapes),
         cmocka_unit_test(test_gzip_and_streaming),
         cmocka_unit_test(test_stream_tiny_buffer_and_stdin),
         cmocka_unit_test(test_open_errors),
