@@ -9,6 +9,8 @@
  * the Laplace-smoothed presence rate P(i | c) = (n_ci + a) / (W_c + 2a).
  * Other buckets use N(x; mean_ci, var_ci) with the unbiased variance,
  * floored at var_smoothing * (largest variance seen) as scikit-learn does
+ * (the floor in force when the bucket was last updated: the log-normaliser
+ * and 1/(2 var) are cached then)
  * (GaussianNB's var_smoothing). A bucket not yet seen at least twice with
  * every class is skipped for all classes alike (its evidence is undefined).
  * Posteriors are exp-normalised log joint likelihoods (John & Langley 1995;
@@ -19,6 +21,8 @@
 #include <string.h>
 
 #include "learn/learners.h"
+
+#define NS 5  /* doubles per (bucket, class) */
 
 typedef struct entry {
     uint32_t key;      /* bucket + 1, 0 = empty */
@@ -34,7 +38,9 @@ typedef struct gnb {
     size_t map_cap, used;
     uint32_t *keys;    /* used entries: bucket per pool position */
     uint8_t *ind;      /* used entries: still an indicator (all values 1) */
-    double *stats;     /* pool: used * k_alloc * 3 (n, mean, m2) */
+    double *stats;     /* pool: used * k_alloc * NS (n, mean, m2, log-normaliser,
+                          1/(2 var)); the last two are cached at learn time so a
+                          prediction costs no log or division per feature */
     size_t pool_cap;
     double max_var;
 } gnb;
@@ -112,12 +118,12 @@ static int grow_classes(gnb *m, int k)
         return TIDE_ERR_NOMEM;
     memset(cw + m->k_alloc, 0, (size_t)(k - m->k_alloc) * sizeof *cw);
     m->cw = cw;
-    st = calloc(m->pool_cap ? m->pool_cap : 1, (size_t)k * 3 * sizeof *st);
+    st = calloc(m->pool_cap ? m->pool_cap : 1, (size_t)k * NS * sizeof *st);
     if (!st)
         return TIDE_ERR_NOMEM;
     for (size_t e = 0; e < m->used; e++)
-        memcpy(st + e * (size_t)k * 3, m->stats + e * (size_t)m->k_alloc * 3,
-               (size_t)m->k_alloc * 3 * sizeof *st);
+        memcpy(st + e * (size_t)k * NS, m->stats + e * (size_t)m->k_alloc * NS,
+               (size_t)m->k_alloc * NS * sizeof *st);
     free(m->stats);
     m->stats = st;
     m->k_alloc = k;
@@ -138,7 +144,7 @@ static long find_entry(gnb *m, uint32_t idx, int create)
         return -1;
     if (m->used == m->pool_cap) {
         size_t cap = m->pool_cap ? m->pool_cap * 2 : 16;
-        double *st = realloc(m->stats, cap * (size_t)m->k_alloc * 3 * sizeof *st);
+        double *st = realloc(m->stats, cap * (size_t)m->k_alloc * NS * sizeof *st);
         uint32_t *keys;
         uint8_t *ind;
         if (!st)
@@ -154,7 +160,7 @@ static long find_entry(gnb *m, uint32_t idx, int create)
         m->ind = ind;
         m->pool_cap = cap;
     }
-    memset(m->stats + m->used * (size_t)m->k_alloc * 3, 0, (size_t)m->k_alloc * 3 * sizeof(double));
+    memset(m->stats + m->used * (size_t)m->k_alloc * NS, 0, (size_t)m->k_alloc * NS * sizeof(double));
     m->keys[m->used] = idx;
     m->ind[m->used] = 1;
     m->map[i].key = key;
@@ -176,7 +182,7 @@ static int gnb_learn(tide_learner *l, const tide_fvec *x, double y, double w)
         double *s, v = x->f[i].val, d;
         if (e < 0)
             return TIDE_ERR_NOMEM;
-        s = m->stats + ((size_t)e * (size_t)m->k_alloc + (size_t)c) * 3;
+        s = m->stats + ((size_t)e * (size_t)m->k_alloc + (size_t)c) * NS;
         if (v != 1.0)
             m->ind[e] = 0;
         /* weighted Welford (West 1979) */
@@ -185,9 +191,15 @@ static int gnb_learn(tide_learner *l, const tide_fvec *x, double y, double w)
         s[1] += d * w / s[0];
         s[2] += w * d * (v - s[1]);
         if (s[0] > 1) {
-            double var = s[2] / (s[0] - 1);
+            double var = s[2] / (s[0] - 1), fl = m->var_smoothing * m->max_var;
             if (var > m->max_var)
                 m->max_var = var;
+            if (var < fl)
+                var = fl;
+            if (var < 1e-12)
+                var = 1e-12;
+            s[3] = -0.5 * log(2 * M_PI * var);
+            s[4] = 0.5 / var;
         }
     }
     return TIDE_OK;
@@ -198,9 +210,6 @@ static void gnb_predict(const tide_learner *l, const tide_fvec *x, double *out)
     const gnb *m = (const gnb *)l;
     int K = m->base.n_classes, kk = K < m->k_alloc ? K : m->k_alloc;
     double total = 0, mx = -INFINITY, sum = 0;
-    double floor_var = m->var_smoothing * m->max_var;
-    if (floor_var <= 0)
-        floor_var = 1e-12;
     for (int c = 0; c < kk; c++)
         total += m->cw[c];
     for (int c = 0; c < K; c++)
@@ -217,27 +226,24 @@ static void gnb_predict(const tide_learner *l, const tide_fvec *x, double *out)
         int ok = 1;
         if (e < 0)
             continue;
-        s = m->stats + (size_t)e * (size_t)m->k_alloc * 3;
+        s = m->stats + (size_t)e * (size_t)m->k_alloc * NS;
         if (m->ind[e]) {
             for (int c = 0; c < kk; c++)
                 if (m->cw[c] > 0)
-                    out[c] += log((s[c * 3] + m->alpha) / (m->cw[c] + 2 * m->alpha));
+                    out[c] += log((s[c * NS] + m->alpha) / (m->cw[c] + 2 * m->alpha));
             continue;
         }
         for (int c = 0; c < kk; c++)
-            if (m->cw[c] > 0 && s[c * 3] < 2)
+            if (m->cw[c] > 0 && s[c * NS] < 2)
                 ok = 0;
         if (!ok)
             continue;
         for (int c = 0; c < kk; c++) {
-            double var, d;
+            double d;
             if (!(m->cw[c] > 0))
                 continue;
-            var = s[c * 3 + 2] / (s[c * 3] - 1);
-            if (var < floor_var)
-                var = floor_var;
-            d = v - s[c * 3 + 1];
-            out[c] += -0.5 * log(2 * M_PI * var) - d * d / (2 * var);
+            d = v - s[c * NS + 1];
+            out[c] += s[c * NS + 3] - d * d * s[c * NS + 4];
         }
     }
     for (int c = 0; c < K; c++)
@@ -255,7 +261,7 @@ static int gnb_clone(const tide_learner *l, tide_learner **out, tide_err *err)
 {
     const gnb *m = (const gnb *)l;
     gnb *c = malloc(sizeof *c);
-    size_t pool = m->pool_cap * (size_t)m->k_alloc * 3;
+    size_t pool = m->pool_cap * (size_t)m->k_alloc * NS;
     *out = NULL;
     if (!c)
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
@@ -274,7 +280,7 @@ static int gnb_clone(const tide_learner *l, tide_learner **out, tide_err *err)
     if (m->used) {
         memcpy(c->keys, m->keys, m->used * sizeof *c->keys);
         memcpy(c->ind, m->ind, m->used);
-        memcpy(c->stats, m->stats, m->used * (size_t)m->k_alloc * 3 * sizeof *c->stats);
+        memcpy(c->stats, m->stats, m->used * (size_t)m->k_alloc * NS * sizeof *c->stats);
     }
     *out = &c->base;
     return TIDE_OK;
@@ -292,7 +298,7 @@ static int gnb_save(const tide_learner *l, tide_wbuf *b)
     for (size_t e = 0; e < m->used; e++) {
         tide_wbuf_u32(b, m->keys[e]);
         tide_wbuf_u8(b, m->ind[e]);
-        tide_wbuf_f64s(b, m->stats + e * (size_t)m->k_alloc * 3, (size_t)m->k_alloc * 3);
+        tide_wbuf_f64s(b, m->stats + e * (size_t)m->k_alloc * NS, (size_t)m->k_alloc * NS);
     }
     return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
 }
@@ -310,7 +316,7 @@ static int gnb_load(tide_learner *l, tide_rbuf *r, tide_err *err)
     tide_rbuf_f64s(r, m->cw, k);
     used = tide_rbuf_u64(r);
     if (r->bad || used > ((uint64_t)1 << m->base.bits) ||
-        !tide_rbuf_has(r, used * (5 + (uint64_t)k * 24)))
+        !tide_rbuf_has(r, used * (5 + (uint64_t)k * 8 * NS)))
         return tide_err_set(err, TIDE_ERR_FORMAT, "naive Bayes state is truncated or corrupt");
     for (uint64_t j = 0; j < used; j++) {
         uint32_t idx = tide_rbuf_u32(r);
@@ -322,7 +328,7 @@ static int gnb_load(tide_learner *l, tide_rbuf *r, tide_err *err)
         if (e < 0)
             return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
         m->ind[e] = ind ? 1 : 0;
-        tide_rbuf_f64s(r, m->stats + (size_t)e * k * 3, (size_t)k * 3);
+        tide_rbuf_f64s(r, m->stats + (size_t)e * k * NS, (size_t)k * NS);
     }
     return r->bad ? tide_err_set(err, TIDE_ERR_FORMAT, "naive Bayes state is truncated") : TIDE_OK;
 }
@@ -331,12 +337,12 @@ static size_t gnb_memory(const tide_learner *l)
 {
     const gnb *m = (const gnb *)l;
     return sizeof *m + (size_t)m->k_alloc * sizeof(double) + m->map_cap * sizeof(entry) +
-           m->pool_cap * (sizeof(uint32_t) + 1 + (size_t)m->k_alloc * 3 * sizeof(double));
+           m->pool_cap * (sizeof(uint32_t) + 1 + (size_t)m->k_alloc * NS * sizeof(double));
 }
 
 const tide_learner_vt tide_gnb_vt = {
     "gnb", TIDE_TASK_CLASSIFY,
     "naive Bayes: Gaussian for numeric features, smoothed counts for indicator features",
     GNB_PARAMS, sizeof GNB_PARAMS / sizeof GNB_PARAMS[0], gnb_create, gnb_destroy, gnb_learn,
-    gnb_predict, gnb_clone, gnb_save, gnb_load, gnb_memory, NULL, 1,
+    gnb_predict, gnb_clone, gnb_save, gnb_load, gnb_memory, NULL, 2,
 };
