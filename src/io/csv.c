@@ -150,8 +150,9 @@ static int split_fast(tide_reader *r, char *p, char *e, size_t *ncells, tide_err
     for (;;) {
         char *c0 = q;
         /* find the delimiter eight bytes at a time: a zero byte of w ^ dd
-         * marks it ("has a zero byte" trick; only bytes above the first
-         * match can be flagged falsely) */
+         * marks it (the "determine if a word has a zero byte" trick from
+         * S. E. Anderson's "Bit Twiddling Hacks"; only bytes above the first
+         * match can be flagged falsely, so the lowest flag is exact) */
         while (e - q >= 8) {
             uint64_t w, m;
             memcpy(&w, q, 8);

@@ -222,8 +222,10 @@ static inline const char *tide_io_num(const char *s, const char *e, double *out)
 }
 
 /* Number of leading ASCII digits in the 8 bytes of w (first byte lowest),
- * branch-free: a byte is a non-digit when b + 0x46 or b - 0x30 sets its top
- * bit; carries and borrows only disturb bytes after the first non-digit. */
+ * branch-free: a byte is a non-digit exactly when b + 0x46 (b >= 0x3A) or
+ * b - 0x30 (b < 0x30, or b >= 0xB0) sets its top bit. A carry or borrow
+ * between bytes only starts at a non-digit byte and only disturbs the bytes
+ * above it, so the lowest flagged byte is exact. */
 static inline unsigned tide_io_swar_ndigits(uint64_t w)
 {
     uint64_t bad = ((w + 0x4646464646464646ULL) | (w - 0x3030303030303030ULL)) &
