@@ -506,6 +506,13 @@ static void *learner_main(void *arg)
         }
         if (st && !stop)
             catch_up(m, st);
+        if (st && m->schema_new) {
+            /* an inferred schema is stored at once (predictions validate against it) */
+            char *txt = tide_schema_to_json(atomic_load(&m->schema));
+            if (txt && !tide_store_model_set_schema(st, m->name, txt, &err))
+                m->schema_new = 0;
+            free(txt);
+        }
         if (m->pending && serve_now() - m->last_pub >= s->o.publish_ms / 1000.0)
             smodel_publish(m, &err);
         if (st && m->since_persist >= s->o.persist_every)

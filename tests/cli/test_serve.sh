@@ -247,7 +247,22 @@ check "restart: cfg2 recreated from config" test "$(call GET /v1/models/cfg2; ec
 serve_stop
 
 # ---- retention: unlabelled events expire, labelled ones stay --------------------------------
-serve_start "$TMP/dr" --retention 1
+serve_start "$TMP/dr" --retention 1 --infer-rows 3
+# ---- schema inferred from the first 3 learned rows (x, c in all: required; o optional)
+call POST /v1/models '{"name":"s","task":"binary"}'
+call POST /v1/models/s/predict '{"features":{"anything":1}}'
+check "no schema yet: any feature accepted" test "$CODE" = 200
+call POST /v1/models/s/learn '{"instances":[{"features":{"x":1,"c":"a","o":2},"label":"1"},{"features":{"x":2,"c":"b"},"label":"0"},{"features":{"x":3,"c":"a"},"label":"1"}]}'
+sleep 0.3
+call GET /v1/models/s
+check "inferred: x required number" test "$(jget "$BODY" schema.x.type)/$(jget "$BODY" schema.x.required)" = number/True
+check "inferred: o optional" test "$(jget "$BODY" schema.o.required)" = False
+call POST /v1/models/s/predict '{"features":{"x":1,"c":"a","anything":1}}'
+check "inferred schema refuses a new feature" test "$CODE" = 400
+call POST /v1/models/s/predict '{"features":{"x":1}}'
+check "inferred schema requires c" test "$CODE" = 400
+call POST /v1/models/s/predict '{"features":{"x":1,"c":"z"}}'
+check "inferred schema accepts a row without o" test "$CODE" = 200
 call POST /v1/models '{"name":"r","task":"binary"}'
 call POST /v1/models/r/predict '{"instances":[{"id":"old","features":{"x":1}},{"id":"kept","features":{"x":2}}]}'
 sleep 0.2
@@ -259,6 +274,10 @@ check "unlabelled event expired: 404" test "$CODE" = 404
 call POST /v1/models/r/labels '{"id":"kept","label":"1"}'
 check "labelled event kept: idempotent 200" test "$(jget "$BODY" status)" = idempotent
 curl -s "$U/metrics" > "$TMP/prom"
-check "prom: expired events counted" grep -q '^tide_events_expired_total 1$' "$TMP/prom"
+check "prom: expired events counted" fge "$(sed -n 's/^tide_events_expired_total //p' "$TMP/prom")" 1
+serve_stop
+serve_start "$TMP/dr"
+call GET /v1/models/s
+check "inferred schema survives a restart" test "$(jget "$BODY" schema.c.type)" = category
 serve_stop
 finish
