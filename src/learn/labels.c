@@ -16,6 +16,9 @@ struct tide_labels {
     tide_task task;
     char **names;   /* names[i]: text of class i (NULL for an unnamed binary slot) */
     int n;          /* classes */
+    char last[32];  /* the last spelling resolved, and its class: streams */
+    size_t last_len;/* repeat a handful of spellings, so this saves a     */
+    int last_idx;   /* strtod or a scan per row (last_len 0 = empty)      */
 };
 
 int tide_labels_new(tide_task task, tide_labels **out)
@@ -82,7 +85,25 @@ int tide_labels_lookup(const tide_labels *d, const char *s, size_t len, int *idx
     return TIDE_ERR_NOTFOUND;
 }
 
+static int labels_index_slow(tide_labels *d, const char *s, size_t len, int *idx, tide_err *err);
+
 int tide_labels_index(tide_labels *d, const char *s, size_t len, int *idx, tide_err *err)
+{
+    int rc;
+    if (len && len == d->last_len && !memcmp(s, d->last, len)) {
+        *idx = d->last_idx;
+        return TIDE_OK;
+    }
+    rc = labels_index_slow(d, s, len, idx, err);
+    if (rc == TIDE_OK && len < sizeof d->last) {
+        memcpy(d->last, s, len);
+        d->last_len = len;
+        d->last_idx = *idx;
+    }
+    return rc;
+}
+
+static int labels_index_slow(tide_labels *d, const char *s, size_t len, int *idx, tide_err *err)
 {
     int b;
     if (tide_labels_lookup(d, s, len, idx) == TIDE_OK) {
