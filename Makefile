@@ -64,7 +64,7 @@ bench: $(BENCH_BIN) $(BUILD)/tide
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/%: fuzz/%.c $(LIB_SRC)
+build-fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(LIB_SRC)
 	@mkdir -p build-fuzz
 	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc \
 	  -o $@ $< $(LIB_SRC) $(LIBS)
