@@ -10,6 +10,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
+#include "tide/common.h"
+
 typedef int (*tide_cmd_fn)(int argc, char **argv);   /* argv[0] = command name */
 
 int cmd_replay(int argc, char **argv);
@@ -21,6 +25,12 @@ int cmd_token(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
 int cmd_detectors(int argc, char **argv);
+
+/* ---- parameter tables (params.c) -------------------------------------- */
+/* JSON array of {name, type, default, range, help}; caller owns it. */
+json_t *cli_params_json(const tide_param_spec *spec, size_t n);
+/* One indented line per parameter. */
+void cli_params_print(FILE *f, const tide_param_spec *spec, size_t n);
 
 /* ---- progress bar on stderr (only when stderr is a terminal) ---------- */
 typedef struct cli_progress {

@@ -21,17 +21,6 @@
 
 #define MAX_PARAMS 32
 
-static const char *type_name(tide_param_type t)
-{
-    switch (t) {
-    case TIDE_PARAM_DOUBLE: return "float";
-    case TIDE_PARAM_INT: return "int";
-    case TIDE_PARAM_BOOL: return "bool";
-    case TIDE_PARAM_ENUM: return "choice";
-    }
-    return "?";
-}
-
 /* ---- tide detectors -------------------------------------------------------- */
 
 int cmd_detectors(int argc, char **argv)
@@ -54,13 +43,7 @@ int cmd_detectors(int argc, char **argv)
         char *s;
         for (size_t i = 0; i < tide_detector_count(); i++) {
             const tide_detector_vt *vt = tide_detector_at(i);
-            json_t *ps = json_array();
-            for (size_t j = 0; j < vt->n_params; j++) {
-                const tide_param_spec *p = &vt->params[j];
-                json_array_append_new(ps, json_pack("{s:s, s:s, s:s, s:s?, s:s}", "name", p->name,
-                                                    "type", type_name(p->type), "default", p->def,
-                                                    "range", p->choices, "help", p->help));
-            }
+            json_t *ps = cli_params_json(vt->params, vt->n_params);
             json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "name", vt->name, "summary",
                                                  vt->summary, "params", ps));
         }
@@ -78,11 +61,7 @@ int cmd_detectors(int argc, char **argv)
     for (size_t i = 0; i < tide_detector_count(); i++) {
         const tide_detector_vt *vt = tide_detector_at(i);
         printf("%-13s %s\n", vt->name, vt->summary);
-        for (size_t j = 0; j < vt->n_params; j++) {
-            const tide_param_spec *p = &vt->params[j];
-            printf("    %-18s %-6s default %-7s range %-16s %s\n", p->name, type_name(p->type),
-                   p->def, p->choices ? p->choices : "-", p->help);
-        }
+        cli_params_print(stdout, vt->params, vt->n_params);
     }
     return 0;
 }

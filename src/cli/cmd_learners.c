@@ -11,17 +11,6 @@
 #include "cli/cli.h"
 #include "tide/learn.h"
 
-static const char *type_name(tide_param_type t)
-{
-    switch (t) {
-    case TIDE_PARAM_DOUBLE: return "float";
-    case TIDE_PARAM_INT: return "int";
-    case TIDE_PARAM_BOOL: return "bool";
-    case TIDE_PARAM_ENUM: return "choice";
-    }
-    return "?";
-}
-
 int cmd_learners(int argc, char **argv)
 {
     int json = 0;
@@ -41,13 +30,7 @@ int cmd_learners(int argc, char **argv)
         json_t *arr = json_array();
         for (size_t i = 0; i < tide_learner_count(); i++) {
             const tide_learner_vt *vt = tide_learner_at(i);
-            json_t *ps = json_array();
-            for (size_t j = 0; j < vt->n_params; j++) {
-                const tide_param_spec *s = &vt->params[j];
-                json_array_append_new(ps, json_pack("{s:s, s:s, s:s, s:s?, s:s}", "name", s->name,
-                                                    "type", type_name(s->type), "default", s->def,
-                                                    "range", s->choices, "help", s->help));
-            }
+            json_t *ps = cli_params_json(vt->params, vt->n_params);
             json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o}", "name", vt->name, "task",
                                                  tide_task_name(vt->task), "summary", vt->summary,
                                                  "params", ps));
@@ -61,13 +44,7 @@ int cmd_learners(int argc, char **argv)
     for (size_t i = 0; i < tide_learner_count(); i++) {
         const tide_learner_vt *vt = tide_learner_at(i);
         printf("%-10s [%s] %s\n", vt->name, tide_task_name(vt->task), vt->summary);
-        for (size_t j = 0; j < vt->n_params; j++) {
-            const tide_param_spec *s = &vt->params[j];
-            printf("    %-16s %-6s default %-8s %s", s->name, type_name(s->type), s->def, s->help);
-            if (s->choices)
-                printf(" [%s]", s->choices);
-            putchar('\n');
-        }
+        cli_params_print(stdout, vt->params, vt->n_params);
     }
     return 0;
 }

@@ -919,7 +919,7 @@ static size_t lin_memory(const tide_learner *l)
 
 const tide_learner_vt tide_logistic_vt = {
     "logistic", TIDE_TASK_BINARY,
-    "logistic regression on hashed features (binary), normalized adaptive updates by default",
+    "logistic regression on hashed features (binary); default update: standardised, normalised, step size chosen online",
     LINEAR_PARAMS, N_LINEAR_PARAMS, logistic_create, lin_destroy, lin_learn, lin_predict,
     lin_clone, lin_save, lin_load, lin_memory, NULL, 2,
 };
