@@ -1,7 +1,8 @@
 -- predict.lua — wrk script: POST the 25-feature body (body.json) to PATH
 -- (env TIDE_PATH, default /v1/models/bench/predict). With env RATE (requests/s
 -- over all connections) and CONNS, each connection waits CONNS*1000/RATE ms
--- between requests, giving a fixed offered load for latency percentiles.
+-- between requests, giving a fixed offered load for latency percentiles
+-- (wrk's delay has 1 ms resolution: run.sh uses RATE = CONNS*1000).
 local f = io.open(os.getenv("BODY") or "bench/serve/body.json")
 local body = f:read("*a"); f:close()
 wrk.method = "POST"

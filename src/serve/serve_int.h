@@ -62,6 +62,16 @@ void serve_snap_scan(serve_retired *r);
 /* Frees everything (no readers may remain). */
 void serve_snap_retired_free(serve_retired *r);
 
+/* ---- arena.c: per-thread bump allocator for jansson on the predict path ----
+ * begin: jansson allocations of this thread come from the arena; end: all of
+ * them are reclaimed at once (documents parsed in between must be released
+ * before, on this thread, and must not escape). set(0)/set(prev) suspends
+ * it, e.g. around json_dumps whose result outlives the request. */
+void serve_arena_setup(void);
+void serve_arena_begin(void);
+int serve_arena_set(int on);
+void serve_arena_end(void);
+
 /* ---- prom.c: Prometheus registry ------------------------------------------ */
 enum {
     EP_MODELS_LIST, EP_MODEL_CREATE, EP_MODEL_GET, EP_MODEL_DELETE, EP_PREDICT, EP_LABELS,

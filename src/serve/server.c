@@ -66,8 +66,11 @@ static void set_resp(req *r, int status, char *body, size_t len, const char *cty
 
 static void reply_json(req *r, int status, json_t *j)
 {
-    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *txt;
+    int arena = serve_arena_set(0);   /* the answer outlives the request's arena */
+    txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
+    serve_arena_set(arena);
     if (!txt) {
         static const char oom[] = "{\"error\":\"internal\",\"field\":\"\",\"reason\":\"out of memory\"}";
         txt = strdup(oom);
@@ -78,9 +81,11 @@ static void reply_json(req *r, int status, json_t *j)
 
 static void reply_err(req *r, const tide_reqerr *e)
 {
+    int arena = serve_arena_set(0);
     reply_json(r, e->status ? e->status : 400,
                json_pack("{s:s,s:s,s:s}", "error", e->error, "field", e->field, "reason",
                          e->reason));
+    serve_arena_set(arena);
 }
 
 static void reply_errf(req *r, int status, const char *error, const char *field, const char *fmt,
@@ -368,7 +373,17 @@ static json_t *instance_features(const tide_instances *in, size_t i)
     return json_object_get(inst, "features");
 }
 
+static void h_predict_body(req *r, smodel *m);
+
+/* The request's JSON lives in a per-thread arena (src/serve/arena.c). */
 static void h_predict(req *r, smodel *m)
+{
+    serve_arena_begin();
+    h_predict_body(r, m);
+    serve_arena_end();
+}
+
+static void h_predict_body(req *r, smodel *m)
 {
     tide_server *s = r->s;
     tide_instances in;
@@ -426,12 +441,13 @@ static void h_predict(req *r, smodel *m)
         size_t idlen;
         int k = 1, best = 0;
         if (tide_featurize(mo->fz, &in.rows[i], &sc->fv, &err)) {
+            int batch = in.batch;
             serve_snap_release();
             tide_instances_free(&in);
             free(b.p);
             citem_free(ev);
-            reply_errf(r, 400, "bad_feature", "features", "%s%s",
-                       in.batch ? "an instance: " : "", err.msg);
+            reply_errf(r, 400, "bad_feature", "features", "%s%s", batch ? "an instance: " : "",
+                       err.msg);
             return;
         }
         tide_learner_predict(mo->learner, &sc->fv, sc->proba);
@@ -479,7 +495,11 @@ static void h_predict(req *r, smodel *m)
                 sb_printf(&pb, "%s%.17g", c ? "," : "", sc->proba[c]);
             sb_put(&pb, "]}", 2);
             e1->id = strdup(id);
-            e1->features = json_dumps(instance_features(&in, i), JSON_COMPACT);
+            {
+                int arena = serve_arena_set(0);   /* the text outlives the request */
+                e1->features = json_dumps(instance_features(&in, i), JSON_COMPACT);
+                serve_arena_set(arena);
+            }
             e1->prediction = pb.p;
             e1->version = version;
             ev->nev++;
@@ -1841,6 +1861,7 @@ int tide_server_new(const tide_server_opts *o, tide_server **out, tide_err *err)
         rc = tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    serve_arena_setup();   /* install jansson's hooks before any document exists */
     if (pthread_key_create(&s->st_key, close_store)) {
         rc = tide_err_set(err, TIDE_ERR_STATE, "cannot create a thread key");
         goto fail;
