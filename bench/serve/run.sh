@@ -94,6 +94,8 @@ joined() { curl -s "$TU/metrics" | sed -n 's/^tide_labels_total{model="bench",st
 J0=$(joined)
 wrk -t2 -c128 -d"${DUR}s" -s bench/serve/labels.lua "$TU" > "$W/labels1" 2>&1
 J1=$(joined)
+sleep 0.3
+STALE1=$(curl -s "$TU/metrics" | sed -n 's/^tide_snapshot_staleness_max_seconds{model="bench"} //p')
 L1=$(rps "$W/labels1"); L1_BAD=$(non2xx "$W/labels1")
 L1J=$(python3 -c "print(int(($J1 - $J0) / $DUR))")
 USED=$(python3 -c "print(int(float('$L1') * $DUR * 1.3) + 1000)")
@@ -146,7 +148,8 @@ cat <<TABLE
 | tide durable labels, 1 per request (-c128) | $L1 req/s, **$L1J labels joined+committed/s** (non-2xx: ${L1_BAD:-0}) |
 | tide durable labels, 100 per request (-c16, ${BDUR} s) | $L100 req/s, **$L100J labels joined+committed/s** (non-2xx: ${L100_BAD:-0}) |
 | group commit: items per transaction | $(python3 -c "print('%.1f' % (float('${ITEMS:-0}')/max(1,float('${BATCHES:-1}'))))") ($ITEMS items in $BATCHES commits; $LJ labels joined) |
-| max staleness (label commit -> visible in predictions) | ${STALE} s |
+| max staleness (label commit -> visible in predictions), during the 1-per-request run | ${STALE1} s |
+| max staleness, after the 100-per-request run too (learner overloaded) | ${STALE} s |
 | Flask + sklearn (gunicorn -w 2) /predict | $F_PRED req/s |
 | tide / Flask, predict | **$(r "$T_PEAK_LOG" "$F_PRED")x** |
 | Flask /learn (score + partial_fit, not durable) | $F_LEARN req/s |
