@@ -35,6 +35,15 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 all: $(BUILD)/tide
 
+# the hot paths (hashing, learners, readers, metrics) are built with -O3
+ifeq ($(SAN),1)
+HOT_OPT =
+else
+HOT_OPT = -O3
+endif
+HOT_OBJ = $(filter $(BUILD)/obj/src/learn/% $(BUILD)/obj/src/feat/% $(BUILD)/obj/src/io/% $(BUILD)/obj/src/eval/%,$(LIB_OBJ))
+$(HOT_OBJ): CFLAGS_ALL += $(HOT_OPT)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@

@@ -370,7 +370,7 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
         for (int j = 0; j < AUTO_M; j++)
             z[k * AUTO_M + j] = (m->intercept && k < kk) ? m->ab[k * AUTO_M + j] : 0.0;
     for (size_t i = 0; i < x->n; i++) {
-        const float v = xs[i];
+        const float v = xs ? xs[i] : auto_scale(m, x->f[i].idx, x->f[i].val);
         const float *w = m->aw + (size_t)x->f[i].idx * per + 2;
         qq += (double)v * v;
         if (v == 0.0f)
@@ -444,18 +444,14 @@ static int auto_scratch(linear *m, size_t n)
 static void auto_predict(const linear *m, const tide_fvec *x, double *out)
 {
     int K = m->loss == LOSS_SOFTMAX ? m->base.n_classes : 1;
-    float xs_local[AUTO_STACK];
     double z_local[AUTO_STACK], pi[AUTO_M], q;
-    float *xs = x->n <= AUTO_STACK ? xs_local : malloc(x->n * sizeof *xs);
     double *z = (size_t)K * AUTO_M <= AUTO_STACK ? z_local : malloc((size_t)K * AUTO_M * sizeof *z);
-    if (!xs || !z) {
+    if (!z) {
         for (int k = 0; k < (m->loss == LOSS_SQUARED ? 1 : m->base.n_classes); k++)
             out[k] = m->loss == LOSS_SQUARED ? 0.0 : 1.0 / m->base.n_classes;
-        goto done;
+        return;
     }
-    for (size_t i = 0; i < x->n; i++)
-        xs[i] = auto_scale(m, x->f[i].idx, x->f[i].val);
-    auto_scores(m, x, xs, K, z, &q);
+    auto_scores(m, x, NULL, K, z, &q);
     auto_link(m, K, z);
     memcpy(pi, m->api, sizeof pi);
     if (m->loss == LOSS_LOGISTIC) {
@@ -472,9 +468,6 @@ static void auto_predict(const linear *m, const tide_fvec *x, double *out)
             out[k] = v;
         }
     }
-done:
-    if (xs != xs_local)
-        free(xs);
     if (z != z_local)
         free(z);
 }
