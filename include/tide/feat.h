@@ -59,7 +59,11 @@ void tide_featurizer_free(tide_featurizer *fz);
 int tide_featurizer_bits(const tide_featurizer *fz);
 
 /* Hashes row into v (v->n reset first). Non-finite numeric values are an
- * error naming the field (they would poison every learner). */
+ * error naming the field (they would poison every learner).
+ * Thread safety: the featurizer is only written to by rows whose fields
+ * carry a CSV column (col >= 0: the name-hash cache). For rows with col = -1
+ * (JSON Lines, VW, the server's requests) several threads may featurize with
+ * one featurizer at once, each into its own v. */
 int tide_featurize(tide_featurizer *fz, const tide_row *row, tide_fvec *v, tide_err *err);
 
 /* Bucket of a named numeric feature / of a categorical value (for tests,

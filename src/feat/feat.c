@@ -41,11 +41,13 @@ struct tide_featurizer {
     size_t n_pairs;
     col_cache *cols;         /* by CSV column index */
     size_t n_cols;
-    /* scratch for interactions: full hash and group flags of each feature */
-    uint64_t *fh;
-    uint64_t *groups;        /* bit 2p: in pair p's A group, bit 2p+1: in B group */
-    size_t scratch_cap;
 };
+
+/* Per-call scratch for interactions: full hash and group flags (bit 2p: in
+ * pair p's A group, bit 2p+1: in its B group) of each feature. On the stack
+ * for ordinary rows, so tide_featurize keeps no state in the featurizer for
+ * rows without CSV columns (see the thread-safety note in tide/feat.h). */
+#define SCRATCH_STACK 256
 
 void tide_fvec_init(tide_fvec *v) { memset(v, 0, sizeof *v); }
 
@@ -156,8 +158,6 @@ void tide_featurizer_free(tide_featurizer *fz)
     for (size_t i = 0; i < fz->n_cols; i++)
         free(fz->cols[i].name);
     free(fz->cols);
-    free(fz->fh);
-    free(fz->groups);
     free(fz);
 }
 
@@ -229,32 +229,24 @@ static int in_group(const tide_field *f, const char *g, size_t glen)
     return f->name_len == glen && !memcmp(f->name, g, glen);
 }
 
-static int ensure_scratch(tide_featurizer *fz, size_t n)
-{
-    if (n <= fz->scratch_cap)
-        return TIDE_OK;
-    size_t cap = n < 64 ? 64 : n * 2;
-    uint64_t *a = realloc(fz->fh, cap * sizeof *a);
-    if (!a)
-        return TIDE_ERR_NOMEM;
-    fz->fh = a;
-    a = realloc(fz->groups, cap * sizeof *a);
-    if (!a)
-        return TIDE_ERR_NOMEM;
-    fz->groups = a;
-    fz->scratch_cap = cap;
-    return TIDE_OK;
-}
-
 int tide_featurize(tide_featurizer *fz, const tide_row *row, tide_fvec *v, tide_err *err)
 {
     size_t n = row->n_fields;
     ns_cache nc = {NULL, (size_t)-1, 0};
+    uint64_t fh_local[SCRATCH_STACK], groups_local[SCRATCH_STACK];
+    uint64_t *fh = fh_local, *groups = groups_local;
+    int rc = TIDE_OK;
     v->n = 0;
     if (n > v->cap && fvec_grow(v, n))
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
-    if (fz->n_pairs && ensure_scratch(fz, n))
-        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+    if (fz->n_pairs && n > SCRATCH_STACK) {
+        fh = malloc(n * sizeof *fh);
+        groups = malloc(n * sizeof *groups);
+        if (!fh || !groups) {
+            rc = tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         const tide_field *f = &row->fields[i];
         uint64_t h;
@@ -266,16 +258,20 @@ int tide_featurize(tide_featurizer *fz, const tide_row *row, tide_fvec *v, tide_
             h = XXH3_64bits_withSeed(f->str, f->str_len, h);
             val = 1.0f;
         } else {
-            if (!isfinite(f->num))
-                return tide_err_set(err, TIDE_ERR_PARSE, "line %llu: feature '%.*s' is %s",
-                                    (unsigned long long)row->line, (int)f->name_len, f->name,
-                                    isnan(f->num) ? "NaN" : "infinite");
+            if (!isfinite(f->num)) {
+                rc = tide_err_set(err, TIDE_ERR_PARSE, "line %llu: feature '%.*s' is %s",
+                                  (unsigned long long)row->line, (int)f->name_len, f->name,
+                                  isnan(f->num) ? "NaN" : "infinite");
+                goto done;
+            }
             val = (float)f->num;
-            if (!isfinite(val))
-                return tide_err_set(err, TIDE_ERR_PARSE,
-                                    "line %llu: feature '%.*s' = %g overflows a float",
-                                    (unsigned long long)row->line, (int)f->name_len, f->name,
-                                    f->num);
+            if (!isfinite(val)) {
+                rc = tide_err_set(err, TIDE_ERR_PARSE,
+                                  "line %llu: feature '%.*s' = %g overflows a float",
+                                  (unsigned long long)row->line, (int)f->name_len, f->name,
+                                  f->num);
+                goto done;
+            }
         }
         if (fz->n_pairs) {
             uint64_t g = 0;
@@ -285,8 +281,8 @@ int tide_featurize(tide_featurizer *fz, const tide_row *row, tide_fvec *v, tide_
                 if (in_group(f, fz->pairs[p].b, fz->pairs[p].blen))
                     g |= 1ULL << (2 * p + 1);
             }
-            fz->fh[v->n] = h;
-            fz->groups[v->n] = g;
+            fh[v->n] = h;
+            groups[v->n] = g;
         }
         v->f[v->n].idx = (uint32_t)h & fz->mask;
         v->f[v->n].val = val;
@@ -298,14 +294,16 @@ int tide_featurize(tide_featurizer *fz, const tide_row *row, tide_fvec *v, tide_
             int self = fz->pairs[p].alen == fz->pairs[p].blen &&
                        !memcmp(fz->pairs[p].a, fz->pairs[p].b, fz->pairs[p].alen);
             for (size_t i = 0; i < base_n; i++) {
-                if (!(fz->groups[i] >> (2 * p) & 1))
+                if (!(groups[i] >> (2 * p) & 1))
                     continue;
                 for (size_t j = self ? i : 0; j < base_n; j++) {
-                    if (!(fz->groups[j] >> (2 * p + 1) & 1))
+                    if (!(groups[j] >> (2 * p + 1) & 1))
                         continue;
-                    uint64_t h = (fz->fh[i] * FNV64_PRIME) ^ fz->fh[j];
-                    if (v->n == v->cap && fvec_grow(v, v->n + 1))
-                        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+                    uint64_t h = (fh[i] * FNV64_PRIME) ^ fh[j];
+                    if (v->n == v->cap && fvec_grow(v, v->n + 1)) {
+                        rc = tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+                        goto done;
+                    }
                     v->f[v->n].idx = (uint32_t)h & fz->mask;
                     v->f[v->n].val = v->f[i].val * v->f[j].val;
                     v->n++;
@@ -313,7 +311,12 @@ int tide_featurize(tide_featurizer *fz, const tide_row *row, tide_fvec *v, tide_
             }
         }
     }
-    return TIDE_OK;
+    done:
+    if (fh != fh_local)
+        free(fh);
+    if (groups != groups_local)
+        free(groups);
+    return rc;
 }
 
 void tide_featurizer_save(const tide_featurizer *fz, tide_wbuf *b)
