@@ -8,7 +8,7 @@
 # Tokens and roles are in test_serve_auth.sh, the kill -9 test in
 # test_serve_crash.sh.
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/test_serve_lib.sh"
+source "$(dirname "$0")/serve_lib.sh"
 
 D=$TMP/d
 cat > "$TMP/config.json" <<'EOF'

@@ -5,7 +5,7 @@
 # label < admin); the audit log records who created, labelled, promoted,
 # rolled back and deleted what, and its hash chain verifies.
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/test_serve_lib.sh"
+source "$(dirname "$0")/serve_lib.sh"
 
 D=$TMP/d
 serve_start "$D"

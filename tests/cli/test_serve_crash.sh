@@ -6,7 +6,7 @@
 # + replay of the labels after it) must predict exactly what an uninterrupted
 # server predicts after learning the same labels in the same (seq) order.
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/test_serve_lib.sh"
+source "$(dirname "$0")/serve_lib.sh"
 
 D=$TMP/d
 N=1500

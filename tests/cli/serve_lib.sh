@@ -1,4 +1,4 @@
-# tests/cli/test_serve_lib.sh — helpers for the `tide serve` tests (sourced after
+# tests/cli/serve_lib.sh — helpers for the `tide serve` tests (sourced after
 # lib.sh): start/stop a server on an ephemeral loopback port and call it.
 #   serve_start DIR [ARGS...]  sets PID, PORT, U (base URL); waits for the port
 #   serve_stop                 SIGTERM, waits (bounded), sets STOP_RC
