@@ -350,19 +350,36 @@ int smodel_enqueue_label(smodel *m, ljob *j)
     return queued;
 }
 
-/* Runs a control job on the learner thread and waits for it. */
+/* Runs a control job on the learner thread and waits for it. A learner that
+ * was told to stop (model deleted, server stopping) would never run it:
+ * TIDE_ERR_NOTFOUND then, instead of waiting forever. A job queued before
+ * the stop flag is still run (the learner drains its queue before exiting). */
 int smodel_sync(smodel *m, ljob *j)
 {
-    int rc;
     j->sync = 1;
-    smodel_enqueue(m, j);
+    j->next = NULL;
     pthread_mutex_lock(&m->mu);
+    if (m->stop || !m->th_started) {
+        pthread_mutex_unlock(&m->mu);
+        j->rc = TIDE_ERR_NOTFOUND;
+        snprintf(j->msg, sizeof j->msg, "model '%s' is being deleted or the server is stopping",
+                 m->name);
+        return j->rc;
+    }
+    if (m->qt)
+        m->qt->next = j;
+    else
+        m->qh = j;
+    m->qt = j;
+    m->qn++;
+    pthread_cond_signal(&m->cv);
     while (!j->done)
         pthread_cond_wait(&m->done_cv, &m->mu);
     pthread_mutex_unlock(&m->mu);
-    rc = j->rc;
-    return rc;
+    return j->rc;
 }
+
+static void catch_up(smodel *m, tide_store *st, int force);
 
 static void run_control(smodel *m, ljob *j, tide_store *st)
 {
@@ -378,6 +395,10 @@ static void run_control(smodel *m, ljob *j, tide_store *st)
         if (!j->rc && st)
             j->rc = smodel_persist(m, st, &err);
     } else if (j->kind == LJ_FLUSH) {
+        /* every label acknowledged before the flush was queued before it
+         * (applied by now) or, when the learner is behind, is in the store */
+        if (st)
+            catch_up(m, st, 1);
         if (m->pending || j->persist)
             j->rc = smodel_publish(m, &err);
         if (!j->rc && st && j->persist)
@@ -408,12 +429,14 @@ static int catch_up_cb(void *ctx, const tide_store_label_row *row)
  * lock held, so no label committed meanwhile can be skipped: the committer
  * queues it after we clear `behind` (and a label read twice is applied once,
  * by the seq check). */
-static void catch_up(smodel *m, tide_store *st)
+static void catch_up(smodel *m, tide_store *st, int force)
 {
     tide_err err;
     int behind;
     pthread_mutex_lock(&m->mu);
-    behind = m->behind && !m->qh;
+    /* force (a flush job): the labels queued before the job are applied, and
+     * none is queued while `behind` is set, so the store holds the rest */
+    behind = m->behind && (force || !m->qh);
     if (behind && !m->oldest_pending)
         m->oldest_pending = m->oldest_behind;
     pthread_mutex_unlock(&m->mu);
@@ -505,7 +528,7 @@ static void *learner_main(void *arg)
             q = next;
         }
         if (st && !stop)
-            catch_up(m, st);
+            catch_up(m, st, 0);
         if (st && m->schema_new) {
             /* an inferred schema is stored at once (predictions validate against it) */
             char *txt = tide_schema_to_json(atomic_load(&m->schema));
@@ -833,6 +856,47 @@ void committer_push(tide_server *s, citem *c)
     pthread_mutex_unlock(&s->cmu);
 }
 
+/* The labels of a /learn request, after its events were logged. An instance
+ * whose id was already taken (by a logged prediction, an earlier /learn, or
+ * an earlier instance of the same batch) is a conflict and stores nothing:
+ * joining its label to that other event would make the store (and so crash
+ * recovery) learn the other event's features while the live learner learns
+ * this request's. */
+static int commit_learn_labels(tide_server *s, citem *c, tide_err *err)
+{
+    tide_store_label *fresh;
+    size_t nf = 0, k = 0;
+    int rc;
+    for (size_t i = 0; i < c->nlb && i < c->nev; i++) {
+        free((char *)c->lb[i].event_id);
+        c->lb[i].event_id = strdup(c->ev[i].out_id);
+        if (!c->lb[i].event_id)
+            return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+        if (c->ev[i].status != TIDE_ERR_CONFLICT)
+            nf++;
+    }
+    if (nf == c->nlb)
+        return tide_store_labels_insert(s->wst, c->lb, c->nlb, err);
+    fresh = malloc((nf ? nf : 1) * sizeof *fresh);
+    if (!fresh)
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < c->nlb; i++)
+        if (c->ev[i].status != TIDE_ERR_CONFLICT)
+            fresh[k++] = c->lb[i];
+    rc = nf ? tide_store_labels_insert(s->wst, fresh, nf, err) : TIDE_OK;
+    k = 0;
+    for (size_t i = 0; i < c->nlb; i++) {
+        if (c->ev[i].status != TIDE_ERR_CONFLICT) {
+            c->lb[i] = fresh[k++];   /* outcomes (seq, status) and owned outputs */
+        } else {
+            c->lb[i].status = TIDE_LABEL_CONFLICT;
+            c->lb[i].seq = 0;
+        }
+    }
+    free(fresh);
+    return rc;
+}
+
 /* Runs one item inside the open transaction. */
 static void commit_one(tide_server *s, citem *c)
 {
@@ -847,13 +911,9 @@ static void commit_one(tide_server *s, citem *c)
             if (c->ev[i].status == TIDE_ERR_CONFLICT)
                 atomic_fetch_add(&c->m->n_events_dup, 1);
     }
-    if (c->nlb) {
-        if (c->kind == CI_LEARN) {
-            for (size_t i = 0; i < c->nlb && i < c->nev; i++) {
-                free((char *)c->lb[i].event_id);
-                c->lb[i].event_id = strdup(c->ev[i].out_id);
-            }
-        }
+    if (c->nlb && c->kind == CI_LEARN) {
+        c->rc = commit_learn_labels(s, c, &err);
+    } else if (c->nlb) {
         c->rc = tide_store_labels_insert(s->wst, c->lb, c->nlb, &err);
     }
 out:

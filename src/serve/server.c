@@ -550,6 +550,12 @@ static void labels_done(tide_server *s, citem *c)
         tide_err err;
         snprintf(err.msg, sizeof err.msg, "%s", c->msg);
         reply_tide_err(r, c->rc, &err, "");
+    } else if (c->nlb == 1 && c->kind == CI_LEARN && !r->batch &&
+               c->lb[0].status == TIDE_LABEL_CONFLICT) {
+        reply_errf(r, 409, "conflict", "id",
+                   "event id '%s' is already used by another event of model '%s'; "
+                   "/learn needs a new id (or none)", c->lb[0].event_id ? c->lb[0].event_id : "?",
+                   c->m->name);
     } else if (c->nlb == 1 && c->kind == CI_LABELS && !r->batch) {
         tide_store_label *l = &c->lb[0];
         if (l->status == TIDE_LABEL_UNKNOWN_ID)
@@ -1061,14 +1067,23 @@ static void h_model_delete(req *r, smodel *m)
         reply_tide_err(r, TIDE_ERR_IO, &err, "");
         return;
     }
+    int found = 0;
     pthread_mutex_lock(&s->admin_mu);
     pthread_rwlock_wrlock(&s->mlock);
     for (size_t i = 0; i < s->n_models; i++)
         if (s->models[i] == m) {
             s->models[i] = s->models[--s->n_models];
+            found = 1;
             break;
         }
     pthread_rwlock_unlock(&s->mlock);
+    if (!found) {
+        /* a concurrent DELETE won (both found the model before either took
+         * the lock): that one owns it now */
+        pthread_mutex_unlock(&s->admin_mu);
+        reply_errf(r, 404, "not_found", "model", "no model named '%s'", m->name);
+        return;
+    }
     m->deleted = 1;
     smodel_stop(m);
     m->grave_next = s->grave;
@@ -1105,6 +1120,20 @@ static void h_version_create(req *r, smodel *m)
         reply_tide_err(r, TIDE_ERR_IO, &err, "");
         return;
     }
+    /* A version includes every label acknowledged before this request: the
+     * learner applies (and publishes) them first. */
+    {
+        ljob job;
+        memset(&job, 0, sizeof job);
+        job.kind = LJ_FLUSH;
+        rc = smodel_sync(m, &job);
+        if (rc) {
+            json_decref(doc);
+            snprintf(err.msg, sizeof err.msg, "%s", job.msg);
+            reply_tide_err(r, rc, &err, "");
+            return;
+        }
+    }
     memset(&spec, 0, sizeof spec);
     tide_wbuf_init(&b);
     sn = serve_snap_acquire(&m->live);
@@ -1122,9 +1151,16 @@ static void h_version_create(req *r, smodel *m)
     spec.metrics = mtxt;
     if (!rc) {
         pthread_mutex_lock(&s->admin_mu);
-        rc = tide_store_version_create(st, m->name, &spec, b.data, b.len, &v, &err);
+        /* the version and the alias recording it as live: both or neither */
+        rc = tide_store_begin(st, &err);
+        if (!rc)
+            rc = tide_store_version_create(st, m->name, &spec, b.data, b.len, &v, &err);
         if (!rc)
             rc = tide_store_alias_set(st, m->name, SERVE_LIVE_ALIAS, v, &err);
+        if (!rc)
+            rc = tide_store_commit(st, &err);
+        else if (tide_store_in_txn(st))
+            tide_store_rollback(st);
         if (!rc)
             atomic_store(&m->base_version, v);
         pthread_mutex_unlock(&s->admin_mu);
@@ -1239,6 +1275,15 @@ static void h_alias(req *r, smodel *m, const char *alias)
     if (!name_ok(alias)) {
         reply_errf(r, 400, "bad_name", "alias", "alias names are 1..%d characters of [A-Za-z0-9._-]",
                    TIDE_STORE_NAME_MAX - 1);
+        return;
+    }
+    if (!strcmp(alias, SERVE_LIVE_ALIAS)) {
+        /* moving it would desynchronise the live state from the version
+         * recorded for it (and restored at the next start) */
+        reply_errf(r, 400, "reserved_alias", "alias",
+                   "the alias '%s' is reserved: it records the version the live state descends "
+                   "from; use POST /v1/models/%s/rollback or /versions to change it",
+                   SERVE_LIVE_ALIAS, m->name);
         return;
     }
     if (!(doc = load_body(r, 0)))

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# test_serve_edge.sh — `tide serve` corner cases found in review (issue 4):
+#  * a version snapshot includes every label acknowledged before the
+#    snapshot request, even when the learner has not published yet;
+#  * concurrent DELETEs of one model: one 200, the others 404, and a clean
+#    shutdown (no double free of the deleted model);
+#  * /learn with an id already used by a logged prediction is a 409 that
+#    stores nothing (it used to join the label to the other event's features,
+#    so the live model and a replay from the store diverged);
+#  * the reserved alias "live" cannot be moved with PUT …/aliases/live.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/serve_lib.sh"
+
+D=$TMP/d
+# the learner never publishes on its own during this test (1 h, 10^6 labels)
+serve_start "$D" --publish-ms 3600000 --publish-every 1000000 --threads 8
+check "server printed its port" test -n "$PORT"
+[ -n "$PORT" ] || { finish; exit 1; }
+
+# ---- snapshot after an acknowledged label ------------------------------------------
+call POST /v1/models '{"name":"s","task":"binary","schema":{"x":"number"}}'
+check "create 201" test "$CODE" = 201
+call POST /v1/models/s/predict '{"id":"e1","features":{"x":1}}'
+check "predict 200" test "$CODE" = 200
+sleep 0.3   # the event is logged asynchronously
+call POST /v1/models/s/labels '{"id":"e1","label":"1"}'
+check "label joined" test "$(jget "$BODY" status)" = joined
+SEQ=$(jget "$BODY" seq)
+call POST /v1/models/s/versions '{}'
+check "version 201" test "$CODE" = 201
+check "version includes the acknowledged label (labels_seen 1)" \
+  test "$(jget "$BODY" labels_seen)" = 1
+check "version last_seq = the label's seq" test "$(jget "$BODY" last_seq)" = "$SEQ"
+# the artifact learned it: it no longer predicts p = 1/2 for x = 1
+printf '{"x":1}\n' > "$TMP/row.jsonl"
+curl -s -o "$TMP/s1.tide" "$U/v1/models/s/versions/1/artifact"
+P=$("$TIDE" predict --model "$TMP/s1.tide" "$TMP/row.jsonl" --proba --json 2>/dev/null < /dev/null | head -1)
+check "artifact moved towards class 1" python3 -c 'import json,sys
+d=json.loads(sys.argv[1]); p=d.get("proba",d)
+v=p["1"] if isinstance(p,dict) else p[1]
+sys.exit(0 if v > 0.5 else 1)' "$P"
+
+# ---- concurrent deletes ------------------------------------------------------------------
+# DELETE of model "busy" holds the admin lock while its learner finishes a
+# large queue; meanwhile four DELETEs of "del1" all find the model and wait
+# for the lock: exactly one may delete it, the others must answer 404 and
+# leave the deleted model alone (it used to be put on the free list four
+# times: a cycle, freed twice at shutdown).
+call POST /v1/models '{"name":"busy","task":"binary"}'
+call POST /v1/models '{"name":"del1","task":"binary"}'
+python3 -c 'import json
+print(json.dumps({"instances":[{"features":{"x":i%7,"y":"c%d"%(i%13)},"label":str(i%2)} for i in range(30000)]}))' > "$TMP/big.json"
+curl -s -o /dev/null -m 60 -H 'Content-Type: application/json' --data-binary @"$TMP/big.json" "$U/v1/models/busy/learn"
+curl -s -o /dev/null -m 60 -X DELETE "$U/v1/models/busy" & pb=$!
+sleep 0.02
+pids=()
+for j in 1 2 3 4; do
+  curl -s -o /dev/null -w '%{http_code}\n' -m 60 -X DELETE "$U/v1/models/del1" > "$TMP/del.$j" &
+  pids+=($!)
+done
+wait $pb "${pids[@]}"   # not a bare wait: the server is a background job too
+ok200=0; ok404=0
+for j in 1 2 3 4; do
+  case $(cat "$TMP/del.$j") in 200) ok200=$((ok200+1));; 404) ok404=$((ok404+1));; esac
+done
+check "del1 deleted exactly once (one 200)" test "$ok200" = 1
+check "the other three deletes got 404" test "$ok404" = 3
+call GET /v1/models/del1
+check "del1 is gone" test "$CODE" = 404
+
+# ---- /learn with an id that a prediction already uses ---------------------------------------
+call POST /v1/models/s/predict '{"id":"p1","features":{"x":-3}}'
+sleep 0.3
+call GET "/v1/models/s/labels?after=0"
+N0=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["labels"]))' "$BODY")
+call POST /v1/models/s/learn '{"id":"p1","features":{"x":5},"label":"1"}'
+check "learn with a used id is 409" test "$CODE" = 409
+is_err_body "learn conflict body" id
+call POST /v1/models/s/learn '{"instances":[{"id":"q1","features":{"x":2},"label":"0"},{"id":"q1","features":{"x":7},"label":"0"}]}'
+check "learn batch with a repeated id: 200" test "$CODE" = 200
+check "first instance joined" test "$(jget "$BODY" results.0.status)" = joined
+check "repeated id is a conflict" test "$(jget "$BODY" results.1.status)" = conflict
+call GET "/v1/models/s/labels?after=0"
+N1=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["labels"]))' "$BODY")
+check "only the first q1 stored (one label more)" test "$N1" = $((N0 + 1))
+check "no label stored for p1" python3 -c 'import json,sys
+sys.exit(0 if all(l["id"] != "p1" for l in json.loads(sys.argv[1])["labels"]) else 1)' "$BODY"
+call POST /v1/models/s/learn '{"id":"q2","features":{"x":2},"label":"0"}'
+check "learn with a fresh id 200" test "$CODE" = 200
+check "learn answers id" test "$(jget "$BODY" id)" = q2
+
+# ---- the reserved alias -------------------------------------------------------------------------
+call PUT /v1/models/s/aliases/live '{"version":1}'
+check "PUT aliases/live is refused (400)" test "$CODE" = 400
+is_err_body "reserved alias body" alias
+call PUT /v1/models/s/aliases/champion '{"version":1}'
+check "other alias 200" test "$CODE" = 200
+
+serve_stop
+check "clean shutdown (exit 0)" test "$STOP_RC" = 0
+finish
