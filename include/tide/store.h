@@ -382,8 +382,11 @@ int tide_store_token_verify(tide_store *st, const char *secret, char *name, int 
 int tide_store_token_list(tide_store *st, tide_store_token **out, size_t *n, tide_err *err);
 /* Unknown or already revoked -> TIDE_ERR_NOTFOUND. */
 int tide_store_token_revoke(tide_store *st, const char *name, tide_err *err);
-/* Number of active tokens (a server with none configured may run open). */
+/* Number of active tokens. */
 int tide_store_token_count(tide_store *st, int64_t *n, tide_err *err);
+/* Number of tokens ever created, revoked ones included. A server runs open
+ * only while this is 0: revoking the last token must not open it. */
+int tide_store_token_count_all(tide_store *st, int64_t *n, tide_err *err);
 
 #ifdef __cplusplus
 }

@@ -945,6 +945,18 @@ static citem *commit_events_run(tide_server *s, citem *first, size_t *n)
     }
     tide_err_clear(&err);
     rc = tide_store_events_log(s->wst, first->m->name, all, total, &err);
+    if (rc) {
+        free(all);
+        /* nothing of the run was written (the store validates first, and
+         * rolls its savepoint back): one request's bad event (e.g. features
+         * over TIDE_STORE_JSON_MAX) must not lose the other requests' events */
+        for (c = first; c != end; c = c->next) {
+            commit_one(s, c);
+            if (c != first)
+                (*n)++;
+        }
+        return end;
+    }
     k = 0;
     for (c = first; c != end; c = c->next) {
         for (size_t i = 0; i < c->nev; i++, k++) {

@@ -197,7 +197,7 @@ static int check_auth(req *r, int need)
     if (now - atomic_load(&s->tokens_checked_ms) > (int64_t)(TOKEN_TTL * 1000)) {
         int64_t n = 0;
         st = thread_store(s, &err);
-        if (st && !tide_store_token_count(st, &n, &err)) {
+        if (st && !tide_store_token_count_all(st, &n, &err)) {
             atomic_store(&s->n_tokens, n);
             atomic_store(&s->tokens_checked_ms, now);
         }
@@ -1098,7 +1098,28 @@ static void h_model_delete(req *r, smodel *m)
     reply_json(r, 200, json_pack("{s:s}", "deleted", m->name));
 }
 
+/* Registry writes that read or replace the live state (snapshot, rollback)
+ * run under admin_mu as a whole: interleaved, a rollback could land between
+ * a snapshot's read of the live state and its recording as the live version
+ * (the live alias and `version` would then name a state that is not live). */
+static void h_version_create_locked(req *r, smodel *m);
+static void h_rollback_locked(req *r, smodel *m);
+
 static void h_version_create(req *r, smodel *m)
+{
+    pthread_mutex_lock(&r->s->admin_mu);
+    h_version_create_locked(r, m);
+    pthread_mutex_unlock(&r->s->admin_mu);
+}
+
+static void h_rollback(req *r, smodel *m)
+{
+    pthread_mutex_lock(&r->s->admin_mu);
+    h_rollback_locked(r, m);
+    pthread_mutex_unlock(&r->s->admin_mu);
+}
+
+static void h_version_create_locked(req *r, smodel *m)
 {
     tide_server *s = r->s;
     tide_err err;
@@ -1150,7 +1171,6 @@ static void h_version_create(req *r, smodel *m)
     json_decref(met);
     spec.metrics = mtxt;
     if (!rc) {
-        pthread_mutex_lock(&s->admin_mu);
         /* the version and the alias recording it as live: both or neither */
         rc = tide_store_begin(st, &err);
         if (!rc)
@@ -1163,7 +1183,6 @@ static void h_version_create(req *r, smodel *m)
             tide_store_rollback(st);
         if (!rc)
             atomic_store(&m->base_version, v);
-        pthread_mutex_unlock(&s->admin_mu);
     } else {
         tide_err_set(&err, rc, "cannot serialise the live model");
     }
@@ -1306,7 +1325,7 @@ static void h_alias(req *r, smodel *m, const char *alias)
                                  (json_int_t)v));
 }
 
-static void h_rollback(req *r, smodel *m)
+static void h_rollback_locked(req *r, smodel *m)
 {
     tide_err err;
     tide_store *st = thread_store(r->s, &err);
@@ -1932,7 +1951,7 @@ int tide_server_new(const tide_server_opts *o, tide_server **out, tide_err *err)
         goto fail;
     {
         int64_t nt = 0;
-        if (!tide_store_token_count(s->mst, &nt, NULL))
+        if (!tide_store_token_count_all(s->mst, &nt, NULL))
             atomic_store(&s->n_tokens, nt);
         atomic_store(&s->tokens_checked_ms, serve_wall_ms());
     }

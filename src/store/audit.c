@@ -434,9 +434,9 @@ int tide_store_token_revoke(tide_store *st, const char *name, tide_err *err)
     return TIDE_OK;
 }
 
-int tide_store_token_count(tide_store *st, int64_t *n, tide_err *err)
+static int token_count_q(tide_store *st, store_q q, int64_t *n, tide_err *err)
 {
-    sqlite3_stmt *s = store_stmt(st, Q_TOKEN_COUNT, err);
+    sqlite3_stmt *s = store_stmt(st, q, err);
     int rc;
     if (!s)
         return QERR(err);
@@ -449,4 +449,14 @@ int tide_store_token_count(tide_store *st, int64_t *n, tide_err *err)
     }
     store_done(s);
     return rc;
+}
+
+int tide_store_token_count(tide_store *st, int64_t *n, tide_err *err)
+{
+    return token_count_q(st, Q_TOKEN_COUNT, n, err);
+}
+
+int tide_store_token_count_all(tide_store *st, int64_t *n, tide_err *err)
+{
+    return token_count_q(st, Q_TOKEN_COUNT_ALL, n, err);
 }

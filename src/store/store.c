@@ -195,6 +195,7 @@ static const char *const SQL[Q__COUNT] = {
     [Q_TOKEN_LIST] = "SELECT name, role, created, revoked FROM tokens ORDER BY name",
     [Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked = ?2 WHERE name = ?1 AND revoked = 0",
     [Q_TOKEN_COUNT] = "SELECT count(*) FROM tokens WHERE revoked = 0",
+    [Q_TOKEN_COUNT_ALL] = "SELECT count(*) FROM tokens",
 };
 
 int store_sqlerr(tide_store *st, const char *what, tide_err *err)

@@ -60,6 +60,7 @@ typedef enum {
     Q_TOKEN_LIST,
     Q_TOKEN_REVOKE,
     Q_TOKEN_COUNT,
+    Q_TOKEN_COUNT_ALL,
     Q__COUNT
 } store_q;
 

@@ -89,6 +89,18 @@ call POST /v1/models/s/learn '{"id":"q2","features":{"x":2},"label":"0"}'
 check "learn with a fresh id 200" test "$CODE" = 200
 check "learn answers id" test "$(jget "$BODY" id)" = q2
 
+# ---- snapshots and rollbacks racing: the live alias names the live version ----------------
+pids=()
+for j in 1 2 3 4 5 6; do
+  curl -s -o /dev/null -m 60 -X POST "$U/v1/models/s/versions" & pids+=($!)
+  curl -s -o /dev/null -m 60 -H 'Content-Type: application/json' -d '{"version":1}' \
+    "$U/v1/models/s/rollback" & pids+=($!)
+done
+wait "${pids[@]}"
+call GET /v1/models/s
+check "after racing snapshots/rollbacks: version == alias live" python3 -c 'import json,sys
+d=json.loads(sys.argv[1]); sys.exit(0 if d["version"] == d["aliases"]["live"] else 1)' "$BODY"
+
 # ---- the reserved alias -------------------------------------------------------------------------
 call PUT /v1/models/s/aliases/live '{"version":1}'
 check "PUT aliases/live is refused (400)" test "$CODE" = 400
@@ -96,6 +108,40 @@ is_err_body "reserved alias body" alias
 call PUT /v1/models/s/aliases/champion '{"version":1}'
 check "other alias 200" test "$CODE" = 200
 
+# ---- one oversized event must not lose the other requests' events ---------------------------
+# Features over the store's 4 MiB limit cannot be logged; the committer used
+# to log every queued prediction of a model in one call, which then failed
+# for all of them (their labels got 404). An outside writer holds the
+# database for 1.5 s so that both predictions wait in the same commit window.
+call POST /v1/models '{"name":"ev","task":"binary"}'
+python3 -c 'import json
+print(json.dumps({"id":"huge","features":{"f%d" % i: "v" * 4000 for i in range(1100)}}))' > "$TMP/huge.json"
+python3 -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+c.execute("BEGIN IMMEDIATE"); open(sys.argv[2], "w").close(); time.sleep(1.5); c.execute("COMMIT")' \
+  "$D/tide.db" "$TMP/locked" & plock=$!
+for _ in $(seq 1 100); do [ -e "$TMP/locked" ] && break; sleep 0.02; done
+call POST /v1/models/ev/predict '{"id":"w0","features":{"x":0}}'   # the committer waits on this one
+sleep 0.1
+curl -s -o /dev/null -m 60 -H 'Content-Type: application/json' --data-binary @"$TMP/huge.json" "$U/v1/models/ev/predict"
+call POST /v1/models/ev/predict '{"id":"w1","features":{"x":1}}'
+check "small predict 200" test "$CODE" = 200
+wait $plock
+sleep 0.3
+call POST /v1/models/ev/labels '{"id":"w1","label":"1"}'
+check "the small prediction was logged (label joined)" test "$CODE" = 200
+call POST /v1/models/ev/labels '{"id":"huge","label":"1"}'
+check "the oversized one was not (404)" test "$CODE" = 404
+
 serve_stop
 check "clean shutdown (exit 0)" test "$STOP_RC" = 0
+
+# ---- revoking every token does not open the server ----------------------------------------------
+D2=$TMP/d2
+"$TIDE" token create only --role admin --data "$D2" > /dev/null 2>&1
+"$TIDE" token revoke only --data "$D2" > /dev/null 2>&1
+serve_start "$D2"
+call GET /v1/models
+check "all tokens revoked: still 401 without a token" test "$CODE" = 401
+serve_stop
 finish

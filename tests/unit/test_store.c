@@ -897,6 +897,9 @@ static void test_tokens(void **state)
     assert_non_null(strstr(e.msg, "revoked"));
     assert_int_equal(tide_store_token_count(st, &n, &e), TIDE_OK);
     assert_int_equal(n, 1);
+    /* revoked tokens still count for "tokens configured" (a server stays closed) */
+    assert_int_equal(tide_store_token_count_all(st, &n, &e), TIDE_OK);
+    assert_int_equal(n, 2);
     assert_int_equal(tide_store_token_list(st, &tl, &nt, &e), TIDE_OK);
     assert_true(tl[1].revoked > 0);
     free(tl);
