@@ -90,7 +90,9 @@ void tide_reader_free(tide_reader *r);
 
 /* Next row: TIDE_OK (row filled), TIDE_EOF, or an error (TIDE_ERR_PARSE
  * with "FILE:LINE:COL: reason"). After a parse error the reader has skipped
- * the bad record and the next call continues with the following one. */
+ * the bad record and the next call continues with the following one.
+ * Corrupt or truncated gzip data is TIDE_ERR_FORMAT (bad input that cannot
+ * be skipped: the stream ends there); a failed read is TIDE_ERR_IO. */
 int tide_reader_next(tide_reader *r, tide_row *row, tide_err *err);
 
 /* Bytes consumed from the underlying file so far (compressed bytes for

@@ -17,6 +17,47 @@
 
 #define MAX_LIST 64
 
+/* Writes s as a JSON string literal (RFC 8259 escapes): labels come from
+ * the training data and may hold quotes, backslashes or control bytes. */
+static void put_json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+/* Writes s as one CSV cell, quoted (RFC 4180) when it holds a delimiter,
+ * a quote or a line break. */
+static void put_csv_cell(FILE *out, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+/* A class's name; "?" for a class index the dictionary has no name for. */
+static const char *label_name(const tide_labels *d, int k)
+{
+    const char *s = tide_labels_name(d, k);
+    return s ? s : "?";
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tide predict --model FILE INPUT [--target COL] [--ignore COL] "
@@ -39,7 +80,8 @@ int cmd_predict(int argc, char **argv)
     tide_err err;
     double *proba = NULL;
     FILE *out = stdout;
-    uint64_t rows = 0, skipped = 0;
+    uint64_t rows = 0, skipped = 0, unscored = 0;
+    char first_unscored[512] = "";
     tide_task task;
 
     tide_fvec_init(&x);
@@ -146,13 +188,15 @@ int cmd_predict(int argc, char **argv)
             if (task == TIDE_TASK_REGRESSION)
                 fprintf(out, "%.10g", proba[0]);
             else
-                fprintf(out, "\"%s\"", tide_labels_name(m->labels, best));
+                put_json_str(out, label_name(m->labels, best));
             if (with_proba && task != TIDE_TASK_REGRESSION) {
                 fprintf(out, ",\"proba\":{");
-                for (int k = 0; k < K; k++)
-                    fprintf(out, "%s\"%s\":%.10g", k ? "," : "",
-                            tide_labels_name(m->labels, k) ? tide_labels_name(m->labels, k) : "?",
-                            proba[k]);
+                for (int k = 0; k < K; k++) {
+                    if (k)
+                        fputc(',', out);
+                    put_json_str(out, label_name(m->labels, k));
+                    fprintf(out, ":%.10g", proba[k]);
+                }
                 fputc('}', out);
             }
             fprintf(out, "}\n");
@@ -160,7 +204,7 @@ int cmd_predict(int argc, char **argv)
             if (task == TIDE_TASK_REGRESSION)
                 fprintf(out, "%.10g", proba[0]);
             else
-                fprintf(out, "%s", tide_labels_name(m->labels, best));
+                put_csv_cell(out, label_name(m->labels, best));
             if (with_proba && task != TIDE_TASK_REGRESSION)
                 for (int k = 0; k < K; k++)
                     fprintf(out, ",%.10g", proba[k]);
@@ -170,9 +214,16 @@ int cmd_predict(int argc, char **argv)
             int cls;
             if (task == TIDE_TASK_REGRESSION && row.target_is_num)
                 tide_metrics_add_reg(metrics, row.target_num, proba[0], 1.0);
-            else if (task != TIDE_TASK_REGRESSION &&
-                     tide_labels_lookup(m->labels, row.target, row.target_len, &cls) == TIDE_OK &&
-                     cls < K) {
+            else if (task == TIDE_TASK_REGRESSION ||
+                     tide_labels_lookup(m->labels, row.target, row.target_len, &cls) != TIDE_OK ||
+                     cls >= K) {
+                /* a label the model never learned (or a non-numeric target
+                 * of a regressor) cannot be scored: count it, name the first */
+                if (!unscored++)
+                    snprintf(first_unscored, sizeof first_unscored, "%s:%llu: '%.*s'", input,
+                             (unsigned long long)row.line,
+                             (int)(row.target_len > 64 ? 64 : row.target_len), row.target);
+            } else {
                 int pos = tide_labels_positive(m->labels);
                 if (K == 2 && pos == 0) {
                     double sw[2] = {proba[1], proba[0]};
@@ -194,6 +245,12 @@ int cmd_predict(int argc, char **argv)
                 fprintf(stderr, "scored %llu labelled rows: accuracy %.6f f1 %.6f log_loss %.6f\n",
                         (unsigned long long)v.n, v.accuracy, v.f1, v.log_loss);
         }
+        if (unscored)
+            fprintf(stderr,
+                    "tide predict: %llu labelled row(s) not scored: their target is not a %s "
+                    "the model knows (first: %s)\n",
+                    (unsigned long long)unscored,
+                    task == TIDE_TASK_REGRESSION ? "number" : "class", first_unscored);
         if (skipped)
             fprintf(stderr, "tide predict: skipped %llu malformed row(s)\n",
                     (unsigned long long)skipped);

@@ -162,7 +162,7 @@ static int parse_args(int argc, char **argv, replay_opts *o)
                 return -1;
         } else if (!strcmp(a, "--window")) {
             NEEDV();
-            if (parse_long(a, v, 0, 100000000, &o->window))
+            if (parse_long(a, v, 0, TIDE_METRICS_MAX_WINDOW, &o->window))
                 return -1;
         } else if (!strcmp(a, "--bits")) {
             NEEDV();
@@ -333,6 +333,8 @@ int cmd_replay(int argc, char **argv)
                 goto done;
             }
             fprintf(stderr, "tide replay: %s\n", err.msg);
+            if (rc == TIDE_ERR_FORMAT) /* corrupt or truncated gzip: bad input */
+                status = 2;
             goto done;
         }
         if (!row.has_target) {

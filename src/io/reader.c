@@ -358,8 +358,10 @@ int tide_io_fill(tide_reader *r, tide_err *err)
         int zerr;
         const char *m = gzerror(r->gz, &zerr);
         r->eof = 1;
-        return tide_err_set(err, TIDE_ERR_IO, "%s:%llu:1: read error: %s", r->name,
-                            (unsigned long long)r->line,
+        /* Z_ERRNO: the file could not be read; otherwise the compressed
+         * data is corrupt: bad input (TIDE_ERR_FORMAT), not a failed read */
+        return tide_err_set(err, zerr == Z_ERRNO ? TIDE_ERR_IO : TIDE_ERR_FORMAT,
+                            "%s:%llu:1: read error: %s", r->name, (unsigned long long)r->line,
                             zerr == Z_ERRNO ? strerror(errno) : m);
     }
     if (n == 0) {
@@ -367,7 +369,7 @@ int tide_io_fill(tide_reader *r, tide_err *err)
         const char *m = gzerror(r->gz, &zerr);
         r->eof = 1;
         if (zerr != Z_OK && zerr != Z_STREAM_END)
-            return tide_err_set(err, TIDE_ERR_IO, "%s:%llu:1: read error: %s (truncated or "
+            return tide_err_set(err, TIDE_ERR_FORMAT, "%s:%llu:1: read error: %s (truncated or "
                                 "corrupt gzip?)", r->name, (unsigned long long)r->line, m);
         return 0;
     }
