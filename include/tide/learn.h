@@ -110,6 +110,8 @@ int tide_labels_index(tide_labels *d, const char *s, size_t len, int *idx, tide_
 int tide_labels_lookup(const tide_labels *d, const char *s, size_t len, int *idx);
 const char *tide_labels_name(const tide_labels *d, int idx);  /* NULL if out of range */
 int tide_labels_count(const tide_labels *d);
+/* TIDE_TASK_BINARY or TIDE_TASK_MULTICLASS (the task it was made for). */
+tide_task tide_labels_task(const tide_labels *d);
 /* Index of the positive class of a two-class problem: the class whose name
  * is a positive spelling ("1", "true", "yes", ...); 1 when none is. Metrics
  * report F1 of this class. */

@@ -163,6 +163,8 @@ const char *tide_labels_name(const tide_labels *d, int idx)
     return NULL;
 }
 
+tide_task tide_labels_task(const tide_labels *d) { return d->task; }
+
 int tide_labels_count(const tide_labels *d)
 {
     return d->task == TIDE_TASK_BINARY ? 2 : d->n;

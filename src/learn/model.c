@@ -155,6 +155,21 @@ int tide_model_load_buf(const void *data, size_t len, tide_model **out, tide_err
         rc = tide_err_set(err, TIDE_ERR_FORMAT, "model payload is inconsistent");
         goto fail;
     }
+    if (labels) {
+        /* the dictionary is the one tide_model_new made for this learner,
+         * and the learner never has more classes than the dictionary names
+         * (at least 2): else predictions index classes with no name */
+        int binary = learner->vt->task == TIDE_TASK_BINARY, nl = tide_labels_count(labels);
+        if (tide_labels_task(labels) != (binary ? TIDE_TASK_BINARY : TIDE_TASK_MULTICLASS) ||
+            tide_learner_classes(learner) > (nl > 2 ? nl : 2)) {
+            rc = tide_err_set(err, TIDE_ERR_FORMAT,
+                              "model payload is inconsistent: a %s learner with %d classes "
+                              "and a %s label dictionary of %d",
+                              tide_task_name(learner->vt->task), tide_learner_classes(learner),
+                              tide_task_name(tide_labels_task(labels)), nl);
+            goto fail;
+        }
+    }
     m = calloc(1, sizeof *m);
     if (!m) {
         rc = tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
