@@ -136,6 +136,29 @@ check "the oversized one was not (404)" test "$CODE" = 404
 serve_stop
 check "clean shutdown (exit 0)" test "$STOP_RC" = 0
 
+# ---- SIGTERM: stop accepting at once, finish the in-flight label ---------------------------------
+D3=$TMP/d3
+serve_start "$D3"
+call POST /v1/models '{"name":"t","task":"binary"}'
+call POST /v1/models/t/predict '{"id":"k1","features":{"x":1}}'
+sleep 0.3
+python3 -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+c.execute("BEGIN IMMEDIATE"); open(sys.argv[2], "w").close(); time.sleep(1.5); c.execute("COMMIT")' \
+  "$D3/tide.db" "$TMP/locked3" & plock=$!
+for _ in $(seq 1 100); do [ -e "$TMP/locked3" ] && break; sleep 0.02; done
+curl -s -o "$TMP/lab3" -w '%{http_code}' -m 20 -H 'Content-Type: application/json' \
+  -d '{"id":"k1","label":"1"}' "$U/v1/models/t/labels" > "$TMP/lab3.code" & plab=$!
+sleep 0.2
+kill -TERM "$PID"
+sleep 0.3
+HC=$(curl -s -o /dev/null -w '%{http_code}' -m 5 "$U/healthz")
+check "draining: new connections are refused" test "$HC" = 000
+wait $plab $plock
+check "draining: the in-flight label is answered 200" test "$(cat "$TMP/lab3.code")" = 200
+serve_stop
+check "drained shutdown exit 0" test "$STOP_RC" = 0
+
 # ---- revoking every token does not open the server ----------------------------------------------
 D2=$TMP/d2
 "$TIDE" token create only --role admin --data "$D2" > /dev/null 2>&1
