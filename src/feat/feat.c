@@ -15,6 +15,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+/* header-only xxHash: short names hash inline, with no call into the
+ * shared library (the hash is the same as libxxhash's) */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "tide/feat.h"

@@ -16,9 +16,15 @@ struct tide_labels {
     tide_task task;
     char **names;   /* names[i]: text of class i (NULL for an unnamed binary slot) */
     int n;          /* classes */
-    char last[32];  /* the last spelling resolved, and its class: streams */
-    size_t last_len;/* repeat a handful of spellings, so this saves a     */
-    int last_idx;   /* strtod or a scan per row (last_len 0 = empty)      */
+    /* the last LABEL_CACHE spellings resolved and their classes: streams
+     * repeat a handful of spellings, so this saves a strtod or a scan per
+     * row (len 0 = empty slot) */
+    struct {
+        char s[32];
+        size_t len;
+        int idx;
+    } cache[4];
+    unsigned next;  /* slot to replace next */
 };
 
 int tide_labels_new(tide_task task, tide_labels **out)
@@ -90,15 +96,17 @@ static int labels_index_slow(tide_labels *d, const char *s, size_t len, int *idx
 int tide_labels_index(tide_labels *d, const char *s, size_t len, int *idx, tide_err *err)
 {
     int rc;
-    if (len && len == d->last_len && !memcmp(s, d->last, len)) {
-        *idx = d->last_idx;
-        return TIDE_OK;
-    }
+    for (unsigned i = 0; i < 4; i++)
+        if (len && len == d->cache[i].len && !memcmp(s, d->cache[i].s, len)) {
+            *idx = d->cache[i].idx;
+            return TIDE_OK;
+        }
     rc = labels_index_slow(d, s, len, idx, err);
-    if (rc == TIDE_OK && len < sizeof d->last) {
-        memcpy(d->last, s, len);
-        d->last_len = len;
-        d->last_idx = *idx;
+    if (rc == TIDE_OK && len && len < sizeof d->cache[0].s) {
+        unsigned k = d->next++ & 3;
+        memcpy(d->cache[k].s, s, len);
+        d->cache[k].len = len;
+        d->cache[k].idx = *idx;
     }
     return rc;
 }

@@ -369,6 +369,29 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
     for (int k = 0; k < K; k++)
         for (int j = 0; j < AUTO_M; j++)
             z[k * AUTO_M + j] = (m->intercept && k < kk) ? m->ab[k * AUTO_M + j] : 0.0;
+    if (kk == 1 && K == 1) {
+        /* one output (binary, regression): the AUTO_M copies unrolled in
+         * registers, one hot record per feature */
+        double z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3], z4 = z[4];
+        _Static_assert(AUTO_M == 5, "unrolled for 5 copies");
+        for (size_t i = 0; i < x->n; i++) {
+            const float *h = m->aw + (size_t)x->f[i].idx * per;
+            const float v = xs ? xs[i] : (x->f[i].val - h[0]) * (h[1] + 1.0f);
+            qq += (double)v * v;
+            z0 += (double)h[2] * v;
+            z1 += (double)h[3] * v;
+            z2 += (double)h[4] * v;
+            z3 += (double)h[5] * v;
+            z4 += (double)h[6] * v;
+        }
+        z[0] = z0;
+        z[1] = z1;
+        z[2] = z2;
+        z[3] = z3;
+        z[4] = z4;
+        *q = qq;
+        return;
+    }
     for (size_t i = 0; i < x->n; i++) {
         const float v = xs ? xs[i] : auto_scale(m, x->f[i].idx, x->f[i].val);
         const float *w = m->aw + (size_t)x->f[i].idx * per + 2;
@@ -541,7 +564,19 @@ static int auto_learn(linear *m, const tide_fvec *x, double y, double wt)
                 z[k * AUTO_M + j] = 0;
             z[k * AUTO_M + j] = -AUTO_LR[j] / qbar * z[k * AUTO_M + j]; /* step * gradient */
         }
-    for (size_t i = 0; i < x->n; i++) {
+    if (K == 1 && !(m->l2 > 0)) {
+        const float s0 = (float)z[0], s1 = (float)z[1], s2 = (float)z[2], s3 = (float)z[3],
+                    s4 = (float)z[4];
+        for (size_t i = 0; i < x->n; i++) {
+            const float v = m->xs[i];
+            float *w = m->aw + (size_t)x->f[i].idx * per + 2;
+            w[0] += s0 * v;
+            w[1] += s1 * v;
+            w[2] += s2 * v;
+            w[3] += s3 * v;
+            w[4] += s4 * v;
+        }
+    } else for (size_t i = 0; i < x->n; i++) {
         const float v = m->xs[i];
         float *w = m->aw + (size_t)x->f[i].idx * per + 2;
         if (v != 0.0f)
