@@ -224,6 +224,36 @@ static json_t *metrics_json(const tide_metrics *m, int windowed)
                      jnum(v.rmse), "r2", jnum(v.r2));
 }
 
+/* CSV: each side of every --quadratic pair must name a column of the
+ * header (else the pair silently crosses nothing). Other formats name
+ * namespaces that only the rows reveal. Returns 0, or -1 after a message. */
+static int check_quadratic(const replay_opts *o, const tide_reader *rd)
+{
+    size_t nc;
+    const char *const *cols = tide_reader_columns(rd, &nc);
+    if (!cols)
+        return 0;
+    for (size_t i = 0; i < o->n_quadratic; i++) {
+        const char *q = o->quadratic[i], *colon = strchr(q, ':');
+        for (int side = 0; colon && side < 2; side++) {
+            const char *name = side ? colon + 1 : q;
+            size_t len = side ? strlen(colon + 1) : (size_t)(colon - q), j;
+            for (j = 0; j < nc; j++)
+                if (strlen(cols[j]) == len && !memcmp(cols[j], name, len))
+                    break;
+            if (j == nc) {
+                fprintf(stderr, "tide replay: %s: --quadratic '%s': column '%.*s' is not in the "
+                        "header; columns:", o->file, q, (int)len, name);
+                for (j = 0; j < nc; j++)
+                    fprintf(stderr, "%s %s", j ? "," : "", cols[j]);
+                fputc('\n', stderr);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int cmd_replay(int argc, char **argv)
 {
     replay_opts o;
@@ -293,6 +323,11 @@ int cmd_replay(int argc, char **argv)
     }
     if (tide_reader_open(o.file, &ro, &rd, &err)) {
         fprintf(stderr, "tide replay: %s\n", err.msg);
+        status = 2;
+        goto done;
+    }
+
+    if (check_quadratic(&o, rd)) {
         status = 2;
         goto done;
     }

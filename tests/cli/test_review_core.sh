@@ -55,4 +55,11 @@ else fail "replay_window_limit_is_arg_error (rc $rc): $(cat "$TMP/err")"; fi
 out=$("$TIDE" replay "$TMP/pets.csv" --learner softmax --bits 8 --window 1048576 --json 2>/dev/null)
 check replay_window_at_limit [ "$(jget "$out" rows 2>/dev/null)" = 4 ]
 
+# ---- --quadratic naming a column the CSV header lacks: exit 2, named --------
+"$TIDE" replay "$TMP/pets.csv" --bits 8 --learner softmax --quadratic a:zz >/dev/null 2>"$TMP/err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "pets.csv: --quadratic 'a:zz': column 'zz' is not in the header" "$TMP/err"; then ok replay_quadratic_unknown_column
+else fail "replay_quadratic_unknown_column (rc $rc): $(cat "$TMP/err")"; fi
+printf 'a,b,y\n1,2,0\n2,1,1\n' > "$TMP/ab.csv"
+check replay_quadratic_known_columns "$TIDE" replay "$TMP/ab.csv" --bits 8 --quadratic a:b --json >/dev/null 2>&1
+
 finish
