@@ -2,7 +2,8 @@
  * bench_learn.c — in-memory progressive loop, as River's own benchmark
  * times it: the stream is read and featurized once, then the timed loop
  * only predicts and learns each row in order (best of R repetitions, fresh
- * learner each time).
+ * learner each time). The rows are packed one after another in a single
+ * array (CSR layout), so the loop reads them sequentially.
  *
  *   build/bench/bench_learn FILE LEARNER [k=v ...] [--reps R]
  * prints one JSON line: {"file","learner","rows","seconds","rows_per_second",
@@ -27,7 +28,8 @@ static double now(void)
 int main(int argc, char **argv)
 {
     const char *kv[32];
-    size_t nkv = 0, n = 0, cap = 0;
+    size_t nkv = 0, n = 0, cap = 0, nf = 0, fcap = 0;
+    tide_feat *pool = NULL;
     int reps = 3;
     tide_fvec *xs = NULL;
     double *ys = NULL;
@@ -77,9 +79,29 @@ int main(int argc, char **argv)
             cap = cap ? cap * 2 : 1024;
             xs = realloc(xs, cap * sizeof *xs);
             ys = realloc(ys, cap * sizeof *ys);
+            if (!xs || !ys) {
+                fprintf(stderr, "out of memory\n");
+                return 1;
+            }
         }
-        tide_fvec_copy(&xs[n], &x);
+        if (nf + x.n > fcap) {
+            fcap = (nf + x.n) * 2;
+            pool = realloc(pool, fcap * sizeof *pool);
+            if (!pool) {
+                fprintf(stderr, "out of memory\n");
+                return 1;
+            }
+        }
+        if (x.n)
+            memcpy(pool + nf, x.f, x.n * sizeof *pool);
+        xs[n].n = x.n;
+        xs[n].cap = nf; /* offset into pool until the pool stops moving */
+        nf += x.n;
         ys[n++] = labels ? (double)c : row.target_num;
+    }
+    for (size_t i = 0; i < n; i++) {
+        xs[i].f = pool + xs[i].cap;
+        xs[i].cap = xs[i].n;
     }
     for (int r = 0; r < reps; r++) {
         tide_learner *l;
@@ -114,8 +136,7 @@ int main(int argc, char **argv)
     printf("{\"file\":\"%s\",\"learner\":\"%s\",\"rows\":%zu,\"seconds\":%.6f,"
            "\"rows_per_second\":%.0f,\"%s\":%.6f,\"model_bytes\":%zu}\n",
            argv[1], argv[2], n, best, (double)n / best, labels ? "accuracy" : "mae", score, mem);
-    for (size_t i = 0; i < n; i++)
-        tide_fvec_free(&xs[i]);
+    free(pool);
     free(xs);
     free(ys);
     tide_fvec_free(&x);

@@ -27,9 +27,9 @@ done
 echo "parse-only vw  rows/s: $(best $B/bench/bench_parse "$OUT/synth.vw")"
 echo "parse-only csv rows/s: $(best $B/bench/bench_parse "$OUT/synth.csv")"
 for l in logistic gnb; do
-  echo "in-memory elec2 $l: $($B/bench/bench_learn "$DATA/elec2.csv" $l --reps 5)"
+  echo "in-memory elec2 $l: $($B/bench/bench_learn "$DATA/elec2.csv" $l --reps 15)"
 done
-echo "in-memory elec2 logistic optimizer=nag: $($B/bench/bench_learn "$DATA/elec2.csv" logistic optimizer=nag --reps 5)"
+echo "in-memory elec2 logistic optimizer=nag: $($B/bench/bench_learn "$DATA/elec2.csv" logistic optimizer=nag --reps 15)"
 if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
   echo "sklearn elec2: $(/usr/bin/python3 bench/peer_sklearn.py "$DATA/elec2.csv")"
   echo "tide    elec2: $($B/tide replay "$DATA/elec2.csv" --json | cut -c1-300)"

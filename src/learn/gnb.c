@@ -198,7 +198,7 @@ static int gnb_learn(tide_learner *l, const tide_fvec *x, double y, double w)
                 var = fl;
             if (var < 1e-12)
                 var = 1e-12;
-            s[3] = -0.5 * log(2 * M_PI * var);
+            s[3] = 2 * M_PI * var; /* its log is taken once per class at prediction */
             s[4] = 0.5 / var;
         }
     }
@@ -210,6 +210,14 @@ static void gnb_predict(const tide_learner *l, const tide_fvec *x, double *out)
     const gnb *m = (const gnb *)l;
     int K = m->base.n_classes, kk = K < m->k_alloc ? K : m->k_alloc;
     double total = 0, mx = -INFINITY, sum = 0;
+    /* sum of -1/2 log(2 pi var) over the features = -1/2 log of their
+     * product: one log per class, the product folded into prod_log before
+     * it can leave double range */
+    double prod[TIDE_MAX_CLASSES], prod_log[TIDE_MAX_CLASSES];
+    for (int c = 0; c < kk; c++) {
+        prod[c] = 1.0;
+        prod_log[c] = 0.0;
+    }
     for (int c = 0; c < kk; c++)
         total += m->cw[c];
     for (int c = 0; c < K; c++)
@@ -243,9 +251,16 @@ static void gnb_predict(const tide_learner *l, const tide_fvec *x, double *out)
             if (!(m->cw[c] > 0))
                 continue;
             d = v - s[c * NS + 1];
-            out[c] += s[c * NS + 3] - d * d * s[c * NS + 4];
+            out[c] -= d * d * s[c * NS + 4];
+            prod[c] *= s[c * NS + 3];
+            if (prod[c] > 1e150 || prod[c] < 1e-150) {
+                prod_log[c] += log(prod[c]);
+                prod[c] = 1.0;
+            }
         }
     }
+    for (int c = 0; c < kk; c++)
+        out[c] -= 0.5 * (prod_log[c] + log(prod[c]));
     for (int c = 0; c < K; c++)
         if (out[c] > mx)
             mx = out[c];
@@ -344,5 +359,5 @@ const tide_learner_vt tide_gnb_vt = {
     "gnb", TIDE_TASK_CLASSIFY,
     "naive Bayes: Gaussian for numeric features, smoothed counts for indicator features",
     GNB_PARAMS, sizeof GNB_PARAMS / sizeof GNB_PARAMS[0], gnb_create, gnb_destroy, gnb_learn,
-    gnb_predict, gnb_clone, gnb_save, gnb_load, gnb_memory, NULL, 2,
+    gnb_predict, gnb_clone, gnb_save, gnb_load, gnb_memory, NULL, 3,
 };
