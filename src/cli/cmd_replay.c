@@ -266,8 +266,8 @@ int cmd_replay(int argc, char **argv)
     tide_metrics *metrics = NULL;
     tide_detector *det[MAX_LIST] = {0};
     json_t *alarms = NULL;
-    pending *ring = NULL;
-    size_t ring_n = 0, ring_head = 0;
+    pending *ring = NULL;        /* labels in flight; grows while it fills */
+    size_t ring_n = 0, ring_head = 0, ring_cap = 0;
     tide_fvec x;
     tide_row row;
     tide_err err;
@@ -316,8 +316,7 @@ int cmd_replay(int argc, char **argv)
     alarms = json_array();
     if (tide_metrics_new(task == TIDE_TASK_REGRESSION ? TIDE_METRIC_REGRESS : TIDE_METRIC_CLASSIFY,
                          (size_t)o.window, &metrics) ||
-        !(proba = calloc(TIDE_MAX_CLASSES, sizeof *proba)) ||
-        (o.delay && !(ring = calloc((size_t)o.delay, sizeof *ring)))) {
+        !(proba = calloc(TIDE_MAX_CLASSES, sizeof *proba))) {
         fprintf(stderr, "tide replay: out of memory\n");
         goto done;
     }
@@ -419,12 +418,13 @@ int cmd_replay(int argc, char **argv)
                     if (s == TIDE_DRIFT_DETECTED)
                         n_alarms++;
                     json_array_append_new(
-                        alarms, json_pack("{s:s, s:s, s:I}", "detector", o.detectors[i], "kind",
-                                          s == TIDE_DRIFT_DETECTED ? "drift" : "warning", "row",
-                                          (json_int_t)(rows - 1)));
+                        alarms, json_pack("{s:s, s:s, s:I, s:I}", "detector", o.detectors[i],
+                                          "kind", s == TIDE_DRIFT_DETECTED ? "drift" : "warning",
+                                          "row", (json_int_t)(rows - 1), "line",
+                                          (json_int_t)row.line));
                     if (!o.json && s == TIDE_DRIFT_DETECTED)
-                        printf("drift: %s at row %llu\n", o.detectors[i],
-                               (unsigned long long)(rows - 1));
+                        printf("drift: %s at row %llu (line %llu)\n", o.detectors[i],
+                               (unsigned long long)(rows - 1), (unsigned long long)row.line);
                 }
             }
         }
@@ -432,7 +432,25 @@ int cmd_replay(int argc, char **argv)
         if (!o.delay) {
             tide_learner_learn(model->learner, &x, y, w);
         } else {
-            pending *p = &ring[(ring_head + ring_n) % (size_t)o.delay];
+            pending *p;
+            if (ring_n == ring_cap && ring_cap < (size_t)o.delay) {
+                /* still filling (head is 0, nothing popped yet): grow by
+                 * doubling, so a long delay costs memory only for the rows
+                 * the stream really has */
+                size_t nc = ring_cap ? ring_cap * 2 : 1024;
+                pending *nr;
+                if (nc > (size_t)o.delay)
+                    nc = (size_t)o.delay;
+                nr = realloc(ring, nc * sizeof *ring);
+                if (!nr) {
+                    fprintf(stderr, "tide replay: out of memory (--delay %ld)\n", o.delay);
+                    goto done;
+                }
+                memset(nr + ring_cap, 0, (nc - ring_cap) * sizeof *nr);
+                ring = nr;
+                ring_cap = nc;
+            }
+            p = &ring[(ring_head + ring_n) % (size_t)o.delay];
             if (ring_n == (size_t)o.delay) {
                 pending *old = &ring[ring_head];
                 tide_learner_learn(model->learner, &old->x, old->y, old->w);
@@ -513,11 +531,9 @@ int cmd_replay(int argc, char **argv)
     }
     status = 0;
 done:
-    if (ring) {
-        for (long i = 0; i < o.delay; i++)
-            tide_fvec_free(&ring[i].x);
-        free(ring);
-    }
+    for (size_t i = 0; i < ring_cap; i++)
+        tide_fvec_free(&ring[i].x);
+    free(ring);
     for (size_t i = 0; i < o.n_detectors; i++)
         tide_detector_free(det[i]);
     json_decref(alarms);
