@@ -274,4 +274,11 @@ check formats_gnb py 'import json,sys
 j, v = (json.loads(a) for a in sys.argv[1:3])
 assert j["rows"] == v["rows"] == 300 and j["metrics"]["accuracy"] > 0.8, (j, v)' "$j" "$v"
 
+# --delay N holds only the rows the stream has: a huge delay on a small file
+# stays small (it used to allocate N rows up front: 400 MB at 10^7)
+rss=$(python3 -c 'import resource,subprocess,sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$TIDE" replay "$D/phishing.csv" --delay 10000000 --json 2>/dev/null)
+check delay_memory_follows_stream [ "${rss:-999999999}" -lt 100000 ]
+
 finish
