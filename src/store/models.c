@@ -121,35 +121,38 @@ int tide_store_model_get(tide_store *st, const char *name, tide_store_model *out
     return rc;
 }
 
-int tide_store_model_list(tide_store *st, tide_store_model **out, size_t *n, tide_err *err)
+/* Steps s to the end, reading each row with read() into a growing array of
+ * elem-byte records; on failure frees what was read with free_arr. Shared
+ * by the listing calls. */
+typedef int (*row_reader)(sqlite3_stmt *s, void *rec);
+typedef void (*rows_freer)(void *arr, size_t n);
+
+static int collect_rows(tide_store *st, sqlite3_stmt *s, size_t elem, row_reader read,
+                        rows_freer free_arr, const char *what, void **out, size_t *n,
+                        tide_err *err)
 {
-    sqlite3_stmt *s;
-    tide_store_model *arr = NULL;
+    char *arr = NULL;
     size_t len = 0, cap = 0;
     int rc;
-    *out = NULL;
-    *n = 0;
-    if (!(s = store_stmt(st, Q_MODEL_LIST, err)))
-        return QERR(err);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (len == cap) {
             size_t nc = cap ? cap * 2 : 16;
-            tide_store_model *p = realloc(arr, nc * sizeof *p);
+            char *p = realloc(arr, nc * elem);
             if (!p) {
-                rc = tide_err_set(err, TIDE_ERR_NOMEM, "out of memory listing models");
+                rc = tide_err_set(err, TIDE_ERR_NOMEM, "out of memory %s", what);
                 goto fail;
             }
             arr = p;
             cap = nc;
         }
-        if (read_model(s, &arr[len])) {
-            rc = tide_err_set(err, TIDE_ERR_NOMEM, "out of memory listing models");
+        if (read(s, arr + len * elem)) {
+            rc = tide_err_set(err, TIDE_ERR_NOMEM, "out of memory %s", what);
             goto fail;
         }
         len++;
     }
     if (rc != SQLITE_DONE) {
-        rc = store_sqlerr(st, "listing models", err);
+        rc = store_sqlerr(st, what, err);
         goto fail;
     }
     store_done(s);
@@ -158,7 +161,26 @@ int tide_store_model_list(tide_store *st, tide_store_model **out, size_t *n, tid
     return TIDE_OK;
 fail:
     store_done(s);
-    tide_store_models_free(arr, len);
+    free_arr(arr, len);
+    return rc;
+}
+
+static int read_model_rec(sqlite3_stmt *s, void *rec) { return read_model(s, rec); }
+static void free_models_rec(void *arr, size_t n) { tide_store_models_free(arr, n); }
+
+int tide_store_model_list(tide_store *st, tide_store_model **out, size_t *n, tide_err *err)
+{
+    sqlite3_stmt *s;
+    void *arr;
+    int rc;
+    *out = NULL;
+    *n = 0;
+    if (!(s = store_stmt(st, Q_MODEL_LIST, err)))
+        return QERR(err);
+    rc = collect_rows(st, s, sizeof **out, read_model_rec, free_models_rec, "listing models",
+                      &arr, n, err);
+    if (rc == TIDE_OK)
+        *out = arr;
     return rc;
 }
 
@@ -452,12 +474,14 @@ static int read_version(sqlite3_stmt *s, tide_store_version *v)
     return TIDE_OK;
 }
 
+static int read_version_rec(sqlite3_stmt *s, void *rec) { return read_version(s, rec); }
+static void free_versions_rec(void *arr, size_t n) { tide_store_versions_free(arr, n); }
+
 int tide_store_version_list(tide_store *st, const char *model, tide_store_version **out,
                             size_t *n, tide_err *err)
 {
     sqlite3_stmt *s;
-    tide_store_version *arr = NULL;
-    size_t len = 0, cap = 0;
+    void *arr;
     int64_t mid;
     int rc;
     *out = NULL;
@@ -467,34 +491,10 @@ int tide_store_version_list(tide_store *st, const char *model, tide_store_versio
     if (!(s = store_stmt(st, Q_VER_LIST, err)))
         return QERR(err);
     sqlite3_bind_int64(s, 1, mid);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            tide_store_version *p = realloc(arr, nc * sizeof *p);
-            if (!p) {
-                rc = tide_err_set(err, TIDE_ERR_NOMEM, "out of memory listing versions");
-                goto fail;
-            }
-            arr = p;
-            cap = nc;
-        }
-        if (read_version(s, &arr[len])) {
-            rc = tide_err_set(err, TIDE_ERR_NOMEM, "out of memory listing versions");
-            goto fail;
-        }
-        len++;
-    }
-    if (rc != SQLITE_DONE) {
-        rc = store_sqlerr(st, "listing versions", err);
-        goto fail;
-    }
-    store_done(s);
-    *out = arr;
-    *n = len;
-    return TIDE_OK;
-fail:
-    store_done(s);
-    tide_store_versions_free(arr, len);
+    rc = collect_rows(st, s, sizeof **out, read_version_rec, free_versions_rec,
+                      "listing versions", &arr, n, err);
+    if (rc == TIDE_OK)
+        *out = arr;
     return rc;
 }
 
