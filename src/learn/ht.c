@@ -388,7 +388,7 @@ static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out)
 {
     double tot = 0;
     double q[TIDE_MAX_CLASSES], p[TIDE_MAX_CLASSES];
-    int pe[TIDE_MAX_CLASSES], live[TIDE_MAX_CLASSES];
+    int pe[TIDE_MAX_CLASSES], live[TIDE_MAX_CLASSES], used[TIDE_MAX_CLASSES];
     int Kl = leaf->K < K ? leaf->K : K;
     for (int c = 0; c < leaf->K; c++)
         tot += leaf->cls[c];
@@ -398,6 +398,7 @@ static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out)
         q[c] = 0;
         p[c] = 1;
         pe[c] = 0;
+        used[c] = 0;
         live[c] = leaf->cls[c] > 0 && leaf->seen[c] > 0;
     }
     /* merge walk: every observer, value from x or 0 */
@@ -428,6 +429,7 @@ static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out)
             }
             q[c] += d * d * iv;
             p[c] *= iv;
+            used[c]++;
             if (p[c] > 1e150 || p[c] < 1e-150) {
                 int e;
                 p[c] = frexp(p[c], &e);
@@ -435,12 +437,15 @@ static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out)
             }
         }
     }
-    /* log prior + sum log pdf = 0.5 log(cls^2 prod iv) - 0.5 q - log tot;
-     * the common - log tot is dropped */
+    /* log prior + sum log pdf = 0.5 log(cls^2 prod iv) - 0.5 q
+     * - used * 0.5 log(2 pi) - log tot; the common - log tot is dropped, the
+     * 2 pi term is not: a class whose observer of a feature is degenerate
+     * skips that feature, so the classes sum different numbers of terms */
     for (int c = 0; c < K; c++) {
         if (c < Kl && leaf->cls[c] > 0)
             out[c] = 0.5 * (log(leaf->cls[c] * leaf->cls[c] * p[c]) +
-                            pe[c] * 0.69314718055994530942 - q[c]);
+                            pe[c] * 0.69314718055994530942 - q[c]) -
+                     used[c] * 0.91893853320467274178;
         else
             out[c] = -INFINITY;
     }

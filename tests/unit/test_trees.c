@@ -246,6 +246,36 @@ static void test_ht_nb_posterior(void **st)
     tide_learner_free(l);
 }
 
+/* A class whose observer of a feature is degenerate (zero variance) skips
+ * that feature; the other class sums one more Gaussian term, and its
+ * -1/2 log(2 pi) must be counted, or the class with fewer terms wins by
+ * 0.92 nats per skipped feature. */
+static void test_ht_nb_skipped_feature(void **st)
+{
+    (void)st;
+    const char *kv[] = {"leaf_prediction=nb"};
+    tide_learner *l = mk("ht", kv, 1);
+    double rows[5][3] = {{1, 5, 0}, {2, 5, 0}, {3, 5, 0}, {5, 4, 1}, {7, 6, 1}};
+    double out[2], xv[2];
+    vec x;
+    for (int i = 0; i < 5; i++) {
+        xv[0] = rows[i][0];
+        xv[1] = rows[i][1];
+        vec_set(&x, xv, 2);
+        tide_learner_learn(l, &x.v, rows[i][2], 1);
+    }
+    /* class 0: prior 3/5, x0 ~ N(2, 1), x1 constant (skipped);
+     * class 1: prior 2/5, x0 ~ N(6, 2), x1 ~ N(5, 2). At (4, 5):
+     * p0 = .6 (2 pi)^-1/2 e^-2, p1 = .4 (2 pi 2)^-1 e^-1 e^0, out0 = p0/(p0+p1)
+     * (python: 0.7344952547891409; without the 2 pi term: 0.4060) */
+    xv[0] = 4;
+    xv[1] = 5;
+    vec_set(&x, xv, 2);
+    tide_learner_predict(l, &x.v, out);
+    assert_near(out[0], 0.7344952547891409, 1e-9);
+    tide_learner_free(l);
+}
+
 /* An absent feature is an exact zero: learning {x0=0} explicitly or leaving
  * x0 out must give the same model. */
 static void test_ht_absent_is_zero(void **st)
@@ -613,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_ht_split_on_threshold),
         cmocka_unit_test(test_ht_no_signal_no_split),
         cmocka_unit_test(test_ht_nb_posterior),
+        cmocka_unit_test(test_ht_nb_skipped_feature),
         cmocka_unit_test(test_ht_absent_is_zero),
         cmocka_unit_test(test_ht_phishing_floor),
         cmocka_unit_test(test_ht_memory_limit),
