@@ -79,6 +79,7 @@ static void drift_usage(FILE *f)
             "  --param K=V       detector parameter (repeatable)\n"
             "  --format F        csv|jsonl (default: from the extension)\n"
             "  --json            print {\"detections\": [row, ...], \"warnings\": [row, ...]}\n"
+            "  --skip-bad        count and skip malformed rows (they keep their row number)\n"
             "Empty cells are skipped; warnings are listed at their onset.\n");
 }
 
@@ -115,14 +116,14 @@ int cmd_drift(int argc, char **argv)
     const char *file = NULL, *column = NULL, *detector = NULL;
     const char *kv[MAX_PARAMS];
     size_t n_kv = 0;
-    int json = 0, rc = 2, prev_warning = 0;
+    int json = 0, rc = 2, prev_warning = 0, skip_bad = 0;
     tide_reader_opts opts;
     tide_reader *rd = NULL;
     tide_detector *det = NULL;
     tide_err err;
     tide_row row;
     rowlist drifts = {0}, warnings = {0};
-    uint64_t rowno = 0, used = 0, skipped = 0;
+    uint64_t rowno = 0, used = 0, skipped = 0, bad = 0;
     char pbuf[1024];
 
     tide_err_clear(&err);
@@ -135,6 +136,8 @@ int cmd_drift(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--json")) {
             json = 1;
+        } else if (!strcmp(a, "--skip-bad")) {
+            skip_bad = 1;
         } else if (!strcmp(a, "--column") && has_val) {
             column = argv[++i];
         } else if (!strcmp(a, "--detector") && has_val) {
@@ -193,12 +196,24 @@ int cmd_drift(int argc, char **argv)
         if (r == TIDE_EOF)
             break;
         if (r != TIDE_OK) {
+            if (skip_bad && (r == TIDE_ERR_PARSE || r == TIDE_ERR_LIMIT)) {
+                bad++; /* a malformed row keeps its number */
+                rowno++;
+                continue;
+            }
             fprintf(stderr, "tide drift: %s\n", err.msg);
+            if (r == TIDE_ERR_PARSE || r == TIDE_ERR_LIMIT)
+                fprintf(stderr, "(use --skip-bad to skip malformed rows)\n");
             rc = r == TIDE_ERR_NOMEM ? 1 : 2;
             goto cleanup;
         }
         if (!row.has_target) {
             skipped++;
+            rowno++;
+            continue;
+        }
+        if (!row.target_is_num && skip_bad) {
+            bad++;
             rowno++;
             continue;
         }
@@ -221,6 +236,8 @@ int cmd_drift(int argc, char **argv)
         prev_warning = s == TIDE_DRIFT_WARNING;
         rowno++;
     }
+    if (bad)
+        fprintf(stderr, "tide drift: skipped %llu malformed row(s)\n", (unsigned long long)bad);
     if (json) {
         printf("{\"detections\": ");
         print_json_list(&drifts);

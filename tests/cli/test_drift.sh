@@ -85,4 +85,16 @@ check "detectors --json: 5 detectors, kswin has 4 params" \
 "$TIDE" detectors --bogus >/dev/null 2>&1; rc=$?
 check "detectors bad option: exit 2" [ "$rc" -eq 2 ]
 
+# --skip-bad: malformed rows are counted and keep their row number
+{ echo e; for i in $(seq 1 1200); do if [ "$i" -le 1000 ]; then echo 0; else echo 1; fi; done; } > "$TMP/bad.csv"
+sed -i '5s/.*/oops/' "$TMP/bad.csv"
+"$TIDE" drift "$TMP/bad.csv" --column e --detector adwin --json >/dev/null 2>"$TMP/bad.err"; rc=$?
+check skip_bad_off_exit_2 [ "$rc" -eq 2 ]
+check skip_bad_off_names_line grep -q "bad.csv:5" "$TMP/bad.err"
+out=$("$TIDE" drift "$TMP/bad.csv" --column e --detector adwin --json --skip-bad 2>"$TMP/bad2.err"); rc=$?
+check skip_bad_exit_0 [ "$rc" -eq 0 ]
+check skip_bad_counted grep -q "skipped 1 malformed row" "$TMP/bad2.err"
+first=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["detections"][0] if d["detections"] else -1)' "$out")
+check skip_bad_detects_after_change [ "$first" -ge 1000 ]
+
 finish
