@@ -114,7 +114,8 @@ int main(int argc, char **argv)
             tide_learner_grow_classes(l, tide_labels_count(labels));
         t0 = now();
         for (size_t i = 0; i < n; i++) {
-            tide_learner_predict(l, &xs[i], out);
+            /* predict, then learn: one call (tide_learner_learn_predict) */
+            tide_learner_learn_predict(l, &xs[i], ys[i], 1.0, out);
             if (labels) {
                 int K = tide_learner_classes(l), b = 0;
                 for (int k = 1; k < K; k++)
@@ -124,7 +125,6 @@ int main(int argc, char **argv)
             } else {
                 sc += fabs(out[0] - ys[i]);
             }
-            tide_learner_learn(l, &xs[i], ys[i], 1.0);
         }
         t = now() - t0;
         if (t < best)

@@ -61,6 +61,11 @@ struct tide_learner_vt {
      * old files are refused as "unsupported version", not as corrupt.
      * 0 and 1 are the same (the first layout). */
     uint32_t state_version;
+    /* Optional: the progressive step in one call — writes to out what
+     * predict would answer for x now, then learns (x, y, w). The result and
+     * the state after it equal predict() then learn_one() bit for bit; a
+     * learner provides it when the two share work (NULL = those two calls). */
+    int (*learn_predict)(tide_learner *l, const tide_fvec *x, double y, double w, double *out);
 };
 
 /* Every learner struct starts with this header. */
@@ -83,6 +88,12 @@ int tide_learner_new(const char *name, const char **kv, size_t n_kv, int bits,
 void tide_learner_free(tide_learner *l);
 int tide_learner_learn(tide_learner *l, const tide_fvec *x, double y, double w);
 void tide_learner_predict(const tide_learner *l, const tide_fvec *x, double *out);
+/* Progressive validation's step: grows the classes to hold y, predicts x
+ * into out (room for the classes after growth), then learns (x, y, w). Same
+ * answer and same state as tide_learner_predict then tide_learner_learn. On
+ * an invalid y nothing is predicted or learned. */
+int tide_learner_learn_predict(tide_learner *l, const tide_fvec *x, double y, double w,
+                               double *out);
 int tide_learner_clone(const tide_learner *l, tide_learner **out, tide_err *err);
 size_t tide_learner_memory(const tide_learner *l);
 int tide_learner_classes(const tide_learner *l);

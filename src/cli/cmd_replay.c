@@ -254,6 +254,17 @@ static int check_quadratic(const replay_opts *o, const tide_reader *rd)
     return 0;
 }
 
+/* The prediction of a row; with no label delay the row is also learned, in
+ * the same call (one pass over the row for learners that can share it). */
+static void step(tide_learner *l, const tide_fvec *x, double y, double w, long delay,
+                 double *proba)
+{
+    if (delay)
+        tide_learner_predict(l, x, proba);
+    else
+        (void)tide_learner_learn_predict(l, x, y, w, proba);
+}
+
 int cmd_replay(int argc, char **argv)
 {
     replay_opts o;
@@ -380,14 +391,14 @@ int cmd_replay(int argc, char **argv)
         /* predict, then score */
         if (task == TIDE_TASK_REGRESSION) {
             y = row.target_num;
-            tide_learner_predict(model->learner, &x, proba);
+            step(model->learner, &x, y, w, o.delay, proba);
             tide_metrics_add_reg(metrics, y, proba[0], w);
         } else {
             int K, pos;
             y = cls;
             tide_learner_grow_classes(model->learner, tide_labels_count(model->labels));
             K = tide_learner_classes(model->learner);
-            tide_learner_predict(model->learner, &x, proba);
+            step(model->learner, &x, y, w, o.delay, proba);
             pos = tide_labels_positive(model->labels);
             if (K == 2 && pos == 0) { /* metrics report F1 of index 1: swap */
                 double t = proba[0];
@@ -428,10 +439,9 @@ int cmd_replay(int argc, char **argv)
                 }
             }
         }
-        /* learn now, or when the label is revealed */
-        if (!o.delay) {
-            tide_learner_learn(model->learner, &x, y, w);
-        } else {
+        /* without delay the row was learned with its prediction (step);
+         * otherwise it is learned when its label is revealed */
+        if (o.delay) {
             pending *p;
             if (ring_n == ring_cap && ring_cap < (size_t)o.delay) {
                 /* still filling (head is 0, nothing popped yet): grow by

@@ -92,6 +92,7 @@ typedef struct linear {
     double api[AUTO_M];   /* mixture weights derived from aloss */
     double discount;      /* per-row factor of aloss */
     double qsum;          /* sum over rows of 1 + |scaled x|^2 (NLMS normaliser) */
+    float zclip;          /* bound on a scaled value: sqrt(rows learned + 1) */
     float *xs;            /* scratch: scaled values of the row, cap xs_cap */
     size_t xs_cap;
 } linear;
@@ -177,6 +178,16 @@ static void lin_destroy(tide_learner *l)
     free(m);
 }
 
+/* A standardised value that includes its own row is bounded by sqrt(n) for
+ * n rows; the step scales a row with the statistics of the rows BEFORE it,
+ * which is unbounded while few rows are in (two near-equal values give a
+ * near-zero spread), and one huge value would inflate the step normaliser
+ * for thousands of rows. So scaled values are clipped to sqrt(rows + 1). */
+static inline void auto_set_clip(linear *m)
+{
+    m->zclip = sqrtf((float)m->t + 1.0f);
+}
+
 static int lin_create_loss(const tide_params *p, int bits, int loss, tide_learner **out,
                            tide_err *err)
 {
@@ -199,6 +210,7 @@ static int lin_create_loss(const tide_params *p, int bits, int loss, tide_learne
         return tide_err_set(err, TIDE_ERR_ARG, "l1 needs optimizer=ftrl");
     }
     m->discount = 1.0 - 1.0 / tide_params_num(p, "memory");
+    auto_set_clip(m);
     for (int j = 0; j < AUTO_M; j++)
         m->api[j] = 1.0 / AUTO_M;
     if (m->opt == OPT_AUTO) {
@@ -328,21 +340,8 @@ static void predict_scaled(const linear *m, const tide_fvec *x, int scaled, doub
 static inline float auto_scale(const linear *m, uint32_t idx, float x)
 {
     const float *h = m->aw + (size_t)idx * HOT(m->k_alloc);
-    return (x - h[0]) * (h[1] + 1.0f);
-}
-
-/* Refreshes the cached mean and 1/sd of a bucket after an update. */
-static inline void auto_refresh(linear *m, uint32_t idx, double inv_t)
-{
-    const colstat *c = &m->cs[idx];
-    float *h = m->aw + (size_t)idx * HOT(m->k_alloc);
-    double mean, var;
-    if (m->kind[idx] != 2)
-        return;
-    mean = c->sum * inv_t;
-    var = c->sumsq * inv_t - mean * mean;
-    h[0] = (float)mean;
-    h[1] = (var > 1e-24 ? 1.0f / sqrtf((float)var) : 0.0f) - 1.0f;
+    const float v = (x - h[0]) * (h[1] + 1.0f), c = m->zclip;
+    return v > c ? c : v < -c ? -c : v;
 }
 
 /* The mixture weights move slowly once a stream is under way: after the
@@ -376,7 +375,7 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
         _Static_assert(AUTO_M == 5, "unrolled for 5 copies");
         for (size_t i = 0; i < x->n; i++) {
             const float *h = m->aw + (size_t)x->f[i].idx * per;
-            const float v = xs ? xs[i] : (x->f[i].val - h[0]) * (h[1] + 1.0f);
+            const float v = xs ? xs[i] : auto_scale(m, x->f[i].idx, x->f[i].val);
             qq += (double)v * v;
             z0 += (double)h[2] * v;
             z1 += (double)h[3] * v;
@@ -406,11 +405,24 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
 }
 
 /* Class probabilities (or values) of each copy from its raw scores, in place. */
+/* The copies' sigmoid, with e = exp(-|z|) in single precision (the copies'
+ * weights are floats; this halves the cost of the row's exponentials). The
+ * step reuses e for the log loss: -log p = log(1 + e) + max(-z, 0) for y = 1,
+ * log(1 + e) + max(z, 0) for y = 0 (logf: faster than log1pf in glibc), exact
+ * where -log(p) would overflow. */
+static inline double auto_sigmoid(double z, float *e_out)
+{
+    float e = expf(-fabsf((float)z));
+    *e_out = e;
+    return z >= 0 ? 1.0 / (1.0 + (double)e) : (double)e / (1.0 + (double)e);
+}
+
 static void auto_link(const linear *m, int K, double *z)
 {
     if (m->loss == LOSS_LOGISTIC) {
+        float e;
         for (int j = 0; j < AUTO_M; j++)
-            z[j] = sigmoid(z[j]);
+            z[j] = auto_sigmoid(z[j], &e);
     } else if (m->loss == LOSS_SOFTMAX) {
         for (int j = 0; j < AUTO_M; j++) {
             double mx = -INFINITY, sum = 0;
@@ -453,64 +465,25 @@ static void auto_weights(const linear *m, double *pi)
 static int auto_scratch(linear *m, size_t n)
 {
     if (n > m->xs_cap) {
-        float *xs = realloc(m->xs, n * 2 * sizeof *xs);
+        size_t cap = n * 2;
+        float *xs = realloc(m->xs, cap * sizeof *xs);
         if (!xs)
             return TIDE_ERR_NOMEM;
         m->xs = xs;
-        m->xs_cap = n * 2;
+        m->xs_cap = cap;
     }
     return TIDE_OK;
 }
 
 #define AUTO_STACK 256
 
-static void auto_predict(const linear *m, const tide_fvec *x, double *out)
+/* Input statistics of the rows learned so far, updated with this row AFTER
+ * its learning step: the step uses the scaling its prediction used, so a
+ * progressive predict-then-learn needs one pass over the row (auto_step with
+ * out != NULL), not two. */
+static void auto_update_stats(linear *m, const tide_fvec *x, double wt)
 {
-    int K = m->loss == LOSS_SOFTMAX ? m->base.n_classes : 1;
-    double z_local[AUTO_STACK], pi[AUTO_M], q;
-    double *z = (size_t)K * AUTO_M <= AUTO_STACK ? z_local : malloc((size_t)K * AUTO_M * sizeof *z);
-    if (!z) {
-        for (int k = 0; k < (m->loss == LOSS_SQUARED ? 1 : m->base.n_classes); k++)
-            out[k] = m->loss == LOSS_SQUARED ? 0.0 : 1.0 / m->base.n_classes;
-        return;
-    }
-    auto_scores(m, x, NULL, K, z, &q);
-    auto_link(m, K, z);
-    memcpy(pi, m->api, sizeof pi);
-    if (m->loss == LOSS_LOGISTIC) {
-        double p = 0;
-        for (int j = 0; j < AUTO_M; j++)
-            p += pi[j] * z[j];
-        out[0] = 1.0 - p;
-        out[1] = p;
-    } else {
-        for (int k = 0; k < K; k++) {
-            double v = 0;
-            for (int j = 0; j < AUTO_M; j++)
-                v += pi[j] * z[k * AUTO_M + j];
-            out[k] = v;
-        }
-    }
-    if (z != z_local)
-        free(z);
-}
-
-static int auto_learn(linear *m, const tide_fvec *x, double y, double wt)
-{
-    int K = m->loss == LOSS_SOFTMAX ? m->base.n_classes : 1, yc = (int)y;
-    size_t per;
-    double z_local[AUTO_STACK], *z, q, qbar;
-    if (K > m->k_alloc && lin_alloc_blocks(m, K))
-        return TIDE_ERR_NOMEM;
-    if (auto_scratch(m, x->n))
-        return TIDE_ERR_NOMEM;
-    z = (size_t)K * AUTO_M <= AUTO_STACK ? z_local : malloc((size_t)K * AUTO_M * sizeof *z);
-    if (!z)
-        return TIDE_ERR_NOMEM;
-    per = HOT(m->k_alloc);
-    /* learn the input statistics first (x is known before its label), then
-     * scale with them, as River's StandardScaler does in learn_one */
-    m->t += wt;
+    double inv_t;
     for (size_t i = 0; i < x->n; i++) {
         uint32_t idx = x->f[i].idx;
         double v = x->f[i].val;
@@ -521,21 +494,100 @@ static int auto_learn(linear *m, const tide_fvec *x, double y, double wt)
         else if (!m->kind[idx])
             m->kind[idx] = 1;
     }
-    {
-        double inv_t = 1.0 / m->t;
-        for (size_t i = 0; i < x->n; i++)
-            auto_refresh(m, x->f[i].idx, inv_t);
+    /* refresh the cached mean and 1/sd of the row's buckets from the final
+     * sums (a bucket listed twice gets the same record) */
+    inv_t = 1.0 / m->t;
+    for (size_t i = 0; i < x->n; i++) {
+        uint32_t idx = x->f[i].idx;
+        const colstat *c = &m->cs[idx];
+        float *h = m->aw + (size_t)idx * HOT(m->k_alloc);
+        double mean, var;
+        if (m->kind[idx] != 2)
+            continue;
+        mean = c->sum * inv_t;
+        var = c->sumsq * inv_t - mean * mean;
+        h[0] = (float)mean;
+        h[1] = (var > 1e-24 ? 1.0f / sqrtf((float)var) : 0.0f) - 1.0f;
     }
-    for (size_t i = 0; i < x->n; i++)
-        m->xs[i] = auto_scale(m, x->f[i].idx, x->f[i].val);
-    auto_scores(m, x, m->xs, K, z, &q);
+}
+
+/* Mixture of the copies' linked scores z into out (auto_predict's answer). */
+static void auto_mix(const linear *m, int K, const double *z, double *out)
+{
+    if (m->loss == LOSS_LOGISTIC) {
+        double p = 0;
+        for (int j = 0; j < AUTO_M; j++)
+            p += m->api[j] * z[j];
+        out[0] = 1.0 - p;
+        out[1] = p;
+        return;
+    }
+    for (int k = 0; k < K; k++) {
+        double v = 0;
+        for (int j = 0; j < AUTO_M; j++)
+            v += m->api[j] * z[k * AUTO_M + j];
+        out[k] = v;
+    }
+}
+
+static void auto_predict(const linear *m, const tide_fvec *x, double *out)
+{
+    int K = m->loss == LOSS_SOFTMAX ? m->base.n_classes : 1;
+    double z_local[AUTO_STACK], q;
+    double *z = (size_t)K * AUTO_M <= AUTO_STACK ? z_local : malloc((size_t)K * AUTO_M * sizeof *z);
+    if (!z) {
+        for (int k = 0; k < (m->loss == LOSS_SQUARED ? 1 : m->base.n_classes); k++)
+            out[k] = m->loss == LOSS_SQUARED ? 0.0 : 1.0 / m->base.n_classes;
+        return;
+    }
+    auto_scores(m, x, NULL, K, z, &q);
     auto_link(m, K, z);
+    auto_mix(m, K, z, out);
+    if (z != z_local)
+        free(z);
+}
+
+/* One learning step on (x, y, wt). With out != NULL, first writes there what
+ * auto_predict would answer for x before the step (same arithmetic, so the
+ * same bits): the scores of the prediction are the ones the step needs. */
+static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double *out)
+{
+    int K = m->loss == LOSS_SOFTMAX ? m->base.n_classes : 1, yc = (int)y;
+    size_t per;
+    double z_local[AUTO_STACK], *z, q, qbar, margin[AUTO_M];
+    float e[AUTO_M];
+    if (K > m->k_alloc && lin_alloc_blocks(m, K))
+        return TIDE_ERR_NOMEM;
+    if (auto_scratch(m, x->n))
+        return TIDE_ERR_NOMEM;
+    z = (size_t)K * AUTO_M <= AUTO_STACK ? z_local : malloc((size_t)K * AUTO_M * sizeof *z);
+    if (!z)
+        return TIDE_ERR_NOMEM;
+    per = HOT(m->k_alloc);
+    m->t += wt;
+    for (size_t i = 0; i < x->n; i++) {
+        uint32_t idx = x->f[i].idx;
+        /* a numeric bucket seen for the first time has no spread yet: it
+         * enters as 0 (its weight is 0, so the prediction is unchanged) */
+        m->xs[i] = !m->kind[idx] && x->f[i].val != 1.0f ? 0.0f : auto_scale(m, idx, x->f[i].val);
+    }
+    auto_scores(m, x, m->xs, K, z, &q);
+    if (m->loss == LOSS_LOGISTIC) {
+        for (int j = 0; j < AUTO_M; j++) {
+            double zr = z[j];
+            z[j] = auto_sigmoid(zr, &e[j]);
+            margin[j] = y > 0.5 ? -zr : zr;
+        }
+    } else {
+        auto_link(m, K, z);
+    }
+    if (out)
+        auto_mix(m, K, z, out);
     /* score each copy progressively, then turn z into gradients */
     for (int j = 0; j < AUTO_M; j++) {
         double loss;
         if (m->loss == LOSS_LOGISTIC) {
-            double p = y > 0.5 ? z[j] : 1.0 - z[j];
-            loss = p > 1e-15 ? -log(p) : 34.5;
+            loss = (double)logf(1.0f + e[j]) + (margin[j] > 0 ? margin[j] : 0.0);
             z[j] = (z[j] - y) * wt;
         } else if (m->loss == LOSS_SQUARED) {
             double d = z[j] - y;
@@ -592,10 +644,13 @@ static int auto_learn(linear *m, const tide_fvec *x, double y, double wt)
         for (int k = 0; k < K; k++)
             for (int j = 0; j < AUTO_M; j++)
                 m->ab[k * AUTO_M + j] += z[k * AUTO_M + j];
+    auto_update_stats(m, x, wt);
+    auto_set_clip(m);
     if (z != z_local)
         free(z);
     return TIDE_OK;
 }
+
 
 static int auto_bucket_used(const linear *m, size_t i)
 {
@@ -654,7 +709,7 @@ static int lin_learn(tide_learner *l, const tide_fvec *x0, double y, double wt)
     if (!(wt > 0) || !isfinite(wt) || !isfinite(y))
         return TIDE_ERR_ARG;
     if (m->opt == OPT_AUTO)
-        return auto_learn(m, x0, y, wt);
+        return auto_step(m, x0, y, wt, NULL);
     if (K > m->k_alloc && lin_alloc_blocks(m, K))
         return TIDE_ERR_NOMEM;
     if (m->scaler) {
@@ -865,6 +920,7 @@ static int auto_load(linear *m, tide_rbuf *r, tide_err *err)
         m->cs[i].sumsq = tide_rbuf_f64(r);
         tide_rbuf_f32s(r, m->aw + (size_t)i * per, per);
     }
+    auto_set_clip(m);
     return r->bad ? tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated") : TIDE_OK;
 }
 
@@ -928,6 +984,7 @@ static int lin_load(tide_learner *l, tide_rbuf *r, tide_err *err)
         if (rc)
             return rc;
     }
+    auto_set_clip(m);
     return r->bad ? tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated") : TIDE_OK;
 }
 
@@ -945,22 +1002,35 @@ static size_t lin_memory(const tide_learner *l)
     return s;
 }
 
+/* The progressive step: the auto optimizer's step already computes the
+ * prediction (one pass over the row instead of two); the others predict,
+ * then learn. */
+static int lin_learn_predict(tide_learner *l, const tide_fvec *x, double y, double wt,
+                             double *out)
+{
+    linear *m = (linear *)l;
+    if (m->opt == OPT_AUTO && wt > 0 && isfinite(wt) && isfinite(y))
+        return auto_step(m, x, y, wt, out);
+    lin_predict(l, x, out);
+    return lin_learn(l, x, y, wt);
+}
+
 const tide_learner_vt tide_logistic_vt = {
     "logistic", TIDE_TASK_BINARY,
     "logistic regression on hashed features (binary); default update: standardised, normalised, step size chosen online",
     LINEAR_PARAMS, N_LINEAR_PARAMS, logistic_create, lin_destroy, lin_learn, lin_predict,
-    lin_clone, lin_save, lin_load, lin_memory, NULL, 2,
+    lin_clone, lin_save, lin_load, lin_memory, NULL, 2, lin_learn_predict,
 };
 
 const tide_learner_vt tide_softmax_vt = {
     "softmax", TIDE_TASK_MULTICLASS,
     "softmax (multinomial logistic) regression, one weight vector per class",
     LINEAR_PARAMS, N_LINEAR_PARAMS, softmax_create, lin_destroy, lin_learn, lin_predict,
-    lin_clone, lin_save, lin_load, lin_memory, NULL, 2,
+    lin_clone, lin_save, lin_load, lin_memory, NULL, 2, lin_learn_predict,
 };
 
 const tide_learner_vt tide_linreg_vt = {
     "linear", TIDE_TASK_REGRESSION, "least-squares linear regression (squared loss)",
     LINEAR_PARAMS, N_LINEAR_PARAMS, linreg_create, lin_destroy, lin_learn, lin_predict,
-    lin_clone, lin_save, lin_load, lin_memory, NULL, 2,
+    lin_clone, lin_save, lin_load, lin_memory, NULL, 2, lin_learn_predict,
 };

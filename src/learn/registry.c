@@ -98,9 +98,9 @@ void tide_learner_free(tide_learner *l)
         l->vt->destroy(l);
 }
 
-int tide_learner_learn(tide_learner *l, const tide_fvec *x, double y, double w)
+/* Checks a target and grows the classes to hold it. */
+static int learner_target(tide_learner *l, double y)
 {
-    int rc;
     if (l->vt->task != TIDE_TASK_REGRESSION) {
         int k = (int)y;
         if (y != (double)k || k < 0 || k >= TIDE_MAX_CLASSES)
@@ -110,7 +110,31 @@ int tide_learner_learn(tide_learner *l, const tide_fvec *x, double y, double w)
         if (k + 1 > l->n_classes)
             tide_learner_grow_classes(l, k + 1);
     }
-    rc = l->vt->learn_one(l, x, y, w);
+    return TIDE_OK;
+}
+
+int tide_learner_learn(tide_learner *l, const tide_fvec *x, double y, double w)
+{
+    int rc = learner_target(l, y);
+    if (rc == TIDE_OK)
+        rc = l->vt->learn_one(l, x, y, w);
+    if (rc == TIDE_OK)
+        l->n_seen++;
+    return rc;
+}
+
+int tide_learner_learn_predict(tide_learner *l, const tide_fvec *x, double y, double w,
+                               double *out)
+{
+    int rc = learner_target(l, y);
+    if (rc)
+        return rc;
+    if (l->vt->learn_predict) {
+        rc = l->vt->learn_predict(l, x, y, w, out);
+    } else {
+        l->vt->predict(l, x, out);
+        rc = l->vt->learn_one(l, x, y, w);
+    }
     if (rc == TIDE_OK)
         l->n_seen++;
     return rc;

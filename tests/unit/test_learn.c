@@ -945,6 +945,75 @@ static void learn_more(tide_model *m, int rows, uint64_t seed)
     tide_fvec_free(&x);
 }
 
+/* tide_learner_learn_predict is the progressive step in one call: for every
+ * learner (and every optimizer of the linear ones) it must answer what
+ * predict answers and leave the state learn leaves, bit for bit. */
+static void check_learn_predict(const char *name, const char **kv, size_t nkv)
+{
+    const tide_learner_vt *vt = tide_learner_find(name);
+    tide_learner *a = mk(name, kv, nkv, SYN_BITS), *b = mk(name, kv, nkv, SYN_BITS);
+    tide_feat_opts fo;
+    tide_featurizer *fz;
+    tide_fvec x;
+    tide_wbuf wa, wb;
+    tide_err e;
+    synth s = {.seed = 4242};
+    int K = n_classes_for(vt);
+    tide_feat_opts_init(&fo);
+    fo.bits = SYN_BITS;
+    assert_int_equal(tide_featurizer_new(&fo, &fz, &e), TIDE_OK);
+    tide_fvec_init(&x);
+    for (int r = 0; r < 600; r++) {
+        tide_row row;
+        double y, pa[TIDE_MAX_CLASSES], pb[TIDE_MAX_CLASSES];
+        int n;
+        synth_row(&s, &row, K, &y);
+        assert_int_equal(tide_featurize(fz, &row, &x, &e), TIDE_OK);
+        if (vt->task != TIDE_TASK_REGRESSION && (int)y + 1 > tide_learner_classes(a))
+            tide_learner_grow_classes(a, (int)y + 1);
+        n = vt->task == TIDE_TASK_REGRESSION ? 1 : tide_learner_classes(a);
+        tide_learner_predict(a, &x, pa);
+        assert_int_equal(tide_learner_learn(a, &x, y, r % 7 == 3 ? 2.5 : 1.0), TIDE_OK);
+        assert_int_equal(tide_learner_learn_predict(b, &x, y, r % 7 == 3 ? 2.5 : 1.0, pb),
+                         TIDE_OK);
+        if (memcmp(pa, pb, (size_t)n * sizeof *pa))
+            fail_msg("%s: row %d: learn_predict answered %.17g, predict %.17g", name, r, pb[0],
+                     pa[0]);
+    }
+    /* the same state: same bytes saved */
+    tide_wbuf_init(&wa);
+    tide_wbuf_init(&wb);
+    assert_int_equal(tide_learner_save(a, &wa), TIDE_OK);
+    assert_int_equal(tide_learner_save(b, &wb), TIDE_OK);
+    assert_int_equal(wa.len, wb.len);
+    if (memcmp(wa.data, wb.data, wa.len))
+        fail_msg("%s: state after learn_predict differs from predict + learn", name);
+    /* an invalid target is refused before anything happens */
+    if (vt->task == TIDE_TASK_BINARY) {
+        double p[2];
+        assert_int_equal(tide_learner_learn_predict(b, &x, 2.0, 1.0, p), TIDE_ERR_ARG);
+    }
+    tide_wbuf_free(&wa);
+    tide_wbuf_free(&wb);
+    tide_fvec_free(&x);
+    tide_featurizer_free(fz);
+    tide_learner_free(a);
+    tide_learner_free(b);
+}
+
+static void test_every_learner_learn_predict(void **st)
+{
+    static const char *opts[] = {"optimizer=sgd", "optimizer=adagrad", "optimizer=ftrl",
+                                 "optimizer=nag", "optimizer=auto"};
+    static const char *lin[] = {"logistic", "softmax", "linear"};
+    (void)st;
+    for (size_t i = 0; i < tide_learner_count(); i++)
+        check_learn_predict(tide_learner_at(i)->name, NULL, 0);
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 5; j++)
+            check_learn_predict(lin[i], &opts[j], 1);
+}
+
 static void test_every_learner_save_load_clone(void **st)
 {
     (void)st;
@@ -1303,6 +1372,7 @@ int main(void)
         cmocka_unit_test(test_labels_multiclass),
         cmocka_unit_test(test_labels_positive),
         cmocka_unit_test(test_every_learner_save_load_clone),
+        cmocka_unit_test(test_every_learner_learn_predict),
         cmocka_unit_test(test_model_header_layout),
         cmocka_unit_test(test_model_every_byte_flip),
         cmocka_unit_test(test_model_every_truncation),
