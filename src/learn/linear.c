@@ -481,34 +481,34 @@ static int auto_scratch(linear *m, size_t n)
  * its learning step: the step uses the scaling its prediction used, so a
  * progressive predict-then-learn needs one pass over the row (auto_step with
  * out != NULL), not two. */
+/* Adds one entry (bucket idx, value v, weight wt) to its bucket's sums and
+ * refreshes the bucket's cached mean and 1/sd (inv_t = 1 / rows so far). A
+ * bucket listed twice in a row ends with the record of its final sums. */
+static inline void auto_stat_one(linear *m, uint32_t idx, double v, double wt, double inv_t,
+                                 float *h)
+{
+    colstat *c = &m->cs[idx];
+    double mean, var;
+    c->sum += wt * v;
+    c->sumsq += wt * v * v;
+    if (v != 1.0)
+        m->kind[idx] = 2;
+    else if (!m->kind[idx])
+        m->kind[idx] = 1;
+    if (m->kind[idx] != 2)
+        return;
+    mean = c->sum * inv_t;
+    var = c->sumsq * inv_t - mean * mean;
+    h[0] = (float)mean;
+    h[1] = (var > 1e-24 ? 1.0f / sqrtf((float)var) : 0.0f) - 1.0f;
+}
+
 static void auto_update_stats(linear *m, const tide_fvec *x, double wt)
 {
-    double inv_t;
-    for (size_t i = 0; i < x->n; i++) {
-        uint32_t idx = x->f[i].idx;
-        double v = x->f[i].val;
-        m->cs[idx].sum += wt * v;
-        m->cs[idx].sumsq += wt * v * v;
-        if (v != 1.0)
-            m->kind[idx] = 2;
-        else if (!m->kind[idx])
-            m->kind[idx] = 1;
-    }
-    /* refresh the cached mean and 1/sd of the row's buckets from the final
-     * sums (a bucket listed twice gets the same record) */
-    inv_t = 1.0 / m->t;
-    for (size_t i = 0; i < x->n; i++) {
-        uint32_t idx = x->f[i].idx;
-        const colstat *c = &m->cs[idx];
-        float *h = m->aw + (size_t)idx * HOT(m->k_alloc);
-        double mean, var;
-        if (m->kind[idx] != 2)
-            continue;
-        mean = c->sum * inv_t;
-        var = c->sumsq * inv_t - mean * mean;
-        h[0] = (float)mean;
-        h[1] = (var > 1e-24 ? 1.0f / sqrtf((float)var) : 0.0f) - 1.0f;
-    }
+    double inv_t = 1.0 / m->t;
+    size_t per = HOT(m->k_alloc);
+    for (size_t i = 0; i < x->n; i++)
+        auto_stat_one(m, x->f[i].idx, x->f[i].val, wt, inv_t, m->aw + (size_t)x->f[i].idx * per);
 }
 
 /* Mixture of the copies' linked scores z into out (auto_predict's answer). */
@@ -565,13 +565,41 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
         return TIDE_ERR_NOMEM;
     per = HOT(m->k_alloc);
     m->t += wt;
-    for (size_t i = 0; i < x->n; i++) {
-        uint32_t idx = x->f[i].idx;
-        /* a numeric bucket seen for the first time has no spread yet: it
-         * enters as 0 (its weight is 0, so the prediction is unchanged) */
-        m->xs[i] = !m->kind[idx] && x->f[i].val != 1.0f ? 0.0f : auto_scale(m, idx, x->f[i].val);
+    /* a numeric bucket seen for the first time has no spread yet: it enters
+     * as 0 (its weight is 0, so the prediction is unchanged) */
+    if (K == 1 && m->k_alloc == 1) {
+        /* one output: scaling and the AUTO_M scores in one pass (the same
+         * arithmetic as auto_scores, so the same bits as auto_predict) */
+        double z0 = m->intercept ? m->ab[0] : 0.0, z1 = m->intercept ? m->ab[1] : 0.0,
+               z2 = m->intercept ? m->ab[2] : 0.0, z3 = m->intercept ? m->ab[3] : 0.0,
+               z4 = m->intercept ? m->ab[4] : 0.0, qq = m->intercept ? 1.0 : 0.0;
+        for (size_t i = 0; i < x->n; i++) {
+            uint32_t idx = x->f[i].idx;
+            const float *h = m->aw + (size_t)idx * per;
+            const float v = !m->kind[idx] && x->f[i].val != 1.0f ? 0.0f
+                                                                 : auto_scale(m, idx, x->f[i].val);
+            m->xs[i] = v;
+            qq += (double)v * v;
+            z0 += (double)h[2] * v;
+            z1 += (double)h[3] * v;
+            z2 += (double)h[4] * v;
+            z3 += (double)h[5] * v;
+            z4 += (double)h[6] * v;
+        }
+        z[0] = z0;
+        z[1] = z1;
+        z[2] = z2;
+        z[3] = z3;
+        z[4] = z4;
+        q = qq;
+    } else {
+        for (size_t i = 0; i < x->n; i++) {
+            uint32_t idx = x->f[i].idx;
+            m->xs[i] = !m->kind[idx] && x->f[i].val != 1.0f ? 0.0f
+                                                            : auto_scale(m, idx, x->f[i].val);
+        }
+        auto_scores(m, x, m->xs, K, z, &q);
     }
-    auto_scores(m, x, m->xs, K, z, &q);
     if (m->loss == LOSS_LOGISTIC) {
         for (int j = 0; j < AUTO_M; j++) {
             double zr = z[j];
@@ -617,17 +645,25 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
             z[k * AUTO_M + j] = -AUTO_LR[j] / qbar * z[k * AUTO_M + j]; /* step * gradient */
         }
     if (K == 1 && !(m->l2 > 0)) {
+        /* weights, then the row's statistics, in one pass */
         const float s0 = (float)z[0], s1 = (float)z[1], s2 = (float)z[2], s3 = (float)z[3],
                     s4 = (float)z[4];
+        const double inv_t = 1.0 / m->t;
         for (size_t i = 0; i < x->n; i++) {
             const float v = m->xs[i];
-            float *w = m->aw + (size_t)x->f[i].idx * per + 2;
+            uint32_t idx = x->f[i].idx;
+            float *h = m->aw + (size_t)idx * per, *w = h + 2;
             w[0] += s0 * v;
             w[1] += s1 * v;
             w[2] += s2 * v;
             w[3] += s3 * v;
             w[4] += s4 * v;
+            auto_stat_one(m, idx, x->f[i].val, wt, inv_t, h);
         }
+        if (m->intercept)
+            for (int j = 0; j < AUTO_M; j++)
+                m->ab[j] += z[j];
+        goto done;
     } else for (size_t i = 0; i < x->n; i++) {
         const float v = m->xs[i];
         float *w = m->aw + (size_t)x->f[i].idx * per + 2;
@@ -645,6 +681,7 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
             for (int j = 0; j < AUTO_M; j++)
                 m->ab[k * AUTO_M + j] += z[k * AUTO_M + j];
     auto_update_stats(m, x, wt);
+done:
     auto_set_clip(m);
     if (z != z_local)
         free(z);
