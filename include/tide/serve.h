@@ -121,6 +121,14 @@ typedef struct tide_server_opts {
     uint32_t learn_queue;        /* committed labels queued per learner before it
                                     switches to re-reading them from the store
                                     (default 100000; bounds memory) */
+    uint32_t label_cache_mb;     /* per model: join cache of logged events (ids, rows,
+                                    current labels, hashed features) so labels join
+                                    in memory; MiB, default 256, 0 = off (config
+                                    key "label_cache_mb") */
+    /* for tests (config keys of the same names): */
+    int verify_label_cache;      /* 1: the store re-checks every cached join by SQL */
+    uint32_t fault_commit_every; /* N > 0: every Nth group commit is rolled back
+                                    instead of committed (its requests get 500) */
 } tide_server_opts;
 
 void tide_server_opts_init(tide_server_opts *o);

@@ -222,6 +222,9 @@ typedef struct tide_store_event {
     /* out */
     char out_id[TIDE_STORE_ID_MAX];  /* the effective id (caller's or generated) */
     int status;              /* TIDE_OK, or TIDE_ERR_CONFLICT: id already logged (not stored) */
+    int64_t out_row;         /* the stored event's row (for tide_store_label.hint_row);
+                              * 0 when not stored */
+    int64_t out_time;        /* the effective time (ms) */
 } tide_store_event;
 
 /* Logs n events of one model in one transaction. A bad item (missing
@@ -249,6 +252,19 @@ typedef struct tide_store_label {
     int64_t time;            /* ms, 0 = now */
     int overwrite;
     int want_event;          /* 1: fill features/prediction below (malloc'd) */
+    /* in, optional: the join as the caller already knows it. A single writer
+     * may cache the committed state of the events it logged (row, time,
+     * version, current label); with hint_row > 0 the store trusts these and
+     * runs only the INSERT (no event lookup, no last-label lookup, nothing
+     * read for want_event). A stale hint is the caller's bug: a deleted
+     * event or model fails the batch (foreign keys); a wrong current label
+     * is not detected unless tide_store_verify_hints() is on. */
+    int64_t hint_model;      /* model row id (tide_store_model.id) */
+    int64_t hint_row;        /* event row (tide_store_event.out_row); 0 = no hint */
+    int64_t hint_time;       /* event time (ms) */
+    int64_t hint_version;    /* version that served the event */
+    int64_t hint_seq;        /* seq of the event's current label, 0 = none */
+    const char *hint_label;  /* its text (when hint_seq > 0) */
     /* out */
     int status;              /* tide_label_status */
     int64_t seq;             /* label seq (new for JOINED/OVERWRITTEN, existing for
@@ -267,6 +283,11 @@ void tide_store_labels_clear(tide_store_label *lb, size_t n);
  * its logged event; per-item status as above. Hard errors (unknown model,
  * bad argument, I/O) fail the whole batch and nothing is stored. */
 int tide_store_labels_insert(tide_store *st, tide_store_label *lb, size_t n, tide_err *err);
+
+/* Checking mode for tests: with on = 1 every hinted label is also joined
+ * through SQL and a hint that disagrees with the store fails the batch with
+ * TIDE_ERR_STATE naming the event. */
+void tide_store_verify_hints(tide_store *st, int on);
 
 /* One stored label joined with its event; pointers valid during the callback. */
 typedef struct tide_store_label_row {

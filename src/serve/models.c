@@ -138,59 +138,44 @@ static int logged_proba(const char *pred, double *p, int cap)
 
 /* ---- applying one label (learner thread and replay) ---------------------------- */
 
-int smodel_apply(smodel *m, const char *features, const char *label, const char *prediction,
-                 int64_t version, tide_err *err)
+/* Scores (progressive validation) then learns one hashed example. logged:
+ * the nlog probabilities served for it (nlog < 2 for classification or < 1
+ * for regression: score with the model instead), copied into scratch
+ * first. row: the parsed features, for schema inference (NULL when the
+ * example comes from the join cache: only logged once a schema existed). */
+static int apply_fv(smodel *m, const tide_fvec *fv, const tide_row *row, const char *label,
+                    const double *logged_in, int nlog, int64_t version, tide_err *err)
 {
-    json_error_t je;
-    json_t *doc = json_loads(features, JSON_REJECT_DUPLICATES, &je);
-    tide_instances in;
-    tide_reqerr re;
-    tide_row *row;
     double y = 0, *proba = m->scratch_p, *logged = m->scratch_q;
-    int rc = TIDE_OK, nlog;
+    int rc;
     tide_metrics *mt;
-    if (!doc)
-        return tide_err_set(err, TIDE_ERR_PARSE, "stored features are not JSON: %s", je.text);
-    {
-        json_t *wrap = json_pack("{s:O}", "features", doc);
-        json_decref(doc);
-        doc = wrap;
-    }
-    if (!doc || serve_instances_from_doc(doc, NULL, 0, &in, &re)) {
-        json_decref(doc);
-        return tide_err_set(err, TIDE_ERR_PARSE, "stored features rejected: %s", re.reason);
-    }
-    json_decref(doc);
-    row = &in.rows[0];
-    rc = tide_featurize(m->work->fz, row, &m->fv, err);
-    if (rc)
-        goto done;
+    if (nlog > TIDE_MAX_CLASSES)
+        nlog = TIDE_MAX_CLASSES;
+    if (nlog > 0)
+        memcpy(logged, logged_in, (size_t)nlog * sizeof *logged);
     if (m->task == TIDE_TASK_REGRESSION) {
         char *end;
         y = strtod(label, &end);
-        if (*end || !isfinite(y)) {
-            rc = tide_err_set(err, TIDE_ERR_PARSE, "label '%s' is not a number", label);
-            goto done;
-        }
+        if (*end || !isfinite(y))
+            return tide_err_set(err, TIDE_ERR_PARSE, "label '%s' is not a number", label);
     } else {
         int idx;
         rc = tide_labels_index(m->work->labels, label, strlen(label), &idx, err);
         if (rc)
-            goto done;
+            return rc;
         y = idx;
     }
     /* progressive validation: score before learning, with the logged
      * prediction of the serving version when there is one */
     pthread_mutex_lock(&m->met_mu);
     mt = vmetrics_get(m, version);
-    nlog = logged_proba(prediction, logged, TIDE_MAX_CLASSES);
     if (mt) {
         if (m->task == TIDE_TASK_REGRESSION) {
             double pv;
             if (nlog >= 1) {
                 pv = logged[0];
             } else {
-                tide_learner_predict(m->work->learner, &m->fv, proba);
+                tide_learner_predict(m->work->learner, fv, proba);
                 pv = proba[0];
             }
             tide_metrics_add_reg(mt, y, pv, 1.0);
@@ -198,7 +183,7 @@ int smodel_apply(smodel *m, const char *features, const char *label, const char 
             int k = tide_learner_classes(m->work->learner);
             const double *pp = logged;
             if (nlog < 2) {
-                tide_learner_predict(m->work->learner, &m->fv, proba);
+                tide_learner_predict(m->work->learner, fv, proba);
                 pp = proba;
                 nlog = k;
             }
@@ -215,12 +200,10 @@ int smodel_apply(smodel *m, const char *features, const char *label, const char 
         }
     }
     pthread_mutex_unlock(&m->met_mu);
-    rc = tide_learner_learn(m->work->learner, &m->fv, y, row->weight > 0 ? row->weight : 1.0);
-    if (rc) {
-        rc = tide_err_set(err, rc, "learner rejected the example");
-        goto done;
-    }
-    if (!m->schema_done && m->infer) {
+    rc = tide_learner_learn(m->work->learner, fv, y, row && row->weight > 0 ? row->weight : 1.0);
+    if (rc)
+        return tide_err_set(err, rc, "learner rejected the example");
+    if (row && !m->schema_done && m->infer) {
         tide_schema_infer_add(m->infer, row);
         if (tide_schema_infer_rows(m->infer) >= m->srv->o.infer_rows) {
             tide_schema *s = NULL;
@@ -231,9 +214,46 @@ int smodel_apply(smodel *m, const char *features, const char *label, const char 
             m->schema_done = 1;
         }
     }
-done:
+    return TIDE_OK;
+}
+
+int smodel_apply(smodel *m, const char *features, const char *label, const char *prediction,
+                 int64_t version, tide_err *err)
+{
+    json_error_t je;
+    json_t *doc = json_loads(features, JSON_REJECT_DUPLICATES, &je);
+    tide_instances in;
+    tide_reqerr re;
+    int rc, nlog;
+    if (!doc)
+        return tide_err_set(err, TIDE_ERR_PARSE, "stored features are not JSON: %s", je.text);
+    {
+        json_t *wrap = json_pack("{s:O}", "features", doc);
+        json_decref(doc);
+        doc = wrap;
+    }
+    if (!doc || serve_instances_from_doc(doc, NULL, 0, &in, &re)) {
+        json_decref(doc);
+        return tide_err_set(err, TIDE_ERR_PARSE, "stored features rejected: %s", re.reason);
+    }
+    json_decref(doc);
+    rc = tide_featurize(m->work->fz, &in.rows[0], &m->fv, err);
+    if (!rc) {
+        nlog = logged_proba(prediction, m->scratch_q, TIDE_MAX_CLASSES);
+        rc = apply_fv(m, &m->fv, &in.rows[0], label, m->scratch_q, nlog, version, err);
+    }
     tide_instances_free(&in);
     return rc;
+}
+
+/* The join cache's form of a label: the features hashed when the
+ * prediction was served (the same featurizer configuration, the same row:
+ * the stored JSON re-parses to it exactly, so recovery from the store
+ * learns the same thing) and the probabilities it logged. */
+static int smodel_apply_cached(smodel *m, const ljob *j, tide_err *err)
+{
+    tide_fvec fv = {j->f, j->nf, j->nf};
+    return apply_fv(m, &fv, NULL, j->label, j->p, (int)j->np, j->version, err);
 }
 
 /* ---- publish / persist ------------------------------------------------------------- */
@@ -307,6 +327,7 @@ static void ljob_free(ljob *j)
     free(j->features);
     free(j->prediction);
     free(j->label);
+    free(j->f);
     free(j);
 }
 
@@ -502,7 +523,9 @@ static void *learner_main(void *arg)
             if (q->kind == LJ_LABEL) {
                 tide_err_clear(&err);
                 if (q->seq > m->work_seq) {  /* exactly-once: never twice */
-                    if (smodel_apply(m, q->features, q->label, q->prediction, q->version, &err))
+                    if (q->f ? smodel_apply_cached(m, q, &err)
+                             : smodel_apply(m, q->features, q->label, q->prediction, q->version,
+                                            &err))
                         atomic_fetch_add(&m->n_apply_errors, 1);
                     m->work_seq = q->seq;
                     m->work_labels++;
@@ -576,6 +599,8 @@ smodel *smodel_new(tide_server *s, const tide_store_model *sm, tide_err *err)
         return NULL;
     }
     m->srv = s;
+    m->store_id = sm->id;
+    jcache_init(&m->jc, (size_t)s->o.label_cache_mb << 20);
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->met_mu, NULL);
     pthread_mutex_init(&m->pub_mu, NULL);
@@ -712,6 +737,7 @@ void smodel_free(smodel *m)
     free(m->scratch_p);
     free(m->scratch_q);
     tide_fvec_free(&m->fv);
+    jcache_free(&m->jc);
     pthread_mutex_destroy(&m->mu);
     pthread_mutex_destroy(&m->met_mu);
     pthread_mutex_destroy(&m->pub_mu);
@@ -782,6 +808,14 @@ void smodel_prom(smodel *m, sbuf *b)
     sb_printf(b, "tide_learner_catchups_total{%s} %llu\n", lab,
               (unsigned long long)atomic_load(&m->n_catchups));
     sb_printf(b, "tide_learner_seq{%s} %lld\n", lab, (long long)m->work_seq);
+    sb_printf(b, "tide_label_cache_hits_total{%s} %llu\n", lab,
+              (unsigned long long)atomic_load(&m->n_jc_hits));
+    sb_printf(b, "tide_label_cache_misses_total{%s} %llu\n", lab,
+              (unsigned long long)atomic_load(&m->n_jc_misses));
+    sb_printf(b, "tide_label_cache_entries{%s} %llu\n", lab,
+              (unsigned long long)atomic_load(&m->jc_entries));
+    sb_printf(b, "tide_label_cache_bytes{%s} %llu\n", lab,
+              (unsigned long long)atomic_load(&m->jc_bytes));
     prom_hist_write(b, "tide_label_join_delay_seconds", lab, &m->delay_hist, PROM_DELAY_BOUNDS);
     prom_hist_write(b, "tide_snapshot_staleness_hist_seconds", lab, &m->stale_hist,
                     PROM_LAT_BOUNDS);
@@ -830,6 +864,11 @@ void citem_free(citem *c)
         free((char *)c->ev[i].features);
         free((char *)c->ev[i].prediction);
     }
+    if (c->pay)
+        for (size_t i = 0; i < c->nev; i++)
+            free(c->pay[i].f);
+    free(c->pay);
+    free(c->lje);
     free(c->ev);
     if (c->lb) {
         tide_store_labels_clear(c->lb, c->nlb);
@@ -897,6 +936,78 @@ static int commit_learn_labels(tide_server *s, citem *c, tide_err *err)
     return rc;
 }
 
+/* ---- join cache (jcache.c) on the committer --------------------------------------------------
+ * Adds, label updates and their undo all happen here, on the committer, in
+ * step with the store: entries are added and labels recorded only after the
+ * store call that wrote them succeeded inside the open transaction, and the
+ * whole transaction's changes are undone when it rolls back. */
+
+/* After an item's events were logged: caches those stored with a payload. */
+static void cache_events(citem *c)
+{
+    smodel *m = c->m;
+    if (!c->pay || !m->jc.max_bytes || atomic_load(&m->deleted))
+        return;
+    for (size_t i = 0; i < c->nev; i++) {
+        const tide_store_event *e = &c->ev[i];
+        if (e->status != TIDE_OK || e->out_row <= 0 || !c->pay[i].f)
+            continue;
+        jcache_add(&m->jc, e->out_id, e->out_row, e->out_time, e->version, c->pay[i].f,
+                   c->pay[i].nf, c->pay[i].p, c->pay[i].np);
+    }
+}
+
+/* Before an item's labels are stored: the join of each label whose event
+ * is cached becomes a hint (the store then runs only the INSERT). A second
+ * label of the same event in the same item gets no hint: the store joins
+ * it by SQL and sees the first one (same transaction). */
+static void hint_labels(tide_server *s, citem *c)
+{
+    smodel *m = c->m;
+    uint64_t stamp = ++s->item_stamp, hits = 0;
+    if (!m->jc.n || atomic_load(&m->deleted))
+        goto out;
+    if (!c->lje && !(c->lje = calloc(c->nlb, sizeof *c->lje)))
+        goto out;
+    for (size_t i = 0; i < c->nlb; i++) {
+        tide_store_label *l = &c->lb[i];
+        jentry *e = jcache_get(&m->jc, l->event_id);
+        c->lje[i] = NULL;
+        if (!e || e->stamp == stamp)
+            continue;
+        e->stamp = stamp;
+        c->lje[i] = e;
+        l->hint_model = m->store_id;
+        l->hint_row = e->row;
+        l->hint_time = e->time;
+        l->hint_version = e->version;
+        l->hint_seq = e->seq;
+        l->hint_label = e->label;
+        l->want_event = 0;   /* the learner gets the cached vector */
+        hits++;
+    }
+out:
+    atomic_fetch_add_explicit(&m->n_jc_hits, hits, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->n_jc_misses, c->nlb - hits, memory_order_relaxed);
+}
+
+/* After an item's labels were stored: every new label of a cached event
+ * (hinted or joined by SQL) becomes its current label, in seq order. */
+static void cache_labels(citem *c)
+{
+    smodel *m = c->m;
+    if (!m->jc.n)
+        return;
+    for (size_t i = 0; i < c->nlb; i++) {
+        tide_store_label *l = &c->lb[i];
+        jentry *e;
+        if (l->status != TIDE_LABEL_JOINED && l->status != TIDE_LABEL_OVERWRITTEN)
+            continue;
+        if ((e = jcache_get(&m->jc, l->event_id)))
+            jcache_set_label(&m->jc, e, l->seq, l->label);
+    }
+}
+
 /* Runs one item inside the open transaction. */
 static void commit_one(tide_server *s, citem *c)
 {
@@ -907,6 +1018,7 @@ static void commit_one(tide_server *s, citem *c)
         c->rc = tide_store_events_log(s->wst, c->m->name, c->ev, c->nev, &err);
         if (c->rc)
             goto out;
+        cache_events(c);
         for (size_t i = 0; i < c->nev; i++)
             if (c->ev[i].status == TIDE_ERR_CONFLICT)
                 atomic_fetch_add(&c->m->n_events_dup, 1);
@@ -914,8 +1026,11 @@ static void commit_one(tide_server *s, citem *c)
     if (c->nlb && c->kind == CI_LEARN) {
         c->rc = commit_learn_labels(s, c, &err);
     } else if (c->nlb) {
+        hint_labels(s, c);
         c->rc = tide_store_labels_insert(s->wst, c->lb, c->nlb, &err);
     }
+    if (c->nlb && !c->rc)
+        cache_labels(c);
 out:
     snprintf(c->msg, sizeof c->msg, "%s", err.msg);
 }
@@ -960,10 +1075,11 @@ static citem *commit_events_run(tide_server *s, citem *first, size_t *n)
     k = 0;
     for (c = first; c != end; c = c->next) {
         for (size_t i = 0; i < c->nev; i++, k++) {
-            c->ev[i].status = all[k].status;
+            c->ev[i] = all[k];   /* the outcome (status, row, time; same owned strings) */
             if (all[k].status == TIDE_ERR_CONFLICT)
                 atomic_fetch_add(&c->m->n_events_dup, 1);
         }
+        cache_events(c);
         c->rc = rc;
         snprintf(c->msg, sizeof c->msg, "%s", err.msg);
         if (c != first)
@@ -997,7 +1113,22 @@ static void feed_learners(citem *c, double t_commit)
         j->version = l->version;
         j->t_commit = t_commit;
         j->label = strdup(l->label);
-        if (c->kind == CI_LEARN) {
+        if (c->lje && c->lje[i]) {
+            /* joined through the cache: its vector and logged probabilities */
+            const jentry *e = c->lje[i];
+            j->f = malloc(e->nf * sizeof *e->f + e->np * sizeof *e->p + 1);
+            if (j->f) {
+                j->p = (double *)(j->f + e->nf);
+                memcpy(j->f, e->f, e->nf * sizeof *e->f);
+                memcpy(j->p, e->p, e->np * sizeof *e->p);
+                j->nf = e->nf;
+                j->np = e->np;
+            }
+            if (!j->f || !j->label) {
+                ljob_free(j);
+                continue;   /* learned at the next restart (replay) */
+            }
+        } else if (c->kind == CI_LEARN) {
             j->features = strdup(c->ev[i].features);
             j->version = atomic_load(&c->m->base_version);
         } else {
@@ -1006,7 +1137,7 @@ static void feed_learners(citem *c, double t_commit)
             l->features = NULL;
             l->prediction = NULL;
         }
-        if (!j->features || !j->label) {
+        if ((!j->f && !j->features) || !j->label) {
             ljob_free(j);
             continue;
         }
@@ -1088,10 +1219,15 @@ static void *committer_main(void *arg)
         pthread_mutex_unlock(&s->cmu);
         if (serve_now() >= next_sweep) {
             /* unlabelled events older than the retention expire */
-            int64_t deleted = 0;
-            if (tide_store_retention_sweep(s->wst, NULL, 0, (int64_t)s->o.retention_s * 1000,
-                                           &deleted, &err))
+            int64_t deleted = 0, now_ms = serve_wall_ms();
+            int64_t max_age = (int64_t)s->o.retention_s * 1000;
+            if (tide_store_retention_sweep(s->wst, NULL, now_ms, max_age, &deleted, &err))
                 fprintf(stderr, "tide serve: retention sweep failed: %s\n", err.msg);
+            /* the sweep may have deleted cached events: drop every entry it could have */
+            pthread_rwlock_rdlock(&s->mlock);
+            for (size_t i = 0; i < s->n_models; i++)
+                jcache_expire(&s->models[i]->jc, now_ms - max_age);
+            pthread_rwlock_unlock(&s->mlock);
             atomic_fetch_add(&s->events_expired, (uint64_t)deleted);
             next_sweep = serve_now() + (s->o.retention_s / 2.0 < SERVE_SWEEP_SECONDS
                                             ? (s->o.retention_s < 2 ? 1.0 : s->o.retention_s / 2.0)
@@ -1112,11 +1248,30 @@ static void *committer_main(void *arg)
         }
         if (!rc)
             rc = audit_batch(s, batch, &err);
-        if (!rc)
-            rc = tide_store_commit(s->wst, &err);
-        else
+        s->n_commits++;
+        if (!rc && s->o.fault_commit_every && s->n_commits % s->o.fault_commit_every == 0) {
+            /* tests: a transaction that fails at COMMIT */
+            rc = tide_err_set(&err, TIDE_ERR_IO, "injected failure (fault_commit_every = %u)",
+                              s->o.fault_commit_every);
             tide_store_rollback(s->wst);
+        } else if (!rc) {
+            rc = tide_store_commit(s->wst, &err);
+        } else {
+            tide_store_rollback(s->wst);
+        }
         t1 = serve_now();
+        /* the join caches follow the store: keep or undo this transaction's changes */
+        for (c = batch; c; c = c->next)
+            if (rc)
+                jcache_undo(&c->m->jc);
+            else
+                feed_learners(c, t1);   /* before jcache_commit may evict entries it reads */
+        for (c = batch; c; c = c->next) {
+            if (!rc)
+                jcache_commit(&c->m->jc);
+            atomic_store_explicit(&c->m->jc_bytes, c->m->jc.bytes, memory_order_relaxed);
+            atomic_store_explicit(&c->m->jc_entries, c->m->jc.n, memory_order_relaxed);
+        }
         prom_observe(&s->prom.commit, PROM_LAT_BOUNDS, t1 - t0);
         atomic_fetch_add(&s->prom.commit_batches, 1);
         atomic_fetch_add(&s->prom.commit_items, n);
@@ -1125,8 +1280,6 @@ static void *committer_main(void *arg)
             if (rc) {
                 c->rc = rc;
                 snprintf(c->msg, sizeof c->msg, "store commit failed: %s", err.msg);
-            } else {
-                feed_learners(c, t1);
             }
             if (c->kind == CI_EVENTS)
                 atomic_fetch_sub_explicit(&s->pending_events, (int64_t)c->nev,

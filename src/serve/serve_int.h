@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "tide/feat.h"
 #include "tide/learn.h"
 #include "tide/serve.h"
 
@@ -71,6 +72,56 @@ void serve_arena_setup(void);
 void serve_arena_begin(void);
 int serve_arena_set(int on);
 void serve_arena_end(void);
+
+/* ---- jcache.c: the committer's join cache (see the file's header) ---------
+ * One per model, used by the committer thread only. An entry equals the
+ * committed state of its event; changes inside a transaction are undone by
+ * jcache_undo() (rolled back) or kept by jcache_commit() (committed). */
+typedef struct jentry {
+    struct jentry *hnext;        /* hash chain */
+    struct jentry *prev, *next;  /* insertion order, oldest first */
+    uint64_t hash;               /* XXH3 of the id */
+    int64_t row, time, version;  /* the event as stored */
+    int64_t seq;                 /* its current label's seq, 0 = none */
+    char *label;                 /* its current label (owned), NULL = none */
+    uint64_t stamp;              /* committer: last item that joined through it */
+    size_t bytes;                /* memory charged to the budget */
+    tide_feat *f;                /* hashed features at serving time (nf, in the block) */
+    double *p;                   /* logged probabilities (np, in the block) */
+    char *id;                    /* event id (in the block) */
+    size_t idlen;
+    uint32_t nf, np;
+    int dead;                    /* invalidated (out of memory): a miss, freed later */
+} jentry;
+
+typedef struct jcache {
+    jentry **b;                  /* buckets (nb, a power of two) */
+    size_t nb, n;
+    jentry *head, *tail;
+    size_t bytes, max_bytes;     /* max_bytes 0 = disabled */
+    struct jundo *u;             /* undo log of the open transaction */
+    size_t nu, capu;
+    int n_dead_check;            /* some entry is dead: sweep at the next trim */
+    uint64_t evicted, expired, undos;   /* counters (committer thread) */
+} jcache;
+
+void jcache_init(jcache *c, size_t max_bytes);
+void jcache_free(jcache *c);
+/* The live entry for id, or NULL. */
+jentry *jcache_get(jcache *c, const char *id);
+/* Adds a freshly logged event (undo-logged). -1 when not added (disabled,
+ * out of memory, id present): always safe, later labels just miss. */
+int jcache_add(jcache *c, const char *id, int64_t row, int64_t time, int64_t version,
+               const tide_feat *f, size_t nf, const double *p, size_t np);
+/* Records a newly stored label of e (undo-logged). */
+void jcache_set_label(jcache *c, jentry *e, int64_t seq, const char *label);
+/* The transaction committed: forget the undo log, evict to the budget. */
+void jcache_commit(jcache *c);
+/* The transaction rolled back: restore every change since the last commit. */
+void jcache_undo(jcache *c);
+/* Drops entries whose event time < cutoff (retention may have deleted the
+ * event). No-op while a transaction's changes are pending. */
+void jcache_expire(jcache *c, int64_t cutoff);
 
 /* ---- prom.c: Prometheus registry ------------------------------------------ */
 enum {

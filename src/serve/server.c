@@ -394,6 +394,7 @@ static void h_predict_body(req *r, smodel *m)
     sbuf b = {0};
     citem *ev = NULL;
     int64_t version = atomic_load(&m->base_version);
+    const tide_schema *schema = atomic_load(&m->schema);
     tide_err err;
     scratch *sc;
     doc = serve_json_load(r->body, r->len, &je);
@@ -402,7 +403,7 @@ static void h_predict_body(req *r, smodel *m)
                    je.line, je.column, je.text);
         return;
     }
-    if (serve_instances_from_doc(doc, atomic_load(&m->schema), 0, &in, &e)) {
+    if (serve_instances_from_doc(doc, schema, 0, &in, &e)) {
         json_decref(doc);
         reply_err(r, &e);
         return;
@@ -421,6 +422,11 @@ static void h_predict_body(req *r, smodel *m)
         if (ev) {
             ev->kind = CI_EVENTS;
             ev->m = m;
+            /* the join cache takes the hashed features with the event, so a
+             * label learns without re-parsing them; only once a schema
+             * exists (before, the learner infers it from parsed rows) */
+            if (schema && s->o.label_cache_mb)
+                ev->pay = calloc(in.n, sizeof *ev->pay);
         }
     }
     sc = my_scratch();
@@ -502,6 +508,17 @@ static void h_predict_body(req *r, smodel *m)
             }
             e1->prediction = pb.p;
             e1->version = version;
+            if (ev->pay) {
+                evpay *py = &ev->pay[ev->nev];
+                py->f = malloc(sc->fv.n * sizeof *py->f + (size_t)k * sizeof *py->p + 1);
+                if (py->f) {   /* without it the label joins by SQL: still correct */
+                    py->p = (double *)(py->f + sc->fv.n);
+                    memcpy(py->f, sc->fv.f, sc->fv.n * sizeof *py->f);
+                    memcpy(py->p, sc->proba, (size_t)k * sizeof *py->p);
+                    py->nf = (uint32_t)sc->fv.n;
+                    py->np = (uint32_t)k;
+                }
+            }
             ev->nev++;
             if (!e1->id || !e1->features || !e1->prediction) {
                 citem_free(ev);
@@ -1084,7 +1101,7 @@ static void h_model_delete(req *r, smodel *m)
         reply_errf(r, 404, "not_found", "model", "no model named '%s'", m->name);
         return;
     }
-    m->deleted = 1;
+    atomic_store(&m->deleted, 1);   /* the committer stops using its join cache */
     smodel_stop(m);
     m->grave_next = s->grave;
     s->grave = m;
@@ -1796,6 +1813,11 @@ static int load_config(tide_server *s, int apply_opts, int do_models, tide_err *
         OPTU("learn_queue", learn_queue, 1, 100000000);
         OPTU("retention_s", retention_s, 1, 1LL << 31);
         OPTU("threads", threads, 0, 256);
+        OPTU("label_cache_mb", label_cache_mb, 0, 1 << 20);
+        OPTU("fault_commit_every", fault_commit_every, 0, 1000000);
+        v = json_object_get(doc, "verify_label_cache");
+        if (v)
+            s->o.verify_label_cache = json_is_true(v);
         v = json_object_get(doc, "log_events");
         if (v)
             s->o.log_events = json_is_true(v);
@@ -1843,6 +1865,7 @@ void tide_server_opts_init(tide_server_opts *o)
     o->retention_s = 7 * 86400;
     o->log_events = 1;
     o->learn_queue = 100000;
+    o->label_cache_mb = 256;
 }
 
 const char *tide_server_address(const tide_server *s) { return s ? s->addr : ""; }
@@ -1940,6 +1963,7 @@ int tide_server_new(const tide_server_opts *o, tide_server **out, tide_err *err)
     rc = load_config(s, 1, 0, err);   /* options first; models once the stored ones are loaded */
     if (rc)
         goto fail;
+    tide_store_verify_hints(s->wst, s->o.verify_label_cache);
     rc = load_models(s, err);
     if (rc)
         goto fail;

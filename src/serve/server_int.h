@@ -32,6 +32,11 @@ typedef struct ljob {
     int64_t version;       /* version that served the event / LJ_REPLACE: new base */
     double t_commit;       /* monotonic time the label was committed */
     char *features, *prediction, *label;   /* owned */
+    tide_feat *f;          /* LJ_LABEL from the join cache instead of features/prediction:
+                            * nf hashed features then np logged probabilities (p), one
+                            * owned block */
+    double *p;
+    uint32_t nf, np;
     tide_model *replace;   /* LJ_REPLACE: new working model (owned) */
     int persist;           /* LJ_FLUSH: also write the snapshot */
     int sync, done, rc;    /* control jobs: a waiter blocks until done */
@@ -65,7 +70,9 @@ typedef struct smodel {
     int stop;
     int behind;                        /* queue was full: catch up from the store */
     double oldest_behind;              /* commit time of the first label not queued */
-    int deleted;
+    _Atomic int deleted;
+    int64_t store_id;                  /* the model's row id in the store */
+    jcache jc;                         /* committer thread: join cache of logged events */
     tide_model *work;                  /* the learner's private copy */
     int64_t work_seq;                  /* last label seq applied to work */
     uint64_t work_labels;
@@ -82,10 +89,20 @@ typedef struct smodel {
     /* counters */
     _Atomic uint64_t n_pred, n_learn, n_publish, n_apply_errors, n_events_dup, n_catchups;
     _Atomic uint64_t n_lab[6];         /* by tide_label_status */
+    _Atomic uint64_t n_jc_hits, n_jc_misses;   /* labels joined through the cache / by SQL */
+    _Atomic uint64_t jc_bytes, jc_entries;     /* the cache's size after the last commit */
     _Atomic int64_t stale_last_us, stale_max_us;
     prom_hist delay_hist, stale_hist;
     struct smodel *grave_next;
 } smodel;
+
+/* What the predict path hands the join cache with a logged event: the
+ * hashed features and the probabilities it served (one owned block). */
+typedef struct evpay {
+    tide_feat *f;
+    double *p;
+    uint32_t nf, np;
+} evpay;
 
 /* A unit of work for the committer (one request, or async event logging). */
 enum { CI_EVENTS = 1, CI_LABELS, CI_LEARN };
@@ -94,8 +111,10 @@ typedef struct citem {
     int kind;
     smodel *m;
     tide_store_event *ev;      /* nev events (strings owned) */
+    struct evpay *pay;         /* NULL or nev payloads for the join cache */
     size_t nev;
     tide_store_label *lb;      /* nlb labels (event_id, label owned) */
+    jentry **lje;              /* committer: the cache entry each label joined through */
     size_t nlb;
     int rc;
     char msg[TIDE_ERR_MSG_MAX];
@@ -138,6 +157,8 @@ struct tide_server {
     _Atomic int64_t pending_events;     /* logged predictions not yet committed */
     _Atomic uint64_t events_dropped;    /* predictions not logged (queue full) */
     _Atomic uint64_t events_expired;    /* unlabelled events deleted by retention */
+    uint64_t item_stamp;                /* committer: numbers the items it joins */
+    uint64_t n_commits;                 /* committer: transactions attempted */
     /* waiting requests in thread-per-connection mode */
     pthread_mutex_t wmu;
     pthread_cond_t wcv;

@@ -54,6 +54,8 @@ int tide_store_events_log(tide_store *st, const char *model, tide_store_event *e
     for (i = 0; i < n; i++) {
         ev[i].status = TIDE_OK;
         ev[i].out_id[0] = '\0';
+        ev[i].out_row = 0;
+        ev[i].out_time = 0;
         if ((ev[i].id && *ev[i].id && (rc = store_check_id(ev[i].id, err))) ||
             (rc = store_check_text("features", ev[i].features, TIDE_STORE_JSON_MAX, 1, err)) ||
             (rc = store_check_text("prediction", ev[i].prediction, TIDE_STORE_JSON_MAX, 0, err))) {
@@ -84,7 +86,8 @@ int tide_store_events_log(tide_store *st, const char *model, tide_store_event *e
             gen_id(e->out_id);
         sqlite3_bind_int64(s, 1, mid);
         sqlite3_bind_text(s, 2, e->out_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, e->time ? e->time : now);
+        e->out_time = e->time ? e->time : now;
+        sqlite3_bind_int64(s, 3, e->out_time);
         sqlite3_bind_text(s, 4, e->features, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 5, e->version);
         store_bind_text(s, 6, e->prediction);
@@ -94,6 +97,8 @@ int tide_store_events_log(tide_store *st, const char *model, tide_store_event *e
         }
         if (sqlite3_changes(st->db) == 0)
             e->status = TIDE_ERR_CONFLICT;
+        else
+            e->out_row = sqlite3_last_insert_rowid(st->db);
     }
 done:
     return store_txn_end(st, mode, rc, err);
@@ -121,13 +126,26 @@ static void reset_label_out(tide_store_label *l)
     l->features = l->prediction = l->previous = NULL;
 }
 
-/* Joins one label; hard errors return < 0, item outcomes go in l->status. */
-static int insert_one(tide_store *st, tide_store_label *l, int64_t now, tide_err *err)
+void tide_store_verify_hints(tide_store *st, int on)
+{
+    if (st)
+        st->verify_hints = on;
+}
+
+/* The event a label joins and its current label, as found by SQL. */
+typedef struct join {
+    int64_t row, time, version, mid;
+    int64_t seq;      /* current label, 0 = none */
+    char *label;      /* malloc'd current label text */
+} join;
+
+/* Looks the event up by (model name, id). *found = 0 when there is none. */
+static int join_sql(tide_store *st, tide_store_label *l, join *j, int *found, tide_err *err)
 {
     sqlite3_stmt *s;
-    int64_t row, etime, mid, time = l->time ? l->time : now;
     int rc, oom = 0;
-    /* 1. find the event (and its model) */
+    *found = 0;
+    memset(j, 0, sizeof *j);
     if (!(s = store_stmt(st, l->want_event ? Q_EVENT_FIND_FULL : Q_EVENT_FIND, err)))
         return QERR(err);
     sqlite3_bind_text(s, 1, l->model, -1, SQLITE_STATIC);
@@ -136,21 +154,17 @@ static int insert_one(tide_store *st, tide_store_label *l, int64_t now, tide_err
     if (rc == SQLITE_DONE) {
         store_done(s);
         /* unknown model is an error of the request, unknown id an outcome */
-        if ((rc = store_model_id(st, l->model, &mid, err)))
-            return rc;
-        l->status = TIDE_LABEL_UNKNOWN_ID;
-        return TIDE_OK;
+        return store_model_id(st, l->model, &j->mid, err);
     }
     if (rc != SQLITE_ROW) {
         rc = store_sqlerr(st, "joining a label", err);
         store_done(s);
         return rc;
     }
-    row = sqlite3_column_int64(s, 0);
-    etime = sqlite3_column_int64(s, 1);
-    l->version = sqlite3_column_int64(s, 2);
-    mid = sqlite3_column_int64(s, 3);
-    l->delay = time - etime;
+    j->row = sqlite3_column_int64(s, 0);
+    j->time = sqlite3_column_int64(s, 1);
+    j->version = sqlite3_column_int64(s, 2);
+    j->mid = sqlite3_column_int64(s, 3);
     if (l->want_event) {
         l->features = store_col_dup(s, 4, &oom);
         l->prediction = store_col_dup(s, 5, &oom);
@@ -159,48 +173,127 @@ static int insert_one(tide_store *st, tide_store_label *l, int64_t now, tide_err
     if (oom)
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory joining label for '%s'",
                             l->event_id);
-    /* 2. the event's current label, if any */
+    /* the event's current label, if any */
     if (!(s = store_stmt(st, Q_LABEL_LAST, err)))
         return QERR(err);
-    sqlite3_bind_int64(s, 1, row);
+    sqlite3_bind_int64(s, 1, j->row);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        const char *old = (const char *)sqlite3_column_text(s, 1);
-        l->seq = sqlite3_column_int64(s, 0);
-        if (old && !strcmp(old, l->label)) {
-            store_done(s);
-            l->status = TIDE_LABEL_IDEMPOTENT;
-            return TIDE_OK;
-        }
-        l->previous = store_col_dup(s, 1, &oom);
+        j->seq = sqlite3_column_int64(s, 0);
+        j->label = store_col_dup(s, 1, &oom);
         store_done(s);
-        if (oom)
+        if (oom || !j->label)
             return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
-        if (!l->overwrite) {
-            l->status = TIDE_LABEL_CONFLICT;
-            return TIDE_OK;
-        }
-        l->status = TIDE_LABEL_OVERWRITTEN;
     } else if (rc == SQLITE_DONE) {
         store_done(s);
-        l->status = TIDE_LABEL_JOINED;
     } else {
         rc = store_sqlerr(st, "reading a label", err);
         store_done(s);
         return rc;
     }
-    /* 3. append */
-    if (!(s = store_stmt(st, Q_LABEL_INSERT, err)))
-        return QERR(err);
+    *found = 1;
+    return TIDE_OK;
+}
+
+/* Checking mode: the caller's hint must say what SQL says. */
+static int verify_hint(tide_store *st, tide_store_label *l, tide_err *err)
+{
+    join j;
+    int found, rc, want = l->want_event;
+    l->want_event = 0;
+    rc = join_sql(st, l, &j, &found, err);
+    l->want_event = want;
+    if (rc)
+        return rc;
+    if (!found)
+        rc = tide_err_set(err, TIDE_ERR_STATE, "hint for event '%s' names row %lld, the store has "
+                          "no such event", l->event_id, (long long)l->hint_row);
+    else if (j.row != l->hint_row || j.time != l->hint_time || j.version != l->hint_version ||
+             j.mid != l->hint_model || j.seq != l->hint_seq ||
+             (j.seq && (!l->hint_label || strcmp(j.label, l->hint_label))))
+        rc = tide_err_set(err, TIDE_ERR_STATE,
+                          "hint for event '%s' disagrees with the store: row %lld/%lld, time "
+                          "%lld/%lld, version %lld/%lld, label seq %lld/%lld ('%s'/'%s')",
+                          l->event_id, (long long)l->hint_row, (long long)j.row,
+                          (long long)l->hint_time, (long long)j.time,
+                          (long long)l->hint_version, (long long)j.version,
+                          (long long)l->hint_seq, (long long)j.seq,
+                          l->hint_label ? l->hint_label : "", j.label ? j.label : "");
+    free(j.label);
+    return rc;
+}
+
+/* Joins one label; hard errors return < 0, item outcomes go in l->status.
+ * The join comes from the caller's hint when it gives one, else from SQL
+ * (event by (model, id), then its last label). */
+static int insert_one(tide_store *st, tide_store_label *l, int64_t now, tide_err *err)
+{
+    sqlite3_stmt *s;
+    int64_t row, mid, cur_seq, time = l->time ? l->time : now;
+    const char *cur;
+    join j = {0};
+    int rc = TIDE_OK;
+    if (l->hint_row > 0) {
+        if (st->verify_hints && (rc = verify_hint(st, l, err)))
+            return rc;
+        row = l->hint_row;
+        mid = l->hint_model;
+        l->version = l->hint_version;
+        l->delay = time - l->hint_time;
+        cur_seq = l->hint_seq;
+        cur = l->hint_seq > 0 ? l->hint_label : NULL;
+        if (cur_seq > 0 && !cur)
+            return tide_err_set(err, TIDE_ERR_ARG, "hint for event '%s': label seq without label",
+                                l->event_id);
+    } else {
+        int found;
+        if ((rc = join_sql(st, l, &j, &found, err)))
+            goto out;
+        if (!found) {
+            l->status = TIDE_LABEL_UNKNOWN_ID;
+            goto out;
+        }
+        row = j.row;
+        mid = j.mid;
+        l->version = j.version;
+        l->delay = time - j.time;
+        cur_seq = j.seq;
+        cur = j.label;
+    }
+    if (cur_seq > 0) {
+        l->seq = cur_seq;
+        if (!strcmp(cur, l->label)) {
+            l->status = TIDE_LABEL_IDEMPOTENT;
+            goto out;
+        }
+        if (!(l->previous = strdup(cur))) {
+            rc = tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        if (!l->overwrite) {
+            l->status = TIDE_LABEL_CONFLICT;
+            goto out;
+        }
+        l->status = TIDE_LABEL_OVERWRITTEN;
+    } else {
+        l->status = TIDE_LABEL_JOINED;
+    }
+    /* append */
+    if (!(s = store_stmt(st, Q_LABEL_INSERT, err))) {
+        rc = QERR(err);
+        goto out;
+    }
     sqlite3_bind_int64(s, 1, mid);
     sqlite3_bind_int64(s, 2, row);
     sqlite3_bind_text(s, 3, l->label, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, time);
     sqlite3_bind_int64(s, 5, l->delay);
     if ((rc = store_step_done(st, s, "storing a label", err)))
-        return rc;
+        goto out;
     l->seq = sqlite3_last_insert_rowid(st->db);
-    return TIDE_OK;
+out:
+    free(j.label);
+    return rc;
 }
 
 int tide_store_labels_insert(tide_store *st, tide_store_label *lb, size_t n, tide_err *err)

@@ -68,6 +68,7 @@ struct tide_store {
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];   /* prepared lazily, finalised on close */
     int explicit_txn;            /* tide_store_begin is open */
+    int verify_hints;            /* tide_store_verify_hints: check hinted joins by SQL */
     char path[4096];             /* DIR/tide.db as given (for messages) */
 };
 
