@@ -18,6 +18,16 @@
  * k/stat_size > 0.1 is found once at creation, and each update only
  * compares the integer k = stat_size * D with it. Equivalent to testing
  * p <= alpha at every step, without the O(stat_size^2) p-value per value.
+ * 0/1 streams (a model's errors, the common case) take a shortcut with the
+ * same decisions: while every value in the window is 0 or 1, D is
+ * |ones in W - ones in R| / stat, and ones in W can only lie in
+ * [max(0, stat - zeros of the older part), min(stat, ones of the older
+ * part)]. When no value of that range reaches kstar no draw can, so none is
+ * made; otherwise ones in W is drawn from its hypergeometric distribution
+ * (one uniform against a precomputed CDF table) — the law of the count in
+ * a uniform draw of stat older values, so the test keeps its distribution.
+ * Counts are kept per step in O(1); the sorted lists are rebuilt only when
+ * a value other than 0/1 enters the window.
  * Differences to River: the sampler is splitmix64 with parameter `seed`
  * (River: Python's random.Random), so the drawn subsets differ; the
  * statistics are the same. No warning zone.
@@ -56,7 +66,17 @@ typedef struct kswin_det {
     uint32_t *ord_old;    /* ring indices of the older win-stat values, by value */
     uint32_t *ord_new;    /* ring indices of the newest stat values, by value */
     uint8_t *mark;        /* per ring index: drawn into W this step */
+    /* 0/1 shortcut (derived state, never saved) */
+    double *hcdf;         /* (older+1) x (stat+1) hypergeometric CDFs, or NULL */
+    uint32_t nonbin;      /* values in the window other than 0 and 1 */
+    uint32_t ones_old;    /* ones in the older part (window full) */
+    uint32_t ones_new;    /* ones in the newest stat values (window full) */
+    int ord_valid;        /* ord_old/ord_new describe the ring */
 } kswin_det;
+
+/* Hypergeometric tables are kept when they are this small (the default
+ * window 100 / stat 30 needs 71 x 31). */
+#define KSWIN_HCDF_MAX 65536
 
 static uint64_t next_u64(uint64_t *s)
 {
@@ -77,6 +97,8 @@ static void kswin_reset(tide_detector *d)
     s->count = 0;
     s->head = 0;
     s->rng = s->seed;
+    s->nonbin = 0;
+    s->ord_valid = 0;
     for (uint32_t i = 0; i < s->win - s->stat; i++)
         s->perm[i] = i;
 }
@@ -92,7 +114,56 @@ static void kswin_destroy(tide_detector *d)
     free(s->ord_old);
     free(s->ord_new);
     free(s->mark);
+    free(s->hcdf);
     free(s);
+}
+
+/* CDF tables of the number of ones in a uniform draw of `stat` values
+ * without replacement among `older` values of which c are ones, for every
+ * c: row c holds P(ones <= w), w = 0..stat (pmf through lgamma, then summed
+ * and normalised so the last entry is exactly 1). */
+static double *hyper_cdfs(uint32_t older, uint32_t stat)
+{
+    double *t = malloc((size_t)(older + 1) * (stat + 1) * sizeof *t);
+    double lall;
+    if (!t)
+        return NULL;
+    lall = lgamma(older + 1.0) - lgamma(stat + 1.0) - lgamma((double)(older - stat) + 1.0);
+    for (uint32_t c = 0; c <= older; c++) {
+        double *row = t + (size_t)c * (stat + 1), acc = 0;
+        for (uint32_t w = 0; w <= stat; w++) {
+            double pm = 0;
+            if (w <= c && stat - w <= older - c)
+                pm = exp(lgamma(c + 1.0) - lgamma(w + 1.0) - lgamma((double)(c - w) + 1.0) +
+                         lgamma((double)(older - c) + 1.0) - lgamma((double)(stat - w) + 1.0) -
+                         lgamma((double)(older - c - (stat - w)) + 1.0) - lall);
+            acc += pm;
+            row[w] = acc;
+        }
+        for (uint32_t w = 0; w <= stat; w++)
+            row[w] /= acc;
+        row[stat] = 1.0;
+    }
+    return t;
+}
+
+static int is_bin(double v) { return v == 0.0 || v == 1.0; }
+
+/* Recomputes the derived counts from a full ring. */
+static void recount(kswin_det *s)
+{
+    uint32_t older = s->win - s->stat;
+    s->nonbin = s->ones_old = s->ones_new = 0;
+    for (uint32_t t = 0; t < s->win; t++) {
+        double v = s->ring[(s->head + t) % s->win];
+        s->nonbin += !is_bin(v);
+        if (v == 1.0) {
+            if (t < older)
+                s->ones_old++;
+            else
+                s->ones_new++;
+        }
+    }
 }
 
 /* Allocates a detector with parameters from p (state reset). */
@@ -139,6 +210,11 @@ static int kswin_alloc(const tide_params *p, kswin_det **out, tide_err *err)
                 lo = mid + 1;
         }
         s->kstar = lo;
+    }
+    if ((size_t)(win - stat + 1) * (stat + 1) <= KSWIN_HCDF_MAX &&
+        !(s->hcdf = hyper_cdfs(win - stat, stat))) {
+        kswin_destroy(&s->base);
+        return tide_err_set(err, TIDE_ERR_NOMEM, "kswin: out of memory");
     }
     kswin_reset(&s->base);
     *out = s;
@@ -218,18 +294,54 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         s->count++;
         if (s->count < s->win)
             return TIDE_DRIFT_NONE;
-        rebuild_order(s);
+        recount(s);
+        s->ord_valid = 0;
     } else {
         uint32_t h = s->head, mid = s->head + older >= s->win ? s->head + older - s->win
                                                               : s->head + older;
-        /* oldest value leaves, the oldest of the newest part joins the
-         * older part, x takes the freed slot h as the newest value */
-        ord_remove(s->ord_old, older, h);
-        ord_remove(s->ord_new, s->stat, mid);
-        ord_insert(s->ring, s->ord_old, older - 1, mid);
-        s->ring[h] = x;
-        ord_insert(s->ring, s->ord_new, s->stat - 1, h);
+        double out = s->ring[h], moved = s->ring[mid];
+        s->nonbin += (uint32_t)!is_bin(x) - (uint32_t)!is_bin(out);
+        s->ones_old += (uint32_t)(moved == 1.0) - (uint32_t)(out == 1.0);
+        s->ones_new += (uint32_t)(x == 1.0) - (uint32_t)(moved == 1.0);
+        if (s->ord_valid && s->nonbin) {
+            /* oldest value leaves, the oldest of the newest part joins the
+             * older part, x takes the freed slot h as the newest value */
+            ord_remove(s->ord_old, older, h);
+            ord_remove(s->ord_new, s->stat, mid);
+            ord_insert(s->ring, s->ord_old, older - 1, mid);
+            s->ring[h] = x;
+            ord_insert(s->ring, s->ord_new, s->stat - 1, h);
+        } else {
+            s->ring[h] = x;
+            s->ord_valid = 0;
+        }
         s->head = h + 1 == s->win ? 0 : h + 1;
+    }
+    if (!s->nonbin && s->hcdf) {
+        /* 0/1 window: stat * D = |ones in W - ones in R| */
+        uint32_t zeros_old = older - s->ones_old, stat = s->stat;
+        uint32_t lo = zeros_old >= stat ? 0 : stat - zeros_old;
+        uint32_t hi = s->ones_old < stat ? s->ones_old : stat, r = s->ones_new, w;
+        uint32_t reach = hi > r ? hi - r : r - hi, reach_lo = lo > r ? lo - r : r - lo;
+        const double *cdf = s->hcdf + (size_t)s->ones_old * (stat + 1);
+        double u;
+        if (reach_lo > reach)
+            reach = reach_lo;
+        if (reach < s->kstar)
+            return TIDE_DRIFT_NONE;   /* no draw could reach kstar */
+        u = (double)(next_u64(&s->rng) >> 11) * 0x1p-53;
+        for (w = lo; w < hi && cdf[w] <= u; w++)
+            ;
+        kmax = w > r ? w - r : r - w;
+        if (kmax >= s->kstar) {
+            kswin_reset(d);
+            return TIDE_DRIFT_DETECTED;
+        }
+        return TIDE_DRIFT_NONE;
+    }
+    if (!s->ord_valid) {
+        rebuild_order(s);
+        s->ord_valid = 1;
     }
     /* W: partial Fisher-Yates draw of stat indices among the older ones */
     {   /* locals: stores through uint8_t* would force reloads of s->... */
@@ -290,7 +402,7 @@ static int kswin_clone(const tide_detector *d, tide_detector **out, tide_err *er
     memcpy(c->ring, s->ring, s->win * sizeof *s->ring);
     memcpy(c->perm, s->perm, (s->win - s->stat) * sizeof *s->perm);
     if (c->count == c->win)
-        rebuild_order(c);
+        recount(c);
     *out = &c->base;
     return TIDE_OK;
 }
@@ -337,8 +449,9 @@ static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
     s->count = count;
     s->head = head;
     s->rng = rng;
+    s->ord_valid = 0;
     if (s->count == s->win)
-        rebuild_order(s);
+        recount(s);
     return TIDE_OK;
 }
 
@@ -346,7 +459,8 @@ static size_t kswin_memory(const tide_detector *d)
 {
     const kswin_det *s = (const kswin_det *)d;
     return sizeof *s + s->win * (sizeof(double) + 1) +
-           2 * (s->win - s->stat) * sizeof(uint32_t) + s->stat * (sizeof(double) + sizeof(uint32_t));
+           2 * (s->win - s->stat) * sizeof(uint32_t) + s->stat * (sizeof(double) + sizeof(uint32_t)) +
+           (s->hcdf ? (size_t)(s->win - s->stat + 1) * (s->stat + 1) * sizeof(double) : 0);
 }
 
 const tide_detector_vt tide_drift_kswin_vt = {

@@ -394,6 +394,48 @@ static void test_kswin_change(void **st)
                  hits, ghits);
 }
 
+/* The 0/1 shortcut of KSWIN draws the count of ones in W from its
+ * hypergeometric law instead of drawing W. Hand-computed case: window 6,
+ * stat 2, alpha 0.5 (p-value of D = 1 for 2 vs 2 values is 1/3, so a drift
+ * needs D = 1, i.e. both drawn older values differ from both newest ones).
+ * Older part {1, 1, 0, 0}, newest {0, 0}: W holds two ones with probability
+ * C(2,2) C(2,0) / C(4,2) = 1/6. The same stream with 1 written as 1 + 1e-9
+ * (same order, so the same KS statistic) takes the general path, which
+ * draws W itself: both must fire at the 6th value in 1/6 of 6,000 seeds
+ * (+-0.025, over 5 standard deviations), and never before it. */
+static double kswin_fire_rate(double one)
+{
+    const double xs[6] = {one, one, 0, 0, 0, 0};
+    const char *kv[4] = {"window_size=6", "stat_size=2", "alpha=0.5", NULL};
+    char seedkv[32];
+    int fired = 0;
+    for (int seed = 1; seed <= 6000; seed++) {
+        tide_detector *d;
+        tide_err e;
+        snprintf(seedkv, sizeof seedkv, "seed=%d", seed);
+        kv[3] = seedkv;
+        assert_int_equal(tide_detector_new("kswin", kv, 4, &d, &e), TIDE_OK);
+        for (int i = 0; i < 6; i++) {
+            tide_drift_state st = tide_detector_update(d, xs[i]);
+            if (i < 5)
+                assert_int_equal(st, TIDE_DRIFT_NONE);
+            else
+                fired += st == TIDE_DRIFT_DETECTED;
+        }
+        tide_detector_free(d);
+    }
+    return fired / 6000.0;
+}
+
+static void test_kswin_binary_shortcut(void **st)
+{
+    (void)st;
+    double fast = kswin_fire_rate(1.0), general = kswin_fire_rate(1.0 + 1e-9);
+    if (fabs(fast - 1.0 / 6) > 0.025 || fabs(general - 1.0 / 6) > 0.025)
+        fail_msg("kswin drift rate: 0/1 path %.4f, general path %.4f, expected 1/6", fast,
+                 general);
+}
+
 /* False alarms on a stationary Bernoulli(0.2) stream of 100,000 values,
  * counted over 5 seeds. Stated rates (defaults; measured over 20 seeds):
  *  adwin         <= 0.2 per 100k (measured 0): the union bound over cut
@@ -707,6 +749,7 @@ int main(void)
         cmocka_unit_test(test_eddm_hand),
         cmocka_unit_test(test_detect_change),
         cmocka_unit_test(test_kswin_change),
+        cmocka_unit_test(test_kswin_binary_shortcut),
         cmocka_unit_test(test_stationary_false_alarms),
         cmocka_unit_test(test_detector_save_load),
         cmocka_unit_test(test_adwin_detector),
