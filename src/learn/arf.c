@@ -177,7 +177,16 @@ static int arf_learn(tide_learner *l, const tide_fvec *x, double yd, double w)
             break;
         if ((rc = tt_tree_learn_hint(&m->t, &px, y, w * k, nbp)))
             break;
-        if (tide_adwin_update(m->warn, wrong)) {
+        /* A detector signals only when its error estimate went UP across
+         * the cut (MOA's ADWINChangeDetector, used by Gomes et al.): ADWIN
+         * also cuts when the error falls, which for a young tree is just
+         * its learning curve; replacing it then throws away the best tree
+         * for a background tree that has seen a fraction of the rows. */
+        double warn_before = tide_adwin_mean(m->warn), drift_before = tide_adwin_mean(m->drift);
+        int warned = tide_adwin_update(m->warn, wrong) && tide_adwin_mean(m->warn) > warn_before;
+        int drifted =
+            tide_adwin_update(m->drift, wrong) && tide_adwin_mean(m->drift) > drift_before;
+        if (warned) {
             if (m->has_bg)
                 tt_tree_free(&m->bg);
             m->has_bg = 0;
@@ -192,7 +201,7 @@ static int arf_learn(tide_learner *l, const tide_fvec *x, double yd, double w)
             }
             a->n_warnings++;
         }
-        if (tide_adwin_update(m->drift, wrong)) {
+        if (drifted) {
             tide_adwin *nw = NULL, *nd = NULL;
             if (tide_adwin_new(a->warn_delta, &nw) || tide_adwin_new(a->drift_delta, &nd)) {
                 tide_adwin_free(nw);
@@ -387,4 +396,6 @@ const tide_learner_vt tide_arf_vt = {
     .save_state = arf_save,
     .load_state = arf_load,
     .memory = arf_memory,
+    /* 2: tree leaves carry sums of squared weights (tree.h) */
+    .state_version = 2,
 };

@@ -286,4 +286,6 @@ const tide_learner_vt tide_hat_vt = {
     .save_state = hat_save,
     .load_state = hat_load,
     .memory = hat_memory,
+    /* 2: tree leaves carry sums of squared weights (tree.h) */
+    .state_version = 2,
 };

@@ -17,6 +17,9 @@
  * inherits from its parent's split (as MOA/River do: measured on the shared
  * streams this beats using only the weight learned at the leaf).
  *
+ * Weighted rows (bootstrap weights of hat/arf/bagging) enter the Gaussians
+ * with the reliability-weight variance M2 / (W - sum(w^2)/W): see tree.h.
+ *
  * Leaf prediction: majority class (class-weight ratios), naive Bayes
  * (class prior x product of the per-class Gaussian densities of every
  * feature observed at the leaf, absent features at 0), or adaptive
@@ -39,6 +42,7 @@
 #define MIN_BRANCH_FRAC 0.01
 #define MEM_PERIOD 1000
 #define ZERO_EPS 1e-9
+#define VAR_DEN_EPS 1e-9   /* W - sum(w^2)/W below this: one distinct row */
 
 /* ---- prepared vectors --------------------------------------------------- */
 
@@ -180,7 +184,8 @@ tt_node *tt_leaf_new(int K, int depth, const double *init, int kinit)
     n->active = 1;
     n->cls = calloc((size_t)K, sizeof *n->cls);
     n->seen = calloc((size_t)K, sizeof *n->seen);
-    if (!n->cls || !n->seen) {
+    n->seen2 = calloc((size_t)K, sizeof *n->seen2);
+    if (!n->cls || !n->seen || !n->seen2) {
         tt_node_free(n);
         return NULL;
     }
@@ -209,6 +214,7 @@ void tt_node_free(tt_node *n)
     leaf_drop_observers(n);
     free(n->cls);
     free(n->seen);
+    free(n->seen2);
     free(n);
 }
 
@@ -235,13 +241,14 @@ int tt_node_clone(const tt_node *n, tt_node **out)
     *c = *n;
     c->kid[0] = c->kid[1] = c->alt = NULL;
     c->adw = NULL;
-    c->cls = c->seen = NULL;
+    c->cls = c->seen = c->seen2 = NULL;
     c->ob = NULL;
     c->nob = c->cob = 0;
     if (n->cls) {
         c->cls = dup_doubles(n->cls, (size_t)n->K);
         c->seen = dup_doubles(n->seen, (size_t)n->K);
-        if (!c->cls || !c->seen)
+        c->seen2 = dup_doubles(n->seen2, (size_t)n->K);
+        if (!c->cls || !c->seen || !c->seen2)
             goto fail;
     }
     if (n->nob) {
@@ -277,7 +284,7 @@ size_t tt_node_memory(const tt_node *n)
     m = sizeof *n + tt_node_memory(n->kid[0]) + tt_node_memory(n->kid[1]) +
         tt_node_memory(n->alt);
     if (n->cls)
-        m += 2 * (size_t)n->K * sizeof(double);
+        m += 3 * (size_t)n->K * sizeof(double);
     m += n->cob * sizeof(tt_obs) + n->nob * (size_t)n->K * TT_OS * sizeof(double);
     if (n->adw)
         m += tide_adwin_memory(n->adw);
@@ -305,8 +312,12 @@ static int leaf_grow(tt_node *n, int K)
     if (!b)
         return TIDE_ERR_NOMEM;
     n->seen = b;
+    double *b2 = realloc(n->seen2, (size_t)K * sizeof *b2);
+    if (!b2)
+        return TIDE_ERR_NOMEM;
+    n->seen2 = b2;
     for (int i = n->K; i < K; i++)
-        a[i] = b[i] = 0;
+        a[i] = b[i] = b2[i] = 0;
     for (uint32_t j = 0; j < n->nob; j++) {
         double *s = realloc(n->ob[j].st, (size_t)K * TT_OS * sizeof *s);
         if (!s)
@@ -323,22 +334,32 @@ typedef struct gstat {
     double n, mean, var, min, max;
 } gstat;
 
+/* Variance of weighted values with sum of weights n, sum of squared
+ * weights n2 (tree.h): 0 when fewer than two distinct rows carry weight. */
+static double wvar(double m2, double n, double n2)
+{
+    double den = n > 0 ? n - n2 / n : 0;
+    return den > VAR_DEN_EPS ? m2 / den : 0;
+}
+
 static void obs_class(const tt_node *leaf, const double *st, int c, gstat *g)
 {
     const double *s = st + (size_t)c * TT_OS;
     double n = s[OS_N], z = leaf->seen[c] - n;
     if (z > ZERO_EPS) {
+        /* the zeros' weights: the leaf's rows of class c minus the observer's */
         double nt = n + z, mean = n * s[OS_MEAN] / nt;
         double m2 = s[OS_M2] + n * z / nt * s[OS_MEAN] * s[OS_MEAN];
+        double z2 = leaf->seen2[c] - s[OS_W2];
         g->n = nt;
         g->mean = mean;
-        g->var = nt > 1 ? m2 / (nt - 1) : 0;
+        g->var = wvar(m2, nt, s[OS_W2] + (z2 > 0 ? z2 : 0));
         g->min = n > 0 ? fmin(s[OS_MIN], 0) : 0;
         g->max = n > 0 ? fmax(s[OS_MAX], 0) : 0;
     } else {
         g->n = n;
         g->mean = s[OS_MEAN];
-        g->var = n > 1 ? s[OS_M2] / (n - 1) : 0;
+        g->var = wvar(s[OS_M2], n, s[OS_W2]);
         g->min = s[OS_MIN];
         g->max = s[OS_MAX];
     }
@@ -361,7 +382,8 @@ static void obs_update(double *st, int c, double v, double w)
     if (s[OS_M2] < 0)
         s[OS_M2] = 0;
     s[OS_N] = n;
-    double var = n > 1 ? s[OS_M2] / (n - 1) : 0;
+    s[OS_W2] += w * w;
+    double var = wvar(s[OS_M2], n, s[OS_W2]);
     s[OS_IV] = var > 0 ? 1.0 / var : 0;
 }
 
@@ -626,7 +648,8 @@ static int attempt_split(tt_tree *t, tt_node *leaf)
     leaf_drop_observers(leaf);
     free(leaf->cls);
     free(leaf->seen);
-    leaf->cls = leaf->seen = NULL;
+    free(leaf->seen2);
+    leaf->cls = leaf->seen = leaf->seen2 = NULL;
     leaf->K = 0;
     leaf->feat = bf;
     leaf->thr = thr;
@@ -707,6 +730,7 @@ int tt_leaf_learn_hint(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w
     leaf->cls[y] += w;
     if (!leaf->active) {
         leaf->seen[y] += w;
+        leaf->seen2[y] += w * w;
         return TIDE_OK;
     }
     uint32_t pos = 0;
@@ -719,6 +743,7 @@ int tt_leaf_learn_hint(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w
         obs_update(o->st, y, x->v[i], w);
     }
     leaf->seen[y] += w;
+    leaf->seen2[y] += w * w;
     double tot = 0;
     for (int c = 0; c < leaf->K; c++)
         tot += leaf->seen[c];
@@ -866,7 +891,7 @@ void tt_tree_predict(const tt_tree *t, const tt_x *x, double *out)
 /* ---- state -------------------------------------------------------------- */
 /* Node layout: u8 kind (0 leaf, 1 branch), u32 depth;
  *   branch: u32 feat, f64 thr, node kid0, node kid1
- *   leaf:   u32 K, u8 active, f64 cls[K], seen[K], last_try, mc_ok, nb_ok,
+ *   leaf:   u32 K, u8 active, f64 cls[K], seen[K], seen2[K], last_try, mc_ok, nb_ok,
  *           u32 nob, nob x (u32 feat, f64 st[K*TT_OS])
  *   HAT trees then: u8 has_adwin [adwin], u8 has_alt [node]. */
 void tt_node_save(const tt_node *n, tide_wbuf *b, int with_hat)
@@ -883,6 +908,7 @@ void tt_node_save(const tt_node *n, tide_wbuf *b, int with_hat)
         tide_wbuf_u8(b, (uint8_t)n->active);
         tide_wbuf_f64s(b, n->cls, (size_t)n->K);
         tide_wbuf_f64s(b, n->seen, (size_t)n->K);
+        tide_wbuf_f64s(b, n->seen2, (size_t)n->K);
         tide_wbuf_f64(b, n->last_try);
         tide_wbuf_f64(b, n->mc_ok);
         tide_wbuf_f64(b, n->nb_ok);
@@ -937,6 +963,7 @@ int tt_node_load(tide_rbuf *r, int depth, int with_hat, tt_node **out)
         n->active = tide_rbuf_u8(r) != 0;
         tide_rbuf_f64s(r, n->cls, K);
         tide_rbuf_f64s(r, n->seen, K);
+        tide_rbuf_f64s(r, n->seen2, K);
         n->last_try = tide_rbuf_f64(r);
         n->mc_ok = tide_rbuf_f64(r);
         n->nb_ok = tide_rbuf_f64(r);
@@ -1169,4 +1196,6 @@ const tide_learner_vt tide_ht_vt = {
     .save_state = ht_save,
     .load_state = ht_load,
     .memory = ht_memory,
+    /* 2: leaves carry seen2[K] and observers sum(w^2) (bootstrap variance) */
+    .state_version = 2,
 };

@@ -69,8 +69,17 @@ void tt_x_free(tt_x *p);
 double tt_x_get(const tt_x *p, uint32_t feat);  /* 0 when absent */
 
 /* ---- classifier tree ---------------------------------------------------- */
-/* Per-class observer statistics, TT_OS doubles per class. */
-enum { OS_N, OS_MEAN, OS_M2, OS_MIN, OS_MAX, OS_IV, TT_OS };   /* OS_IV: 1/variance or 0 */
+/* Per-class observer statistics, TT_OS doubles per class. OS_N is the sum
+ * of the weights w, OS_W2 the sum of w^2, OS_IV 1/variance or 0.
+ *
+ * Variance of weighted values: M2 / (W - sum(w^2)/W) (reliability weights),
+ * not M2 / (W - 1). A row learned with weight k (ARF's Poisson(6) and
+ * HAT's Poisson(1) bootstrap weights) is one observation repeated k
+ * times, not k independent ones: with W - 1, three rows of weight 6 count
+ * as 18 draws and the variance comes out ~2.4x too small, so naive Bayes
+ * leaves are overconfident and the Gaussian split estimates too sharp.
+ * With unit weights sum(w^2) = W and the formula is the usual W - 1. */
+enum { OS_N, OS_MEAN, OS_M2, OS_MIN, OS_MAX, OS_IV, OS_W2, TT_OS };
 
 typedef struct tt_obs {
     uint32_t feat;   /* bucket */
@@ -88,6 +97,7 @@ struct tt_node {
     int active;        /* 0: deactivated (no observers, no splits) */
     double *cls;       /* K class weights: estimate at creation + learned */
     double *seen;      /* K weights learned here (implicit-zero accounting) */
+    double *seen2;     /* K sums of squared weights learned here (same) */
     tt_obs *ob;        /* observers sorted by feat */
     uint32_t nob, cob;
     double last_try;   /* sum(seen) at the last split attempt */
