@@ -151,23 +151,60 @@ static int arf_create(const tide_params *p, int bits, tide_learner **out, tide_e
     return TIDE_OK;
 }
 
-static int arf_learn(tide_learner *l, const tide_fvec *x, double yd, double w)
+static void arf_predict(const tide_learner *l, const tide_fvec *x, double *out);
+
+/* Vote weight of member m: its accuracy since it was (re)started, 1 while
+ * that is 0 (River's rule: a tree with no right answer yet votes at full
+ * weight, else a fresh forest would not vote at all). */
+static double vote_weight(const arf_learner *a, const arf_member *m)
+{
+    double acc = m->seen > 0 ? m->correct / m->seen : 0;
+    return a->weighted && acc > 0 ? acc : 1.0;
+}
+
+/* Sum_i w_i d_i / Sum_c Sum_i w_i d_i[c]; uniform when that is 0. */
+static void vote_normalise(double *out, int K)
+{
+    double s = 0;
+    for (int c = 0; c < K; c++)
+        s += out[c];
+    for (int c = 0; c < K; c++)
+        out[c] = s > 0 ? out[c] / s : 1.0 / K;
+}
+
+/* One progressive step; out (NULL: learn only) receives what arf_predict
+ * would answer before the row is learned, computed from the same per-tree
+ * evaluations as the learning (one descent and one naive Bayes per tree
+ * instead of two). */
+static int arf_step(tide_learner *l, const tide_fvec *x, double yd, double w, double *out)
 {
     arf_learner *a = (arf_learner *)l;
-    int y = (int)yd, rc = TIDE_OK;
+    int y = (int)yd, rc = TIDE_OK, K = l->n_classes;
+    double d[TIDE_MAX_CLASSES];
     tt_x px;
-    if (!(w > 0) || !isfinite(w))
-        return TIDE_ERR_ARG;
-    if ((rc = tt_x_prep(&px, x)))
-        return rc;
+    if (!(w > 0) || !isfinite(w) || (rc = tt_x_prep(&px, x))) {
+        if (out)
+            arf_predict(l, x, out);
+        return rc ? rc : TIDE_ERR_ARG;
+    }
+    for (int c = 0; out && c < K; c++)
+        out[c] = 0;
     for (int i = 0; i < a->n_models && rc == TIDE_OK; i++) {
         arf_member *m = &a->m[i];
         if (m->t.K < l->n_classes)
             m->t.K = l->n_classes;
         if (m->has_bg && m->bg.K < l->n_classes)
             m->bg.K = l->n_classes;
-        int nbp;
-        int wrong = tt_tree_class(&m->t, &px, &nbp) != y;
+        int nbp, pred;
+        if (out) {
+            double wt = vote_weight(a, m);
+            pred = tt_tree_dist_class(&m->t, &px, d, &nbp);
+            for (int c = 0; c < K; c++)
+                out[c] += wt * d[c];
+        } else {
+            pred = tt_tree_class(&m->t, &px, &nbp);
+        }
+        int wrong = pred != y;
         m->correct += wrong ? 0 : 1;
         m->seen += 1;
         int k = tt_poisson(&a->rng, a->lambda);
@@ -227,22 +264,36 @@ static int arf_learn(tide_learner *l, const tide_fvec *x, double yd, double w)
         }
     }
     tt_x_free(&px);
+    if (out && rc != TIDE_OK)
+        arf_predict(l, x, out);   /* out of memory midway: the state's answer */
+    else if (out)
+        vote_normalise(out, K);
     return rc;
+}
+
+static int arf_learn(tide_learner *l, const tide_fvec *x, double y, double w)
+{
+    return arf_step(l, x, y, w, NULL);
+}
+
+static int arf_learn_predict(tide_learner *l, const tide_fvec *x, double y, double w,
+                             double *out)
+{
+    return arf_step(l, x, y, w, out);
 }
 
 static void arf_predict(const tide_learner *l, const tide_fvec *x, double *out)
 {
     const arf_learner *a = (const arf_learner *)l;
     int K = l->n_classes;
-    double d[TIDE_MAX_CLASSES], s = 0;
+    double d[TIDE_MAX_CLASSES];
     tt_x px;
     for (int c = 0; c < K; c++)
         out[c] = 0;
     if (tt_x_prep(&px, x) == TIDE_OK) {
         for (int i = 0; i < a->n_models; i++) {
             tt_tree t = a->m[i].t;   /* view with the learner's class count */
-            double acc = a->m[i].seen > 0 ? a->m[i].correct / a->m[i].seen : 0;
-            double wt = a->weighted && acc > 0 ? acc : 1.0;
+            double wt = vote_weight(a, &a->m[i]);
             t.K = K;
             tt_tree_predict(&t, &px, d);
             for (int c = 0; c < K; c++)
@@ -250,10 +301,7 @@ static void arf_predict(const tide_learner *l, const tide_fvec *x, double *out)
         }
         tt_x_free(&px);
     }
-    for (int c = 0; c < K; c++)
-        s += out[c];
-    for (int c = 0; c < K; c++)
-        out[c] = s > 0 ? out[c] / s : 1.0 / K;
+    vote_normalise(out, K);
 }
 
 static int arf_clone(const tide_learner *l, tide_learner **out, tide_err *err)
@@ -398,4 +446,5 @@ const tide_learner_vt tide_arf_vt = {
     .memory = arf_memory,
     /* 2: tree leaves carry sums of squared weights (tree.h) */
     .state_version = 2,
+    .learn_predict = arf_learn_predict,
 };

@@ -474,19 +474,19 @@ static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out)
     return 1;
 }
 
-static void nb_dist(const tt_node *leaf, const tt_x *x, int K, double *out)
+static int argmax(const double *d, int k)
 {
-    double mx = -INFINITY, s = 0;
     int b = 0;
-    if (!nb_logpost(leaf, x, K, out)) {
-        mc_dist(leaf, K, out);
-        return;
-    }
-    for (int c = 0; c < K; c++)
-        if (out[c] > mx) {
-            mx = out[c];
-            b = c;
-        }
+    for (int i = 1; i < k; i++)
+        if (d[i] > d[b])
+            b = i;
+    return b;
+}
+
+/* Log posterior scores -> distribution; b = argmax(out). */
+static void nb_normalise(double *out, int K, int b)
+{
+    double mx = out[b], s = 0;
     for (int c = 0; c < K; c++) {
         out[c] = c == b ? 1.0 : out[c] > -INFINITY ? exp(out[c] - mx) : 0;
         s += out[c];
@@ -495,13 +495,13 @@ static void nb_dist(const tt_node *leaf, const tt_x *x, int K, double *out)
         out[c] = s > 0 ? out[c] / s : 1.0 / K;
 }
 
-static int argmax(const double *d, int k)
+static void nb_dist(const tt_node *leaf, const tt_x *x, int K, double *out)
 {
-    int b = 0;
-    for (int i = 1; i < k; i++)
-        if (d[i] > d[b])
-            b = i;
-    return b;
+    if (!nb_logpost(leaf, x, K, out)) {
+        mc_dist(leaf, K, out);
+        return;
+    }
+    nb_normalise(out, K, argmax(out, K));
 }
 
 void tt_leaf_predict(const tt_tree *t, const tt_node *leaf, const tt_x *x, double *out)
@@ -706,6 +706,34 @@ int tt_leaf_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, int *nbp
     }
     mc_dist(leaf, K, d);
     return argmax(d, K);
+}
+
+int tt_leaf_dist_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, double *out,
+                       int *nbp)
+{
+    int nb = leaf->active && leaf->nob > 0 &&
+             (t->c.leaf_pred == TT_PRED_NB ||
+              (t->c.leaf_pred == TT_PRED_NBA && !(leaf->mc_ok > leaf->nb_ok)));
+    int K = t->K;
+    *nbp = TT_NB_UNKNOWN;
+    if (nb || (leaf->active && t->c.leaf_pred == TT_PRED_NBA)) {
+        if (nb_logpost(leaf, x, K, out)) {
+            *nbp = argmax(out, K);
+            if (nb) {
+                nb_normalise(out, K, *nbp);
+                return *nbp;
+            }
+        } else {
+            *nbp = -1;   /* no weight: the distribution is uniform, class 0 */
+        }
+    }
+    mc_dist(leaf, K, out);
+    return argmax(out, K);
+}
+
+int tt_tree_dist_class(const tt_tree *t, const tt_x *x, double *out, int *nbp)
+{
+    return tt_leaf_dist_class(t, tt_sort(t->root, x), x, out, nbp);
 }
 
 int tt_leaf_learn_hint(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w, int nbp)

@@ -151,6 +151,11 @@ void tt_tree_predict(const tt_tree *t, const tt_x *x, double *out);
 #define TT_NB_UNKNOWN (-2)
 int tt_leaf_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, int *nbp);
 int tt_tree_class(const tt_tree *t, const tt_x *x, int *nbp);
+/* Both at once, for a progressive step: out = tt_leaf_predict's
+ * distribution, returns tt_leaf_class's class, *nbp as there. */
+int tt_leaf_dist_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, double *out,
+                       int *nbp);
+int tt_tree_dist_class(const tt_tree *t, const tt_x *x, double *out, int *nbp);
 int tt_leaf_learn_hint(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w, int nbp);
 int tt_tree_learn_hint(tt_tree *t, const tt_x *x, int y, double w, int nbp);
 
