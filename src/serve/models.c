@@ -326,8 +326,8 @@ static void ljob_free(ljob *j)
         return;
     free(j->features);
     free(j->prediction);
-    free(j->label);
-    free(j->f);
+    if (!j->packed)
+        free(j->label);
     free(j);
 }
 
@@ -369,6 +369,39 @@ int smodel_enqueue_label(smodel *m, ljob *j)
     pthread_cond_signal(&m->cv);
     pthread_mutex_unlock(&m->mu);
     return queued;
+}
+
+/* Queues the committed labels of one request (a list of n jobs in seq
+ * order) with one lock; when they do not all fit, or lost says a job could
+ * not be built, none is queued: the learner is marked behind and re-reads
+ * them from the store. */
+void smodel_enqueue_labels(smodel *m, ljob *head, ljob *tail, size_t n, int lost,
+                           double t_commit)
+{
+    int queued = 0;
+    pthread_mutex_lock(&m->mu);
+    if (!lost && !m->behind && m->qn + n <= m->srv->o.learn_queue) {
+        tail->next = NULL;
+        if (m->qt)
+            m->qt->next = head;
+        else
+            m->qh = head;
+        m->qt = tail;
+        m->qn += n;
+        queued = 1;
+    } else {
+        m->behind = 1;
+        if (!m->oldest_behind)
+            m->oldest_behind = t_commit;
+    }
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    if (!queued)
+        while (head) {
+            ljob *next = head->next;
+            ljob_free(head);
+            head = next;
+        }
 }
 
 /* Runs a control job on the learner thread and waits for it. A learner that
@@ -1003,7 +1036,8 @@ static void cache_labels(citem *c)
         jentry *e;
         if (l->status != TIDE_LABEL_JOINED && l->status != TIDE_LABEL_OVERWRITTEN)
             continue;
-        if ((e = jcache_get(&m->jc, l->event_id)))
+        e = c->lje && c->lje[i] ? c->lje[i] : jcache_get(&m->jc, l->event_id);
+        if (e)
             jcache_set_label(&m->jc, e, l->seq, l->label);
     }
 }
@@ -1094,56 +1128,73 @@ static citem *commit_events_run(tide_server *s, citem *first, size_t *n)
  * in queue order). */
 static void feed_learners(citem *c, double t_commit)
 {
+    ljob *head = NULL, *tail = NULL;
+    size_t n = 0;
+    int lost = 0;
     if (c->rc || !c->nlb)
         return;
     for (size_t i = 0; i < c->nlb; i++) {
         tide_store_label *l = &c->lb[i];
         ljob *j;
         if (c->kind == CI_LABELS && l->status >= 1 && l->status <= 5)
-            atomic_fetch_add(&c->m->n_lab[l->status], 1);
+            atomic_fetch_add_explicit(&c->m->n_lab[l->status], 1, memory_order_relaxed);
         if (l->status != TIDE_LABEL_JOINED && l->status != TIDE_LABEL_OVERWRITTEN)
             continue;
         if (c->kind == CI_LABELS)
             prom_observe(&c->m->delay_hist, PROM_DELAY_BOUNDS, (double)l->delay / 1000.0);
-        j = calloc(1, sizeof *j);
-        if (!j)
-            continue;   /* learned at the next restart (replay) */
-        j->kind = LJ_LABEL;
-        j->seq = l->seq;
-        j->version = l->version;
-        j->t_commit = t_commit;
-        j->label = strdup(l->label);
+        if (lost)
+            continue;
         if (c->lje && c->lje[i]) {
-            /* joined through the cache: its vector and logged probabilities */
+            /* joined through the cache: its vector and logged probabilities,
+             * packed with the label in one block */
             const jentry *e = c->lje[i];
-            j->f = malloc(e->nf * sizeof *e->f + e->np * sizeof *e->p + 1);
-            if (j->f) {
+            size_t ll = strlen(l->label);
+            j = malloc(sizeof *j + e->nf * sizeof *e->f + e->np * sizeof *e->p + ll + 1);
+            if (j) {
+                memset(j, 0, sizeof *j);
+                j->packed = 1;
+                j->f = (tide_feat *)(j + 1);
                 j->p = (double *)(j->f + e->nf);
+                j->label = (char *)(j->p + e->np);
                 memcpy(j->f, e->f, e->nf * sizeof *e->f);
                 memcpy(j->p, e->p, e->np * sizeof *e->p);
+                memcpy(j->label, l->label, ll + 1);
                 j->nf = e->nf;
                 j->np = e->np;
             }
-            if (!j->f || !j->label) {
-                ljob_free(j);
-                continue;   /* learned at the next restart (replay) */
+        } else if ((j = calloc(1, sizeof *j))) {
+            j->label = strdup(l->label);
+            if (c->kind == CI_LEARN) {
+                j->features = strdup(c->ev[i].features);
+            } else {
+                j->features = l->features;
+                j->prediction = l->prediction;
+                l->features = NULL;
+                l->prediction = NULL;
             }
-        } else if (c->kind == CI_LEARN) {
-            j->features = strdup(c->ev[i].features);
-            j->version = atomic_load(&c->m->base_version);
-        } else {
-            j->features = l->features;
-            j->prediction = l->prediction;
-            l->features = NULL;
-            l->prediction = NULL;
+            if (!j->features || !j->label) {
+                ljob_free(j);
+                j = NULL;
+            }
         }
-        if ((!j->f && !j->features) || !j->label) {
-            ljob_free(j);
+        if (!j) {
+            /* the learner must not skip this seq: it re-reads from the store */
+            lost = 1;
             continue;
         }
-        if (!smodel_enqueue_label(c->m, j))
-            ljob_free(j);   /* the learner is behind: it re-reads this label from the store */
+        j->kind = LJ_LABEL;
+        j->seq = l->seq;
+        j->version = c->kind == CI_LEARN ? atomic_load(&c->m->base_version) : l->version;
+        j->t_commit = t_commit;
+        if (tail)
+            tail->next = j;
+        else
+            head = j;
+        tail = j;
+        n++;
     }
+    if (n || lost)
+        smodel_enqueue_labels(c->m, head, tail, n, lost, t_commit);
 }
 
 /* One audit entry per (action, actor, model) of a group commit, written in

@@ -50,6 +50,7 @@ typedef struct req {
     const char *ctype;
     char hname[32], hval[128]; /* one extra header (Allow, Content-Disposition) */
     char actor[TIDE_STORE_NAME_MAX];
+    _Atomic(citem *) item;     /* the committed item, handed back by the committer */
 } req;
 
 /* ---- responses ------------------------------------------------------------------ */
@@ -560,9 +561,11 @@ static void wake(tide_server *s, req *r)
 static const char *LABEL_STATUS[] = {"", "joined", "idempotent", "conflict", "unknown_id",
                                      "overwritten"};
 
-static void labels_done(tide_server *s, citem *c)
+/* Builds the answer of a committed label/learn request (worker thread:
+ * the committer only hands the item back, so answers are formatted in
+ * parallel on the workers, not on the single writer). Frees c. */
+static void labels_reply(req *r, citem *c)
 {
-    req *r = c->req;
     if (c->rc) {
         tide_err err;
         snprintf(err.msg, sizeof err.msg, "%s", c->msg);
@@ -586,29 +589,44 @@ static void labels_done(tide_server *s, citem *c)
         else
             reply_json(r, 200, json_pack("{s:s,s:s,s:I}", "id", l->event_id, "status",
                                          LABEL_STATUS[l->status], "seq", (json_int_t)l->seq));
+    } else if (c->kind == CI_LEARN && c->nlb == 1 && !r->batch) {
+        reply_json(r, 200, json_pack("{s:s,s:I}", "id", c->lb[0].event_id, "seq",
+                                     (json_int_t)c->lb[0].seq));
     } else {
-        json_t *arr = json_array();
+        /* a batch: {"results":[{"id","status","seq"},...],"joined":n,...},
+         * written directly (no document of 100s of small objects) */
+        sbuf b = {0};
         size_t counts[6] = {0};
+        sb_put(&b, "{\"results\":[", 12);
         for (size_t i = 0; i < c->nlb; i++) {
             tide_store_label *l = &c->lb[i];
             int stc = l->status >= 1 && l->status <= 5 ? l->status : 0;
+            const char *id = l->event_id ? l->event_id : "";
             counts[stc]++;
-            json_array_append_new(arr, json_pack("{s:s,s:s,s:I}", "id", l->event_id, "status",
-                                                 LABEL_STATUS[stc], "seq", (json_int_t)l->seq));
+            sb_put(&b, i ? ",{\"id\":" : "{\"id\":", i ? 7 : 6);
+            sb_json_str(&b, id, strlen(id));
+            sb_printf(&b, ",\"status\":\"%s\",\"seq\":%lld}", LABEL_STATUS[stc],
+                      (long long)l->seq);
         }
-        if (c->kind == CI_LEARN && c->nlb == 1 && !r->batch)
-            reply_json(r, 200, json_pack("{s:s,s:I}", "id", c->lb[0].event_id, "seq",
-                                         (json_int_t)c->lb[0].seq));
-        else
-            reply_json(r, 200, json_pack("{s:o,s:I,s:I,s:I,s:I,s:I}", "results", arr, "joined",
-                                         (json_int_t)counts[1], "idempotent", (json_int_t)counts[2],
-                                         "conflict", (json_int_t)counts[3], "unknown_id",
-                                         (json_int_t)counts[4], "overwritten",
-                                         (json_int_t)counts[5]));
-        if (c->kind == CI_LEARN && c->nlb == 1 && !r->batch)
-            json_decref(arr);
+        sb_printf(&b, "],\"joined\":%zu,\"idempotent\":%zu,\"conflict\":%zu,\"unknown_id\":%zu,"
+                      "\"overwritten\":%zu}",
+                  counts[1], counts[2], counts[3], counts[4], counts[5]);
+        if (b.oom) {
+            free(b.p);
+            reply_errf(r, 500, "internal", "", "out of memory");
+        } else {
+            set_resp(r, 200, b.p, b.n, JSON_CT);
+        }
     }
     citem_free(c);
+}
+
+/* Completion of a queued request (committer thread): hands the item back
+ * to the request and wakes it; the worker formats the answer. */
+static void labels_done(tide_server *s, citem *c)
+{
+    req *r = c->req;
+    atomic_store(&r->item, c);
     wake(s, r);
 }
 
@@ -629,6 +647,8 @@ static void enqueue_and_wait(req *r, citem *c)
     while (!r->done)
         pthread_cond_wait(&s->wcv, &s->wmu);
     pthread_mutex_unlock(&s->wmu);
+    if ((c = atomic_exchange(&r->item, NULL)))
+        labels_reply(r, c);
 }
 
 static int label_for_task(smodel *m, const json_t *lab, const char *field, req *r)
@@ -1742,6 +1762,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    {
+        citem *done = atomic_exchange(&r->item, NULL);   /* resumed: committed */
+        if (done)
+            labels_reply(r, done);
+    }
     if (r->ready)
         return send_reply(r);
     if (r->waiting)   /* spurious call while suspended */
@@ -1774,6 +1799,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req *r = *con_cls;
     if (!r)
         return;
+    citem_free(atomic_exchange(&r->item, NULL));   /* closed before its answer was built */
     free(r->body);
     free(r->resp);
     free(r);

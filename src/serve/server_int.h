@@ -37,6 +37,7 @@ typedef struct ljob {
                             * owned block */
     double *p;
     uint32_t nf, np;
+    int packed;            /* f, p and label live in the job's own block */
     tide_model *replace;   /* LJ_REPLACE: new working model (owned) */
     int persist;           /* LJ_FLUSH: also write the snapshot */
     int sync, done, rc;    /* control jobs: a waiter blocks until done */
@@ -102,6 +103,7 @@ typedef struct evpay {
     tide_feat *f;
     double *p;
     uint32_t nf, np;
+    int packed;            /* f, p and label live in the job's own block */
 } evpay;
 
 /* A unit of work for the committer (one request, or async event logging). */
@@ -187,6 +189,8 @@ int smodel_publish(smodel *m, tide_err *err);
 int smodel_persist(smodel *m, tide_store *st, tide_err *err);
 void smodel_enqueue(smodel *m, ljob *j);
 int smodel_enqueue_label(smodel *m, ljob *j);
+void smodel_enqueue_labels(smodel *m, ljob *head, ljob *tail, size_t n, int lost,
+                           double t_commit);
 int smodel_sync(smodel *m, ljob *j);
 json_t *smodel_metrics_json(smodel *m, int64_t only_version);
 void smodel_prom(smodel *m, sbuf *b);

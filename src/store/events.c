@@ -226,7 +226,8 @@ static int verify_hint(tide_store *st, tide_store_label *l, tide_err *err)
 /* Joins one label; hard errors return < 0, item outcomes go in l->status.
  * The join comes from the caller's hint when it gives one, else from SQL
  * (event by (model, id), then its last label). */
-static int insert_one(tide_store *st, tide_store_label *l, int64_t now, tide_err *err)
+static int insert_one(tide_store *st, tide_store_label *l, int64_t now, int *deferred,
+                      tide_err *err)
 {
     sqlite3_stmt *s;
     int64_t row, mid, cur_seq, time = l->time ? l->time : now;
@@ -278,7 +279,12 @@ static int insert_one(tide_store *st, tide_store_label *l, int64_t now, tide_err
     } else {
         l->status = TIDE_LABEL_JOINED;
     }
-    /* append */
+    /* append: a hinted label joins the caller's multi-row INSERT (flush_run) */
+    if (deferred && l->hint_row > 0) {
+        l->seq = 0;   /* set by flush_run */
+        *deferred = 1;
+        goto out;
+    }
     if (!(s = store_stmt(st, Q_LABEL_INSERT, err))) {
         rc = QERR(err);
         goto out;
@@ -294,6 +300,96 @@ static int insert_one(tide_store *st, tide_store_label *l, int64_t now, tide_err
 out:
     free(j.label);
     return rc;
+}
+
+/* INSERT of k labels in one statement; RETURNING gives each row's seq. */
+static sqlite3_stmt *multi_stmt(tide_store *st, size_t k, tide_err *err)
+{
+    static const char head[] = "INSERT INTO labels(model_id, event_row, label, time, delay) VALUES ";
+    static const char row[] = "(?,?,?,?,?),";
+    static const char tail[] = "";
+    char sql[sizeof head + STORE_MULTI_MAX * (sizeof row - 1) + sizeof tail];
+    size_t n = sizeof head - 1;
+    if (st->qmulti[k])
+        return st->qmulti[k];
+    memcpy(sql, head, n);
+    for (size_t i = 0; i < k; i++, n += sizeof row - 1)
+        memcpy(sql + n, row, sizeof row - 1);
+    memcpy(sql + n - 1, tail, sizeof tail);   /* over the last comma */
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->qmulti[k], NULL) !=
+        SQLITE_OK) {
+        store_sqlerr(st, "preparing a statement", err);
+        st->qmulti[k] = NULL;
+    }
+    return st->qmulti[k];
+}
+
+/* Verify mode: each seq given by flush_run holds its label's event. */
+static int verify_seqs(tide_store *st, const tide_store_label *lb, const size_t *idx, size_t m,
+                       tide_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = TIDE_OK;
+    if (sqlite3_prepare_v2(st->db, "SELECT event_row, label FROM labels WHERE seq = ?1", -1, &s,
+                           NULL) != SQLITE_OK)
+        return store_sqlerr(st, "preparing a check", err);
+    for (size_t j = 0; !rc && j < m; j++) {
+        const tide_store_label *l = &lb[idx[j]];
+        sqlite3_bind_int64(s, 1, l->seq);
+        if (sqlite3_step(s) != SQLITE_ROW || sqlite3_column_int64(s, 0) != l->hint_row ||
+            strcmp((const char *)sqlite3_column_text(s, 1), l->label))
+            rc = tide_err_set(err, TIDE_ERR_STATE, "label seq %lld is not the label of '%s'",
+                              (long long)l->seq, l->event_id);
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Appends the deferred (hinted) labels lb[idx[0..k)] in item order, up to
+ * STORE_MULTI_MAX per statement, and gives each its new seq: one statement
+ * instead of one per label (one sqlite_sequence update, one VDBE program). */
+static int flush_run(tide_store *st, tide_store_label *lb, const size_t *idx, size_t k,
+                     int64_t now, tide_err *err)
+{
+    while (k) {
+        size_t m = k < STORE_MULTI_MAX ? k : STORE_MULTI_MAX;
+        sqlite3_stmt *s = multi_stmt(st, m, err);
+        int rc;
+        if (!s)
+            return QERR(err);
+        for (size_t j = 0; j < m; j++) {
+            tide_store_label *l = &lb[idx[j]];
+            int b = (int)j * 5;
+            sqlite3_bind_int64(s, b + 1, l->hint_model);
+            sqlite3_bind_int64(s, b + 2, l->hint_row);
+            sqlite3_bind_text(s, b + 3, l->label, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s, b + 4, l->time ? l->time : now);
+            sqlite3_bind_int64(s, b + 5, l->delay);
+        }
+        rc = sqlite3_step(s);
+        store_done(s);
+        if (rc != SQLITE_DONE)
+            return store_sqlerr(st, "storing labels", err);
+        /* One statement inserts its VALUES rows in order, and AUTOINCREMENT
+         * gives each the largest seq ever used + 1: the m rows hold the m
+         * consecutive seqs ending at the last insert rowid (checked against
+         * the table in verify mode). RETURNING would say the same at the
+         * price of an ephemeral table per statement. */
+        if (sqlite3_changes(st->db) != (int)m)
+            return tide_err_set(err, TIDE_ERR_STATE, "multi-row label insert stored %d of %zu rows",
+                                sqlite3_changes(st->db), m);
+        {
+            int64_t last = sqlite3_last_insert_rowid(st->db);
+            for (size_t j = 0; j < m; j++)
+                lb[idx[j]].seq = last - (int64_t)(m - 1 - j);
+        }
+        if (st->verify_hints && (rc = verify_seqs(st, lb, idx, m, err)))
+            return rc;
+        idx += m;
+        k -= m;
+    }
+    return TIDE_OK;
 }
 
 int tide_store_labels_insert(tide_store *st, tide_store_label *lb, size_t n, tide_err *err)
@@ -322,12 +418,34 @@ int tide_store_labels_insert(tide_store *st, tide_store_label *lb, size_t n, tid
         mode = 0;
     else if ((rc = store_txn_start(st, &mode, err)))
         return rc;
-    for (i = 0; i < n; i++) {
-        if ((rc = insert_one(st, &lb[i], now, err))) {
-            tide_err_prefix(err, "label %zu of %zu (model '%s', id '%s')", i, n, lb[i].model,
-                            lb[i].event_id);
-            break;
+    /* Hinted labels to append are deferred into runs; a run is flushed
+     * before any label joined by SQL (which must see it) and at the end,
+     * so seqs still follow item order. */
+    {
+        size_t run_buf[STORE_MULTI_MAX], *run = n > STORE_MULTI_MAX ? malloc(n * sizeof *run)
+                                                                    : run_buf;
+        size_t k = 0;
+        if (!run)
+            rc = tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
+        for (i = 0; !rc && i < n; i++) {
+            int deferred = 0;
+            if (k && (lb[i].hint_row <= 0 || st->verify_hints) &&
+                (rc = flush_run(st, lb, run, k, now, err)))
+                break;
+            if (lb[i].hint_row <= 0 || st->verify_hints)
+                k = 0;
+            if ((rc = insert_one(st, &lb[i], now, &deferred, err))) {
+                tide_err_prefix(err, "label %zu of %zu (model '%s', id '%s')", i, n, lb[i].model,
+                                lb[i].event_id);
+                break;
+            }
+            if (deferred)
+                run[k++] = i;
         }
+        if (!rc && k)
+            rc = flush_run(st, lb, run, k, now, err);
+        if (run != run_buf)
+            free(run);
     }
     rc = store_txn_end(st, mode, rc, err);
     if (rc) {

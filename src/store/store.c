@@ -609,6 +609,8 @@ void tide_store_close(tide_store *st)
         exec_sql(st, "ROLLBACK", "rolling back", NULL);
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(st->q[i]);
+    for (int i = 0; i <= STORE_MULTI_MAX; i++)
+        sqlite3_finalize(st->qmulti[i]);
     sqlite3_close(st->db);
     free(st);
 }

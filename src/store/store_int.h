@@ -64,9 +64,13 @@ typedef enum {
     Q__COUNT
 } store_q;
 
+/* Hinted labels are appended by one multi-row INSERT of up to this many rows. */
+#define STORE_MULTI_MAX 64
+
 struct tide_store {
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];   /* prepared lazily, finalised on close */
+    sqlite3_stmt *qmulti[STORE_MULTI_MAX + 1];   /* INSERT of k labels, k = 1..MAX */
     int explicit_txn;            /* tide_store_begin is open */
     int verify_hints;            /* tide_store_verify_hints: check hinted joins by SQL */
     char path[4096];             /* DIR/tide.db as given (for messages) */
