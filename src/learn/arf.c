@@ -430,6 +430,21 @@ void tt_arf_counters(const tide_learner *l, uint64_t *n_warnings, uint64_t *n_dr
     *n_drifts = a->n_drifts;
 }
 
+tt_tree *tt_arf_tree(tide_learner *l, int i)
+{
+    arf_learner *a = (arf_learner *)l;
+    return i >= 0 && i < a->n_models ? &a->m[i].t : NULL;
+}
+
+void tt_arf_set_score(tide_learner *l, int i, double correct, double seen)
+{
+    arf_learner *a = (arf_learner *)l;
+    if (i >= 0 && i < a->n_models) {
+        a->m[i].correct = correct;
+        a->m[i].seen = seen;
+    }
+}
+
 const tide_learner_vt tide_arf_vt = {
     .name = "arf",
     .task = TIDE_TASK_CLASSIFY,

@@ -185,6 +185,10 @@ void tt_hat_counters(const tide_learner *l, uint64_t *n_alt, uint64_t *n_switch,
                      uint64_t *n_prune);
 /* arf: warnings (background trees started) and drifts (trees replaced). */
 void tt_arf_counters(const tide_learner *l, uint64_t *n_warnings, uint64_t *n_drifts);
+/* arf (tests): foreground tree i (NULL when out of range); sets member i's
+ * score (rows predicted right / rows predicted since it was started). */
+tt_tree *tt_arf_tree(tide_learner *l, int i);
+void tt_arf_set_score(tide_learner *l, int i, double correct, double seen);
 /* bagging: member i (NULL when out of range). */
 const tide_learner *tt_bagging_member(const tide_learner *l, int i);
 /* Counts the leaves/inactive leaves (after load or clone). */

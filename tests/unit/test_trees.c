@@ -411,6 +411,44 @@ static void test_ht_roundtrip(void **st)
     roundtrip("ht", kv, 2, "phishing.csv");
 }
 
+
+/* Weighted rows: the Gaussian variance is M2 / (W - sum(w^2)/W). Values 1
+ * (weight 3), 2 (weight 1), 4 (weight 2): W = 6, mean = 13/6,
+ * M2 = 3 (7/6)^2 + (1/6)^2 + 2 (11/6)^2 = 390/36, sum w^2 = 14, so the
+ * variance is (390/36) / (6 - 14/6) = 65/22, where M2 / (W - 1) would say
+ * 13/6. One row of weight 5 alone has no variance. */
+static void test_tree_weighted_variance(void **st)
+{
+    (void)st;
+    tide_learner *l = mk("ht", NULL, 0);
+    const double v[3] = {1, 2, 4}, w[3] = {3, 1, 2};
+    vec x;
+    for (int i = 0; i < 3; i++) {
+        vec_set(&x, &v[i], 1);
+        assert_int_equal(tide_learner_learn(l, &x.v, 0, w[i]), TIDE_OK);
+    }
+    const tt_node *root = tt_ht_tree(l)->root;
+    assert_int_equal(root->feat, TT_LEAF);
+    assert_int_equal(root->nob, 1);
+    const double *s = root->ob[0].st;   /* class 0 */
+    assert_near(s[OS_N], 6, 1e-12);
+    assert_near(s[OS_W2], 14, 1e-12);
+    assert_near(s[OS_MEAN], 13.0 / 6, 1e-12);
+    assert_near(s[OS_M2], 390.0 / 36, 1e-12);
+    assert_near(s[OS_IV], 22.0 / 65, 1e-12);
+    assert_near(root->seen2[0], 14, 1e-12);
+    tide_learner_free(l);
+
+    l = mk("ht", NULL, 0);
+    double one = 0.5;
+    vec_set(&x, &one, 1);
+    assert_int_equal(tide_learner_learn(l, &x.v, 1, 5), TIDE_OK);
+    s = tt_ht_tree(l)->root->ob[0].st + TT_OS;   /* class 1 */
+    assert_near(s[OS_N], 5, 1e-12);
+    assert_near(s[OS_IV], 0, 0);
+    tide_learner_free(l);
+}
+
 /* ---- htr ------------------------------------------------------------------ */
 
 static void test_htr_variance_reduction(void **st)
@@ -553,9 +591,18 @@ static void test_arf_seeded(void **st)
     tide_learner_free(a);
     tide_learner_free(b);
     tide_learner_free(c);
-    /* River's ARF: 0.9079; seeds vary by about +-0.5 point */
+    /* River's ARF: 0.9079. Ours with the default seed: 0.9008 (seeds 1..10:
+     * mean 0.9069, 0.898..0.913; docs/bench/trees.md) */
     tide_learner *d = mk("arf", NULL, 0);
-    assert_true(prequential(d, &s, 0, s.n) >= 0.89);
+    assert_true(prequential(d, &s, 0, s.n) >= 0.90);
+    tide_learner_free(d);
+    stream_free(&s);
+    /* Bananas, River 0.8870; ours 0.8809 (seeds 1..10: mean 0.8847). Before
+     * the bootstrap variance and the one-sided detectors: 0.8770. */
+    if (load_csv("bananas.csv", &s, 100000))
+        skip();
+    d = mk("arf", NULL, 0);
+    assert_true(prequential(d, &s, 0, s.n) >= 0.88);
     tide_learner_free(d);
     stream_free(&s);
 }
@@ -576,6 +623,141 @@ static void test_arf_drift_and_roundtrip(void **st)
     tide_learner_free(a);
     roundtrip("arf", kv, 1, "phishing.csv");
     roundtrip("arf", NULL, 0, "elec2.csv");
+}
+
+
+/* The vote: sum_i acc_i d_i, normalised, with acc_i the tree's accuracy and
+ * a tree with accuracy 0 voting at weight 1. Leaves with no observers
+ * predict their class weights: d1 = (3/4, 1/4) acc 0.9, d2 = (1/5, 4/5)
+ * acc 0.5, d3 = (1/2, 1/2) acc 0 -> weight 1:
+ *   class 0: 0.9*0.75 + 0.5*0.2 + 0.5 = 1.275, class 1: 0.225 + 0.4 + 0.5
+ *   = 1.125, so (0.53125, 0.46875); unweighted: (1.45, 1.55) / 3. */
+static void test_arf_weighted_vote(void **st)
+{
+    (void)st;
+    const char *kv[] = {"n_models=3"}, *kv2[] = {"n_models=3", "weighted_vote=false"};
+    const double cls[3][2] = {{3, 1}, {1, 4}, {2, 2}}, score[3][2] = {{9, 10}, {5, 10}, {0, 7}};
+    double out[2], zero = 0;
+    vec x;
+    vec_set(&x, &zero, 1);
+    for (int pass = 0; pass < 2; pass++) {
+        tide_learner *a = mk("arf", pass ? kv2 : kv, pass ? 2 : 1);
+        for (int i = 0; i < 3; i++) {
+            tt_tree *t = tt_arf_tree(a, i);
+            t->root->cls[0] = cls[i][0];
+            t->root->cls[1] = cls[i][1];
+            tt_arf_set_score(a, i, score[i][0], score[i][1]);
+        }
+        assert_null(tt_arf_tree(a, 3));
+        tide_learner_predict(a, &x.v, out);
+        if (pass == 0) {
+            assert_near(out[0], 0.53125, 1e-12);
+            assert_near(out[1], 0.46875, 1e-12);
+        } else {
+            assert_near(out[0], 1.45 / 3, 1e-12);
+            assert_near(out[1], 1.55 / 3, 1e-12);
+        }
+        tide_learner_free(a);
+    }
+}
+
+/* Online bagging weights reach the leaf: with one tree and a pure stream
+ * (the leaf never splits), the leaf's class weight, its sum of squared
+ * weights and the observer's weighted mean/M2/variance equal the sums over
+ * the Poisson(6) draws k_i, replayed from the seed (the first draw of the
+ * generator seeds the tree, then one draw per row). */
+static void test_arf_poisson_weights_reach_leaf(void **st)
+{
+    (void)st;
+    const char *kv[] = {"n_models=1", "seed=5"};
+    tide_learner *a = mk("arf", kv, 2);
+    uint64_t rng = 5;
+    double W = 0, W2 = 0, sv = 0, v[400], k[400];
+    vec x;
+    (void)tt_rand(&rng);
+    for (int i = 0; i < 400; i++) {
+        v[i] = (double)(i % 7) * 0.5;
+        k[i] = tt_poisson(&rng, 6);
+        W += k[i];
+        W2 += k[i] * k[i];
+        sv += k[i] * v[i];
+        vec_set(&x, &v[i], 1);
+        assert_int_equal(tide_learner_learn(a, &x.v, 1, 1.0), TIDE_OK);
+    }
+    double mean = sv / W, m2 = 0;
+    for (int i = 0; i < 400; i++)
+        m2 += k[i] * (v[i] - mean) * (v[i] - mean);
+    const tt_node *root = tt_arf_tree(a, 0)->root;
+    assert_int_equal(root->feat, TT_LEAF);
+    assert_near(root->cls[1], W, 1e-9);
+    assert_near(root->seen[1], W, 1e-9);
+    assert_near(root->seen2[1], W2, 1e-9);
+    const double *s = root->ob[0].st + TT_OS;   /* class 1 */
+    assert_near(s[OS_N], W, 1e-9);
+    assert_near(s[OS_W2], W2, 1e-9);
+    assert_near(s[OS_MEAN], mean, 1e-12);
+    assert_near(s[OS_M2], m2, 1e-9 * m2);
+    assert_near(s[OS_IV], (W - W2 / W) / m2, 1e-9);
+    assert_true(W > 5.5 * 400 && W < 6.5 * 400);   /* ~6 per row */
+    tide_learner_free(a);
+}
+
+/* A tree whose error FALLS is learning, not drifting: 600 rows of coin-flip
+ * labels, then 4,000 rows of y = (x0 <= 0.3). ADWIN cuts the window when
+ * the error drops, but the forest replaces no tree (MOA's change detector
+ * semantics); the error rise of flip_stream still replaces them. */
+static void test_arf_error_drop_is_not_drift(void **st)
+{
+    (void)st;
+    const char *kv[] = {"n_models=5"};
+    tide_learner *a = mk("arf", kv, 1);
+    uint64_t rng = 17, w, d;
+    double xv[2], y;
+    vec x;
+    for (int i = 0; i < 4600; i++) {
+        synth_row(&rng, i >= 600, xv, &y);
+        vec_set(&x, xv, 2);
+        assert_int_equal(tide_learner_learn(a, &x.v, y, 1), TIDE_OK);
+    }
+    tt_arf_counters(a, &w, &d);
+    assert_int_equal(d, 0);
+    tide_learner_free(a);
+}
+
+/* learn_predict answers what predict would, then learns, bit for bit: the
+ * same outputs row after row and the same saved state at the end, through
+ * drifts and tree replacements (flip at row 3000). */
+static void test_arf_learn_predict_identical(void **st)
+{
+    (void)st;
+    const char *kv[] = {"n_models=4", "seed=3"};
+    tide_learner *a = mk("arf", kv, 2), *b = mk("arf", kv, 2);
+    uint64_t rng = 21, wa, da;
+    double xv[2], pa[2], pb[2];
+    vec x;
+    for (int i = 0; i < 6000; i++) {
+        xv[0] = tide_test_uniform(&rng);
+        xv[1] = tide_test_uniform(&rng);
+        double y = (xv[0] <= 0.5) ^ (i >= 3000) ? 1 : 0;
+        vec_set(&x, xv, 2);
+        tide_learner_predict(a, &x.v, pa);
+        assert_int_equal(tide_learner_learn(a, &x.v, y, 1), TIDE_OK);
+        assert_int_equal(tide_learner_learn_predict(b, &x.v, y, 1, pb), TIDE_OK);
+        assert_memory_equal(pa, pb, sizeof pa);
+    }
+    tt_arf_counters(a, &wa, &da);
+    assert_true(da > 0);   /* the replacement path was exercised */
+    tide_wbuf ba, bb;
+    tide_wbuf_init(&ba);
+    tide_wbuf_init(&bb);
+    assert_int_equal(tide_learner_save(a, &ba), TIDE_OK);
+    assert_int_equal(tide_learner_save(b, &bb), TIDE_OK);
+    assert_int_equal(ba.len, bb.len);
+    assert_memory_equal(ba.data, bb.data, ba.len);
+    tide_wbuf_free(&ba);
+    tide_wbuf_free(&bb);
+    tide_learner_free(a);
+    tide_learner_free(b);
 }
 
 /* ---- bagging -------------------------------------------------------------- */
@@ -648,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_ht_phishing_floor),
         cmocka_unit_test(test_ht_memory_limit),
         cmocka_unit_test(test_ht_roundtrip),
+        cmocka_unit_test(test_tree_weighted_variance),
         cmocka_unit_test(test_htr_variance_reduction),
         cmocka_unit_test(test_htr_step),
         cmocka_unit_test(test_htr_trump),
@@ -655,6 +838,10 @@ int main(void)
         cmocka_unit_test(test_hat_phishing_and_roundtrip),
         cmocka_unit_test(test_arf_seeded),
         cmocka_unit_test(test_arf_drift_and_roundtrip),
+        cmocka_unit_test(test_arf_weighted_vote),
+        cmocka_unit_test(test_arf_poisson_weights_reach_leaf),
+        cmocka_unit_test(test_arf_error_drop_is_not_drift),
+        cmocka_unit_test(test_arf_learn_predict_identical),
         cmocka_unit_test(test_bagging),
         cmocka_unit_test(test_bad_input),
     };
