@@ -246,10 +246,18 @@ static void test_ht_nb_posterior(void **st)
     tide_learner_free(l);
 }
 
-/* A class whose observer of a feature is degenerate (zero variance) skips
- * that feature; the other class sums one more Gaussian term, and its
- * -1/2 log(2 pi) must be counted, or the class with fewer terms wins by
- * 0.92 nats per skipped feature. */
+/* Degenerate Gaussians in naive Bayes leaves.
+ * (a) A class whose rows (at least two) all had the same value of a
+ * feature: that is evidence, with variance 1e-9 x the largest variance of
+ * the feature among the classes. Rows (x0, x1, y): (1,5,0) (2,5,0) (3,5,0)
+ * (5,4,1) (7,6,1): class 0: prior 3/5, x0 ~ N(2, 1), x1 ~ N(5, 2e-9);
+ * class 1: prior 2/5, x0 ~ N(6, 2), x1 ~ N(5, 2). At (4, 5) python gives
+ * out0 = 0.9999594798889431, at (4, 5.001) 6.587e-105 (skipping x1 for
+ * class 0, as River does, gave 0.7345 at both).
+ * (b) A class with one distinct row (weight 3) has no variance scale and
+ * skips both features; class 1 sums two Gaussian terms whose
+ * -1/2 log(2 pi) must be counted: p0 = .6, p1 = .4 N(4; 6, 2) N(5; 5, 2),
+ * out0 = 0.9808569960440569 (0.8908 without the 2 pi terms). */
 static void test_ht_nb_skipped_feature(void **st)
 {
     (void)st;
@@ -264,15 +272,30 @@ static void test_ht_nb_skipped_feature(void **st)
         vec_set(&x, xv, 2);
         tide_learner_learn(l, &x.v, rows[i][2], 1);
     }
-    /* class 0: prior 3/5, x0 ~ N(2, 1), x1 constant (skipped);
-     * class 1: prior 2/5, x0 ~ N(6, 2), x1 ~ N(5, 2). At (4, 5):
-     * p0 = .6 (2 pi)^-1/2 e^-2, p1 = .4 (2 pi 2)^-1 e^-1 e^0, out0 = p0/(p0+p1)
-     * (python: 0.7344952547891409; without the 2 pi term: 0.4060) */
     xv[0] = 4;
     xv[1] = 5;
     vec_set(&x, xv, 2);
     tide_learner_predict(l, &x.v, out);
-    assert_near(out[0], 0.7344952547891409, 1e-9);
+    assert_near(out[0], 0.9999594798889431, 1e-9);
+    xv[1] = 5.001;
+    vec_set(&x, xv, 2);
+    tide_learner_predict(l, &x.v, out);
+    assert_true(out[0] < 1e-100 && out[0] > 1e-110);
+    tide_learner_free(l);
+
+    l = mk("ht", kv, 1);
+    double rows2[3][4] = {{2, 5, 0, 3}, {5, 4, 1, 1}, {7, 6, 1, 1}};
+    for (int i = 0; i < 3; i++) {
+        xv[0] = rows2[i][0];
+        xv[1] = rows2[i][1];
+        vec_set(&x, xv, 2);
+        tide_learner_learn(l, &x.v, rows2[i][2], rows2[i][3]);
+    }
+    xv[0] = 4;
+    xv[1] = 5;
+    vec_set(&x, xv, 2);
+    tide_learner_predict(l, &x.v, out);
+    assert_near(out[0], 0.9808569960440569, 1e-9);
     tide_learner_free(l);
 }
 
