@@ -1,6 +1,7 @@
 /* test_serve.c — the request validator (schemas, instances, inference) and
  * the hazard-pointer snapshot scheme of src/serve, without HTTP. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 
 #include "testutil.h"
@@ -273,6 +274,125 @@ static void test_snap_stress(void **st)
     serve_snap_free(atomic_load(&x.p));
 }
 
+/* ---- jcache.c: the committer's join cache ------------------------------------ */
+
+static void add_ev(jcache *c, const char *id, int64_t row, int64_t time)
+{
+    tide_feat f[2] = {{7, 1.5f}, {9, -2.0f}};
+    double p[2] = {0.25, 0.75};
+    assert_int_equal(jcache_add(c, id, row, time, 3, f, 2, p, 2), 0);
+}
+
+/* A transaction's adds and label changes vanish on undo and stay on commit;
+ * the entry keeps what it was given. */
+static void test_jcache_undo(void **st)
+{
+    (void)st;
+    jcache c;
+    jentry *e;
+    jcache_init(&c, 1 << 20);
+    add_ev(&c, "a", 1, 100);
+    jcache_commit(&c);
+    e = jcache_get(&c, "a");
+    assert_non_null(e);
+    assert_int_equal(e->row, 1);
+    assert_int_equal(e->time, 100);
+    assert_int_equal(e->version, 3);
+    assert_int_equal(e->nf, 2);
+    assert_int_equal(e->f[1].idx, 9);
+    assert_true(e->f[1].val == -2.0f);
+    assert_int_equal(e->np, 2);
+    assert_true(e->p[1] == 0.75);
+    assert_int_equal(e->seq, 0);
+    assert_null(e->label);
+    assert_int_equal(jcache_add(&c, "a", 9, 9, 9, NULL, 0, NULL, 0), -1);   /* present */
+
+    /* rolled back: a new event, a first label, then a second label */
+    add_ev(&c, "b", 2, 101);
+    jcache_set_label(&c, e, 10, "cat");
+    jcache_set_label(&c, e, 11, "dog");
+    assert_int_equal(e->seq, 11);
+    assert_string_equal(e->label, "dog");
+    assert_non_null(jcache_get(&c, "b"));
+    jcache_undo(&c);
+    assert_null(jcache_get(&c, "b"));
+    assert_ptr_equal(jcache_get(&c, "a"), e);
+    assert_int_equal(e->seq, 0);
+    assert_null(e->label);
+    assert_int_equal(c.n, 1);
+
+    /* committed, then an overwrite rolled back */
+    jcache_set_label(&c, e, 12, "cat");
+    jcache_commit(&c);
+    jcache_set_label(&c, e, 13, "dog");
+    jcache_undo(&c);
+    assert_int_equal(e->seq, 12);
+    assert_string_equal(e->label, "cat");
+    jcache_free(&c);
+}
+
+/* Byte budget: the oldest entries leave first, never during a transaction;
+ * accounting returns to zero; expire drops old events; 0 bytes = disabled. */
+static void test_jcache_budget(void **st)
+{
+    (void)st;
+    jcache c;
+    char id[32];
+    size_t one;
+    jcache_init(&c, 1 << 20);
+    add_ev(&c, "x00", 1, 0);
+    one = c.bytes;
+    jcache_commit(&c);
+    jcache_free(&c);
+
+    jcache_init(&c, one * 10);   /* room for 10 entries */
+    for (int i = 0; i < 25; i++) {
+        snprintf(id, sizeof id, "x%02d", i);
+        add_ev(&c, id, i + 1, 1000 + i);
+    }
+    assert_int_equal(c.n, 25);   /* not evicted while the transaction is open */
+    jcache_commit(&c);
+    assert_int_equal(c.n, 10);
+    assert_int_equal(c.evicted, 15);
+    assert_int_equal(c.bytes, 10 * one);
+    assert_null(jcache_get(&c, "x14"));
+    assert_non_null(jcache_get(&c, "x15"));
+    assert_non_null(jcache_get(&c, "x24"));
+    /* a label makes an entry bigger: the budget still holds after commit */
+    jcache_set_label(&c, jcache_get(&c, "x24"), 5, "a-long-label-text");
+    jcache_commit(&c);
+    assert_true(c.bytes <= one * 10);
+    assert_null(jcache_get(&c, "x15"));
+    /* retention: events older than the cutoff leave */
+    jcache_expire(&c, 1020);
+    assert_null(jcache_get(&c, "x19"));
+    assert_non_null(jcache_get(&c, "x20"));
+    assert_int_equal(c.n, 5);
+    jcache_expire(&c, 1 << 30);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(c.bytes, 0);
+    /* many entries: the table grows and every one is still found */
+    jcache_free(&c);
+    jcache_init(&c, 64u << 20);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "ev-%d", i);
+        add_ev(&c, id, i + 1, i);
+    }
+    jcache_commit(&c);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "ev-%d", i);
+        jentry *e = jcache_get(&c, id);
+        assert_non_null(e);
+        assert_int_equal(e->row, i + 1);
+    }
+    assert_null(jcache_get(&c, "ev-5000"));
+    jcache_free(&c);
+    jcache_init(&c, 0);
+    assert_int_equal(jcache_add(&c, "z", 1, 1, 0, NULL, 0, NULL, 0), -1);
+    assert_null(jcache_get(&c, "z"));
+    jcache_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +402,8 @@ int main(void)
         cmocka_unit_test(test_schema_infer),
         cmocka_unit_test(test_snap_reclaim),
         cmocka_unit_test(test_snap_stress),
+        cmocka_unit_test(test_jcache_undo),
+        cmocka_unit_test(test_jcache_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
