@@ -592,6 +592,137 @@ typedef struct {
     int stop_at;
 } collect;
 
+/* Hinted labels (the committer's join cache) must give exactly what the SQL
+ * join gives: same statuses, same seqs, same stored rows, including batches
+ * longer than one multi-row INSERT and hinted runs broken by SQL joins. A
+ * wrong hint fails the batch in verify mode, and a hint naming a missing
+ * event fails it always (foreign key), with nothing stored. */
+#define NH 150
+typedef struct {
+    int64_t row, time, seq;
+    char label[8];
+} hstate;
+
+static void hint(tide_store_label *l, const hstate *h, int64_t mid)
+{
+    l->hint_model = mid;
+    l->hint_row = h->row;
+    l->hint_time = h->time;
+    l->hint_version = 0;
+    l->hint_seq = h->seq;
+    l->hint_label = h->seq ? h->label : NULL;
+}
+
+static void test_label_hints(void **state)
+{
+    (void)state;
+    tmpd ta, tb;
+    tide_store *a, *b;
+    tide_store_model sm;
+    tide_store_event ev[NH];
+    tide_store_label la[NH], lb[NH];
+    hstate h[NH];
+    char ids[NH][16];
+    tide_err e = {0};
+    int64_t mid, n;
+    tmp_make(&ta);
+    tmp_make(&tb);
+    a = open_ok(ta.dir);
+    b = open_ok(tb.dir);
+    mk_model(a, "m");
+    mk_model(b, "m");
+    assert_int_equal(tide_store_model_get(b, "m", &sm, &e), TIDE_OK);
+    mid = sm.id;
+    tide_store_model_clear(&sm);
+    memset(ev, 0, sizeof ev);
+    for (int i = 0; i < NH; i++) {
+        snprintf(ids[i], sizeof ids[i], "h%d", i);
+        ev[i].id = ids[i];
+        ev[i].time = 1000 + i;
+        ev[i].features = "{\"x\":1}";
+    }
+    assert_int_equal(tide_store_events_log(a, "m", ev, NH, &e), TIDE_OK);
+    assert_int_equal(tide_store_events_log(b, "m", ev, NH, &e), TIDE_OK);
+    for (int i = 0; i < NH; i++) {
+        assert_true(ev[i].out_row > 0);
+        assert_int_equal(ev[i].out_time, 1000 + i);
+        h[i] = (hstate){ev[i].out_row, ev[i].out_time, 0, ""};
+    }
+    /* round 1: every event's first label (150 > one multi-row INSERT);
+     * round 2: idempotent / conflict / overwrite, every 7th joined by SQL */
+    for (int round = 0; round < 2; round++) {
+        memset(la, 0, sizeof la);
+        memset(lb, 0, sizeof lb);
+        for (int i = 0; i < NH; i++) {
+            const char *lab = round == 0 ? (i % 2 ? "1" : "0") : (i % 3 == 0 ? "1" : "0");
+            la[i] = (tide_store_label){.model = "m", .event_id = ids[i], .label = lab,
+                                       .time = 5000 + i, .overwrite = round && i % 5 == 0};
+            lb[i] = la[i];
+            if (round == 0 || i % 7)
+                hint(&lb[i], &h[i], mid);
+        }
+        assert_int_equal(tide_store_labels_insert(a, la, NH, &e), TIDE_OK);
+        if (tide_store_labels_insert(b, lb, NH, &e))
+            fail_msg("hinted batch: %s", e.msg);
+        for (int i = 0; i < NH; i++) {
+            assert_int_equal(lb[i].status, la[i].status);
+            assert_int_equal(lb[i].seq, la[i].seq);
+            assert_int_equal(lb[i].delay, la[i].delay);
+            assert_int_equal(lb[i].delay, 4000);
+            if (la[i].previous)
+                assert_string_equal(lb[i].previous, la[i].previous);
+            else
+                assert_null(lb[i].previous);
+            if (lb[i].status == TIDE_LABEL_JOINED || lb[i].status == TIDE_LABEL_OVERWRITTEN) {
+                h[i].seq = lb[i].seq;
+                snprintf(h[i].label, sizeof h[i].label, "%s", lb[i].label);
+            }
+        }
+        if (round == 1) {   /* the three outcomes did happen */
+            assert_int_equal(la[3].status, TIDE_LABEL_IDEMPOTENT);    /* "1" again */
+            assert_int_equal(la[6].status, TIDE_LABEL_CONFLICT);      /* "0" -> "1" */
+            assert_int_equal(la[5].status, TIDE_LABEL_OVERWRITTEN);   /* "1" -> "0", overwrite */
+        }
+        tide_store_labels_clear(la, NH);
+        tide_store_labels_clear(lb, NH);
+    }
+    /* the stored logs are identical */
+    assert_int_equal(raw_int(ta.dir, "SELECT count(*) FROM labels"),
+                     raw_int(tb.dir, "SELECT count(*) FROM labels"));
+    assert_int_equal(raw_int(ta.dir, "SELECT sum(seq * event_row + length(label) * time) FROM labels"),
+                     raw_int(tb.dir, "SELECT sum(seq * event_row + length(label) * time) FROM labels"));
+    n = raw_int(tb.dir, "SELECT count(*) FROM labels");
+    /* verify mode: a hint that forgets the current label is refused */
+    tide_store_verify_hints(b, 1);
+    memset(lb, 0, sizeof lb);
+    lb[0] = (tide_store_label){.model = "m", .event_id = ids[1], .label = "0"};
+    lb[1] = (tide_store_label){.model = "m", .event_id = ids[2], .label = "1"};
+    hint(&lb[0], &h[1], mid);
+    hint(&lb[1], &h[2], mid);
+    lb[1].hint_seq = 0;   /* stale: h2 has a label */
+    assert_int_equal(tide_store_labels_insert(b, lb, 2, &e), TIDE_ERR_STATE);
+    assert_non_null(strstr(e.msg, "'h2'"));
+    assert_int_equal(raw_int(tb.dir, "SELECT count(*) FROM labels"), n);
+    /* a correct hint passes verify mode */
+    hint(&lb[1], &h[2], mid);
+    assert_int_equal(tide_store_labels_insert(b, lb, 2, &e), TIDE_OK);
+    assert_int_equal(lb[0].status, TIDE_LABEL_CONFLICT);
+    tide_store_labels_clear(lb, 2);
+    /* without verify: a hint naming a deleted event fails on the foreign key */
+    tide_store_verify_hints(b, 0);
+    n = raw_int(tb.dir, "SELECT count(*) FROM labels");
+    lb[0] = (tide_store_label){.model = "m", .event_id = "gone", .label = "1"};
+    hint(&lb[0], &h[0], mid);
+    lb[0].hint_row = 999999;
+    lb[0].hint_seq = 0;
+    assert_int_not_equal(tide_store_labels_insert(b, lb, 1, &e), TIDE_OK);
+    assert_int_equal(raw_int(tb.dir, "SELECT count(*) FROM labels"), n);
+    tide_store_close(a);
+    tide_store_close(b);
+    tmp_rm(&ta);
+    tmp_rm(&tb);
+}
+
 static int collect_cb(void *ctx, const tide_store_label_row *r)
 {
     collect *c = ctx;
@@ -1054,6 +1185,7 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_label_rules),
         cmocka_unit_test(test_batch_atomicity),
+        cmocka_unit_test(test_label_hints),
         cmocka_unit_test(test_labels_after),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_audit_chain),
