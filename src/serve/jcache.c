@@ -79,7 +79,7 @@ jentry *jcache_get(jcache *c, const char *id)
     len = strlen(id);
     h = id_hash(id, len);
     for (jentry *e = c->b[h & (c->nb - 1)]; e; e = e->hnext)
-        if (e->hash == h && e->idlen == len && !memcmp(e->id, id, len))
+        if (e->hash == h && e->idlen == len && !memcmp(jentry_id(e), id, len))
             return e->dead ? NULL : e;
     return NULL;
 }
@@ -101,6 +101,13 @@ static int grow(jcache *c)
     return 0;
 }
 
+/* Memory charged to the budget for e (its block and its label). */
+static size_t entry_bytes(const jentry *e)
+{
+    return sizeof *e + e->nf * sizeof(tide_feat) + e->np * sizeof(double) + e->idlen + 1 +
+           (e->label ? strlen(e->label) + 1 : 0);
+}
+
 /* Unlinks e from the table and the list and frees it. */
 static void unlink_free(jcache *c, jentry *e)
 {
@@ -117,7 +124,7 @@ static void unlink_free(jcache *c, jentry *e)
         e->next->prev = e->prev;
     else
         c->tail = e->prev;
-    c->bytes -= e->bytes;
+    c->bytes -= entry_bytes(e);
     c->n--;
     entry_free(e);
 }
@@ -141,7 +148,8 @@ int jcache_add(jcache *c, const char *id, int64_t row, int64_t time, int64_t ver
 {
     size_t len = strlen(id), sz;
     jentry *e;
-    if (!c->max_bytes || nf > UINT32_MAX || np > TIDE_MAX_CLASSES || jcache_get(c, id))
+    if (!c->max_bytes || nf > UINT32_MAX / 2 || np > TIDE_MAX_CLASSES || len >= UINT32_MAX ||
+        jcache_get(c, id))
         return -1;
     if (c->n >= c->nb && grow(c))
         return -1;
@@ -150,20 +158,16 @@ int jcache_add(jcache *c, const char *id, int64_t row, int64_t time, int64_t ver
     e = calloc(1, sz);
     if (!e)
         return -1;
-    e->f = (tide_feat *)(e + 1);
-    e->p = (double *)(e->f + nf);
-    e->id = (char *)(e->p + np);
-    memcpy(e->f, f, nf * sizeof *f);
-    memcpy(e->p, p, np * sizeof *p);
-    memcpy(e->id, id, len + 1);
-    e->idlen = len;
     e->nf = (uint32_t)nf;
     e->np = (uint32_t)np;
+    e->idlen = (uint32_t)len;
+    memcpy(jentry_f(e), f, nf * sizeof *f);
+    memcpy(jentry_p(e), p, np * sizeof *p);
+    memcpy(jentry_id(e), id, len + 1);
     e->row = row;
     e->time = time;
     e->version = version;
     e->hash = id_hash(id, len);
-    e->bytes = sz;
     if (log_push(c, UNDO_ADD, e, 0, NULL)) {
         free(e);
         return -1;
@@ -191,9 +195,9 @@ void jcache_set_label(jcache *c, jentry *e, int64_t seq, const char *label)
         c->n_dead_check = 1;
         return;
     }
-    c->bytes += strlen(copy) - (e->label ? strlen(e->label) : 0);
-    e->bytes += strlen(copy) - (e->label ? strlen(e->label) : 0);
+    c->bytes -= entry_bytes(e);
     e->label = copy;
+    c->bytes += entry_bytes(e);
     e->seq = seq;
 }
 
@@ -209,12 +213,11 @@ void jcache_undo(jcache *c)
             unlink_free(c, u->e);
         } else {
             jentry *e = u->e;
-            size_t cur = e->label ? strlen(e->label) : 0, old = u->label ? strlen(u->label) : 0;
+            c->bytes -= entry_bytes(e);
             free(e->label);
             e->label = u->label;
             e->seq = u->seq;
-            c->bytes = c->bytes - cur + old;
-            e->bytes = e->bytes - cur + old;
+            c->bytes += entry_bytes(e);
         }
     }
     c->undos++;

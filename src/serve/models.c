@@ -905,11 +905,12 @@ void citem_free(citem *c)
     free(c->ev);
     if (c->lb) {
         tide_store_labels_clear(c->lb, c->nlb);
-        for (size_t i = 0; i < c->nlb; i++) {
+        for (size_t i = 0; i < c->nlb && !c->strs; i++) {
             free((char *)c->lb[i].event_id);
             free((char *)c->lb[i].label);
         }
     }
+    free(c->strs);
     free(c->lb);
     free(c);
 }
@@ -1149,15 +1150,15 @@ static void feed_learners(citem *c, double t_commit)
              * packed with the label in one block */
             const jentry *e = c->lje[i];
             size_t ll = strlen(l->label);
-            j = malloc(sizeof *j + e->nf * sizeof *e->f + e->np * sizeof *e->p + ll + 1);
+            j = malloc(sizeof *j + e->nf * sizeof(tide_feat) + e->np * sizeof(double) + ll + 1);
             if (j) {
                 memset(j, 0, sizeof *j);
                 j->packed = 1;
                 j->f = (tide_feat *)(j + 1);
                 j->p = (double *)(j->f + e->nf);
                 j->label = (char *)(j->p + e->np);
-                memcpy(j->f, e->f, e->nf * sizeof *e->f);
-                memcpy(j->p, e->p, e->np * sizeof *e->p);
+                memcpy(j->f, jentry_f(e), e->nf * sizeof *j->f);
+                memcpy(j->p, jentry_p(e), e->np * sizeof *j->p);
                 memcpy(j->label, l->label, ll + 1);
                 j->nf = e->nf;
                 j->np = e->np;

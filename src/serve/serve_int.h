@@ -85,14 +85,14 @@ typedef struct jentry {
     int64_t seq;                 /* its current label's seq, 0 = none */
     char *label;                 /* its current label (owned), NULL = none */
     uint64_t stamp;              /* committer: last item that joined through it */
-    size_t bytes;                /* memory charged to the budget */
-    tide_feat *f;                /* hashed features at serving time (nf, in the block) */
-    double *p;                   /* logged probabilities (np, in the block) */
-    char *id;                    /* event id (in the block) */
-    size_t idlen;
-    uint32_t nf, np;
+    uint32_t nf, np, idlen;      /* sizes of what follows the struct: */
     int dead;                    /* invalidated (out of memory): a miss, freed later */
+    /* tide_feat f[nf]: hashed features at serving time; double p[np]: the
+     * logged probabilities; char id[idlen + 1] (jentry_f/_p/_id) */
 } jentry;
+static inline tide_feat *jentry_f(const jentry *e) { return (tide_feat *)(uintptr_t)(e + 1); }
+static inline double *jentry_p(const jentry *e) { return (double *)(void *)(jentry_f(e) + e->nf); }
+static inline char *jentry_id(const jentry *e) { return (char *)(jentry_p(e) + e->np); }
 
 typedef struct jcache {
     jentry **b;                  /* buckets (nb, a power of two) */

@@ -672,7 +672,18 @@ static int label_for_task(smodel *m, const json_t *lab, const char *field, req *
     return 0;
 }
 
+static void h_labels_body(req *r, smodel *m);
+
+/* The request's JSON lives in the per-thread arena (src/serve/arena.c):
+ * 100 labels are ~1000 small jansson allocations, all dropped together. */
 static void h_labels(req *r, smodel *m)
+{
+    serve_arena_begin();
+    h_labels_body(r, m);
+    serve_arena_end();
+}
+
+static void h_labels_body(req *r, smodel *m)
 {
     json_t *doc = load_body(r, 0), *arr, *one;
     citem *c = NULL;
@@ -740,24 +751,37 @@ static void h_labels(req *r, smodel *m)
     c->kind = CI_LABELS;
     c->m = m;
     c->nlb = n;
-    for (size_t i = 0; i < n; i++) {
+    {
+        /* every id and label text in one block (c->strs) */
+        size_t total = 0, at = 0;
         char nb[40];
-        size_t ll;
-        json_t *lab;
-        one = arr ? json_array_get(arr, i) : doc;
-        lab = json_object_get(one, "label");
-        c->lb[i].model = m->name;
-        c->lb[i].event_id = strdup(json_string_value(json_object_get(one, "id")));
-        {
-            const char *lt = serve_label_text(lab, nb, sizeof nb, &ll);
-            c->lb[i].label = strndup(lt, ll);
+        for (size_t i = 0; i < n; i++) {
+            size_t ll;
+            one = arr ? json_array_get(arr, i) : doc;
+            serve_label_text(json_object_get(one, "label"), nb, sizeof nb, &ll);
+            total += json_string_length(json_object_get(one, "id")) + 1 + ll + 1;
         }
-        c->lb[i].overwrite = json_is_true(json_object_get(one, "overwrite"));
-        c->lb[i].want_event = 1;
-        if (!c->lb[i].event_id || !c->lb[i].label) {
+        if (!(c->strs = malloc(total))) {
             citem_free(c);
             reply_errf(r, 500, "internal", "", "out of memory");
             goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_t *id;
+            const char *lt;
+            size_t ll, il;
+            one = arr ? json_array_get(arr, i) : doc;
+            id = json_object_get(one, "id");
+            il = json_string_length(id);
+            lt = serve_label_text(json_object_get(one, "label"), nb, sizeof nb, &ll);
+            c->lb[i].model = m->name;
+            c->lb[i].event_id = memcpy(c->strs + at, json_string_value(id), il + 1);
+            at += il + 1;
+            c->lb[i].label = memcpy(c->strs + at, lt, ll);
+            c->strs[at + ll] = '\0';
+            at += ll + 1;
+            c->lb[i].overwrite = json_is_true(json_object_get(one, "overwrite"));
+            c->lb[i].want_event = 1;
         }
     }
     r->batch = arr != NULL;   /* a batch of one still answers in batch form */

@@ -117,6 +117,7 @@ typedef struct citem {
     size_t nev;
     tide_store_label *lb;      /* nlb labels (event_id, label owned) */
     jentry **lje;              /* committer: the cache entry each label joined through */
+    char *strs;                /* NULL, or one block holding every event_id and label of lb */
     size_t nlb;
     int rc;
     char msg[TIDE_ERR_MSG_MAX];

@@ -299,10 +299,10 @@ static void test_jcache_undo(void **st)
     assert_int_equal(e->time, 100);
     assert_int_equal(e->version, 3);
     assert_int_equal(e->nf, 2);
-    assert_int_equal(e->f[1].idx, 9);
-    assert_true(e->f[1].val == -2.0f);
+    assert_int_equal(jentry_f(e)[1].idx, 9);
+    assert_true(jentry_f(e)[1].val == -2.0f);
     assert_int_equal(e->np, 2);
-    assert_true(e->p[1] == 0.75);
+    assert_true(jentry_p(e)[1] == 0.75);
     assert_int_equal(e->seq, 0);
     assert_null(e->label);
     assert_int_equal(jcache_add(&c, "a", 9, 9, 9, NULL, 0, NULL, 0), -1);   /* present */
