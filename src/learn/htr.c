@@ -29,6 +29,11 @@
  *              absolute error (fading factor 0.95).
  * Memory limit (max_size MiB) deactivates leaves with the lowest sum of
  * squared deviations, as ht does with its promise measure.
+ *
+ * Random subspaces (max_features=sqrt|log2, for arfr's trees): each split
+ * attempt evaluates a fresh random subset of the leaf's observed features
+ * (sqrt(m) or log2(m)+1 of m), drawn from a splitmix64 generator seeded by
+ * `seed`; the default `all` evaluates every feature and draws nothing.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -136,6 +141,8 @@ typedef struct htr_learner {
     wstat ys;         /* tree-wide target statistics */
     uint64_t n_learn;
     uint32_t n_leaves;
+    int subspace;     /* 0 all features, 1 sqrt(m), 2 log2(m)+1 per attempt */
+    uint64_t rng;     /* subspace draws */
 } htr_learner;
 
 /* ---- nodes -------------------------------------------------------------- */
@@ -466,19 +473,48 @@ static double obs_best(const htr_learner *h, const rnode *leaf, const robs *o, d
     return best;
 }
 
+/* Random subset of k of the n observers (partial Fisher-Yates) into pick;
+ * returns k (n when subspaces are off). */
+static uint32_t pick_features(htr_learner *h, uint32_t n, uint32_t *pick)
+{
+    uint32_t k = n;
+    for (uint32_t i = 0; i < n; i++)
+        pick[i] = i;
+    if (h->subspace && n > 1) {
+        k = h->subspace == 1 ? (uint32_t)llround(sqrt((double)n))
+                             : (uint32_t)(floor(log2((double)n)) + 1);
+        if (k < 1)
+            k = 1;
+        if (k > n)
+            k = n;
+        for (uint32_t i = 0; i < k && k < n; i++) {
+            uint32_t j = i + (uint32_t)(tt_rand(&h->rng) % (n - i));
+            uint32_t s = pick[i];
+            pick[i] = pick[j];
+            pick[j] = s;
+        }
+    }
+    return k;
+}
+
 static int attempt_split(htr_learner *h, rnode *leaf)
 {
     double b1 = 0, b2 = 0, thr = 0, th = 0;
-    uint32_t bf = TT_LEAF;
+    uint32_t bf = TT_LEAF, *pick, npick;
     wstat bl = {0, 0, 0}, br = {0, 0, 0}, l = {0, 0, 0}, r = {0, 0, 0};
-    if (ws_var(&leaf->seen) <= 0)
+    if (ws_var(&leaf->seen) <= 0 || leaf->nob == 0)
         return TIDE_OK;
-    for (uint32_t i = 0; i < leaf->nob; i++) {
-        double m = obs_best(h, leaf, &leaf->ob[i], &th, &l, &r);
+    pick = malloc(leaf->nob * sizeof *pick);
+    if (!pick)
+        return TIDE_ERR_NOMEM;
+    npick = pick_features(h, leaf->nob, pick);
+    for (uint32_t i = 0; i < npick; i++) {
+        const robs *o = &leaf->ob[pick[i]];
+        double m = obs_best(h, leaf, o, &th, &l, &r);
         if (m > b1) {
             b2 = b1;
             b1 = m;
-            bf = leaf->ob[i].feat;
+            bf = o->feat;
             thr = th;
             bl = l;
             br = r;
@@ -486,6 +522,7 @@ static int attempt_split(htr_learner *h, rnode *leaf)
             b2 = m;
         }
     }
+    free(pick);
     if (bf == TT_LEAF)
         return TIDE_OK;
     double eps = tt_hoeffding_bound(1.0, h->delta, leaf->seen.n + leaf->init_n);
@@ -623,6 +660,9 @@ static const tide_param_spec HTR_PARAMS[] = {
     {"min_samples", TIDE_PARAM_INT, "5", "1..1000000", "minimum weight on each side of a split"},
     {"max_size", TIDE_PARAM_DOUBLE, "100", "0..1e6",
      "memory limit in MiB (0 = none): leaves with the least variance stop growing"},
+    {"max_features", TIDE_PARAM_ENUM, "all", "all|sqrt|log2",
+     "features evaluated per split attempt (random subset: arfr's trees)"},
+    {"seed", TIDE_PARAM_INT, "0", "0..4294967295", "seed of the random feature subsets"},
 };
 
 static int htr_create(const tide_params *p, int bits, tide_learner **out, tide_err *err)
@@ -640,6 +680,10 @@ static int htr_create(const tide_params *p, int bits, tide_learner **out, tide_e
     h->max_bins = (int)tide_params_num(p, "max_bins");
     h->min_samples = (int)tide_params_num(p, "min_samples");
     h->max_bytes = tide_params_num(p, "max_size") * 1024.0 * 1024.0;
+    h->subspace = tide_params_enum(p, "max_features");
+    if (h->subspace < 0 || h->subspace > 2)
+        h->subspace = 0;
+    h->rng = (uint64_t)tide_params_num(p, "seed");
     if (h->max_bins < 2 || h->max_bins > MAX_BINS_CAP)
         h->max_bins = 64;
     if (h->max_depth < 1 || h->max_depth > TT_DEPTH_MAX)
@@ -882,6 +926,7 @@ static int htr_save(const tide_learner *l, tide_wbuf *b)
     const htr_learner *h = (const htr_learner *)l;
     ws_save(b, &h->ys);
     tide_wbuf_u64(b, h->n_learn);
+    tide_wbuf_u64(b, h->rng);
     tide_wbuf_u32(b, h->nfs);
     for (uint32_t i = 0; i < h->nfs; i++) {
         tide_wbuf_u32(b, h->fs[i].feat);
@@ -898,6 +943,7 @@ static int htr_load(tide_learner *l, tide_rbuf *r, tide_err *err)
     int rc;
     ws_load(r, &h->ys);
     h->n_learn = tide_rbuf_u64(r);
+    h->rng = tide_rbuf_u64(r);
     uint32_t nfs = tide_rbuf_u32(r);
     if (r->bad || (uint64_t)nfs * 28 > r->len - r->pos)
         return tide_err_set(err, TIDE_ERR_FORMAT, "htr state: feature statistics are corrupt");
@@ -952,4 +998,6 @@ const tide_learner_vt tide_htr_vt = {
     .save_state = htr_save,
     .load_state = htr_load,
     .memory = htr_memory,
+    /* 2: u64 rng of the feature subsets after n_learn */
+    .state_version = 2,
 };

@@ -18,6 +18,7 @@ extern const tide_learner_vt tide_htr_vt;        /* htr.c */
 extern const tide_learner_vt tide_hat_vt;        /* hat.c */
 extern const tide_learner_vt tide_arf_vt;        /* arf.c */
 extern const tide_learner_vt tide_bagging_vt;    /* bagging.c */
+extern const tide_learner_vt tide_arfr_vt;       /* arfr.c */
 
 /* Shared helper for learners: fills the common header after create. */
 void tide_learner_init_base(tide_learner *l, const tide_learner_vt *vt,

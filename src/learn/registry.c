@@ -20,6 +20,7 @@ static const tide_learner_vt *const LEARNERS[] = {
     &tide_hat_vt,
     &tide_arf_vt,
     &tide_bagging_vt,
+    &tide_arfr_vt,
 };
 
 #define N_LEARNERS (sizeof LEARNERS / sizeof LEARNERS[0])

@@ -189,6 +189,8 @@ void tt_arf_counters(const tide_learner *l, uint64_t *n_warnings, uint64_t *n_dr
  * score (rows predicted right / rows predicted since it was started). */
 tt_tree *tt_arf_tree(tide_learner *l, int i);
 void tt_arf_set_score(tide_learner *l, int i, double correct, double seen);
+/* arfr: warnings (background trees started) and drifts (trees replaced). */
+void tt_arfr_counters(const tide_learner *l, uint64_t *n_warnings, uint64_t *n_drifts);
 /* bagging: member i (NULL when out of range). */
 const tide_learner *tt_bagging_member(const tide_learner *l, int i);
 /* Counts the leaves/inactive leaves (after load or clone). */
