@@ -134,20 +134,25 @@ static int learn_node(hat_learner *h, tt_node **slot, const tt_x *x, int y, doub
 }
 
 /* Adds the normalised distributions of the leaves x reaches in n and in the
- * alternates met on the way. */
+ * alternates met on the way. cls (NULL: not wanted) receives the class of
+ * the leaf reached in n itself and *nbp its NB hint (tree.h), or -1 / left
+ * alone when the budget ran out before it. */
 static void collect(const hat_learner *h, const tt_tree *t, const tt_node *n, const tt_x *x,
-                    double *acc, int *budget)
+                    double *acc, int *budget, int *cls, int *nbp)
 {
     double d[TIDE_MAX_CLASSES];
     while (n->feat != TT_LEAF) {
         if (n->alt && *budget > 0)
-            collect(h, t, n->alt, x, acc, budget);
+            collect(h, t, n->alt, x, acc, budget, NULL, NULL);
         n = n->kid[tt_x_get(x, n->feat) <= n->thr ? 0 : 1];
     }
     if (*budget <= 0)
         return;
     (*budget)--;
-    tt_leaf_predict(t, n, x, d);
+    if (cls)
+        *cls = tt_leaf_dist_class(t, n, x, d, nbp);
+    else
+        tt_leaf_predict(t, n, x, d);
     for (int c = 0; c < t->K; c++)
         acc[c] += d[c];
 }
@@ -212,13 +217,50 @@ static void hat_predict(const tide_learner *l, const tide_fvec *x, double *out)
     for (int c = 0; c < t.K; c++)
         out[c] = 0;
     if (tt_x_prep(&px, x) == TIDE_OK) {
-        collect(h, &t, t.root, &px, out, &budget);
+        collect(h, &t, t.root, &px, out, &budget, NULL, NULL);
         tt_x_free(&px);
     }
     for (int c = 0; c < t.K; c++)
         s += out[c];
     for (int c = 0; c < t.K; c++)
         out[c] = s > 0 ? out[c] / s : 1.0 / t.K;
+}
+
+/* The progressive step: the answer's evaluation of the main path's leaf
+ * also gives learn_node its error and NB hint (one naive Bayes less);
+ * bit-identical to hat_predict then hat_learn. */
+static int hat_learn_predict(tide_learner *l, const tide_fvec *x, double y, double w,
+                             double *out)
+{
+    hat_learner *h = (hat_learner *)l;
+    tt_x px;
+    int rc, budget = HAT_MAX_LEAVES_PRED, cls = -1, nbp = TT_NB_UNKNOWN;
+    double s = 0;
+    if (!(w > 0) || !isfinite(w)) {
+        hat_predict(l, x, out);
+        return TIDE_ERR_ARG;
+    }
+    if (h->t.K < l->n_classes)
+        h->t.K = l->n_classes;
+    if ((rc = tt_x_prep(&px, x))) {
+        hat_predict(l, x, out);
+        return rc;
+    }
+    for (int c = 0; c < h->t.K; c++)
+        out[c] = 0;
+    collect(h, &h->t, h->t.root, &px, out, &budget, &cls, &nbp);
+    for (int c = 0; c < h->t.K; c++)
+        s += out[c];
+    for (int c = 0; c < h->t.K; c++)
+        out[c] = s > 0 ? out[c] / s : 1.0 / h->t.K;
+    rc = learn_node(h, &h->t.root, &px, (int)y, w, cls < 0 ? -1 : cls != (int)y,
+                    cls < 0 ? TT_NB_UNKNOWN : nbp);
+    tt_x_free(&px);
+    if (++h->t.n_learn % 1000 == 0) {
+        tt_tree_count(&h->t);
+        tt_tree_enforce_memory(&h->t);
+    }
+    return rc;
 }
 
 static int hat_clone(const tide_learner *l, tide_learner **out, tide_err *err)
@@ -288,4 +330,5 @@ const tide_learner_vt tide_hat_vt = {
     .memory = hat_memory,
     /* 2: tree leaves carry sums of squared weights (tree.h) */
     .state_version = 2,
+    .learn_predict = hat_learn_predict,
 };

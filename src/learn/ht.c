@@ -392,8 +392,9 @@ static void obs_update(double *st, int c, double v, double w)
         s[OS_M2] = 0;
     s[OS_N] = n;
     s[OS_W2] += w * w;
-    double var = wvar(s[OS_M2], n, s[OS_W2]);
-    s[OS_IV] = var > 0 ? 1.0 / var : 0;
+    /* 1/variance = (W - sum w^2 / W) / M2, as wvar() with one division less */
+    double den = n - s[OS_W2] / n;
+    s[OS_IV] = den > VAR_DEN_EPS && s[OS_M2] > 0 ? den / s[OS_M2] : 0;
 }
 
 static void mc_dist(const tt_node *leaf, int K, double *out)
@@ -420,6 +421,19 @@ static void mc_dist(const tt_node *leaf, int K, double *out)
  * skips such a feature; measured on Elec2, arf gains 0.7 point). A Gaussian
  * of fewer rows, or when no class of the feature has a variance, carries no
  * scale and is skipped. */
+/* Adds one Gaussian term (d = x - mean, iv = 1/variance) to class c. */
+static inline void nb_term(double *q, double *p, int *pe, int *used, int c, double d, double iv)
+{
+    q[c] += d * d * iv;
+    p[c] *= iv;
+    used[c]++;
+    if (p[c] > 1e150 || p[c] < 1e-150) {
+        int e;
+        p[c] = frexp(p[c], &e);
+        pe[c] += e;
+    }
+}
+
 /* Log posterior scores (up to a common constant) into out[0..K-1];
  * -INFINITY for classes without weight. Returns 0 when the leaf has no
  * weight at all (out untouched). */
@@ -448,51 +462,44 @@ static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out)
         while (i < x->n && x->idx[i] < f)
             i++;
         double v = (i < x->n && x->idx[i] == f) ? x->v[i] : 0.0;
-        /* pass 1: each class's (d, 1/var); ivs 0 = skip, -1 = variance 0 */
-        double dd[TIDE_MAX_CLASSES], ivs[TIDE_MAX_CLASSES], min_iv = INFINITY;
-        int ndeg = 0;
+        /* each class's term at once; a class with variance 0 waits for
+         * the largest variance of the feature (1/min_iv) */
+        double dd[TIDE_MAX_CLASSES], min_iv = INFINITY;
+        int deg[TIDE_MAX_CLASSES], ndeg = 0;
         for (int c = 0; c < Kl; c++) {
             const double *sc = st + (size_t)c * TT_OS;
-            ivs[c] = 0;
+            double iv = 0, d;
             if (!live[c])
                 continue;
             if (leaf->seen[c] - sc[OS_N] > ZERO_EPS) {
                 gstat g;
                 obs_class(leaf, st, c, &g);
+                d = v - g.mean;
                 if (g.var > 0)
-                    ivs[c] = 1.0 / g.var;
+                    iv = 1.0 / g.var;
                 else if (g.den >= 1)
-                    ivs[c] = -1;
-                dd[c] = v - g.mean;
+                    iv = -1;
             } else {
+                d = v - sc[OS_MEAN];
                 if (sc[OS_IV] > 0)
-                    ivs[c] = sc[OS_IV];
+                    iv = sc[OS_IV];
                 else if (wden(sc[OS_N], sc[OS_W2]) >= 1)
-                    ivs[c] = -1;
-                dd[c] = v - sc[OS_MEAN];
+                    iv = -1;
             }
-            if (ivs[c] > 0 && ivs[c] < min_iv)
-                min_iv = ivs[c];
-            ndeg += ivs[c] < 0;
+            if (iv > 0) {
+                nb_term(q, p, pe, used, c, d, iv);
+                if (iv < min_iv)
+                    min_iv = iv;
+            } else if (iv < 0) {
+                deg[ndeg++] = c;
+                dd[c] = d;
+            }
         }
-        /* the largest variance is 1/min_iv: a constant class gets
-         * NB_VAR_SMOOTH of it (none when no class has a variance) */
+        /* NB_VAR_SMOOTH of the largest variance (none without one) */
         double iv_deg = ndeg && min_iv < INFINITY ? min_iv / NB_VAR_SMOOTH : 0;
-        if (!(iv_deg < DBL_MAX))
-            iv_deg = 0;
-        for (int c = 0; c < Kl; c++) {
-            double iv = ivs[c] < 0 ? iv_deg : ivs[c], d = dd[c];
-            if (iv <= 0)
-                continue;
-            q[c] += d * d * iv;
-            p[c] *= iv;
-            used[c]++;
-            if (p[c] > 1e150 || p[c] < 1e-150) {
-                int e;
-                p[c] = frexp(p[c], &e);
-                pe[c] += e;
-            }
-        }
+        if (iv_deg > 0 && iv_deg < DBL_MAX)
+            for (int k = 0; k < ndeg; k++)
+                nb_term(q, p, pe, used, deg[k], dd[deg[k]], iv_deg);
     }
     /* log prior + sum log pdf = 0.5 log(cls^2 prod iv) - 0.5 q
      * - used * 0.5 log(2 pi) - log tot; the common - log tot is dropped, the
@@ -1206,6 +1213,31 @@ static void ht_predict(const tide_learner *l, const tide_fvec *x, double *out)
     tt_x_free(&px);
 }
 
+/* The progressive step with one descent and one naive Bayes for both the
+ * answer and the leaf's NB-adaptive bookkeeping (the _hint learner);
+ * bit-identical to ht_predict then ht_learn. */
+static int ht_learn_predict(tide_learner *l, const tide_fvec *x, double y, double w,
+                            double *out)
+{
+    ht_learner *h = (ht_learner *)l;
+    tt_x px;
+    int rc, nbp;
+    if (!(w > 0) || !isfinite(w)) {
+        ht_predict(l, x, out);
+        return TIDE_ERR_ARG;
+    }
+    if (h->t.K < l->n_classes)
+        h->t.K = l->n_classes;
+    if ((rc = tt_x_prep(&px, x))) {
+        ht_predict(l, x, out);
+        return rc;
+    }
+    (void)tt_tree_dist_class(&h->t, &px, out, &nbp);
+    rc = tt_tree_learn_hint(&h->t, &px, (int)y, w, nbp);
+    tt_x_free(&px);
+    return rc;
+}
+
 static int ht_clone(const tide_learner *l, tide_learner **out, tide_err *err)
 {
     const ht_learner *h = (const ht_learner *)l;
@@ -1261,4 +1293,5 @@ const tide_learner_vt tide_ht_vt = {
     .memory = ht_memory,
     /* 2: leaves carry seen2[K] and observers sum(w^2) (bootstrap variance) */
     .state_version = 2,
+    .learn_predict = ht_learn_predict,
 };

@@ -749,13 +749,12 @@ static void test_arf_error_drop_is_not_drift(void **st)
 
 /* learn_predict answers what predict would, then learns, bit for bit: the
  * same outputs row after row and the same saved state at the end, through
- * drifts and tree replacements (flip at row 3000). */
-static void test_arf_learn_predict_identical(void **st)
+ * the flip at row 3000 (arf: drifts and tree replacements; hat: alternate
+ * trees). Returns the learner that used learn_predict. */
+static tide_learner *lp_identical(const char *name, const char **kv, size_t n)
 {
-    (void)st;
-    const char *kv[] = {"n_models=4", "seed=3"};
-    tide_learner *a = mk("arf", kv, 2), *b = mk("arf", kv, 2);
-    uint64_t rng = 21, wa, da;
+    tide_learner *a = mk(name, kv, n), *b = mk(name, kv, n);
+    uint64_t rng = 21;
     double xv[2], pa[2], pb[2];
     vec x;
     for (int i = 0; i < 6000; i++) {
@@ -768,8 +767,6 @@ static void test_arf_learn_predict_identical(void **st)
         assert_int_equal(tide_learner_learn_predict(b, &x.v, y, 1, pb), TIDE_OK);
         assert_memory_equal(pa, pb, sizeof pa);
     }
-    tt_arf_counters(a, &wa, &da);
-    assert_true(da > 0);   /* the replacement path was exercised */
     tide_wbuf ba, bb;
     tide_wbuf_init(&ba);
     tide_wbuf_init(&bb);
@@ -780,9 +777,25 @@ static void test_arf_learn_predict_identical(void **st)
     tide_wbuf_free(&ba);
     tide_wbuf_free(&bb);
     tide_learner_free(a);
-    tide_learner_free(b);
+    return b;
 }
 
+static void test_learn_predict_identical(void **st)
+{
+    (void)st;
+    const char *kv[] = {"n_models=4", "seed=3"}, *nb[] = {"leaf_prediction=nb"};
+    uint64_t w, d, n_alt, n_switch, n_prune;
+    tide_learner *l = lp_identical("arf", kv, 2);
+    tt_arf_counters(l, &w, &d);
+    assert_true(d > 0);   /* the replacement path was exercised */
+    tide_learner_free(l);
+    tide_learner_free(lp_identical("ht", NULL, 0));
+    tide_learner_free(lp_identical("ht", nb, 1));
+    l = lp_identical("hat", NULL, 0);
+    tt_hat_counters(l, &n_alt, &n_switch, &n_prune);
+    assert_true(n_alt > 0);
+    tide_learner_free(l);
+}
 
 /* ---- arfr ----------------------------------------------------------------- */
 
@@ -948,7 +961,7 @@ int main(void)
         cmocka_unit_test(test_arf_weighted_vote),
         cmocka_unit_test(test_arf_poisson_weights_reach_leaf),
         cmocka_unit_test(test_arf_error_drop_is_not_drift),
-        cmocka_unit_test(test_arf_learn_predict_identical),
+        cmocka_unit_test(test_learn_predict_identical),
         cmocka_unit_test(test_arfr),
         cmocka_unit_test(test_arfr_change),
         cmocka_unit_test(test_bagging),
