@@ -125,6 +125,49 @@ static void bag_predict(const tide_learner *l, const tide_fvec *x, double *out)
         out[c] = s > 0 ? out[c] / s : 1.0 / K;
 }
 
+/* The progressive step: a member that learns the row (k > 0) answers and
+ * learns in one call (its learn_predict), the others only answer. A member
+ * that has not seen class y yet answers before learning, as in bag_predict
+ * (learn_predict would first grow its classes). Bit-identical to
+ * bag_predict then bag_learn. */
+static int bag_learn_predict(tide_learner *l, const tide_fvec *x, double y, double w,
+                             double *out)
+{
+    bag_learner *b = (bag_learner *)l;
+    int K = l->n_classes, rc = TIDE_OK;
+    double d[TIDE_MAX_CLASSES], s = 0;
+    if (!(w > 0) || !isfinite(w)) {
+        bag_predict(l, x, out);
+        return TIDE_ERR_ARG;
+    }
+    for (int c = 0; c < K; c++)
+        out[c] = 0;
+    for (int i = 0; i < b->n_models; i++) {
+        tide_learner *m = b->m[i];
+        int k = tt_poisson(&b->rng, 1.0), km = tide_learner_classes(m);
+        if (k > 0 && (int)y < km) {
+            rc = tide_learner_learn_predict(m, x, y, w * k, d);
+        } else {
+            tide_learner_predict(m, x, d);
+            if (k > 0)
+                rc = tide_learner_learn(m, x, y, w * k);
+        }
+        for (int c = 0; c < km && c < K; c++)
+            out[c] += d[c];
+        if (rc)
+            break;
+    }
+    if (rc) {
+        bag_predict(l, x, out);   /* failed midway: the state's answer */
+        return rc;
+    }
+    for (int c = 0; c < K; c++)
+        s += out[c];
+    for (int c = 0; c < K; c++)
+        out[c] = s > 0 ? out[c] / s : 1.0 / K;
+    return TIDE_OK;
+}
+
 static int bag_clone(const tide_learner *l, tide_learner **out, tide_err *err)
 {
     const bag_learner *b = (const bag_learner *)l;
@@ -214,4 +257,5 @@ const tide_learner_vt tide_bagging_vt = {
     .save_state = bag_save,
     .load_state = bag_load,
     .memory = bag_memory,
+    .learn_predict = bag_learn_predict,
 };

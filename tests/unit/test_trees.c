@@ -780,6 +780,29 @@ static tide_learner *lp_identical(const char *name, const char **kv, size_t n)
     return b;
 }
 
+/* Three classes, the third first seen at row 500 (members grow classes). */
+static void lp_identical3(const char *name, const char **kv, size_t n)
+{
+    tide_learner *a = mk(name, kv, n), *b = mk(name, kv, n);
+    uint64_t rng = 4;
+    double xv[2], pa[3], pb[3];
+    vec x;
+    for (int i = 0; i < 2000; i++) {
+        xv[0] = tide_test_uniform(&rng);
+        xv[1] = tide_test_uniform(&rng);
+        double y = xv[0] < 0.4 ? 0 : xv[0] < 0.7 || i < 500 ? 1 : 2;
+        vec_set(&x, xv, 2);
+        assert_int_equal(tide_learner_learn_predict(b, &x.v, y, 1, pb), TIDE_OK);
+        tide_learner_grow_classes(a, (int)y + 1);   /* as learn_predict does first */
+        tide_learner_predict(a, &x.v, pa);
+        assert_int_equal(tide_learner_learn(a, &x.v, y, 1), TIDE_OK);
+        assert_memory_equal(pa, pb, (size_t)tide_learner_classes(a) * sizeof *pa);
+    }
+    assert_int_equal(tide_learner_classes(b), 3);
+    tide_learner_free(a);
+    tide_learner_free(b);
+}
+
 static void test_learn_predict_identical(void **st)
 {
     (void)st;
@@ -795,6 +818,13 @@ static void test_learn_predict_identical(void **st)
     tt_hat_counters(l, &n_alt, &n_switch, &n_prune);
     assert_true(n_alt > 0);
     tide_learner_free(l);
+    const char *bag[] = {"n_models=3", "base=hat"}, *bag2[] = {"n_models=3", "base=gnb"};
+    tide_learner_free(lp_identical("bagging", NULL, 0));
+    tide_learner_free(lp_identical("bagging", bag, 2));
+    tide_learner_free(lp_identical("bagging", bag2, 2));
+    lp_identical3("bagging", NULL, 0);
+    lp_identical3("arf", kv, 2);
+    lp_identical3("hat", NULL, 0);
 }
 
 /* ---- arfr ----------------------------------------------------------------- */
