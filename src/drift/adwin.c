@@ -381,6 +381,11 @@ int tide_adwin_load(tide_rbuf *r, tide_adwin **out, tide_err *err)
     n_rows = tide_rbuf_u32(r);
     if (r->bad)
         goto truncated;
+    if (a->time > TIDE_DRIFT_MAX_COUNT || a->width > TIDE_DRIFT_MAX_COUNT ||
+        a->detections > TIDE_DRIFT_MAX_COUNT) {
+        rc = tide_err_set(err, TIDE_ERR_FORMAT, "adwin state: impossible counts");
+        goto fail;
+    }
     if (n_rows < 1 || n_rows > ADWIN_MAX_ROWS) {
         rc = tide_err_set(err, TIDE_ERR_FORMAT, "adwin state has %u bucket rows (1..%d allowed)",
                           n_rows, ADWIN_MAX_ROWS);

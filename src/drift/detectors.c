@@ -139,6 +139,9 @@ static int ph_load(tide_detector *d, tide_rbuf *r, tide_err *err)
     s->max_down = tide_rbuf_f64(r);
     if (r->bad)
         return tide_err_set(err, TIDE_ERR_FORMAT, "page_hinkley state is truncated");
+    if (s->n > TIDE_DRIFT_MAX_COUNT)
+        return tide_err_set(err, TIDE_ERR_FORMAT, "page_hinkley state: count %llu is impossible",
+                            (unsigned long long)s->n);
     return TIDE_OK;
 }
 
@@ -244,6 +247,9 @@ static int ddm_load(tide_detector *d, tide_rbuf *r, tide_err *err)
     s->ps_min = tide_rbuf_f64(r);
     if (r->bad)
         return tide_err_set(err, TIDE_ERR_FORMAT, "ddm state is truncated");
+    if (s->n > TIDE_DRIFT_MAX_COUNT)
+        return tide_err_set(err, TIDE_ERR_FORMAT, "ddm state: count %llu is impossible",
+                            (unsigned long long)s->n);
     return TIDE_OK;
 }
 
@@ -366,6 +372,9 @@ static int eddm_load(tide_detector *d, tide_rbuf *r, tide_err *err)
     s->max_m2s = tide_rbuf_f64(r);
     if (r->bad)
         return tide_err_set(err, TIDE_ERR_FORMAT, "eddm state is truncated");
+    if (s->n > TIDE_DRIFT_MAX_COUNT)
+        return tide_err_set(err, TIDE_ERR_FORMAT, "eddm state: count %llu is impossible",
+                            (unsigned long long)s->n);
     if (s->n_err > s->n || s->last_err > s->n)
         return tide_err_set(err, TIDE_ERR_FORMAT, "eddm state is inconsistent (errors > values)");
     return TIDE_OK;

@@ -14,6 +14,10 @@ extern const tide_detector_vt tide_drift_ddm_vt;
 extern const tide_detector_vt tide_drift_eddm_vt;
 extern const tide_detector_vt tide_drift_kswin_vt;
 
+/* Saved counters above this (2^53 values) cannot have been reached; a
+ * state claiming more is corrupt (and would wrap and contradict itself). */
+#define TIDE_DRIFT_MAX_COUNT (1ULL << 53)
+
 /* Two-sample KS statistic D of two already sorted arrays (stattest.c). */
 double tide_drift_ks_stat_sorted(const double *a, size_t na, const double *b, size_t nb);
 

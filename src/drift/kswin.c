@@ -441,6 +441,12 @@ static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
                             s->win);
     if (!tide_rbuf_f64s(r, s->ring, s->win))
         return tide_err_set(err, TIDE_ERR_FORMAT, "kswin state is truncated");
+    /* update() never stores NaN/inf; one in the window would stall the KS
+     * scan (found by fuzz_detector) */
+    for (uint32_t i = 0; i < s->win; i++)
+        if (!isfinite(s->ring[i]))
+            return tide_err_set(err, TIDE_ERR_FORMAT, "kswin state: window value %u is not finite",
+                                i);
     for (uint32_t i = 0; i < older; i++) {
         s->perm[i] = tide_rbuf_u32(r);
         if (r->bad || s->perm[i] >= older)

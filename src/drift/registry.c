@@ -178,6 +178,11 @@ int tide_detector_load(tide_rbuf *r, tide_detector **out, tide_err *err)
         rc = tide_err_set(err, TIDE_ERR_FORMAT, "saved detector %s is truncated", name);
         goto cleanup;
     }
+    if (n_seen > TIDE_DRIFT_MAX_COUNT) {
+        rc = tide_err_set(err, TIDE_ERR_FORMAT, "saved detector %s: %llu values is impossible",
+                          name, (unsigned long long)n_seen);
+        goto cleanup;
+    }
     rc = vt->create(&p, &d, err);
     if (rc)
         goto cleanup;

@@ -479,6 +479,73 @@ static void test_stationary_false_alarms(void **st)
 
 /* ---- save / load / clone of every detector --------------------------------- */
 
+/* Regression (fuzz_detector): a KSWIN state whose window holds a NaN made
+ * the next update's KS scan loop forever; loading must refuse it. */
+static void test_kswin_load_refuses_nan(void **st)
+{
+    tide_detector *d, *back = NULL;
+    tide_wbuf w;
+    tide_rbuf r;
+    tide_err e;
+    const double mark = 0.123456789, nan = NAN;
+    size_t hits = 0;
+    (void)st;
+    assert_int_equal(tide_detector_new("kswin", NULL, 0, &d, &e), TIDE_OK);
+    for (int i = 0; i < 99; i++)
+        tide_detector_update(d, (double)(i % 5) / 4.0);
+    tide_detector_update(d, mark);
+    tide_wbuf_init(&w);
+    assert_int_equal(tide_detector_save(d, &w), TIDE_OK);
+    tide_rbuf_init(&r, w.data, w.len);
+    assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_OK);   /* intact: loads */
+    tide_detector_free(back);
+    back = NULL;
+    for (size_t i = 0; i + 8 <= w.len; i++)
+        if (!memcmp(w.data + i, &mark, 8)) {
+            memcpy(w.data + i, &nan, 8);
+            hits++;
+        }
+    assert_int_equal(hits, 1);
+    tide_rbuf_init(&r, w.data, w.len);
+    assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_ERR_FORMAT);
+    assert_null(back);
+    assert_non_null(strstr(e.msg, "not finite"));
+    tide_wbuf_free(&w);
+    tide_detector_free(d);
+}
+
+/* Regression (fuzz_detector): counters no stream can reach (here EDDM's
+ * value count at 2^64 - 1, which then wrapped below its error count) are
+ * refused at load, by the registry (n_seen) and by the detector (n). */
+static void test_detector_load_refuses_impossible_counts(void **st)
+{
+    tide_detector *d, *back = NULL;
+    tide_wbuf w;
+    tide_rbuf r;
+    tide_err e;
+    const uint64_t n = 77, huge = UINT64_MAX;
+    size_t at[2], hits = 0;
+    (void)st;
+    assert_int_equal(tide_detector_new("eddm", NULL, 0, &d, &e), TIDE_OK);
+    for (uint64_t i = 0; i < n; i++)
+        tide_detector_update(d, i % 3 == 0 ? 1.0 : 0.0);
+    tide_wbuf_init(&w);
+    assert_int_equal(tide_detector_save(d, &w), TIDE_OK);
+    for (size_t i = 0; i + 8 <= w.len && hits < 2; i++)   /* n_seen, then eddm's n */
+        if (!memcmp(w.data + i, &n, 8))
+            at[hits++] = i;
+    assert_int_equal(hits, 2);
+    for (int k = 1; k >= 0; k--) {
+        memcpy(w.data + at[k], &huge, 8);
+        tide_rbuf_init(&r, w.data, w.len);
+        assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_ERR_FORMAT);
+        assert_null(back);
+        assert_non_null(strstr(e.msg, "impossible"));
+    }
+    tide_wbuf_free(&w);
+    tide_detector_free(d);
+}
+
 static void test_detector_save_load(void **st)
 {
     (void)st;
@@ -750,6 +817,8 @@ int main(void)
         cmocka_unit_test(test_detect_change),
         cmocka_unit_test(test_kswin_change),
         cmocka_unit_test(test_kswin_binary_shortcut),
+        cmocka_unit_test(test_kswin_load_refuses_nan),
+        cmocka_unit_test(test_detector_load_refuses_impossible_counts),
         cmocka_unit_test(test_stationary_false_alarms),
         cmocka_unit_test(test_detector_save_load),
         cmocka_unit_test(test_adwin_detector),
