@@ -13,10 +13,17 @@
  *   1. the tree predicts; its accuracy so far is updated;
  *   2. k ~ Poisson(lambda) (online bagging, Oza & Russell 2001); if k > 0
  *      the tree (and its background tree, if any) learns the row with
- *      weight k, then its two ADWIN detectors see the 0/1 error:
- *      the warning detector (delta warning_delta) starts a new background
- *      tree; the drift detector (delta drift_delta) replaces the tree by
- *      its background tree (or a new tree) and resets its accuracy.
+ *      weight k, then its two ADWIN detectors see the 0/1 error of the
+ *      prediction of step 1. A detector signals only when its error
+ *      estimate rose across the cut (MOA's ADWINChangeDetector, which
+ *      Gomes et al. used; River also signals falls): the warning detector
+ *      (delta warning_delta) starts a new background tree; the drift
+ *      detector (delta drift_delta) replaces the tree by its background
+ *      tree (or a new tree) and resets its accuracy.
+ * Weighted rows reach the leaves' class weights, Gaussians (with the
+ * bootstrap-aware variance of tree.h) and NB-adaptive counters.
+ * learn_predict computes each tree's answer once for the vote and for the
+ * tree's accuracy, detectors and NB-adaptive bookkeeping.
  * Prediction: sum of the trees' distributions, each weighted by the tree's
  * accuracy (weighted_vote=true; a tree with accuracy 0 votes with weight
  * 1, as River does), normalised. All randomness comes from one splitmix64
