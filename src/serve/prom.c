@@ -106,22 +106,49 @@ void sb_printf(sbuf *b, const char *fmt, ...)
 void sb_json_str(sbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
     if (sb_grow(b, n + 2))
         return;
     b->p[b->n++] = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c != '"' && c != '\\' && c >= 0x20)
+            continue;
+        sb_put(b, s + run, i - run);   /* the plain bytes before it, in one copy */
+        run = i + 1;
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
             sb_put(b, e, 2);
-        } else if (c < 0x20) {
+        } else {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             sb_put(b, e, 6);
-        } else {
-            sb_put(b, (const char *)&s[i], 1);
         }
     }
+    sb_put(b, s + run, n - run);
     sb_put(b, "\"", 1);
+}
+
+void sb_double(sbuf *b, double v)
+{
+    char t[40];
+    /* the same digits as printf's %.17g (exact round trip), without the
+     * format-string machinery of the printf family */
+    int k = strfromd(t, sizeof t, "%.17g", v);
+    if (k > 0 && (size_t)k < sizeof t)
+        sb_put(b, t, (size_t)k);
+}
+
+void sb_int(sbuf *b, long long v)
+{
+    char t[24], *p = t + sizeof t;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    sb_put(b, p, (size_t)(t + sizeof t - p));
 }
 
 void prom_hist_write(sbuf *b, const char *name, const char *labels, const prom_hist *h,

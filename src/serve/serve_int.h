@@ -161,6 +161,9 @@ void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void sb_put(sbuf *b, const char *s, size_t n);
 /* JSON string literal (quoted, escaped) of s[0..n). */
 void sb_json_str(sbuf *b, const char *s, size_t n);
+/* A double as printf's %.17g (exact round trip), an integer in decimal. */
+void sb_double(sbuf *b, double v);
+void sb_int(sbuf *b, long long v);
 void prom_hist_write(sbuf *b, const char *name, const char *labels, const prom_hist *h,
                      const double *bounds);
 void prom_write_requests(sbuf *b, const serve_prom *p);

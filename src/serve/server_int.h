@@ -138,6 +138,10 @@ struct tide_server {
     int port;
     char addr[96];
     struct MHD_Daemon *d;
+    int lfd;                            /* thread pool: our listen socket (-1 = none) */
+    pthread_t ath;                      /* thread pool: the acceptor */
+    int ath_started;
+    _Atomic int astop;                  /* acceptor: stop accepting */
     int suspend_ok;                     /* thread pool: suspend/resume connections */
     tide_store *wst;                    /* committer's handle */
     tide_store *mst;                    /* main thread's handle (startup, reload) */
