@@ -76,20 +76,33 @@ N_PEAK=$(rps "$W/nginx"); N_P99=$(p99 "$W/nginx")
 N_SIZE=$(curl -s -X POST --data-binary @bench/serve/body.json "http://127.0.0.1:$NP/" | wc -c)
 kill "$(cat "$W/nginx.pid")"; rm -f "$W/nginx.pid"
 # ---- 5: durable labels ------------------------------------------------------------------------
-NEV=${NEV:-800000}
+# Events are logged first (batch predicts with ids), then labelled: e0.. for
+# the one-per-request run, then b0.. (logged after it, so they are the newest
+# events, as labels for recent predictions would be) for the batches.
+NEV=${NEV:-400000}     # events for the one-per-request run
+NEVB=${NEVB:-800000}   # events for the 100-per-request run
 start_tide 3 --threads 2
-python3 - "$TU" "$NEV" <<'PY'
-import http.client, json, sys
-u, n = sys.argv[1], int(sys.argv[2])
+prelog() { # PREFIX N: logs N events PREFIX0.. and waits until the committer stored them
+  python3 - "$TU" "$2" "$1" <<'PY'
+import http.client, json, sys, time
+u, n, pre = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 host, port = u.split("//")[1].split(":")
 c = http.client.HTTPConnection(host, int(port))
 feats = json.load(open("bench/serve/body.json"))["features"]
+def pending():
+    c.request("GET", "/metrics"); m = c.getresponse().read().decode()
+    return int(m.split("\ntide_events_pending ")[1].split()[0])
 for b in range(0, n, 1000):
-    body = json.dumps({"instances": [{"id": "e%d" % i, "features": feats} for i in range(b, min(n, b + 1000))]})
+    body = json.dumps({"instances": [{"id": "%s%d" % (pre, i), "features": feats} for i in range(b, min(n, b + 1000))]})
     c.request("POST", "/v1/models/bench/predict", body, {"Content-Type": "application/json"})
     c.getresponse().read()
+    while pending() > 200000:   # stay below the pending-events bound (500k): nothing dropped
+        time.sleep(0.05)
+while pending() > 0:
+    time.sleep(0.05)
 PY
-sleep 2   # let the committer log the events
+}
+prelog e "$NEV"
 joined() { curl -s "$TU/metrics" | sed -n 's/^tide_labels_total{model="bench",status="joined"} //p'; }
 J0=$(joined)
 wrk -t2 -c128 -d"${DUR}s" -s bench/serve/labels.lua "$TU" > "$W/labels1" 2>&1
@@ -98,9 +111,10 @@ sleep 0.3
 STALE1=$(curl -s "$TU/metrics" | sed -n 's/^tide_snapshot_staleness_max_seconds{model="bench"} //p')
 L1=$(rps "$W/labels1"); L1_BAD=$(non2xx "$W/labels1")
 L1J=$(python3 -c "print(int(($J1 - $J0) / $DUR))")
-USED=$(python3 -c "print(int(float('$L1') * $DUR * 1.3) + 1000)")
+prelog b "$NEVB"
+J1=$(joined)
 BDUR=${BDUR:-3}   # batches consume pre-logged events fast: a shorter run
-START=$USED BATCH=100 wrk -t2 -c16 -d"${BDUR}s" -s bench/serve/labels.lua "$TU" > "$W/labels100" 2>&1
+PREFIX=b BATCH=100 wrk -t2 -c16 -d"${BDUR}s" -s bench/serve/labels.lua "$TU" > "$W/labels100" 2>&1
 J2=$(joined)
 L100=$(rps "$W/labels100"); L100_BAD=$(non2xx "$W/labels100")
 L100J=$(python3 -c "print(int(($J2 - $J1) / $BDUR))")
@@ -108,6 +122,10 @@ sleep 0.5
 curl -s "$TU/metrics" > "$W/prom"
 STALE=$(sed -n 's/^tide_snapshot_staleness_max_seconds{model="bench"} //p' "$W/prom")
 LJ=$(sed -n 's/^tide_labels_total{model="bench",status="joined"} //p' "$W/prom")
+LUNK=$(sed -n 's/^tide_labels_total{model="bench",status="unknown_id"} //p' "$W/prom")
+LHIT=$(sed -n 's/^tide_label_cache_hits_total{model="bench"} //p' "$W/prom")
+LMISS=$(sed -n 's/^tide_label_cache_misses_total{model="bench"} //p' "$W/prom")
+DROPPED=$(sed -n 's/^tide_events_dropped_total //p' "$W/prom")
 BATCHES=$(sed -n 's/^tide_store_commit_batches_total //p' "$W/prom")
 ITEMS=$(sed -n 's/^tide_store_commit_items_total //p' "$W/prom")
 # /learn (durable, progressive) for the Flask comparison
@@ -147,7 +165,8 @@ cat <<TABLE
 | tide batch predict, events logged | $T_BATCH_LOG req/s = $(python3 -c "print(int(float('$T_BATCH_LOG')*100))") predictions/s |
 | tide durable labels, 1 per request (-c128) | $L1 req/s, **$L1J labels joined+committed/s** (non-2xx: ${L1_BAD:-0}) |
 | tide durable labels, 100 per request (-c16, ${BDUR} s) | $L100 req/s, **$L100J labels joined+committed/s** (non-2xx: ${L100_BAD:-0}) |
-| group commit: items per transaction | $(python3 -c "print('%.1f' % (float('${ITEMS:-0}')/max(1,float('${BATCHES:-1}'))))") ($ITEMS items in $BATCHES commits; $LJ labels joined) |
+| group commit: items per transaction | $(python3 -c "print('%.1f' % (float('${ITEMS:-0}')/max(1,float('${BATCHES:-1}'))))") ($ITEMS items in $BATCHES commits; $LJ labels joined, ${LUNK:-0} unknown ids, ${DROPPED:-0} events dropped) |
+| label join cache: hits / misses | ${LHIT:-0} / ${LMISS:-0} |
 | max staleness (label commit -> visible in predictions), during the 1-per-request run | ${STALE1} s |
 | max staleness, after the 100-per-request run too (learner overloaded) | ${STALE} s |
 | Flask + sklearn (gunicorn -w 2) /predict | $F_PRED req/s |
