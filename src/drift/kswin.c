@@ -303,9 +303,10 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         s->nonbin += (uint32_t)!is_bin(x) - (uint32_t)!is_bin(out);
         s->ones_old += (uint32_t)(moved == 1.0) - (uint32_t)(out == 1.0);
         s->ones_new += (uint32_t)(x == 1.0) - (uint32_t)(moved == 1.0);
-        if (s->ord_valid && s->nonbin) {
-            /* oldest value leaves, the oldest of the newest part joins the
-             * older part, x takes the freed slot h as the newest value */
+        if (s->ord_valid && (s->nonbin || !s->hcdf)) {
+            /* (kept while the general path will read them: always without
+             * a CDF table) oldest value leaves, the oldest of the newest
+             * part joins the older part, x takes the freed slot h */
             ord_remove(s->ord_old, older, h);
             ord_remove(s->ord_new, s->stat, mid);
             ord_insert(s->ring, s->ord_old, older - 1, mid);
