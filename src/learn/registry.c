@@ -3,6 +3,7 @@
  * (create by name, learn, predict, clone, save/load of kind + params +
  * state). Concrete learners only implement the vtable.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,12 +100,15 @@ void tide_learner_free(tide_learner *l)
         l->vt->destroy(l);
 }
 
-/* Checks a target and grows the classes to hold it. */
+/* Checks a target and grows the classes to hold it. The range is checked
+ * before the cast ((int)y is undefined for NaN or 1e300). */
 static int learner_target(tide_learner *l, double y)
 {
+    if (!isfinite(y))
+        return TIDE_ERR_ARG;
     if (l->vt->task != TIDE_TASK_REGRESSION) {
-        int k = (int)y;
-        if (y != (double)k || k < 0 || k >= TIDE_MAX_CLASSES)
+        int k;
+        if (!(y >= 0 && y < TIDE_MAX_CLASSES) || y != (double)(k = (int)y))
             return TIDE_ERR_ARG;
         if (l->vt->task == TIDE_TASK_BINARY && k > 1)
             return TIDE_ERR_ARG;

@@ -187,6 +187,58 @@ static void test_learn_predict_tree_options(void **st)
     }
 }
 
+/* learn.h: "On an invalid y nothing is predicted or learned." A target
+ * that is not finite (any task), not an integer, negative, or beyond the
+ * class limit (classifiers) leaves out and the state as they were, and
+ * learn refuses the same targets. (Before the fix regressors predicted
+ * into out, and a classifier's target went through (int)y first, which is
+ * undefined for NaN and 1e300.) */
+static void test_learn_predict_invalid_target(void **st)
+{
+    static const double bad_any[] = {NAN, INFINITY, -INFINITY};
+    static const double bad_cls[] = {-1.0, 2.5, 1e300, -1e300, TIDE_MAX_CLASSES};
+    (void)st;
+    for (size_t i = 0; i < tide_learner_count(); i++) {
+        const tide_learner_vt *vt = tide_learner_at(i);
+        tide_task t = rv_task(vt);
+        int reg = t == TIDE_TASK_REGRESSION;
+        tide_learner *l;
+        tide_err e;
+        tide_fvec x;
+        tide_wbuf before, after;
+        uint64_t s = 3;
+        double y;
+        assert_int_equal(tide_learner_new(vt->name, NULL, 0, RV_BITS, &l, &e), TIDE_OK);
+        tide_fvec_init(&x);
+        for (int r = 0; r < 60; r++) {
+            rv_row(&s, r, t, 3, &x, &y);
+            assert_int_equal(tide_learner_learn(l, &x, y, 1.0), TIDE_OK);
+        }
+        rv_save(l, &before);
+        for (size_t k = 0; k < 3 + (reg ? 0 : 5); k++) {
+            double out[TIDE_MAX_CLASSES];
+            double yb = k < 3 ? bad_any[k] : bad_cls[k - 3];
+            for (int c = 0; c < TIDE_MAX_CLASSES; c++)
+                out[c] = -7.0;
+            if (tide_learner_learn_predict(l, &x, yb, 1.0, out) != TIDE_ERR_ARG)
+                fail_msg("%s: learn_predict accepted y = %g", vt->name, yb);
+            for (int c = 0; c < TIDE_MAX_CLASSES; c++)
+                if (out[c] != -7.0)
+                    fail_msg("%s: learn_predict(y = %g) wrote out[%d] = %g", vt->name, yb, c,
+                             out[c]);
+            if (tide_learner_learn(l, &x, yb, 1.0) != TIDE_ERR_ARG)
+                fail_msg("%s: learn accepted y = %g", vt->name, yb);
+        }
+        rv_save(l, &after);
+        if (before.len != after.len || memcmp(before.data, after.data, before.len))
+            fail_msg("%s: refused targets changed the state", vt->name);
+        tide_wbuf_free(&before);
+        tide_wbuf_free(&after);
+        tide_fvec_free(&x);
+        tide_learner_free(l);
+    }
+}
+
 /* ---- KSWIN ------------------------------------------------------------------ */
 
 static tide_detector *rv_kswin(const char *win, const char *stat, const char *alpha, int seed)
@@ -296,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_learn_predict_every_learner),
         cmocka_unit_test(test_learn_predict_linear_options),
         cmocka_unit_test(test_learn_predict_tree_options),
+        cmocka_unit_test(test_learn_predict_invalid_target),
         cmocka_unit_test(test_kswin_shortcut_low_end),
         cmocka_unit_test(test_kswin_switches_keep_lists),
         cmocka_unit_test(test_kswin_binary_without_table_is_linear),
