@@ -70,6 +70,26 @@ void jcache_free(jcache *c)
 
 static uint64_t id_hash(const char *id, size_t len) { return XXH3_64bits(id, len); }
 
+uint64_t jcache_hash(const char *id) { return id_hash(id, strlen(id)); }
+
+void jcache_prefetch(const jcache *c, uint64_t h)
+{
+    if (c->nb)
+        __builtin_prefetch(&c->b[h & (c->nb - 1)]);
+}
+
+jentry *jcache_get_h(jcache *c, const char *id, uint64_t h)
+{
+    size_t len;
+    if (!c->nb || !id)
+        return NULL;
+    len = strlen(id);
+    for (jentry *e = c->b[h & (c->nb - 1)]; e; e = e->hnext)
+        if (e->hash == h && e->idlen == len && !memcmp(jentry_id(e), id, len))
+            return e->dead ? NULL : e;
+    return NULL;
+}
+
 jentry *jcache_get(jcache *c, const char *id)
 {
     size_t len;

@@ -998,15 +998,21 @@ static void cache_events(citem *c)
 static void hint_labels(tide_server *s, citem *c)
 {
     smodel *m = c->m;
-    uint64_t stamp = ++s->item_stamp, hits = 0;
+    uint64_t stamp = ++s->item_stamp, hits = 0, hbuf[128], *hs = NULL;
     if (!m->jc.n || atomic_load(&m->deleted))
         goto out;
     if (!c->lje && !(c->lje = calloc(c->nlb, sizeof *c->lje)))
         goto out;
+    /* the buckets are random accesses in a large table: ask for all of them
+     * first, then look up */
+    hs = c->nlb <= sizeof hbuf / sizeof *hbuf ? hbuf : malloc(c->nlb * sizeof *hs);
+    for (size_t i = 0; hs && i < c->nlb; i++) {
+        hs[i] = jcache_hash(c->lb[i].event_id);
+        jcache_prefetch(&m->jc, hs[i]);
+    }
     for (size_t i = 0; i < c->nlb; i++) {
         tide_store_label *l = &c->lb[i];
-        jentry *e = jcache_get(&m->jc, l->event_id);
-        c->lje[i] = NULL;
+        jentry *e = hs ? jcache_get_h(&m->jc, l->event_id, hs[i]) : jcache_get(&m->jc, l->event_id);
         if (!e || e->stamp == stamp)
             continue;
         e->stamp = stamp;
@@ -1020,6 +1026,8 @@ static void hint_labels(tide_server *s, citem *c)
         l->want_event = 0;   /* the learner gets the cached vector */
         hits++;
     }
+    if (hs != hbuf)
+        free(hs);
 out:
     atomic_fetch_add_explicit(&m->n_jc_hits, hits, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->n_jc_misses, c->nlb - hits, memory_order_relaxed);

@@ -109,6 +109,11 @@ void jcache_init(jcache *c, size_t max_bytes);
 void jcache_free(jcache *c);
 /* The live entry for id, or NULL. */
 jentry *jcache_get(jcache *c, const char *id);
+/* The same in two steps, so a batch can prefetch every bucket first:
+ * h = jcache_hash(id); jcache_prefetch(c, h); ... jcache_get_h(c, id, h). */
+uint64_t jcache_hash(const char *id);
+void jcache_prefetch(const jcache *c, uint64_t h);
+jentry *jcache_get_h(jcache *c, const char *id, uint64_t h);
 /* Adds a freshly logged event (undo-logged). -1 when not added (disabled,
  * out of memory, id present): always safe, later labels just miss. */
 int jcache_add(jcache *c, const char *id, int64_t row, int64_t time, int64_t version,

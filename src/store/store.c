@@ -11,6 +11,7 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -530,8 +531,15 @@ static int migrate(tide_store *st, int target, tide_err *err)
     return TIDE_OK;
 }
 
+/* Process-wide SQLite settings, applied once before the first connection:
+ * no memory-usage statistics (each of SQLite's allocations would otherwise
+ * take a global mutex: a few % of a label's insert). Harmless if SQLite was
+ * initialised before (the call then fails and nothing changes). */
+static void sqlite_once(void) { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 int tide_store_open_at(const char *dir, int target, tide_store **out, tide_err *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     tide_store *st = NULL;
     int rc;
     struct stat sb;
@@ -544,6 +552,7 @@ int tide_store_open_at(const char *dir, int target, tide_store **out, tide_err *
                             TIDE_STORE_SCHEMA_VERSION);
     if (sodium_init() < 0)
         return tide_err_set(err, TIDE_ERR_IO, "store: libsodium failed to initialise");
+    pthread_once(&once, sqlite_once);
     if (mkdir(dir, 0750) != 0 && errno != EEXIST)
         return tide_err_set(err, TIDE_ERR_IO, "cannot create data directory '%s': %s", dir,
                             strerror(errno));
