@@ -21,7 +21,8 @@
 /* Row r of a synthetic stream with target *y: a few numeric features (one
  * that only appears from row 200, one with a large scale), indicators that
  * depend on the class, classes 2..nk-1 available from rows 40, 80, ...
- * and class nk-1 forced at row 119 (classifiers), a noisy linear target (regression). Indices increase. */
+ * and class nk-1 forced at row 119 (classifiers), a noisy linear target
+ * (regression). Every 5th row lists bucket 2 twice, the second time last. */
 static void rv_row(uint64_t *s, int r, tide_task task, int nk, tide_fvec *x, double *y)
 {
     int c = 0;
@@ -45,6 +46,8 @@ static void rv_row(uint64_t *s, int r, tide_task task, int nk, tide_fvec *x, dou
     assert_int_equal(tide_fvec_push(x, (uint32_t)(10 + c), 1.0f), TIDE_OK);
     if (r % 3 == 0)
         assert_int_equal(tide_fvec_push(x, 700, 1.0f), TIDE_OK);
+    if (r % 5 == 0)   /* a hash collision: bucket 2 again, out of order */
+        assert_int_equal(tide_fvec_push(x, 2, (float)(u - 0.5)), TIDE_OK);
 }
 
 static void rv_save(const tide_learner *l, tide_wbuf *b)
