@@ -27,7 +27,9 @@
  * (one uniform against a precomputed CDF table) — the law of the count in
  * a uniform draw of stat older values, so the test keeps its distribution.
  * Counts are kept per step in O(1); the sorted lists are rebuilt only when
- * a value other than 0/1 enters the window.
+ * a value other than 0/1 enters the window. Windows too large for the table
+ * (more than KSWIN_HCDF_MAX entries) take the general path on 0/1 values
+ * too, so their lists are kept up to date at every value.
  * Differences to River: the sampler is splitmix64 with parameter `seed`
  * (River: Python's random.Random), so the drawn subsets differ; the
  * statistics are the same. No warning zone.
