@@ -450,11 +450,17 @@ static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
         if (!isfinite(s->ring[i]))
             return tide_err_set(err, TIDE_ERR_FORMAT, "kswin state: window value %u is not finite",
                                 i);
+    /* a permutation: each entry below older and none twice (mark, all 0
+     * between updates, serves as the seen-set and is cleared again) */
     for (uint32_t i = 0; i < older; i++) {
         s->perm[i] = tide_rbuf_u32(r);
-        if (r->bad || s->perm[i] >= older)
+        if (r->bad || s->perm[i] >= older || s->mark[s->perm[i]]) {
+            memset(s->mark, 0, s->win);
             return tide_err_set(err, TIDE_ERR_FORMAT, "kswin state: bad sampler permutation");
+        }
+        s->mark[s->perm[i]] = 1;
     }
+    memset(s->mark, 0, s->win);
     s->count = count;
     s->head = head;
     s->rng = rng;

@@ -325,6 +325,34 @@ static void test_kswin_switches_keep_lists(void **st)
     tide_detector_free(d);
 }
 
+/* The sampler state must be a permutation of 0..older-1: with a repeated
+ * entry the Fisher-Yates draw marks fewer than stat older values, and the
+ * KS scan reads W's missing values from the previous step's scratch. A
+ * state whose permutation repeats 0 is refused; the intact one loads. */
+static void test_kswin_load_refuses_repeated_permutation(void **st)
+{
+    tide_detector *d = rv_kswin("window_size=10", "stat_size=3", "alpha=0.005", 1), *back = NULL;
+    tide_wbuf w;
+    tide_rbuf r;
+    tide_err e;
+    (void)st;
+    for (int i = 0; i < 25; i++)
+        (void)tide_detector_update(d, i * 0.1);
+    tide_wbuf_init(&w);
+    assert_int_equal(tide_detector_save(d, &w), TIDE_OK);
+    tide_rbuf_init(&r, w.data, w.len);
+    assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_OK);
+    tide_detector_free(back);
+    back = NULL;
+    memset(w.data + w.len - 7 * 4, 0, 7 * 4);   /* the 7 u32 entries, last in the state */
+    tide_rbuf_init(&r, w.data, w.len);
+    assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_ERR_FORMAT);
+    assert_null(back);
+    assert_non_null(strstr(e.msg, "permutation"));
+    tide_wbuf_free(&w);
+    tide_detector_free(d);
+}
+
 /* A 0/1 stream through a window too large for the CDF table (window 4000,
  * stat 200: 3801 x 201 entries > 65536) takes the general path; it must
  * cost O(window) per value as before the shortcut, not a re-sort of the
@@ -354,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_learn_predict_invalid_target),
         cmocka_unit_test(test_kswin_shortcut_low_end),
         cmocka_unit_test(test_kswin_switches_keep_lists),
+        cmocka_unit_test(test_kswin_load_refuses_repeated_permutation),
         cmocka_unit_test(test_kswin_binary_without_table_is_linear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
