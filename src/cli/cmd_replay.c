@@ -256,13 +256,27 @@ static int check_quadratic(const replay_opts *o, const tide_reader *rd)
 
 /* The prediction of a row; with no label delay the row is also learned, in
  * the same call (one pass over the row for learners that can share it). */
-static void step(tide_learner *l, const tide_fvec *x, double y, double w, long delay,
-                 double *proba)
+static int step(tide_learner *l, const tide_fvec *x, double y, double w, long delay,
+                double *proba)
 {
-    if (delay)
+    if (delay) {
         tide_learner_predict(l, x, proba);
-    else
-        (void)tide_learner_learn_predict(l, x, y, w, proba);
+        return TIDE_OK;
+    }
+    return tide_learner_learn_predict(l, x, y, w, proba);
+}
+
+/* A row the learner could not learn (out of memory: targets and weights
+ * were checked before) ends the replay; its metrics would be stale. */
+static int learn_failed(int rc, const char *file, uint64_t line)
+{
+    if (line)
+        fprintf(stderr, "tide replay: %s:%llu: learning failed: %s\n", file,
+                (unsigned long long)line, tide_strerror(rc));
+    else   /* a delayed label learned after the last row */
+        fprintf(stderr, "tide replay: %s: learning failed at the end of the stream: %s\n", file,
+                tide_strerror(rc));
+    return 1;
 }
 
 int cmd_replay(int argc, char **argv)
@@ -391,14 +405,20 @@ int cmd_replay(int argc, char **argv)
         /* predict, then score */
         if (task == TIDE_TASK_REGRESSION) {
             y = row.target_num;
-            step(model->learner, &x, y, w, o.delay, proba);
+            if ((rc = step(model->learner, &x, y, w, o.delay, proba))) {
+                status = learn_failed(rc, o.file, row.line);
+                goto done;
+            }
             tide_metrics_add_reg(metrics, y, proba[0], w);
         } else {
             int K, pos;
             y = cls;
             tide_learner_grow_classes(model->learner, tide_labels_count(model->labels));
             K = tide_learner_classes(model->learner);
-            step(model->learner, &x, y, w, o.delay, proba);
+            if ((rc = step(model->learner, &x, y, w, o.delay, proba))) {
+                status = learn_failed(rc, o.file, row.line);
+                goto done;
+            }
             pos = tide_labels_positive(model->labels);
             if (K == 2 && pos == 0) { /* metrics report F1 of index 1: swap */
                 double t = proba[0];
@@ -463,7 +483,10 @@ int cmd_replay(int argc, char **argv)
             p = &ring[(ring_head + ring_n) % (size_t)o.delay];
             if (ring_n == (size_t)o.delay) {
                 pending *old = &ring[ring_head];
-                tide_learner_learn(model->learner, &old->x, old->y, old->w);
+                if ((rc = tide_learner_learn(model->learner, &old->x, old->y, old->w))) {
+                    status = learn_failed(rc, o.file, row.line);
+                    goto done;
+                }
                 ring_head = (ring_head + 1) % (size_t)o.delay;
                 ring_n--;
                 p = old;
@@ -495,7 +518,10 @@ int cmd_replay(int argc, char **argv)
     /* the labels still in flight arrive after the stream ends */
     while (ring_n) {
         pending *p = &ring[ring_head];
-        tide_learner_learn(model->learner, &p->x, p->y, p->w);
+        if ((rc = tide_learner_learn(model->learner, &p->x, p->y, p->w))) {
+            status = learn_failed(rc, o.file, 0);
+            goto done;
+        }
         ring_head = (ring_head + 1) % (size_t)o.delay;
         ring_n--;
     }

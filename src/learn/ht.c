@@ -53,6 +53,10 @@ int tt_x_prep(tt_x *p, const tide_fvec *x)
     p->n = 0;
     p->idx = p->ibuf;
     p->v = p->vbuf;
+    /* checked before anything is allocated: an early return must not leak */
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x->f[i].val))
+            return TIDE_ERR_ARG;   /* would poison every statistic */
     if (n > TT_XINL) {
         if (n > UINT32_MAX)
             return TIDE_ERR_LIMIT;
@@ -66,9 +70,6 @@ int tt_x_prep(tt_x *p, const tide_fvec *x)
             return TIDE_ERR_NOMEM;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x->f[i].val))
-            return TIDE_ERR_ARG;   /* would poison every statistic */
     /* fast path: indices strictly increasing (a featurized CSV row) */
     size_t k = 0;
     while (k < n && (k == 0 || x->f[k].idx > x->f[k - 1].idx)) {

@@ -4,10 +4,13 @@
  * features, with four per-coordinate optimizers:
  *
  *  auto     (default) scale-invariant, normalized, adaptive: inputs are
- *           standardised online (mean and variance per bucket over ALL rows,
- *           an absent feature counting as 0; indicator buckets that only
- *           ever held 1 are left as they are), the step is normalised by the
- *           mean squared norm of the scaled inputs (NLMS-like: w -= lr/E[1+|x|^2]
+ *           standardised online (mean and variance per bucket over all the
+ *           rows BEFORE the current one, an absent feature counting as 0,
+ *           the z-score clipped to sqrt(rows + 1) and a numeric bucket's
+ *           first value entering as 0; indicator buckets that only ever held
+ *           1 are left as they are — so a row's prediction and its learning
+ *           step share one pass, see docs/DESIGN.md); the step is
+ *           normalised by the mean squared norm of the scaled inputs (NLMS-like: w -= lr/E[1+|x|^2]
  *           * g * x, stable for lr < 2 on squared loss whatever the number of
  *           features; a per-row 1/(1+|x|^2) would reweight rows), and the
  *           step size is adapted online: AUTO_M copies learn in parallel with
@@ -404,7 +407,6 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
     *q = qq;
 }
 
-/* Class probabilities (or values) of each copy from its raw scores, in place. */
 /* The copies' sigmoid, with e = exp(-|z|) in single precision (the copies'
  * weights are floats; this halves the cost of the row's exponentials). The
  * step reuses e for the log loss: -log p = log(1 + e) + max(-z, 0) for y = 1,
@@ -417,6 +419,7 @@ static inline double auto_sigmoid(double z, float *e_out)
     return z >= 0 ? 1.0 / (1.0 + (double)e) : (double)e / (1.0 + (double)e);
 }
 
+/* Class probabilities (or values) of each copy from its raw scores, in place. */
 static void auto_link(const linear *m, int K, double *z)
 {
     if (m->loss == LOSS_LOGISTIC) {
@@ -477,10 +480,6 @@ static int auto_scratch(linear *m, size_t n)
 
 #define AUTO_STACK 256
 
-/* Input statistics of the rows learned so far, updated with this row AFTER
- * its learning step: the step uses the scaling its prediction used, so a
- * progressive predict-then-learn needs one pass over the row (auto_step with
- * out != NULL), not two. */
 /* Adds one entry (bucket idx, value v, weight wt) to its bucket's sums and
  * refreshes the bucket's cached mean and 1/sd (inv_t = 1 / rows so far). A
  * bucket listed twice in a row ends with the record of its final sums. */
@@ -503,6 +502,10 @@ static inline void auto_stat_one(linear *m, uint32_t idx, double v, double wt, d
     h[1] = (var > 1e-24 ? 1.0f / sqrtf((float)var) : 0.0f) - 1.0f;
 }
 
+/* Input statistics of the rows learned so far, updated with this row AFTER
+ * its learning step: the step uses the scaling its prediction used, so a
+ * progressive predict-then-learn needs one pass over the row (auto_step with
+ * out != NULL), not two. */
 static void auto_update_stats(linear *m, const tide_fvec *x, double wt)
 {
     double inv_t = 1.0 / m->t;

@@ -963,6 +963,16 @@ static void test_bad_input(void **st)
         assert_int_equal(tide_learner_learn(l, &ok, 1, 1), TIDE_OK);
         tide_learner_predict(l, &ok, out);
         assert_true(isfinite(out[0]));
+        /* a wide row (beyond the 64 inline slots) with one NaN is refused
+         * too, and frees what it allocated (LeakSanitizer in the SAN run) */
+        {
+            tide_feat wide[80];
+            tide_fvec wv = {wide, 80, 80};
+            for (uint32_t k = 0; k < 80; k++)
+                wide[k] = (tide_feat){k, k == 70 ? NAN : 0.25f * (float)k};
+            assert_int_equal(tide_learner_learn(l, &wv, 1, 1), TIDE_ERR_ARG);
+            tide_learner_predict(l, &wv, out);
+        }
         tide_learner_free(l);
     }
 }
