@@ -181,8 +181,10 @@ int jcache_add(jcache *c, const char *id, int64_t row, int64_t time, int64_t ver
     e->nf = (uint32_t)nf;
     e->np = (uint32_t)np;
     e->idlen = (uint32_t)len;
-    memcpy(jentry_f(e), f, nf * sizeof *f);
-    memcpy(jentry_p(e), p, np * sizeof *p);
+    if (nf)
+        memcpy(jentry_f(e), f, nf * sizeof *f);
+    if (np)
+        memcpy(jentry_p(e), p, np * sizeof *p);
     memcpy(jentry_id(e), id, len + 1);
     e->row = row;
     e->time = time;

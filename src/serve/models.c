@@ -947,6 +947,17 @@ static int commit_learn_labels(tide_server *s, citem *c, tide_err *err)
             return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
         if (c->ev[i].status != TIDE_ERR_CONFLICT)
             nf++;
+        if (c->ev[i].status == TIDE_OK && c->ev[i].out_row > 0 && !atomic_load(&c->m->deleted)) {
+            /* the event was stored by this item a moment ago: its join is
+             * known exactly (no label yet), the store only appends */
+            tide_store_label *l = &c->lb[i];
+            l->hint_model = c->m->store_id;
+            l->hint_row = c->ev[i].out_row;
+            l->hint_time = c->ev[i].out_time;
+            l->hint_version = c->ev[i].version;
+            l->hint_seq = 0;
+            l->hint_label = NULL;
+        }
     }
     if (nf == c->nlb)
         return tide_store_labels_insert(s->wst, c->lb, c->nlb, err);
@@ -1153,23 +1164,29 @@ static void feed_learners(citem *c, double t_commit)
             prom_observe(&c->m->delay_hist, PROM_DELAY_BOUNDS, (double)l->delay / 1000.0);
         if (lost)
             continue;
-        if (c->lje && c->lje[i]) {
-            /* joined through the cache: its vector and logged probabilities,
+        if ((c->lje && c->lje[i]) || (c->kind == CI_LEARN && c->pay && c->pay[i].f)) {
+            /* joined through the cache (its vector and logged probabilities)
+             * or learned through /learn (the vector hashed by the worker),
              * packed with the label in one block */
-            const jentry *e = c->lje[i];
+            const jentry *e = c->lje && c->lje[i] ? c->lje[i] : NULL;
+            const tide_feat *vf = e ? jentry_f(e) : c->pay[i].f;
+            const double *vp = e ? jentry_p(e) : c->pay[i].p;
+            uint32_t nf = e ? e->nf : c->pay[i].nf, np = e ? e->np : c->pay[i].np;
             size_t ll = strlen(l->label);
-            j = malloc(sizeof *j + e->nf * sizeof(tide_feat) + e->np * sizeof(double) + ll + 1);
+            j = malloc(sizeof *j + nf * sizeof(tide_feat) + np * sizeof(double) + ll + 1);
             if (j) {
                 memset(j, 0, sizeof *j);
                 j->packed = 1;
                 j->f = (tide_feat *)(j + 1);
-                j->p = (double *)(j->f + e->nf);
-                j->label = (char *)(j->p + e->np);
-                memcpy(j->f, jentry_f(e), e->nf * sizeof *j->f);
-                memcpy(j->p, jentry_p(e), e->np * sizeof *j->p);
+                j->p = (double *)(j->f + nf);
+                j->label = (char *)(j->p + np);
+                if (nf)
+                    memcpy(j->f, vf, nf * sizeof *j->f);
+                if (np)
+                    memcpy(j->p, vp, np * sizeof *j->p);
                 memcpy(j->label, l->label, ll + 1);
-                j->nf = e->nf;
-                j->np = e->np;
+                j->nf = nf;
+                j->np = np;
             }
         } else if ((j = calloc(1, sizeof *j))) {
             j->label = strdup(l->label);

@@ -807,12 +807,44 @@ out:
     json_decref(doc);
 }
 
+/* /learn, once a schema exists: hashes each instance here (with the live
+ * snapshot's featurizer, as predict does) so the learner gets the vector
+ * instead of re-parsing the stored JSON. Weights are not used (the stored
+ * features, which recovery replays, carry none). An instance the
+ * featurizer refuses is a 400, as on predict. Returns -1 when answered. */
+static int s_learn_vectors(req *r, smodel *m, citem *c, const tide_instances *in)
+{
+    scratch *sc = my_scratch();
+    serve_snap *sn = sc ? serve_snap_acquire(&m->live) : NULL;
+    tide_err err;
+    if (!sn)
+        return 0;   /* no payload: the learner parses the JSON */
+    c->pay = calloc(in->n, sizeof *c->pay);
+    for (size_t i = 0; c->pay && i < in->n; i++) {
+        evpay *py = &c->pay[i];
+        if (tide_featurize(sn->m->fz, &in->rows[i], &sc->fv, &err)) {
+            serve_snap_release();
+            reply_errf(r, 400, "bad_feature", "features", "%s%s", in->batch ? "an instance: " : "",
+                       err.msg);
+            return -1;
+        }
+        py->f = malloc(sc->fv.n * sizeof *py->f + 1);
+        if (py->f) {
+            memcpy(py->f, sc->fv.f, sc->fv.n * sizeof *py->f);
+            py->nf = (uint32_t)sc->fv.n;
+        }
+    }
+    serve_snap_release();
+    return 0;
+}
+
 static void h_learn(req *r, smodel *m)
 {
     tide_instances in;
     tide_reqerr e;
     citem *c;
-    if (tide_instances_parse(r->body, r->len, atomic_load(&m->schema), 1, &in, &e)) {
+    const tide_schema *schema = atomic_load(&m->schema);
+    if (tide_instances_parse(r->body, r->len, schema, 1, &in, &e)) {
         reply_err(r, &e);
         return;
     }
@@ -855,6 +887,11 @@ static void h_learn(req *r, smodel *m)
             reply_errf(r, 500, "internal", "", "out of memory");
             return;
         }
+    }
+    if (schema && s_learn_vectors(r, m, c, &in)) {
+        citem_free(c);
+        tide_instances_free(&in);
+        return;
     }
     r->batch = in.batch;
     c->audit_action = "learn";
