@@ -168,7 +168,7 @@ cat <<TABLE
 | group commit: items per transaction | $(python3 -c "print('%.1f' % (float('${ITEMS:-0}')/max(1,float('${BATCHES:-1}'))))") ($ITEMS items in $BATCHES commits; $LJ labels joined, ${LUNK:-0} unknown ids, ${DROPPED:-0} events dropped) |
 | label join cache: hits / misses | ${LHIT:-0} / ${LMISS:-0} |
 | max staleness (label commit -> visible in predictions), during the 1-per-request run | ${STALE1} s |
-| max staleness, after the 100-per-request run too (learner overloaded) | ${STALE} s |
+| max staleness, after the 100-per-request run too | ${STALE} s |
 | Flask + sklearn (gunicorn -w 2) /predict | $F_PRED req/s |
 | tide / Flask, predict | **$(r "$T_PEAK_LOG" "$F_PRED")x** |
 | Flask /learn (score + partial_fit, not durable) | $F_LEARN req/s |
