@@ -345,32 +345,6 @@ void smodel_enqueue(smodel *m, ljob *j)
     pthread_mutex_unlock(&m->mu);
 }
 
-/* Queues a committed label unless the learner's queue is full; then the
- * model is marked behind and the learner catches up from the store (labels
- * are durable there), so memory stays bounded. Returns 0 when not queued. */
-int smodel_enqueue_label(smodel *m, ljob *j)
-{
-    int queued = 0;
-    pthread_mutex_lock(&m->mu);
-    if (!m->behind && m->qn < m->srv->o.learn_queue) {
-        j->next = NULL;
-        if (m->qt)
-            m->qt->next = j;
-        else
-            m->qh = j;
-        m->qt = j;
-        m->qn++;
-        queued = 1;
-    } else {
-        m->behind = 1;
-        if (!m->oldest_behind)
-            m->oldest_behind = j->t_commit;
-    }
-    pthread_cond_signal(&m->cv);
-    pthread_mutex_unlock(&m->mu);
-    return queued;
-}
-
 /* Queues the committed labels of one request (a list of n jobs in seq
  * order) with one lock; when they do not all fit, or lost says a job could
  * not be built, none is queued: the learner is marked behind and re-reads

@@ -193,7 +193,6 @@ int smodel_apply(smodel *m, const char *features, const char *label, const char 
 int smodel_publish(smodel *m, tide_err *err);
 int smodel_persist(smodel *m, tide_store *st, tide_err *err);
 void smodel_enqueue(smodel *m, ljob *j);
-int smodel_enqueue_label(smodel *m, ljob *j);
 void smodel_enqueue_labels(smodel *m, ljob *head, ljob *tail, size_t n, int lost,
                            double t_commit);
 int smodel_sync(smodel *m, ljob *j);
