@@ -297,9 +297,19 @@ static json_t *load_body(req *r, int allow_empty)
 static const char *class_name(const tide_model *m, int k, char *buf, size_t n)
 {
     const char *nm = m->labels ? tide_labels_name(m->labels, k) : NULL;
+    char t[12], *p = t + sizeof t;
+    unsigned u = k < 0 ? 0u : (unsigned)k;
     if (nm)
         return nm;
-    snprintf(buf, n, "%d", k);
+    /* the class index in decimal (a model that has seen no label yet) */
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if ((size_t)(t + sizeof t - p) > n)
+        return "?";
+    memcpy(buf, p, (size_t)(t + sizeof t - p));
     return buf;
 }
 
@@ -360,14 +370,21 @@ static scratch *my_scratch(void)
 
 static void gen_id(char *out, size_t n)
 {
+    static const char hex[] = "0123456789abcdef";
     uint64_t z;
+    if (n < 20)
+        return;
     if (!tl_rng)
         tl_rng = (uint64_t)serve_wall_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)&tl_rng;
     z = (tl_rng += 0x9E3779B97F4A7C15ULL);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     z ^= z >> 31;
-    snprintf(out, n, "ev-%016llx", (unsigned long long)z);
+    /* "ev-" and 16 hex digits, as "ev-%016llx" but without printf */
+    memcpy(out, "ev-", 3);
+    for (int i = 0; i < 16; i++)
+        out[3 + i] = hex[(z >> (60 - 4 * i)) & 15];
+    out[19] = '\0';
 }
 
 static json_t *instance_features(const tide_instances *in, size_t i)
