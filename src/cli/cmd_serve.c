@@ -31,6 +31,8 @@ static void serve_usage(FILE *f)
             "  --retention S       unlabelled events expire after S seconds (default 604800)\n"
             "  --learn-queue N     labels queued per learner before it re-reads them from\n"
             "                      the store instead (default 100000; bounds memory)\n"
+            "  --label-cache-mb M  per model: MiB of recent logged events kept in memory so\n"
+            "                      labels join without reading the store (default 256, 0 = off)\n"
             "  --no-log-events     do not log predictions (labels then cannot join them)\n"
             "Signals: SIGTERM/SIGINT drain and stop, SIGHUP reloads the config.\n");
 }
@@ -105,6 +107,10 @@ int cmd_serve(int argc, char **argv)
             if (num_arg(a, v, 1, 100000000, &x))
                 return 2;
             o.learn_queue = (uint32_t)x, i++;
+        } else if (!strcmp(a, "--label-cache-mb")) {
+            if (num_arg(a, v, 0, 1 << 20, &x))
+                return 2;
+            o.label_cache_mb = (uint32_t)x, i++;
         } else if (!strcmp(a, "--no-log-events")) {
             o.log_events = 0;
         } else {

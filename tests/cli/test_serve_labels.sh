@@ -229,4 +229,17 @@ REPLAY=$(p3)
 check "after kill -9 the replay of the stored JSON predicts what the live learner did ($LIVE)" test "$LIVE" = "$REPLAY"
 check "the probe is not the untrained 0.5" test "$LIVE" != "0.5 0.5 0.5"
 serve_stop
+
+# ---- 7. --label-cache-mb 0 on the command line turns the cache off --------------
+serve_start "$TMP/d7" --label-cache-mb 0
+call POST /v1/models "$SPEC" >/dev/null
+predict q1 0.5 a >/dev/null
+label q1 1
+expect "cache off: a label still joins (through SQL)" 200 joined
+check "cache off: no entries" test "$(prom tide_label_cache_entries)" = 0
+check "cache off: no hits" test "$(prom tide_label_cache_hits_total)" = 0
+serve_stop
+"$TIDE" serve --data "$TMP/d8" --label-cache-mb x > "$TMP/bad.out" 2>&1
+check "--label-cache-mb x: exit 2" test $? -eq 2
+check "--label-cache-mb x: the error names the option" grep -q -- "--label-cache-mb" "$TMP/bad.out"
 finish
