@@ -129,6 +129,11 @@ typedef struct tide_server_opts {
     int verify_label_cache;      /* 1: the store re-checks every cached join by SQL */
     uint32_t fault_commit_every; /* N > 0: every Nth group commit is rolled back
                                     instead of committed (its requests get 500) */
+    uint32_t fault_commit_delay_ms; /* each group commit sleeps this long before
+                                    COMMIT, write lock held (a stalled disk) */
+    uint32_t drain_ms;           /* shutdown: how long in-flight requests are waited
+                                    for before the committer is drained (default
+                                    10000; config key "drain_ms") */
 } tide_server_opts;
 
 void tide_server_opts_init(tide_server_opts *o);

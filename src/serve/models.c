@@ -889,9 +889,26 @@ void citem_free(citem *c)
     free(c);
 }
 
-void committer_push(tide_server *s, citem *c)
+/* Once the committer has been told to stop (shutdown), nothing queued would
+ * ever be committed or answered: the item is refused. An item without
+ * done_fn (logged predictions, never acknowledged as durable) is dropped
+ * here and counted in tide_events_dropped_total; a request's item (done_fn)
+ * stays the caller's, who answers 503. Everything queued before the stop is
+ * committed and answered by committer_stop. */
+int committer_push(tide_server *s, citem *c)
 {
     pthread_mutex_lock(&s->cmu);
+    if (s->cstop) {
+        pthread_mutex_unlock(&s->cmu);
+        if (c->done_fn)
+            return -1;
+        if (c->kind == CI_EVENTS) {
+            atomic_fetch_sub(&s->pending_events, (int64_t)c->nev);
+            atomic_fetch_add(&s->events_dropped, (uint64_t)c->nev);
+        }
+        citem_free(c);
+        return -1;
+    }
     c->next = NULL;
     if (s->ct)
         s->ct->next = c;
@@ -901,6 +918,7 @@ void committer_push(tide_server *s, citem *c)
     s->cn++;
     pthread_cond_signal(&s->ccv);
     pthread_mutex_unlock(&s->cmu);
+    return 0;
 }
 
 /* The labels of a /learn request, after its events were logged. An instance
@@ -1300,6 +1318,13 @@ static void *committer_main(void *arg)
         if (!rc)
             rc = audit_batch(s, batch, &err);
         s->n_commits++;
+        if (!rc && s->o.fault_commit_delay_ms) {
+            /* tests: a stalled disk (the write lock is held meanwhile) */
+            struct timespec ts = {(time_t)(s->o.fault_commit_delay_ms / 1000),
+                                  (long)(s->o.fault_commit_delay_ms % 1000) * 1000000L};
+            while (nanosleep(&ts, &ts) && errno == EINTR)
+                ;
+        }
         if (!rc && s->o.fault_commit_every && s->n_commits % s->o.fault_commit_every == 0) {
             /* tests: a transaction that fails at COMMIT */
             rc = tide_err_set(&err, TIDE_ERR_IO, "injected failure (fault_commit_every = %u)",

@@ -660,6 +660,14 @@ static void labels_done(tide_server *s, citem *c)
     wake(s, r);
 }
 
+/* The committer has stopped (shutdown): a request that passed the draining
+ * check just before the flag was set gets the same 503. */
+static void refused_stopping(req *r, citem *c)
+{
+    citem_free(c);
+    reply_errf(r, 503, "unavailable", "", "the server is shutting down");
+}
+
 /* Queues c and either suspends the connection (thread pool) or blocks. */
 static void enqueue_and_wait(req *r, citem *c)
 {
@@ -668,11 +676,19 @@ static void enqueue_and_wait(req *r, citem *c)
     c->done_fn = labels_done;
     r->waiting = 1;
     if (s->suspend_ok) {
+        /* suspended before it is queued (the committer may answer at once) */
         MHD_suspend_connection(r->conn);
-        committer_push(s, c);
+        if (committer_push(s, c)) {
+            refused_stopping(r, c);
+            MHD_resume_connection(r->conn);   /* answered on the next call */
+        }
         return;
     }
-    committer_push(s, c);
+    if (committer_push(s, c)) {
+        r->waiting = 0;
+        refused_stopping(r, c);
+        return;
+    }
     pthread_mutex_lock(&s->wmu);
     while (!r->done)
         pthread_cond_wait(&s->wcv, &s->wmu);
@@ -1932,6 +1948,8 @@ static int load_config(tide_server *s, int apply_opts, int do_models, tide_err *
         OPTU("threads", threads, 0, 256);
         OPTU("label_cache_mb", label_cache_mb, 0, 1 << 20);
         OPTU("fault_commit_every", fault_commit_every, 0, 1000000);
+        OPTU("fault_commit_delay_ms", fault_commit_delay_ms, 0, 600000);
+        OPTU("drain_ms", drain_ms, 0, 3600000);
         v = json_object_get(doc, "verify_label_cache");
         if (v)
             s->o.verify_label_cache = json_is_true(v);
@@ -1983,6 +2001,7 @@ void tide_server_opts_init(tide_server_opts *o)
     o->log_events = 1;
     o->learn_queue = 100000;
     o->label_cache_mb = 256;
+    o->drain_ms = 10000;
 }
 
 const char *tide_server_address(const tide_server *s) { return s ? s->addr : ""; }
@@ -2213,23 +2232,37 @@ static void stop_accepting(tide_server *s)
     }
 }
 
+/* Waits (bounded) until no request is in flight. */
+static void wait_inflight(tide_server *s, double seconds)
+{
+    double t0 = serve_now();
+    while (atomic_load(&s->inflight) > 0 && serve_now() - t0 < seconds) {
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Shutdown order. The committer is drained while the daemon still runs:
+ * every queued label/learn item is committed (however long the disk takes)
+ * and its suspended connection resumed with its answer; a request that
+ * reaches committer_push after that is refused (503) and, if it was
+ * suspended, resumed at once. Only then, once the answers had time to go out, does the
+ * daemon stop: MHD_stop_daemon never sees a suspended connection (MHD
+ * panics on one) and the committer never resumes a connection of a stopped
+ * daemon (freed memory). */
 int tide_server_stop(tide_server *s, tide_err *err)
 {
-    double t0;
     if (!s || atomic_exchange(&s->stopped, 1))
         return TIDE_OK;
     atomic_store(&s->draining, 1);
     stop_accepting(s);   /* new connections are refused; in-flight requests finish */
-    t0 = serve_now();
-    while (atomic_load(&s->inflight) > 0 && serve_now() - t0 < 10.0) {
-        struct timespec ts = {0, 2000000};
-        nanosleep(&ts, NULL);
-    }
+    wait_inflight(s, s->o.drain_ms / 1000.0);
+    committer_stop(s);   /* commits and answers everything queued (events too) */
+    wait_inflight(s, s->o.drain_ms / 1000.0);   /* resumed answers are sent */
     if (s->d) {
         MHD_stop_daemon(s->d);
         s->d = NULL;
     }
-    committer_stop(s);   /* drains its queue (logged events) first */
     for (size_t i = 0; i < s->n_models; i++)
         smodel_stop(s->models[i]);   /* applies queued labels, writes the snapshot */
     (void)err;

@@ -199,7 +199,9 @@ int smodel_sync(smodel *m, ljob *j);
 json_t *smodel_metrics_json(smodel *m, int64_t only_version);
 void smodel_prom(smodel *m, sbuf *b);
 void citem_free(citem *c);
-void committer_push(tide_server *s, citem *c);
+/* 0 when queued; -1 when the committer has stopped: c is then freed if it
+ * has no done_fn, else it stays the caller's (see models.c). */
+int committer_push(tide_server *s, citem *c);
 int committer_start(tide_server *s, tide_err *err);
 void committer_stop(tide_server *s);
 
