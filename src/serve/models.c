@@ -1142,6 +1142,7 @@ static void feed_learners(citem *c, double t_commit)
 {
     ljob *head = NULL, *tail = NULL;
     size_t n = 0;
+    uint64_t learned = 0;
     int lost = 0;
     if (c->rc || !c->nlb)
         return;
@@ -1152,6 +1153,8 @@ static void feed_learners(citem *c, double t_commit)
             atomic_fetch_add_explicit(&c->m->n_lab[l->status], 1, memory_order_relaxed);
         if (l->status != TIDE_LABEL_JOINED && l->status != TIDE_LABEL_OVERWRITTEN)
             continue;
+        if (c->kind == CI_LEARN)
+            learned++;   /* tide_learn_total: rows committed (not refused, not rolled back) */
         if (c->kind == CI_LABELS)
             prom_observe(&c->m->delay_hist, PROM_DELAY_BOUNDS, (double)l->delay / 1000.0);
         if (lost)
@@ -1211,6 +1214,8 @@ static void feed_learners(citem *c, double t_commit)
         tail = j;
         n++;
     }
+    if (learned)
+        atomic_fetch_add_explicit(&c->m->n_learn, learned, memory_order_relaxed);
     if (n || lost)
         smodel_enqueue_labels(c->m, head, tail, n, lost, t_commit);
 }

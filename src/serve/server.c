@@ -929,8 +929,7 @@ static void h_learn(req *r, smodel *m)
     r->batch = in.batch;
     c->audit_action = "learn";
     snprintf(c->actor, sizeof c->actor, "%s", r->actor);
-    atomic_fetch_add(&m->n_learn, in.n);
-    tide_instances_free(&in);
+    tide_instances_free(&in);   /* n_learn is counted by the committer, after COMMIT */
     enqueue_and_wait(r, c);
 }
 

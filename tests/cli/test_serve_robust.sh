@@ -66,4 +66,25 @@ shutdown_case() { # NAME THREADS
 shutdown_case "shutdown (pool)" 2
 shutdown_case "shutdown (thread per connection)" 0
 
+# ---- 3. tide_learn_total counts committed rows only --------------------------
+echo '{"fault_commit_every": 2}' > "$TMP/c3.json"
+serve_start "$TMP/d3" --config "$TMP/c3.json"
+call POST /v1/models "$SPEC"
+L1='{"id":"a1","features":{"x":1},"label":"1"}'
+L3='{"instances":[{"features":{"x":1},"label":"1"},{"features":{"x":2},"label":"0"},{"features":{"x":3},"label":"1"}]}'
+CODES=""
+call POST /v1/models/k/learn "$L1"; CODES+="$CODE "   # commit 1: stored
+call POST /v1/models/k/learn "$L3"; CODES+="$CODE "   # commit 2: rolled back
+call POST /v1/models/k/learn "$L3"; CODES+="$CODE "   # commit 3: stored
+call POST /v1/models/k/learn '{"features":{"x":4},"label":"0"}'; CODES+="$CODE "   # 4: rolled back
+call POST /v1/models/k/learn "$L1"; CODES+="$CODE "   # commit 5: id a1 taken, nothing stored
+check "learn: answers 200 500 200 500 409 (got $CODES)" test "$CODES" = "200 500 200 500 409 "
+call GET "/v1/models/k/labels?after=0&limit=100"
+NST=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["labels"]))' "$BODY")
+check "learn: 4 rows stored (got $NST)" test "$NST" = 4
+LT=$(prom 'tide_learn_total{model="k"}')
+check "learn: tide_learn_total counts the 4 committed rows, not the rolled-back or conflicting ones (got $LT)" test "$LT" = 4
+serve_stop
+check "learn: exit 0" test "$STOP_RC" = 0
+
 finish
