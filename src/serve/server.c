@@ -185,7 +185,18 @@ static _Thread_local const tide_server *tl_tok_srv;
 
 #define TOKEN_TTL 1.0   /* seconds a verified token (or the token count) is trusted */
 
-/* 0 if allowed; else the reply is set (401/403). */
+/* The store could not say whether a token is valid (database locked,
+ * corrupt, unreadable): 503, so a client does not take its valid token for
+ * rejected. */
+static int auth_store_failed(req *r, const char *what, const tide_err *err)
+{
+    reply_errf(r, 503, "unavailable", "Authorization",
+               "the token store failed while %s, so the token could not be checked: %s", what,
+               err->msg[0] ? err->msg : tide_strerror(err->code));
+    return -1;
+}
+
+/* 0 if allowed; else the reply is set (401/403, or 503 when the store fails). */
 static int check_auth(req *r, int need)
 {
     tide_server *s = r->s;
@@ -199,12 +210,15 @@ static int check_auth(req *r, int need)
     if (need == ROLE_NONE)
         return 0;
     if (now - atomic_load(&s->tokens_checked_ms) > (int64_t)(TOKEN_TTL * 1000)) {
+        /* on failure the count is not trusted (nor refreshed): every request
+         * retries it, and none is let in on a stale count of 0 */
         int64_t n = 0;
+        tide_err_clear(&err);
         st = thread_store(s, &err);
-        if (st && !tide_store_token_count_all(st, &n, &err)) {
-            atomic_store(&s->n_tokens, n);
-            atomic_store(&s->tokens_checked_ms, now);
-        }
+        if (!st || tide_store_token_count_all(st, &n, &err))
+            return auth_store_failed(r, "counting the tokens", &err);
+        atomic_store(&s->n_tokens, n);
+        atomic_store(&s->tokens_checked_ms, now);
     }
     if (atomic_load(&s->n_tokens) == 0) {
         snprintf(r->actor, sizeof r->actor, "%s", "");
@@ -234,11 +248,18 @@ static int check_auth(req *r, int need)
         char name[TIDE_STORE_NAME_MAX] = "";
         int role = 0;
         tok_cache *c;
+        int vrc;
+        tide_err_clear(&err);
         st = thread_store(s, &err);
-        if (!st || tide_store_token_verify(st, secret, name, &role, &err)) {
+        if (!st)
+            return auth_store_failed(r, "opening the database", &err);
+        vrc = tide_store_token_verify(st, secret, name, &role, &err);
+        if (vrc == TIDE_ERR_NOTFOUND) {   /* unknown, malformed, wrong secret, revoked */
             reply_errf(r, 401, "unauthorized", "Authorization", "the bearer token is not valid");
             return -1;
         }
+        if (vrc)
+            return auth_store_failed(r, "verifying the token", &err);
         c = &tl_tok[tl_tok_next++ % 8];
         c->h = hh;
         snprintf(c->secret, sizeof c->secret, "%s", secret);
@@ -2156,10 +2177,13 @@ int tide_server_new(const tide_server_opts *o, tide_server **out, tide_err *err)
     if (rc)
         goto fail;
     {
+        /* if the count fails here, the first request counts again (and
+         * answers 503 while it fails): never open on an unknown count */
         int64_t nt = 0;
-        if (!tide_store_token_count_all(s->mst, &nt, NULL))
+        if (!tide_store_token_count_all(s->mst, &nt, NULL)) {
             atomic_store(&s->n_tokens, nt);
-        atomic_store(&s->tokens_checked_ms, serve_wall_ms());
+            atomic_store(&s->tokens_checked_ms, serve_wall_ms());
+        }
     }
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;

@@ -66,6 +66,43 @@ shutdown_case() { # NAME THREADS
 shutdown_case "shutdown (pool)" 2
 shutdown_case "shutdown (thread per connection)" 0
 
+# ---- 2. a store failure during authentication is 503, not 401 -----------------
+D2=$TMP/d2
+serve_start "$D2"
+call POST /v1/models "$SPEC"
+ADMIN=$("$TIDE" token create root --role admin --data "$D2" 2>/dev/null | head -1)
+T2=$("$TIDE" token create t2 --role predict --data "$D2" 2>/dev/null | head -1)
+check "auth: tokens created" test -n "$ADMIN" -a -n "$T2"
+sleep 1.2   # the server re-reads the token count at most once a second
+PB='{"features":{"x":1}}'
+call POST /v1/models/k/predict "$PB" -H "Authorization: Bearer $ADMIN"
+check "auth: a valid token predicts (200)" test "$CODE" = 200
+call POST /v1/models/k/predict "$PB" -H "Authorization: Bearer tide_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+check "auth: an unknown token is 401" test "$CODE" = 401
+# t2's row is corrupt (a salt of 1 byte): verifying it is a store failure
+sq "$D2" "UPDATE tokens SET salt = x'00' WHERE name = 't2'"
+call POST /v1/models/k/predict "$PB" -H "Authorization: Bearer $T2"
+check "auth: a store failure verifying a token is 503, not 401 (got $CODE)" test "$CODE" = 503
+is_err_body "auth: 503 body" Authorization
+check "auth: the 503 names the store failure ($BODY)" has "malformed"
+# the tokens table is gone: counting tokens fails
+sq "$D2" "ALTER TABLE tokens RENAME TO tokens_off"
+sleep 1.2
+call POST /v1/models/k/predict "$PB" -H "Authorization: Bearer $ADMIN"
+check "auth: a store failure counting tokens is 503, not 401 (got $CODE)" test "$CODE" = 503
+is_err_body "auth: 503 body (count)" Authorization
+check "auth: the 503 names the store ($BODY)" has "tokens"
+call POST /v1/models/k/predict "$PB"
+check "auth: without a token the server does not open while the count fails (got $CODE)" test "$CODE" = 503
+sq "$D2" "ALTER TABLE tokens_off RENAME TO tokens"
+sleep 1.2
+call POST /v1/models/k/predict "$PB" -H "Authorization: Bearer $ADMIN"
+check "auth: the store is back: the valid token predicts (got $CODE)" test "$CODE" = 200
+call POST /v1/models/k/predict "$PB"
+check "auth: the store is back: no token is 401 (got $CODE)" test "$CODE" = 401
+serve_stop
+check "auth: exit 0" test "$STOP_RC" = 0
+
 # ---- 3. tide_learn_total counts committed rows only --------------------------
 echo '{"fault_commit_every": 2}' > "$TMP/c3.json"
 serve_start "$TMP/d3" --config "$TMP/c3.json"
