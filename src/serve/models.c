@@ -568,7 +568,7 @@ static void *learner_main(void *arg)
         }
         if (m->pending && serve_now() - m->last_pub >= s->o.publish_ms / 1000.0)
             smodel_publish(m, &err);
-        if (st && m->since_persist >= s->o.persist_every)
+        if (st && m->since_persist >= s->o.persist_every && !atomic_load(&m->deleted))
             if (smodel_persist(m, st, &err))
                 fprintf(stderr, "tide serve: model '%s': snapshot failed: %s\n", m->name, err.msg);
         if (stop)

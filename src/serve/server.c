@@ -1221,25 +1221,30 @@ static void h_model_create(req *r)
         reply_json(r, 201, model_json(m));
 }
 
+/* Store first: the model leaves memory only once the store deleted it, so
+ * a failed deletion changes nothing (before, the model left memory first: on
+ * a store failure it answered 404 until a restart brought it back). While
+ * the store deletes, m->deleted keeps the committer off its join cache and
+ * the learner from writing snapshots (a request queued meanwhile may fail
+ * against the deleted rows, as it would after the deletion); if the
+ * deletion fails the flag is cleared again, which is safe: without the
+ * cache the committer only skipped adding entries, and the labels of the
+ * cached ones were still recorded (cache_labels), so every entry still
+ * equals the committed state. */
 static void h_model_delete(req *r, smodel *m)
 {
     tide_server *s = r->s;
     tide_err err;
     tide_store *st = thread_store(s, &err);
-    int rc;
+    int rc, found = 0;
     if (!st) {
-        reply_tide_err(r, TIDE_ERR_IO, &err, "");
+        reply_errf(r, 503, "unavailable", "", "the store cannot be opened: %s", err.msg);
         return;
     }
-    int found = 0;
-    pthread_mutex_lock(&s->admin_mu);
-    pthread_rwlock_wrlock(&s->mlock);
+    pthread_mutex_lock(&s->admin_mu);   /* deletions and creations are serialised */
+    pthread_rwlock_rdlock(&s->mlock);
     for (size_t i = 0; i < s->n_models; i++)
-        if (s->models[i] == m) {
-            s->models[i] = s->models[--s->n_models];
-            found = 1;
-            break;
-        }
+        found |= s->models[i] == m;
     pthread_rwlock_unlock(&s->mlock);
     if (!found) {
         /* a concurrent DELETE won (both found the model before either took
@@ -1249,15 +1254,27 @@ static void h_model_delete(req *r, smodel *m)
         return;
     }
     atomic_store(&m->deleted, 1);   /* the committer stops using its join cache */
+    tide_err_clear(&err);
+    rc = tide_store_model_delete(st, m->name, &err);
+    if (rc && rc != TIDE_ERR_NOTFOUND) {   /* NOTFOUND: already gone from the store */
+        atomic_store(&m->deleted, 0);
+        pthread_mutex_unlock(&s->admin_mu);
+        reply_errf(r, rc == TIDE_ERR_IO ? 503 : 500, rc == TIDE_ERR_IO ? "unavailable" : "internal",
+                   "model", "model '%s' was not deleted (it is still served): the store failed: %s",
+                   m->name, err.msg[0] ? err.msg : tide_strerror(rc));
+        return;
+    }
+    pthread_rwlock_wrlock(&s->mlock);
+    for (size_t i = 0; i < s->n_models; i++)
+        if (s->models[i] == m) {
+            s->models[i] = s->models[--s->n_models];
+            break;
+        }
+    pthread_rwlock_unlock(&s->mlock);
     smodel_stop(m);
     m->grave_next = s->grave;
     s->grave = m;
-    rc = tide_store_model_delete(st, m->name, &err);
     pthread_mutex_unlock(&s->admin_mu);
-    if (rc) {
-        reply_tide_err(r, rc, &err, "");
-        return;
-    }
     audit(r, "model.delete", m->name, NULL);
     reply_json(r, 200, json_pack("{s:s}", "deleted", m->name));
 }

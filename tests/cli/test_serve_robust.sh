@@ -124,4 +124,40 @@ check "learn: tide_learn_total counts the 4 committed rows, not the rolled-back 
 serve_stop
 check "learn: exit 0" test "$STOP_RC" = 0
 
+# ---- 4. DELETE whose store deletion fails ---------------------------------------
+D4=$TMP/d4
+serve_start "$D4"
+call POST /v1/models "$SPEC"
+call POST /v1/models/k/learn '{"instances":[{"features":{"x":1},"label":"1"},{"features":{"x":-1},"label":"0"}]}'
+check "delete: learned (200)" test "$CODE" = 200
+sq "$D4" "CREATE TRIGGER refuse_delete BEFORE DELETE ON models BEGIN SELECT RAISE(ABORT, 'model deletion refused by a test trigger'); END"
+call DELETE /v1/models/k
+check "delete: a failed store deletion is a 500 (a trigger: a constraint, not I/O; got $CODE)" test "$CODE" = 500
+is_err_body "delete: error body" model
+check "delete: the error names the store failure ($BODY)" has "refused by a test trigger"
+call GET /v1/models/k
+check "delete: after the failure the model is still served (got $CODE)" test "$CODE" = 200
+call POST /v1/models/k/predict '{"features":{"x":1}}'
+check "delete: ... and predicts (got $CODE)" test "$CODE" = 200
+call POST /v1/models/k/learn '{"features":{"x":2},"label":"1"}'
+check "delete: ... and learns (got $CODE)" test "$CODE" = 200
+serve_stop
+serve_start "$D4"
+call GET /v1/models/k
+check "delete: after a restart the model is there too (got $CODE)" test "$CODE" = 200
+call GET "/v1/models/k/labels?after=0&limit=100"
+NST=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["labels"]))' "$BODY")
+check "delete: with its 3 stored labels (got $NST)" test "$NST" = 3
+sq "$D4" "DROP TRIGGER refuse_delete"
+call DELETE /v1/models/k
+check "delete: the store accepts again: 200 (got $CODE)" test "$CODE" = 200
+call GET /v1/models/k
+check "delete: then 404" test "$CODE" = 404
+serve_stop
+serve_start "$D4"
+call GET /v1/models/k
+check "delete: still 404 after a restart (got $CODE)" test "$CODE" = 404
+serve_stop
+check "delete: exit 0" test "$STOP_RC" = 0
+
 finish
