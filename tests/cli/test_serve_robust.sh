@@ -16,7 +16,10 @@ cd "$(dirname "$0")/../.."
 . tests/cli/serve_lib.sh
 
 SPEC='{"name":"k","task":"binary","learner":"logistic","schema":{"x":"number"}}'
-sq() { sqlite3 -cmd '.timeout 5000' "$1/tide.db" "$2" >/dev/null; }
+# runs one SQL statement on DIR/tide.db beside the server (python3's sqlite3)
+sq() { python3 -c 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1], timeout=5, isolation_level=None)
+c.execute(sys.argv[2]); c.close()' "$1/tide.db" "$2"; }
 prom() { curl -s "$U/metrics" | sed -n "s/^$1 //p"; }
 has() { case "$BODY" in *"$1"*) return 0;; esac; return 1; }
 
