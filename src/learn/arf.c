@@ -41,8 +41,7 @@ typedef struct arf_member {
     tt_tree t;            /* foreground tree */
     tt_tree bg;           /* background tree, valid when has_bg */
     int has_bg;
-    tide_adwin *warn;     /* warning detector, owned */
-    tide_adwin *drift;    /* drift detector, owned */
+    tt_detpair det;       /* warning and drift detectors (forest.c) */
     double correct, seen; /* accuracy since the tree was (re)started */
 } arf_member;
 
@@ -86,9 +85,7 @@ static void member_free(arf_member *m)
     if (m->has_bg)
         tt_tree_free(&m->bg);
     m->has_bg = 0;
-    tide_adwin_free(m->warn);
-    tide_adwin_free(m->drift);
-    m->warn = m->drift = NULL;
+    tt_detpair_free(&m->det);
 }
 
 static int new_tree(arf_learner *a, tt_tree *t)
@@ -104,7 +101,7 @@ static int member_init(arf_learner *a, arf_member *m)
     memset(m, 0, sizeof *m);
     if (new_tree(a, &m->t))
         return TIDE_ERR_NOMEM;
-    if (tide_adwin_new(a->warn_delta, &m->warn) || tide_adwin_new(a->drift_delta, &m->drift)) {
+    if (tt_detpair_init(&m->det, a->warn_delta, a->drift_delta)) {
         member_free(m);
         return TIDE_ERR_NOMEM;
     }
@@ -221,15 +218,9 @@ static int arf_step(tide_learner *l, const tide_fvec *x, double yd, double w, do
             break;
         if ((rc = tt_tree_learn_hint(&m->t, &px, y, w * k, nbp)))
             break;
-        /* A detector signals only when its error estimate went UP across
-         * the cut (MOA's ADWINChangeDetector, used by Gomes et al.): ADWIN
-         * also cuts when the error falls, which for a young tree is just
-         * its learning curve; replacing it then throws away the best tree
-         * for a background tree that has seen a fraction of the rows. */
-        double warn_before = tide_adwin_mean(m->warn), drift_before = tide_adwin_mean(m->drift);
-        int warned = tide_adwin_update(m->warn, wrong) && tide_adwin_mean(m->warn) > warn_before;
-        int drifted =
-            tide_adwin_update(m->drift, wrong) && tide_adwin_mean(m->drift) > drift_before;
+        /* the detectors signal a RISE of the error only (forest.c) */
+        int warned, drifted;
+        tt_detpair_update(&m->det, wrong, &warned, &drifted);
         if (warned) {
             if (m->has_bg)
                 tt_tree_free(&m->bg);
@@ -237,35 +228,24 @@ static int arf_step(tide_learner *l, const tide_fvec *x, double yd, double w, do
             if ((rc = new_tree(a, &m->bg)))
                 break;
             m->has_bg = 1;
-            tide_adwin_free(m->warn);
-            m->warn = NULL;
-            if (tide_adwin_new(a->warn_delta, &m->warn)) {
-                rc = TIDE_ERR_NOMEM;
+            if ((rc = tt_detpair_reset_warn(&m->det, a->warn_delta)))
                 break;
-            }
             a->n_warnings++;
         }
         if (drifted) {
-            tide_adwin *nw = NULL, *nd = NULL;
-            if (tide_adwin_new(a->warn_delta, &nw) || tide_adwin_new(a->drift_delta, &nd)) {
-                tide_adwin_free(nw);
-                tide_adwin_free(nd);
-                rc = TIDE_ERR_NOMEM;
+            tt_detpair nd;
+            if ((rc = tt_detpair_init(&nd, a->warn_delta, a->drift_delta)))
                 break;
-            }
             tt_tree_free(&m->t);
             if (m->has_bg) {
                 m->t = m->bg;
                 m->has_bg = 0;
             } else if ((rc = new_tree(a, &m->t))) {
-                tide_adwin_free(nw);
-                tide_adwin_free(nd);
+                tt_detpair_free(&nd);
                 break;
             }
-            tide_adwin_free(m->warn);
-            tide_adwin_free(m->drift);
-            m->warn = nw;
-            m->drift = nd;
+            tt_detpair_free(&m->det);
+            m->det = nd;
             m->correct = m->seen = 0;
             a->n_drifts++;
         }
@@ -329,7 +309,7 @@ static int arf_clone(const tide_learner *l, tide_learner **out, tide_err *err)
         c->n_models = i + 1;
         *d = *s;
         d->has_bg = 0;
-        d->warn = d->drift = NULL;
+        d->det.warn = d->det.drift = NULL;
         d->t.root = NULL;
         if (tt_tree_clone(&s->t, &d->t))
             goto fail;
@@ -340,7 +320,7 @@ static int arf_clone(const tide_learner *l, tide_learner **out, tide_err *err)
             }
             d->has_bg = 1;
         }
-        if (tide_adwin_clone(s->warn, &d->warn) || tide_adwin_clone(s->drift, &d->drift))
+        if (tt_detpair_clone(&s->det, &d->det))
             goto fail;
     }
     *out = &c->base;
@@ -365,8 +345,7 @@ static int arf_save(const tide_learner *l, tide_wbuf *b)
         tide_wbuf_u8(b, (uint8_t)m->has_bg);
         if (m->has_bg)
             tt_tree_save(&m->bg, b, 0);
-        tide_adwin_save(m->warn, b);
-        tide_adwin_save(m->drift, b);
+        tt_detpair_save(&m->det, b);
         tide_wbuf_f64(b, m->correct);
         tide_wbuf_f64(b, m->seen);
     }
@@ -384,7 +363,6 @@ static int arf_load(tide_learner *l, tide_rbuf *r, tide_err *err)
         return tide_err_set(err, TIDE_ERR_FORMAT, "arf state: tree count does not match n_models");
     for (int i = 0; i < a->n_models; i++) {
         arf_member *m = &a->m[i];
-        tide_adwin *wa = NULL, *dr = NULL;
         if ((rc = tt_tree_load(&m->t, r, 0, err)))
             return rc;
         if (m->has_bg) {
@@ -398,16 +376,9 @@ static int arf_load(tide_learner *l, tide_rbuf *r, tide_err *err)
             if ((rc = tt_tree_load(&m->bg, r, 0, err)))
                 return rc;
         }
-        if (tide_adwin_load(r, &wa, err))
-            return tide_err_set(err, TIDE_ERR_FORMAT, "arf state: warning detector is corrupt");
-        if (tide_adwin_load(r, &dr, err)) {
-            tide_adwin_free(wa);
-            return tide_err_set(err, TIDE_ERR_FORMAT, "arf state: drift detector is corrupt");
-        }
-        tide_adwin_free(m->warn);
-        tide_adwin_free(m->drift);
-        m->warn = wa;
-        m->drift = dr;
+        if (tt_detpair_load(&m->det, r, err))
+            return tide_err_set(err, TIDE_ERR_FORMAT, "arf state: detector of tree %d is corrupt",
+                                i);
         m->correct = tide_rbuf_f64(r);
         m->seen = tide_rbuf_f64(r);
         if (r->bad)
@@ -425,7 +396,7 @@ static size_t arf_memory(const tide_learner *l)
         s += tt_tree_memory(&m->t) - sizeof m->t;
         if (m->has_bg)
             s += tt_tree_memory(&m->bg) - sizeof m->bg;
-        s += tide_adwin_memory(m->warn) + tide_adwin_memory(m->drift);
+        s += tt_detpair_memory(&m->det);
     }
     return s;
 }

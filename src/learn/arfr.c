@@ -42,8 +42,7 @@
 typedef struct arfr_member {
     tide_learner *t;      /* foreground tree (htr), owned */
     tide_learner *bg;     /* background tree, owned; NULL when none */
-    tide_adwin *warn;     /* warning detector, owned */
-    tide_adwin *drift;    /* drift detector, owned */
+    tt_detpair det;       /* warning and drift detectors (forest.c) */
     double en, emean, em2;   /* Welford statistics of e since (re)start */
 } arfr_member;
 
@@ -81,8 +80,7 @@ static void member_free(arfr_member *m)
 {
     tide_learner_free(m->t);
     tide_learner_free(m->bg);
-    tide_adwin_free(m->warn);
-    tide_adwin_free(m->drift);
+    tt_detpair_free(&m->det);
     memset(m, 0, sizeof *m);
 }
 
@@ -96,18 +94,6 @@ static int new_tree(arfr_learner *a, tide_learner **out)
     snprintf(a->kv[a->nkv - 1], sizeof a->kv[0], "seed=%u", (unsigned)(tt_rand(&a->rng) >> 32));
     return tide_learner_new("htr", kv, (size_t)a->nkv, a->base.bits, out, &err) ? TIDE_ERR_NOMEM
                                                                                  : TIDE_OK;
-}
-
-static int new_detectors(const arfr_learner *a, tide_adwin **warn, tide_adwin **drift)
-{
-    *warn = *drift = NULL;
-    if (tide_adwin_new(a->warn_delta, warn) || tide_adwin_new(a->drift_delta, drift)) {
-        tide_adwin_free(*warn);
-        tide_adwin_free(*drift);
-        *warn = *drift = NULL;
-        return TIDE_ERR_NOMEM;
-    }
-    return TIDE_OK;
 }
 
 static void arfr_destroy(tide_learner *l)
@@ -154,7 +140,7 @@ static int arfr_create(const tide_params *p, int bits, tide_learner **out, tide_
         return tide_err_set(err, TIDE_ERR_NOMEM, "arfr: out of memory");
     }
     for (int i = 0; i < a->n_models; i++) {
-        if (new_tree(a, &a->m[i].t) || new_detectors(a, &a->m[i].warn, &a->m[i].drift)) {
+        if (new_tree(a, &a->m[i].t) || tt_detpair_init(&a->m[i].det, a->warn_delta, a->drift_delta)) {
             arfr_destroy(&a->base);
             return tide_err_set(err, TIDE_ERR_NOMEM, "arfr: out of memory");
         }
@@ -237,43 +223,35 @@ static int arfr_step(tide_learner *l, const tide_fvec *x, double y, double w, do
             break;
         if ((rc = tide_learner_learn(m->t, x, y, w * k)))
             break;
-        double in = drift_input(m, e);
-        double warn_before = tide_adwin_mean(m->warn), drift_before = tide_adwin_mean(m->drift);
-        int warned = tide_adwin_update(m->warn, in) && tide_adwin_mean(m->warn) > warn_before;
-        int drifted = tide_adwin_update(m->drift, in) && tide_adwin_mean(m->drift) > drift_before;
+        int warned, drifted;
+        tt_detpair_update(&m->det, drift_input(m, e), &warned, &drifted);
         if (warned) {
-            tide_adwin *nw = NULL;
             tide_learner *bg = NULL;
-            if (new_tree(a, &bg) || tide_adwin_new(a->warn_delta, &nw)) {
+            if (new_tree(a, &bg) || tt_detpair_reset_warn(&m->det, a->warn_delta)) {
                 tide_learner_free(bg);
                 rc = TIDE_ERR_NOMEM;
                 break;
             }
             tide_learner_free(m->bg);
             m->bg = bg;
-            tide_adwin_free(m->warn);
-            m->warn = nw;
             a->n_warnings++;
         }
         if (drifted) {
-            tide_adwin *nw, *nd;
+            tt_detpair nd;
             tide_learner *t = m->bg;
-            if (new_detectors(a, &nw, &nd))
+            if (tt_detpair_init(&nd, a->warn_delta, a->drift_delta))
                 rc = TIDE_ERR_NOMEM;
             else if (!t && new_tree(a, &t)) {
-                tide_adwin_free(nw);
-                tide_adwin_free(nd);
+                tt_detpair_free(&nd);
                 rc = TIDE_ERR_NOMEM;
             }
             if (rc)
                 break;
             tide_learner_free(m->t);
-            tide_adwin_free(m->warn);
-            tide_adwin_free(m->drift);
+            tt_detpair_free(&m->det);
             m->t = t;
             m->bg = NULL;
-            m->warn = nw;
-            m->drift = nd;
+            m->det = nd;
             m->en = m->emean = m->em2 = 0;
             a->n_drifts++;
         }
@@ -316,10 +294,9 @@ static int arfr_clone(const tide_learner *l, tide_learner **out, tide_err *err)
         c->n_models = i + 1;
         *d = *s;
         d->t = d->bg = NULL;
-        d->warn = d->drift = NULL;
+        d->det.warn = d->det.drift = NULL;
         if (tide_learner_clone(s->t, &d->t, err) ||
-            (s->bg && tide_learner_clone(s->bg, &d->bg, err)) ||
-            tide_adwin_clone(s->warn, &d->warn) || tide_adwin_clone(s->drift, &d->drift))
+            (s->bg && tide_learner_clone(s->bg, &d->bg, err)) || tt_detpair_clone(&s->det, &d->det))
             goto fail;
     }
     *out = &c->base;
@@ -347,8 +324,7 @@ static int arfr_save(const tide_learner *l, tide_wbuf *b)
         tide_wbuf_u8(b, m->bg != NULL);
         if (m->bg && (rc = tide_learner_save(m->bg, b)))
             return rc;
-        tide_adwin_save(m->warn, b);
-        tide_adwin_save(m->drift, b);
+        tt_detpair_save(&m->det, b);
         tide_wbuf_f64(b, m->en);
         tide_wbuf_f64(b, m->emean);
         tide_wbuf_f64(b, m->em2);
@@ -389,7 +365,7 @@ static int arfr_load(tide_learner *l, tide_rbuf *r, tide_err *err)
             member_free(&nm);
             return rc;
         }
-        if (tide_adwin_load(r, &nm.warn, err) || tide_adwin_load(r, &nm.drift, err)) {
+        if (tt_detpair_load(&nm.det, r, err)) {
             member_free(&nm);
             return tide_err_set(err, TIDE_ERR_FORMAT, "arfr state: detector of tree %d is corrupt",
                                 i);
@@ -413,8 +389,7 @@ static size_t arfr_memory(const tide_learner *l)
     size_t s = sizeof *a + (size_t)a->n_models * sizeof *a->m;
     for (int i = 0; i < a->n_models; i++) {
         const arfr_member *m = &a->m[i];
-        s += tide_learner_memory(m->t) + tide_adwin_memory(m->warn) +
-             tide_adwin_memory(m->drift);
+        s += tide_learner_memory(m->t) + tt_detpair_memory(&m->det);
         if (m->bg)
             s += tide_learner_memory(m->bg);
     }

@@ -203,4 +203,28 @@ double tt_htr_vr(double nl, double ml, double vl, double nr, double mr, double v
 /* Reads the shared ht parameters into c (names as in ht's spec table). */
 void tt_cfg_from_params(tt_cfg *c, const tide_params *p);
 
+/* ---- forest members' detectors (forest.c) --------------------------------
+ * The warning/drift pair of an ARF member (arf, arfr): two ADWINs fed the
+ * member's error, which signal only when the error estimate ROSE across the
+ * cut (MOA's ADWINChangeDetector, used by Gomes et al. 2017): ADWIN also
+ * cuts when the error falls, which for a young tree is its learning curve. */
+typedef struct tt_detpair {
+    tide_adwin *warn;    /* owned */
+    tide_adwin *drift;   /* owned */
+} tt_detpair;
+
+/* Both detectors fresh; TIDE_ERR_NOMEM leaves p empty. */
+int tt_detpair_init(tt_detpair *p, double warn_delta, double drift_delta);
+void tt_detpair_free(tt_detpair *p);   /* empty afterwards; an empty pair is a no-op */
+/* Feeds the error x to both; *warned / *drifted: a rise was detected. */
+void tt_detpair_update(tt_detpair *p, double x, int *warned, int *drifted);
+/* A fresh warning detector (after a warning started a background tree). */
+int tt_detpair_reset_warn(tt_detpair *p, double warn_delta);
+int tt_detpair_clone(const tt_detpair *s, tt_detpair *d);   /* d empty on failure */
+/* Layout: adwin warn, adwin drift (tide_adwin_save). */
+void tt_detpair_save(const tt_detpair *p, tide_wbuf *b);
+/* Replaces p's detectors with the loaded ones; p unchanged on failure. */
+int tt_detpair_load(tt_detpair *p, tide_rbuf *r, tide_err *err);
+size_t tt_detpair_memory(const tt_detpair *p);
+
 #endif
