@@ -360,21 +360,10 @@ static inline int auto_refresh_due(const linear *m)
     return m->base.n_seen < AUTO_WARM || m->base.n_seen % AUTO_EVERY == 0;
 }
 
-/* Scaled value of entry i of x: a numeric bucket seen for the first time has
- * no spread yet and enters as 0 (its weight is 0 too, so a prediction does
- * not change). */
-static inline float auto_scaled(const linear *m, const tide_fvec *x, size_t i)
-{
-    uint32_t idx = x->f[i].idx;
-    return !m->kind[idx] && x->f[i].val != 1.0f ? 0.0f : auto_scale(m, idx, x->f[i].val);
-}
-
 /* Raw scores z[k*AUTO_M + j] of every copy j for every class k < K, and the
- * squared norm of the scaled input (+1 for the intercept) in *q. The scaled
- * values are xs[i] when xs is given, else computed (auto_scaled) and, when
- * xs_out is given, stored there for the learning step. */
-static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, float *xs_out,
-                        int K, double *z, double *q)
+ * squared norm of the scaled input (+1 for the intercept) in *q. */
+static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, int K, double *z,
+                        double *q)
 {
     double qq = m->intercept ? 1.0 : 0.0;
     int kk = K < m->k_alloc ? K : m->k_alloc;
@@ -389,9 +378,7 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, fl
         _Static_assert(AUTO_M == 5, "unrolled for 5 copies");
         for (size_t i = 0; i < x->n; i++) {
             const float *h = m->aw + (size_t)x->f[i].idx * per;
-            const float v = xs ? xs[i] : auto_scaled(m, x, i);
-            if (xs_out)
-                xs_out[i] = v;
+            const float v = xs ? xs[i] : auto_scale(m, x->f[i].idx, x->f[i].val);
             qq += (double)v * v;
             z0 += (double)h[2] * v;
             z1 += (double)h[3] * v;
@@ -408,10 +395,8 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, fl
         return;
     }
     for (size_t i = 0; i < x->n; i++) {
-        const float v = xs ? xs[i] : auto_scaled(m, x, i);
+        const float v = xs ? xs[i] : auto_scale(m, x->f[i].idx, x->f[i].val);
         const float *w = m->aw + (size_t)x->f[i].idx * per + 2;
-        if (xs_out)
-            xs_out[i] = v;
         qq += (double)v * v;
         if (v == 0.0f)
             continue;
@@ -558,7 +543,7 @@ static void auto_predict(const linear *m, const tide_fvec *x, double *out)
             out[k] = m->loss == LOSS_SQUARED ? 0.0 : 1.0 / m->base.n_classes;
         return;
     }
-    auto_scores(m, x, NULL, NULL, K, z, &q);
+    auto_scores(m, x, NULL, K, z, &q);
     auto_link(m, K, z);
     auto_mix(m, K, z, out);
     if (z != z_local)
@@ -583,9 +568,41 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
         return TIDE_ERR_NOMEM;
     per = HOT(m->k_alloc);
     m->t += wt;
-    /* scaling and the scores in one pass (the same arithmetic as
-     * auto_predict's, so the same bits) */
-    auto_scores(m, x, NULL, m->xs, K, z, &q);
+    /* a numeric bucket seen for the first time has no spread yet: it enters
+     * as 0 (its weight is 0, so the prediction is unchanged) */
+    if (K == 1 && m->k_alloc == 1) {
+        /* one output: scaling and the AUTO_M scores in one pass (the same
+         * arithmetic as auto_scores, so the same bits as auto_predict) */
+        double z0 = m->intercept ? m->ab[0] : 0.0, z1 = m->intercept ? m->ab[1] : 0.0,
+               z2 = m->intercept ? m->ab[2] : 0.0, z3 = m->intercept ? m->ab[3] : 0.0,
+               z4 = m->intercept ? m->ab[4] : 0.0, qq = m->intercept ? 1.0 : 0.0;
+        for (size_t i = 0; i < x->n; i++) {
+            uint32_t idx = x->f[i].idx;
+            const float *h = m->aw + (size_t)idx * per;
+            const float v = !m->kind[idx] && x->f[i].val != 1.0f ? 0.0f
+                                                                 : auto_scale(m, idx, x->f[i].val);
+            m->xs[i] = v;
+            qq += (double)v * v;
+            z0 += (double)h[2] * v;
+            z1 += (double)h[3] * v;
+            z2 += (double)h[4] * v;
+            z3 += (double)h[5] * v;
+            z4 += (double)h[6] * v;
+        }
+        z[0] = z0;
+        z[1] = z1;
+        z[2] = z2;
+        z[3] = z3;
+        z[4] = z4;
+        q = qq;
+    } else {
+        for (size_t i = 0; i < x->n; i++) {
+            uint32_t idx = x->f[i].idx;
+            m->xs[i] = !m->kind[idx] && x->f[i].val != 1.0f ? 0.0f
+                                                            : auto_scale(m, idx, x->f[i].val);
+        }
+        auto_scores(m, x, m->xs, K, z, &q);
+    }
     if (m->loss == LOSS_LOGISTIC) {
         for (int j = 0; j < AUTO_M; j++) {
             double zr = z[j];
