@@ -4,7 +4,7 @@
 # table. Usage: bash bench/serve/run.sh [SECONDS per wrk run, default 8]
 #   TIDE=build/tide (default) — the binary under test
 # Runs, each with the same 25-feature body (bench/serve/body.json):
-#   1. tide POST /predict peak (wrk -t2 -c64), thread pool of 2 (epoll)
+#   1. tide POST /predict peak (wrk -t2 -c64), its default pool (epoll, 2 workers per core)
 #   2. tide p99 at half of that peak (fixed offered load via wrk's delay())
 #   3. nginx answering a static JSON of the same size as tide's answer
 #   4. tide batch predict, 100 instances per request
@@ -36,7 +36,7 @@ stop_tide() { kill "$TPID"; wait "$TPID" 2>/dev/null; }
 
 echo "# bench/serve/run.sh $(date -u +%FT%TZ) on $(nproc) cores, $DUR s per run" >&2
 # ---- 1, 2: tide predict -------------------------------------------------------------
-start_tide 1 --threads 2 --no-log-events
+start_tide 1 --no-log-events
 # peak = the better of 16 and 64 connections (the same for nginx below)
 best() { # URL OUT: runs wrk at -c16 and -c64, keeps the faster run in OUT
   wrk -t2 -c16 -d"${DUR}s" --latency -s bench/serve/predict.lua "$1" > "$2.16" 2>&1
@@ -60,7 +60,7 @@ wrk -t2 -c8 -d"${DUR}s" -s bench/serve/batch.lua "$TU" > "$W/tide_batch" 2>&1
 T_BATCH=$(rps "$W/tide_batch")
 stop_tide
 # ---- with event logging on (the default) ------------------------------------------------
-start_tide 2 --threads 2
+start_tide 2
 wrk -t2 -c64 -d"${DUR}s" --latency -s bench/serve/predict.lua "$TU" > "$W/tide_peak_log" 2>&1
 T_PEAK_LOG=$(rps "$W/tide_peak_log")
 wrk -t2 -c8 -d"${DUR}s" -s bench/serve/batch.lua "$TU" > "$W/tide_batch_log" 2>&1
@@ -85,7 +85,7 @@ kill "$(cat "$W/nginx.pid")"; rm -f "$W/nginx.pid"
 # default join cache (256 MiB, ~800k events), as recent predictions would
 NEV=${NEV:-700000}     # events for the one-per-request run
 NEVB=${NEVB:-800000}   # events for the 100-per-request run
-start_tide 3 --threads 2
+start_tide 3
 prelog() { # PREFIX N: logs N events PREFIX0.. and waits until the committer stored them
   python3 - "$TU" "$2" "$1" <<'PY'
 import http.client, json, sys, time
@@ -159,7 +159,7 @@ r() { python3 -c "print('%.2f' % (float('$1')/float('$2')))"; }
 cat <<TABLE
 | run | result |
 |---|---|
-| tide POST /predict, peak (wrk -t2 -c$T_PEAK_C, pool of 2 threads, events not logged) | $T_PEAK req/s, p99 $T_PEAK_P99 |
+| tide POST /predict, peak (wrk -t2 -c$T_PEAK_C, default pool: 2 workers per core, events not logged) | $T_PEAK req/s, p99 $T_PEAK_P99 |
 | tide POST /predict, peak, events logged (default) | $T_PEAK_LOG req/s |
 | tide POST /predict at half its peak ($HALF req/s offered, -c$HCONNS, 1 req/ms each) | $T_HALF req/s, **p99 $T_HALF_P99** |
 | tide POST /predict, 2 connections, one request at a time each (VW --daemon peer: ~51,000/s) | $T_C2 req/s, p99 $T_C2_P99 |

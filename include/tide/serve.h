@@ -110,7 +110,8 @@ typedef struct tide_server_opts {
     const char *data_dir;        /* required: holds tide.db and snapshots */
     const char *listen;          /* "HOST:PORT", default "127.0.0.1:8080"; port 0 = ephemeral */
     const char *config_path;     /* optional JSON config (models, limits) */
-    int threads;                 /* HTTP worker threads (default 2; 0 = thread per connection) */
+    int threads;                 /* HTTP worker threads (default 2 per online core, at
+                                    most 64; 0 = thread per connection) */
     size_t max_body;             /* bytes, default 8 MiB; larger bodies get 413 */
     uint32_t publish_every;      /* learner publishes a snapshot every N labels (default 1000) */
     uint32_t publish_ms;         /* ... or every T ms when labels are pending (default 100) */
