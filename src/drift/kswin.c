@@ -149,6 +149,15 @@ static double *hyper_cdfs(uint32_t older, uint32_t stat)
     return t;
 }
 
+static double *copy_cdfs(const double *t, uint32_t older, uint32_t stat)
+{
+    size_t n = (size_t)(older + 1) * (stat + 1);
+    double *c = malloc(n * sizeof *c);
+    if (c)
+        memcpy(c, t, n * sizeof *c);
+    return c;
+}
+
 static int is_bin(double v) { return v == 0.0 || v == 1.0; }
 
 /* Recomputes the derived counts from a full ring. */
@@ -169,7 +178,8 @@ static void recount(kswin_det *s)
 }
 
 /* Allocates a detector with parameters from p (state reset). */
-static int kswin_alloc(const tide_params *p, kswin_det **out, tide_err *err)
+static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det **out,
+                       tide_err *err)
 {
     kswin_det *s;
     double a = tide_params_num(p, "alpha");
@@ -214,7 +224,8 @@ static int kswin_alloc(const tide_params *p, kswin_det **out, tide_err *err)
         s->kstar = lo;
     }
     if ((size_t)(win - stat + 1) * (stat + 1) <= KSWIN_HCDF_MAX &&
-        !(s->hcdf = hyper_cdfs(win - stat, stat))) {
+        !(s->hcdf = hcdf_src ? copy_cdfs(hcdf_src, win - stat, stat)
+                             : hyper_cdfs(win - stat, stat))) {
         kswin_destroy(&s->base);
         return tide_err_set(err, TIDE_ERR_NOMEM, "kswin: out of memory");
     }
@@ -226,7 +237,7 @@ static int kswin_alloc(const tide_params *p, kswin_det **out, tide_err *err)
 static int kswin_create(const tide_params *p, tide_detector **out, tide_err *err)
 {
     kswin_det *s;
-    int rc = kswin_alloc(p, &s, err);
+    int rc = kswin_alloc(p, NULL, &s, err);
     if (rc)
         return rc;
     *out = &s->base;
@@ -395,7 +406,8 @@ static int kswin_clone(const tide_detector *d, tide_detector **out, tide_err *er
 {
     const kswin_det *s = (const kswin_det *)d;
     kswin_det *c;
-    int rc = kswin_alloc(&s->base.params, &c, err);
+    /* a clone copies the CDF table instead of recomputing it (lgamma) */
+    int rc = kswin_alloc(&s->base.params, s->hcdf, &c, err);
     if (rc)
         return rc;
     c->base.n_seen = s->base.n_seen;
