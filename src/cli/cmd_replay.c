@@ -44,6 +44,7 @@ typedef struct replay_opts {
 typedef struct pending {
     tide_fvec x;
     double y, w;
+    uint64_t line;   /* input line of the row, for error messages */
 } pending;
 
 static void usage(FILE *f)
@@ -270,12 +271,8 @@ static int step(tide_learner *l, const tide_fvec *x, double y, double w, long de
  * were checked before) ends the replay; its metrics would be stale. */
 static int learn_failed(int rc, const char *file, uint64_t line)
 {
-    if (line)
-        fprintf(stderr, "tide replay: %s:%llu: learning failed: %s\n", file,
-                (unsigned long long)line, tide_strerror(rc));
-    else   /* a delayed label learned after the last row */
-        fprintf(stderr, "tide replay: %s: learning failed at the end of the stream: %s\n", file,
-                tide_strerror(rc));
+    fprintf(stderr, "tide replay: %s:%llu: learning failed: %s\n", file, (unsigned long long)line,
+            tide_strerror(rc));
     return 1;
 }
 
@@ -484,7 +481,7 @@ int cmd_replay(int argc, char **argv)
             if (ring_n == (size_t)o.delay) {
                 pending *old = &ring[ring_head];
                 if ((rc = tide_learner_learn(model->learner, &old->x, old->y, old->w))) {
-                    status = learn_failed(rc, o.file, row.line);
+                    status = learn_failed(rc, o.file, old->line);
                     goto done;
                 }
                 ring_head = (ring_head + 1) % (size_t)o.delay;
@@ -504,6 +501,7 @@ int cmd_replay(int argc, char **argv)
             }
             p->y = y;
             p->w = w;
+            p->line = row.line;
             ring_n++;
         }
         if (o.every && rows % (uint64_t)o.every == 0 && !o.json) {
@@ -519,7 +517,7 @@ int cmd_replay(int argc, char **argv)
     while (ring_n) {
         pending *p = &ring[ring_head];
         if ((rc = tide_learner_learn(model->learner, &p->x, p->y, p->w))) {
-            status = learn_failed(rc, o.file, 0);
+            status = learn_failed(rc, o.file, p->line);
             goto done;
         }
         ring_head = (ring_head + 1) % (size_t)o.delay;
