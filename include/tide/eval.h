@@ -9,8 +9,8 @@
  * incremental count of concordant pairs. Windowed AUC is exact over the
  * window (computed in get() by sorting the window: adds O(1), get
  * O(window)). Cumulative AUC
- * (sorted scores + a 4096-example buffer merged when full, O(1 + K/4096)
- * per add for K distinct scores) is exact until TIDE_METRICS_AUC_EXACT_KEYS
+ * (K sorted distinct scores + a buffer of about K/2 examples merged when
+ * full, O(1) amortised per add) is exact until TIDE_METRICS_AUC_EXACT_KEYS
  * distinct scores were seen; then new pairs whose scores lie in the same
  * 2^-15-wide bin count as ties (error <= 1/2 of the weight share of such
  * pairs).
@@ -71,8 +71,8 @@ typedef struct tide_metric_values {
 
 /* cumulative (windowed = 0) or over the window (windowed = 1; all NaN and
  * n = 0 when the object has no window). Cost: O(classes) plus the AUC:
- * cumulative, a sort of up to 4096 buffered scores and a pass over the
- * distinct ones (~0.1 ms); windowed, a sort of the window (O(window):
+ * cumulative, a sort of up to 32768 buffered scores and a pass over the
+ * distinct ones (~0.1-1 ms); windowed, a sort of the window (O(window):
  * ~60 us for 1,000, ~0.15 s for 2^20). The sorted copy (48 bytes a slot)
  * is allocated and freed here (AUC NaN if that fails); the object is not
  * modified. Windowed values equal the

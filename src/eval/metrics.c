@@ -37,20 +37,21 @@
  *    costs O(window) time and 48 bytes per window slot of transient memory.
  *    (Commit 2540710 kept an order-statistics treap instead: O(log window)
  *    per add, O(1) get, but it cost ~12 % of a whole `tide replay`.)
- *    Cumulative: a sorted array of distinct scores plus a buffer of the
- *    last CUM_PEND (4096) examples. When the buffer is full it is
- *    radix-sorted and merged in one pass; each buffered example then adds
- *    w times the opposite-class weight on its "wrong" side, plus half of
- *    the weight at its own score. The cost is O(1 + K/4096) amortised per
- *    add for K keys. get() counts the buffer on a sorted copy
- *    (O(4096 + K)).
+ *    Cumulative: a sorted array of K distinct scores plus a buffer of the
+ *    last examples, about K/2 of them (4096 to 32768). When the buffer is
+ *    full it is radix-sorted and merged in one pass; each buffered example
+ *    then adds w times the opposite-class weight on its "wrong" side, plus
+ *    half of the weight at its own score. The cost is O(1) amortised per
+ *    add (a merge visits the K keys once per K/2 adds). get() counts the
+ *    buffer on a sorted copy (O(K)).
  *    The cumulative AUC is exact until the array holds
  *    TIDE_METRICS_AUC_EXACT_KEYS distinct scores. The keys then collapse
  *    once onto a grid of 1/2^15. Pairs already counted stay exact; later
  *    pairs whose scores fall in the same 2^-15-wide bin count as ties, so
  *    the error is at most ½ · (weight of such pairs) / (W+ · W-).
  *    Memory: 48 bytes per distinct score (array + merge scratch), at most
- *    ~3.5 MB, plus a 192 KB buffer.
+ *    ~3.5 MB, plus the buffer (48 bytes per slot with its sort scratch:
+ *    192 KB, growing to at most 1.5 MB with the keys).
  *
  * Regression definitions: MAE = Σ w|y-ŷ| / Σ w, RMSE = sqrt(Σ w(y-ŷ)² / Σ w),
  * R² = 1 - SS_res / SS_tot with SS_tot = Σ w (y - ȳ_w)² kept by the weighted
@@ -75,8 +76,11 @@
 #define METRICS_MAGIC 0x54454d54u    /* "TMET" little-endian */
 #define METRICS_FORMAT 3u
 
-/* Cumulative AUC state (see the cumulative AUC section below). */
-#define CUM_PEND 4096
+/* Cumulative AUC state (see the cumulative AUC section below): the pending
+ * buffer holds between CUM_PEND_MIN and CUM_PEND_MAX examples, about half
+ * the number of merged keys (cum_limit). */
+#define CUM_PEND_MIN 4096u
+#define CUM_PEND_MAX 32768u
 
 typedef struct ckey {
     double key;      /* score, strictly increasing along the array */
@@ -95,8 +99,8 @@ typedef struct cumauc {
     ckey *tmp;       /* merge scratch of cap entries, owned */
     uint32_t n, cap;
     uint32_t max_keys;   /* exact budget, then the 2^-15 grid */
-    cpend *pend;     /* CUM_PEND slots + CUM_PEND of sort scratch, owned */
-    uint32_t npend;
+    cpend *pend;     /* pcap slots + pcap of sort scratch, owned */
+    uint32_t npend, pcap;
     double conc;     /* pair sum over the merged examples */
     double wpos, wneg;   /* merged positive / negative weight */
     int quant;       /* 1 once keys are rounded to the 2^-15 grid */
@@ -141,13 +145,12 @@ struct tide_metrics {
     int n_classes;          /* max over n_classes arguments and labels + 1 */
     int class_cap;          /* allocated per-class slots */
     int binary;             /* n_classes <= 2 so far: F1 of class 1 and AUC */
-    cstats cc, cw;          /* classification: cumulative, windowed */
-    rstats rc, rw;          /* regression: cumulative, windowed */
+    cstats cc, cw;          /* classification: cumulative; cw: scratch for load */
+    rstats rc;              /* regression: cumulative */
     cumauc tc;              /* AUC: cumulative (windowed AUC: sorted from the ring) */
     wentry *ring;           /* window entries, owned */
     size_t head;            /* index of the oldest entry */
     size_t count;           /* entries in the ring */
-    size_t evicted;         /* evictions since the window sums were rebuilt */
     double *cls_mem;        /* one block for the 10 per-class arrays, owned */
 };
 
@@ -159,10 +162,11 @@ static double quantise(double s)
 }
 
 /* The cumulative view only grows, and asking for its value is rare, so
- * examples wait in a buffer of CUM_PEND; a full buffer is sorted and merged
- * into a sorted array of distinct keys in one sequential pass: O(K/CUM_PEND
- * + log CUM_PEND) amortised per add for K distinct keys, without the cache
- * misses of a tree descent. The pairs an example forms with everything
+ * examples wait in a buffer of cum_limit (about K/2) slots; a full buffer is
+ * sorted and merged into a sorted array of K distinct keys in one
+ * sequential pass: O(1) amortised per add, without the cache misses of a
+ * tree descent. (A fixed 4096-slot buffer made the merges O(K/4096) per
+ * add: ~4 % of a whole `tide replay` once K reached 2^15.) The pairs an example forms with everything
  * before it are counted exactly when it is merged; get() counts the buffer
  * on the fly on a sorted copy. */
 static void cum_clear(cumauc *c)
@@ -177,8 +181,45 @@ static int cum_init(cumauc *c, uint32_t max_keys, int active)
 {
     memset(c, 0, sizeof *c);
     c->max_keys = max_keys;
-    if (active && !(c->pend = malloc(2 * CUM_PEND * sizeof *c->pend)))   /* + radix scratch */
+    if (active) {
+        if (!(c->pend = malloc(2 * CUM_PEND_MIN * sizeof *c->pend)))   /* + radix scratch */
+            return TIDE_ERR_NOMEM;
+        c->pcap = CUM_PEND_MIN;
+    }
+    return TIDE_OK;
+}
+
+/* Examples buffered before a merge: about half the merged keys (a merge
+ * costs O(keys + buffer), so this keeps it O(1) amortised per add), within
+ * [CUM_PEND_MIN, CUM_PEND_MAX]. A function of the saved key count only, so
+ * a reloaded object merges at the same points as the original. */
+static uint32_t cum_limit_n(uint32_t n_keys)
+{
+    uint32_t lim = CUM_PEND_MIN;
+    while (lim < CUM_PEND_MAX && lim < n_keys / 2)
+        lim *= 2;
+    return lim;
+}
+
+static uint32_t cum_limit(const cumauc *c)
+{
+    return cum_limit_n(c->n);
+}
+
+/* Grows the pending buffer (and its sort scratch) to hold cum_limit. */
+static int cum_pend_reserve(cumauc *c)
+{
+    uint32_t lim = cum_limit(c);
+    cpend *p;
+    if (lim <= c->pcap)
+        return TIDE_OK;
+    if (!(p = malloc(2 * (size_t)lim * sizeof *p)))
         return TIDE_ERR_NOMEM;
+    if (c->npend)
+        memcpy(p, c->pend, c->npend * sizeof *p);
+    free(c->pend);
+    c->pend = p;
+    c->pcap = lim;
     return TIDE_OK;
 }
 
@@ -309,7 +350,7 @@ static int cum_flush(cumauc *c)
     if (c->quant)
         for (uint32_t k = 0; k < np; k++)
             p[k].s = quantise(p[k].s);
-    sort_pend(p, c->pend + CUM_PEND, np);
+    sort_pend(p, c->pend + c->pcap, np);
     c->conc += cum_scan(c, p, np);
     while (i < np || j < c->n) {
         if (j < c->n && (i >= np || c->keys[j].key < p[i].s)) {
@@ -357,8 +398,10 @@ static int cum_flush(cumauc *c)
 
 static int cum_add(cumauc *c, double s, int pos, double w)
 {
-    if (c->npend == CUM_PEND) {
+    if (c->npend >= cum_limit(c)) {
         int rc = cum_flush(c);
+        if (rc == TIDE_OK)
+            rc = cum_pend_reserve(c);
         if (rc)
             return rc;
     }
@@ -457,23 +500,19 @@ static void cstats_zero(cstats *s, int cap)
     }
 }
 
-static void cstats_add(cstats *s, const wentry *e, double sign)
+static void cstats_add(cstats *s, const wentry *e)
 {
-    double w = sign * e->w;
-    uint64_t d = sign > 0 ? 1u : (uint64_t)-1;   /* wraps to a decrement */
-    s->n += d;
+    double w = e->w;
+    s->n++;
     s->w += w;
     s->loss += w * e->a;
     s->tw[e->y] += w;
     s->pw[e->pred] += w;
-    s->tn[e->y] += d;
-    s->pn[e->pred] += d;
+    s->tn[e->y]++;
+    s->pn[e->pred]++;
     if (e->y == e->pred) {
         s->correct += w;
         s->tp[e->y] += w;
-    }
-    if (s->n == 0) {   /* window emptied: drop rounding residue */
-        s->w = s->correct = s->loss = 0;
     }
 }
 
@@ -493,30 +532,6 @@ static void rstats_add(rstats *s, double y, double yp, double w)
     s->mean += delta * (w / nw);
     s->m2 += w * delta * (y - s->mean);
     s->w = nw;
-}
-
-static void rstats_remove(rstats *s, double y, double yp, double w)
-{
-    double d = y - yp, nw, delta;
-    s->n--;
-    s->abs -= w * fabs(d);
-    s->sq -= w * d * d;
-    if (w != 0) {
-        s->nw--;
-        if (s->nw == 0) {
-            s->w = s->mean = s->m2 = 0;
-        } else {
-            nw = s->w - w;
-            delta = y - s->mean;
-            s->mean -= delta * (w / nw);
-            s->m2 -= w * delta * (y - s->mean);
-            if (s->m2 < 0)
-                s->m2 = 0;
-            s->w = nw;
-        }
-    }
-    if (s->n == 0)
-        memset(s, 0, sizeof *s);
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -579,46 +594,49 @@ void tide_metrics_reset(tide_metrics *m)
     cstats_zero(&m->cc, m->class_cap);
     cstats_zero(&m->cw, m->class_cap);
     memset(&m->rc, 0, sizeof m->rc);
-    memset(&m->rw, 0, sizeof m->rw);
     cum_clear(&m->tc);
     m->n_classes = 0;
     m->binary = 1;
-    m->head = m->count = m->evicted = 0;
+    m->head = m->count = 0;
 }
 
 /* ---- adding ------------------------------------------------------------- */
 
 /* Rebuilds the window sums from the ring (called every `window` evictions). */
-static void window_rebuild(tide_metrics *m)
+/* The window's sums, computed when asked from the ring, oldest first (the
+ * same order every time, so the same bits for the same window): an add only
+ * writes its ring slot. (Sums kept up to date on every add, with a rebuild
+ * every `window` evictions against rounding drift, cost three class-sum
+ * updates per add: ~2 % of a whole `tide replay`.) *mem receives the
+ * per-class arrays (caller frees); NOMEM if they cannot be allocated. */
+static int window_class_stats(const tide_metrics *m, cstats *s, double **mem)
 {
-    m->evicted = 0;
-    if (m->kind == TIDE_METRIC_CLASSIFY) {
-        cstats_zero(&m->cw, m->class_cap);
-        for (size_t i = 0; i < m->count; i++)
-            cstats_add(&m->cw, &m->ring[(m->head + i) % m->window], 1.0);
-    } else {
-        memset(&m->rw, 0, sizeof m->rw);
-        for (size_t i = 0; i < m->count; i++) {
-            const wentry *e = &m->ring[(m->head + i) % m->window];
-            rstats_add(&m->rw, e->a, e->b, e->w);
-        }
+    *mem = calloc((size_t)m->class_cap * 5, sizeof **mem);
+    if (!*mem)
+        return TIDE_ERR_NOMEM;
+    cstats_bind(s, *mem, m->class_cap);
+    s->n = 0;
+    s->w = s->correct = s->loss = 0;
+    for (size_t i = 0; i < m->count; i++)
+        cstats_add(s, &m->ring[(m->head + i) % m->window]);
+    return TIDE_OK;
+}
+
+static void window_reg_stats(const tide_metrics *m, rstats *s)
+{
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < m->count; i++) {
+        const wentry *e = &m->ring[(m->head + i) % m->window];
+        rstats_add(s, e->a, e->b, e->w);
     }
 }
 
 /* Makes one ring slot free (evicting the oldest entry) and returns it. */
 static wentry *window_slot(tide_metrics *m)
 {
-    wentry *e;
     if (m->count == m->window) {
-        e = &m->ring[m->head];
-        if (m->kind == TIDE_METRIC_CLASSIFY) {
-            cstats_add(&m->cw, e, -1.0);
-        } else {
-            rstats_remove(&m->rw, e->a, e->b, e->w);
-        }
         m->head = (m->head + 1) % m->window;
         m->count--;
-        m->evicted++;
     }
     return &m->ring[(m->head + m->count) % m->window];
 }
@@ -678,14 +696,11 @@ int tide_metrics_add_class(tide_metrics *m, int y_true, const double *proba, int
         if (rc)
             return rc;
     }
-    cstats_add(&m->cc, &e, 1.0);
+    cstats_add(&m->cc, &e);
     if (m->window) {
         wentry *slot = window_slot(m);
         *slot = e;
         m->count++;
-        cstats_add(&m->cw, &e, 1.0);
-        if (m->evicted >= m->window)
-            window_rebuild(m);
     }
     return TIDE_OK;
 }
@@ -704,9 +719,6 @@ int tide_metrics_add_reg(tide_metrics *m, double y_true, double y_pred, double w
         slot->w = w;
         slot->y = slot->pred = 0;
         m->count++;
-        rstats_add(&m->rw, y_true, y_pred, w);
-        if (m->evicted >= m->window)
-            window_rebuild(m);
     }
     return TIDE_OK;
 }
@@ -763,10 +775,19 @@ void tide_metrics_get(const tide_metrics *m, int windowed, tide_metric_values *o
     if (!m || (windowed && !m->window))
         return;
     if (m->kind == TIDE_METRIC_CLASSIFY) {
-        const cstats *s = windowed ? &m->cw : &m->cc;
+        cstats ws;
+        double *wmem = NULL;
+        const cstats *s = &m->cc;
+        if (windowed) {
+            if (window_class_stats(m, &ws, &wmem))
+                return;
+            s = &ws;
+        }
         out->n = s->n;
-        if (s->n == 0)
+        if (s->n == 0) {
+            free(wmem);
             return;
+        }
         if (s->w > 0) {
             out->accuracy = s->correct / s->w;
             out->log_loss = s->loss / s->w;
@@ -785,8 +806,14 @@ void tide_metrics_get(const tide_metrics *m, int windowed, tide_metric_values *o
             }
             out->f1 = seen ? sum / seen : NAN;
         }
+        free(wmem);
     } else {
-        const rstats *s = windowed ? &m->rw : &m->rc;
+        rstats ws;
+        const rstats *s = &m->rc;
+        if (windowed) {
+            window_reg_stats(m, &ws);
+            s = &ws;
+        }
         out->n = s->n;
         if (s->n == 0 || !(s->w > 0))
             return;
@@ -826,11 +853,12 @@ static int load_cum(cumauc *c, tide_rbuf *r, tide_err *err)
     uint8_t quant = tide_rbuf_u8(r);
     if (r->bad)
         return tide_err_set(err, TIDE_ERR_FORMAT, "metrics snapshot is truncated");
-    if (n > c->max_keys || np > CUM_PEND || quant > 1 ||
+    if (n > c->max_keys || np > cum_limit_n(n) || quant > 1 ||
         !tide_rbuf_has(r, 24 + (size_t)n * 24 + (size_t)np * 17))
         return tide_err_set(err, TIDE_ERR_FORMAT,
                             "metrics snapshot: cumulative AUC of %u keys and %u pending exceeds "
-                            "the bounds (%u, %u) or the data", n, np, c->max_keys, CUM_PEND);
+                            "the bounds (%u, %u) or the data", n, np, c->max_keys,
+                            cum_limit_n(n));
     if (cum_reserve(c, n))
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory loading the cumulative AUC");
     c->quant = quant;
@@ -847,6 +875,8 @@ static int load_cum(cumauc *c, tide_rbuf *r, tide_err *err)
                                 "metrics snapshot: cumulative AUC key %u is out of order", i);
     }
     c->n = n;
+    if (cum_pend_reserve(c))
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory loading the cumulative AUC");
     for (uint32_t i = 0; i < np; i++) {
         c->pend[i].s = tide_rbuf_f64(r);
         c->pend[i].w = tide_rbuf_f64(r);
@@ -915,11 +945,13 @@ static void load_rstats(rstats *s, tide_rbuf *r)
 }
 
 /*
- * Layout (format 2, little-endian): u32 magic "TMET", u32 format, u8 kind,
- * u64 window, u32 n_classes, u8 binary, u64 count, u64 evicted;
- * classification: cumulative and windowed class sums, cumulative AUC
- * (sorted keys + pending buffer), windowed AUC treap pool (if window);
- * regression: cumulative and windowed sums;
+ * Layout (format 3, little-endian): u32 magic "TMET", u32 format, u8 kind,
+ * u64 window, u32 n_classes, u8 binary, u64 count, u64 evicted (written 0,
+ * ignored: it dates from window sums kept incrementally);
+ * classification: cumulative and windowed class sums (the windowed ones
+ * are recomputed from the ring on load), cumulative AUC (sorted keys +
+ * pending buffer);
+ * regression: cumulative and windowed sums (the same);
  * then the ring, oldest first (count entries of 3 f64 + 2 u32); then
  * u64 xxh64 of everything from the magic on. The state is written verbatim
  * so a loaded object continues bit for bit like the saved one.
@@ -934,14 +966,21 @@ int tide_metrics_save(const tide_metrics *m, tide_wbuf *b)
     tide_wbuf_u32(b, (uint32_t)m->n_classes);
     tide_wbuf_u8(b, (uint8_t)m->binary);
     tide_wbuf_u64(b, m->count);
-    tide_wbuf_u64(b, m->evicted);
+    tide_wbuf_u64(b, 0);   /* "evicted" of the incremental window sums (unused) */
     if (m->kind == TIDE_METRIC_CLASSIFY) {
         save_cstats(&m->cc, m->n_classes, b);
-        save_cstats(&m->cw, m->n_classes, b);
+        cstats ws;
+        double *wmem;
+        if (window_class_stats(m, &ws, &wmem))
+            return TIDE_ERR_NOMEM;
+        save_cstats(&ws, m->n_classes, b);
+        free(wmem);
         save_cum(&m->tc, b);
     } else {
         save_rstats(&m->rc, b);
-        save_rstats(&m->rw, b);
+        rstats ws;
+        window_reg_stats(m, &ws);
+        save_rstats(&ws, b);
     }
     for (size_t i = 0; i < m->count; i++) {
         const wentry *e = &m->ring[(m->head + i) % m->window];
@@ -1006,12 +1045,13 @@ int tide_metrics_load(tide_rbuf *r, tide_metrics **out, tide_err *err)
             goto fail;
         }
         load_cstats(&m->cc, m->n_classes, r);
-        load_cstats(&m->cw, m->n_classes, r);
+        load_cstats(&m->cw, m->n_classes, r);   /* recomputed from the ring when asked */
         if ((rc = load_cum(&m->tc, r, err)) != TIDE_OK)
             goto fail;
     } else {
         load_rstats(&m->rc, r);
-        load_rstats(&m->rw, r);
+        rstats ws;
+        load_rstats(&ws, r);   /* recomputed from the ring when asked */
     }
     if (!tide_rbuf_has(r, (size_t)count * 32)) {
         rc = tide_err_set(err, TIDE_ERR_FORMAT, "metrics snapshot is truncated");
@@ -1036,7 +1076,6 @@ int tide_metrics_load(tide_rbuf *r, tide_metrics **out, tide_err *err)
         }
     }
     m->count = (size_t)count;
-    m->evicted = (size_t)evicted;
     body = r->pos - start;
     sum = tide_rbuf_u64(r);
     if (r->bad) {

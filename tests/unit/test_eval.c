@@ -533,14 +533,19 @@ static double auc_sorted_ref(const double *sc, const int *y, const double *w, si
     return wp > 0 && nb > 0 ? conc / (wp * nb) : NAN;
 }
 
-/* Long streams cross the cumulative AUC's merge points (every 4096 adds):
- * checked against the sorted reference, itself checked against the
- * pairwise one on a prefix. */
+/* Long streams cross the cumulative AUC's merge points (the buffer holds
+ * 4096 adds while fewer than 8192 distinct scores are merged, then grows
+ * with them, up to 32768): checked against the sorted reference at 52
+ * points, itself checked against the pairwise one on a prefix. */
 static void test_auc_long_stream(void **st)
 {
     (void)st;
-    enum { N = 13000 };
-    static const size_t at[] = {1500, 4095, 4096, 4097, 8191, 8192, 8193, 12288, N};
+    enum { N = 75000 };
+    size_t at[52];
+    for (size_t i = 0; i < 50; i++)
+        at[i] = 1499 * (i + 1);
+    at[50] = 74999;
+    at[51] = N;
     double *sc = malloc(N * sizeof *sc), *w = malloc(N * sizeof *w);
     int *y = malloc(N * sizeof *y);
     uint64_t s = 4242;
@@ -624,7 +629,7 @@ static void bitwise_equal(const tide_metric_values *a, const tide_metric_values 
             fail_msg("value %d differs after load: %.17g vs %.17g", i, x[i], z[i]);
 }
 
-static void roundtrip_kind(int kind, size_t W, int n_before)
+static void roundtrip_kind_n(int kind, size_t W, int n_before, int n_after)
 {
     uint64_t s = 77 + (uint64_t)kind;
     int ncls = kind == 1 ? 3 : 2;
@@ -648,9 +653,9 @@ static void roundtrip_kind(int kind, size_t W, int n_before)
     assert_int_equal(tide_metrics_kind(l), k);
     /* continue both with the same stream (across a merge of the pending
      * AUC buffer): identical bit for bit */
-    for (int i = 0; i <= 4200; i++) {
+    for (int i = 0; i <= n_after; i++) {
         tide_metric_values va, vb;
-        for (int win = 0; win < 2 && (i % 97 == 0 || i == 4200); win++) {
+        for (int win = 0; win < 2 && (i % 97 == 0 || i == n_after); win++) {
             tide_metrics_get(m, win, &va);
             tide_metrics_get(l, win, &vb);
             bitwise_equal(&va, &vb);
@@ -680,6 +685,11 @@ static void roundtrip_kind(int kind, size_t W, int n_before)
     tide_metrics_free(l);
 }
 
+static void roundtrip_kind(int kind, size_t W, int n_before)
+{
+    roundtrip_kind_n(kind, W, n_before, 4200);
+}
+
 static void test_save_load(void **st)
 {
     (void)st;
@@ -689,6 +699,8 @@ static void test_save_load(void **st)
         roundtrip_kind(kind, 50, 5000);   /* merged AUC keys + pending */
         roundtrip_kind(kind, 7, 4096);    /* AUC buffer exactly full */
     }
+    /* a grown AUC buffer, saved part full, continued across merges */
+    roundtrip_kind_n(0, 50, 40000, 20000);
     /* foreign data and newer versions are refused with a sentence */
     uint8_t junk[64] = "not a metrics block at all........";
     tide_rbuf r;
