@@ -20,13 +20,17 @@ endif
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
 CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -Isrc -MMD -MP $(CFLAGS)
-LIBS = -lxxhash -lz -ljansson -lsqlite3 -lmicrohttpd -lsodium -lpthread -lm
+LIBS = -lxxhash -lz -ljansson -lsqlite3 -lmicrohttpd -lsodium -lsimdjson -lstdc++ -lpthread -lm
 LDFLAGS_ALL = $(OPT) $(LDFLAGS)
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))
 LIB_SRC := $(filter-out src/cli/%,$(LIB_SRC))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# C++17 units (src/serve/fastjson.cpp: simdjson): C ABI, no exceptions across it
+LIB_CXX := $(sort $(wildcard src/*/*.cpp))
+LIB_OBJ += $(LIB_CXX:%.cpp=$(BUILD)/obj/%.o)
+CXXFLAGS_ALL = -std=c++17 -D_GNU_SOURCE $(OPT) $(if $(filter 1,$(SAN)),,-O3) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Iinclude -Isrc -MMD -MP $(CXXFLAGS)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -49,6 +53,10 @@ $(HOT_OBJ): CFLAGS_ALL += $(HOT_OPT)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	g++ $(CXXFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libtide.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -75,10 +83,13 @@ bench: $(BENCH_BIN) $(BUILD)/tide
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(LIB_SRC)
+build-fuzz/cxx/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	clang++ -std=c++17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc -c $< -o $@
+build-fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(LIB_SRC) $(LIB_CXX:%.cpp=build-fuzz/cxx/%.o)
 	@mkdir -p build-fuzz
 	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc \
-	  -o $@ $< $(LIB_SRC) $(LIBS)
+	  -o $@ $< $(LIB_SRC) $(LIB_CXX:%.cpp=build-fuzz/cxx/%.o) $(LIBS)
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build-fuzz/corpus-$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS)s)"; \

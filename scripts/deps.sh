@@ -4,7 +4,7 @@
 # usage: bash scripts/deps.sh [PACKAGE...]   (other lists: scripts/bench-deps.sh)
 set -eu
 PKGS="${*:-build-essential clang libclang-rt-14-dev zlib1g-dev libxxhash-dev libjansson-dev
-      libsqlite3-dev libmicrohttpd-dev libsodium-dev libcmocka-dev python3 curl}"
+      libsqlite3-dev libmicrohttpd-dev libsodium-dev libcmocka-dev libsimdjson-dev python3 curl}"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

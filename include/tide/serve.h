@@ -89,6 +89,9 @@ typedef struct tide_instances {
     void *doc_;          /* private: the parsed JSON document */
     tide_field *fields_; /* private: storage of every row's fields */
     char *labtxt_;       /* private: text of numeric labels */
+    char *strs_;         /* private: the fast parser's copies of names, strings, ids */
+    size_t *fspan_;      /* private: fast parser: offset and length in the body of
+                            each instance's "features" object (2 per instance) */
 } tide_instances;
 
 /* Parses a predict/learn body: {"id"?: "...", "features": {...}} or

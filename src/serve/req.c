@@ -73,6 +73,17 @@ long serve_schema_find(const tide_schema *s, const char *name, size_t len)
     }
 }
 
+long serve_schema_lookup(const tide_schema *s, const char *name, size_t len, unsigned *flags)
+{
+    long k = serve_schema_find(s, name, len);
+    if (k >= 0)
+        *flags = (s->e[k].type == TIDE_FTYPE_NUM ? SERVE_SF_NUM : 0u) |
+                 (s->e[k].required ? SERVE_SF_REQUIRED : 0u);
+    return k;
+}
+
+size_t serve_schema_required(const tide_schema *s) { return s ? s->n_required : 0; }
+
 static int schema_index(tide_schema *s)
 {
     size_t cap = 16;
@@ -375,6 +386,8 @@ void tide_instances_free(tide_instances *in)
     free(in->ids);
     free(in->fields_);
     free(in->labtxt_);
+    free(in->strs_);
+    free(in->fspan_);
     json_decref((json_t *)in->doc_);
     memset(in, 0, sizeof *in);
 }

@@ -14,9 +14,9 @@
 #include "tide/feat.h"
 #include "tide/learn.h"
 #include "tide/serve.h"
+#include "serve/fastjson.h"
 
 /* ---- req.c ---------------------------------------------------------------- */
-long serve_schema_find(const tide_schema *s, const char *name, size_t len);
 int serve_schema_from_json(const json_t *obj, tide_schema **out, tide_reqerr *e);
 json_t *serve_schema_json(const tide_schema *s);
 int serve_label_ok(const json_t *lab);
@@ -24,8 +24,6 @@ const char *serve_label_text(const json_t *lab, char *buf, size_t n, size_t *len
 int serve_instances_from_doc(json_t *doc, const tide_schema *schema, int need_label,
                              tide_instances *out, tide_reqerr *e);
 json_t *serve_json_load(const char *body, size_t len, json_error_t *je);
-/* Event ids: 1..127 bytes of printable ASCII without spaces (the store's rule). */
-int serve_id_ok(const char *id, size_t len);
 
 /* ---- snap.c: immutable snapshots behind an atomic pointer ------------------
  * Scheme: hazard pointers (M. M. Michael, "Hazard Pointers: Safe Memory

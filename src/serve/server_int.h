@@ -133,6 +133,8 @@ typedef struct tide_server_opts_int tide_server_opts_int;
 
 struct tide_server {
     tide_server_opts o;
+    int fastjson;               /* predict bodies through fastjson.cpp first (0 when the
+                                   environment has TIDE_SERVE_NO_FASTJSON: tests compare) */
     char *data_dir, *config_path;
     char host[64];
     int port;
@@ -163,6 +165,7 @@ struct tide_server {
     int cstop;
     _Atomic int64_t pending_events;     /* logged predictions not yet committed */
     _Atomic uint64_t events_dropped;    /* predictions not logged (queue full) */
+    _Atomic uint64_t body_fast, body_jansson;   /* predict bodies parsed by fastjson.cpp / by jansson */
     _Atomic uint64_t events_expired;    /* unlabelled events deleted by retention */
     uint64_t item_stamp;                /* committer: numbers the items it joins */
     uint64_t n_commits;                 /* committer: transactions attempted */

@@ -1,0 +1,477 @@
+/*
+ * fastjson.cpp — the fast path of `tide serve`'s predict bodies: walks
+ * {"instances": [{"id"?, "weight"?, "features": {name: value, ...}}, ...]}
+ * (or the single {"id"?, "weight"?, "features": {...}}) with simdjson's
+ * On-Demand API straight into the rows (tide_row/tide_field) that the
+ * jansson path of req.c builds, without a document tree, per-value
+ * allocations or strtod (simdjson parses numbers exactly, correctly rounded
+ * like strtod).
+ *
+ * Parser: simdjson 3.0.1 (Debian's libsimdjson-dev). G. Langdale and
+ * D. Lemire, "Parsing Gigabytes of JSON per Second", VLDB Journal 28(6),
+ * 2019; J. Keiser and D. Lemire, "On-Demand JSON: A Better Way to Parse
+ * Documents?", Software: Practice and Experience 54(6), 2024.
+ *
+ * Contract (fastjson.h): either the rows are exactly those the jansson path
+ * gives for the same body, or the function declines and the caller runs the
+ * jansson path, which then answers (and words every error) as before. So it
+ * declines on anything it is not sure jansson accepts identically: no
+ * schema yet, any name not in the schema, a duplicate key, a type the
+ * schema refuses, a null or absent required feature, booleans, nested
+ * values, "label", unknown keys, integers outside int64 (jansson refuses
+ * them), \u escapes of surrogates (jansson refuses lone ones; simdjson's
+ * handling is not relied on), NUL in a string, strings or names over the
+ * limits, trailing text, and every simdjson error. tests/cli/
+ * test_serve_batch_fast.sh and fuzz/fuzz_fastjson.c check the equivalence.
+ *
+ * Only simdjson's error-code API is used: nothing here throws, and the
+ * output arrays are malloc'd (tide_instances_free frees them), so no C++
+ * exception or allocator crosses the C interface.
+ */
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <utility>
+
+#include <simdjson.h>
+
+#include "serve/fastjson.h"
+
+namespace od = simdjson::ondemand;
+
+static_assert(SERVE_BODY_PADDING >= simdjson::SIMDJSON_PADDING, "SERVE_BODY_PADDING below simdjson's");
+
+namespace {
+
+/* Per thread: the parser (its buffers are reused from one body to the
+ * next) and a stamp per schema entry to find duplicate names. */
+struct tls_state {
+    od::parser parser;
+    uint32_t *stamp = nullptr;
+    size_t nstamp = 0;
+    uint32_t cur = 0;
+    tls_state() = default;
+    tls_state(const tls_state &) = delete;
+    tls_state &operator=(const tls_state &) = delete;
+    ~tls_state() { free(stamp); }
+};
+thread_local tls_state tls;
+
+struct walk {
+    const char *body;
+    const tide_schema *schema;
+    size_t n_required;
+    tide_instances *out;
+    size_t rows_cap, nf, nf_cap;
+    char *sp;          /* next free byte of out->strs_ */
+    char *why;
+    size_t why_n;
+};
+
+int decline(walk &w, const char *what)
+{
+    if (w.why && w.why_n)
+        snprintf(w.why, w.why_n, "%s", what);
+    return SERVE_FAST_DECLINE;
+}
+
+/* p: just after the opening quote of a string simdjson has validated.
+ * False when it holds a \u escape of a surrogate (D800-DFFF). */
+bool no_surrogate_escape(const char *p)
+{
+    for (;; p++) {
+        if (*p == '"')
+            return true;
+        if (*p == '\\') {
+            p++;
+            if (*p == 'u' && (p[1] == 'd' || p[1] == 'D') &&
+                ((p[2] >= '8' && p[2] <= '9') || (p[2] >= 'a' && p[2] <= 'f') ||
+                 (p[2] >= 'A' && p[2] <= 'F')))
+                return false;
+        }
+    }
+}
+
+/* A copy of s, NUL-terminated, in the output's string block (sized so that
+ * every string of the body fits: unescaping never lengthens one). */
+const char *keep(walk &w, std::string_view s)
+{
+    char *d = w.sp;
+    memcpy(d, s.data(), s.size());
+    d[s.size()] = '\0';
+    w.sp += s.size() + 1;
+    return d;
+}
+
+/* A JSON number as jansson reads it: an integer token (int64, else
+ * jansson refuses it) or a real (with '.', 'e' or 'E'). */
+int number(walk &w, od::value &v, std::string_view tok, double *out)
+{
+    od::number_type nt;
+    if (v.get_number_type().get(nt))
+        return decline(w, "a number simdjson refuses");
+    if (nt == od::number_type::signed_integer) {
+        int64_t iv;
+        if (v.get_int64().get(iv))
+            return decline(w, "an integer");
+        *out = (double)iv;
+        return 0;
+    }
+    if (nt == od::number_type::floating_point_number &&
+        tok.find_first_of(".eE") != std::string_view::npos) {
+        double d;
+        if (v.get_double().get(d) || !std::isfinite(d))
+            return decline(w, "a real");
+        *out = d;
+        return 0;
+    }
+    return decline(w, "an integer outside int64");
+}
+
+int grow_fields(walk &w)
+{
+    size_t nc = w.nf_cap ? w.nf_cap * 2 : 64;
+    tide_field *nf = static_cast<tide_field *>(realloc(w.out->fields_, nc * sizeof *nf));
+    if (!nf)
+        return SERVE_FAST_NOMEM;
+    w.out->fields_ = nf;
+    w.nf_cap = nc;
+    return 0;
+}
+
+int grow_rows(walk &w)
+{
+    tide_instances *o = w.out;
+    size_t nc = w.rows_cap ? w.rows_cap * 2 : 8;
+    tide_row *r;
+    const char **ids;
+    size_t *sp;
+    if (nc > TIDE_SERVE_MAX_BATCH)
+        nc = TIDE_SERVE_MAX_BATCH;
+    r = static_cast<tide_row *>(realloc(o->rows, nc * sizeof *r));
+    if (!r)
+        return SERVE_FAST_NOMEM;
+    o->rows = r;
+    ids = static_cast<const char **>(realloc(o->ids, nc * sizeof *ids));
+    if (!ids)
+        return SERVE_FAST_NOMEM;
+    o->ids = ids;
+    sp = static_cast<size_t *>(realloc(o->fspan_, 2 * nc * sizeof *sp));
+    if (!sp)
+        return SERVE_FAST_NOMEM;
+    o->fspan_ = sp;
+    w.rows_cap = nc;
+    return 0;
+}
+
+/* The "features" object of row ri. */
+int features(walk &w, od::value fv, size_t ri)
+{
+    tide_row *r = &w.out->rows[ri];
+    std::string_view tok;
+    od::object o;
+    const char *start, *end;
+    size_t nreq = 0;
+    uint32_t cur;
+    int rc;
+    tok = fv.raw_json_token();
+    if (tok.empty() || tok[0] != '{')
+        return decline(w, "\"features\" is not an object");
+    start = tok.data();
+    end = start + 1;
+    if (fv.get_object().get(o))
+        return decline(w, "\"features\"");
+    cur = ++tls.cur;
+    if (cur == 0) {   /* wrapped: forget every stamp */
+        memset(tls.stamp, 0, tls.nstamp * sizeof *tls.stamp);
+        cur = tls.cur = 1;
+    }
+    for (auto fr : o) {
+        od::field f;
+        std::string_view k, vt;
+        od::json_type t;
+        unsigned flags = 0;
+        long idx;
+        tide_field *fd;
+        if (std::move(fr).get(f))
+            return decline(w, "a feature");
+        if (!no_surrogate_escape(f.key().raw()))
+            return decline(w, "a feature name with a surrogate escape");
+        if (f.unescaped_key().get(k))
+            return decline(w, "a feature name");
+        if (k.empty() || k.size() > TIDE_SERVE_MAX_NAME || memchr(k.data(), 0, k.size()))
+            return decline(w, "a feature name's length");
+        idx = serve_schema_lookup(w.schema, k.data(), k.size(), &flags);
+        if (idx < 0 || (size_t)idx >= tls.nstamp)
+            return decline(w, "a feature not in the schema");
+        if (tls.stamp[idx] == cur)
+            return decline(w, "a duplicate feature");
+        tls.stamp[idx] = cur;
+        if (w.nf == w.nf_cap && (rc = grow_fields(w)) != 0)
+            return rc;
+        fd = &w.out->fields_[w.nf];
+        memset(fd, 0, sizeof *fd);
+        fd->ns = "";
+        fd->col = -1;
+        od::value v = f.value();
+        if (v.type().get(t))
+            return decline(w, "a feature value");
+        vt = v.raw_json_token();
+        end = vt.data() + vt.size();
+        switch (t) {
+        case od::json_type::number:
+            if (!(flags & SERVE_SF_NUM))
+                return decline(w, "a number where the schema wants a string");
+            if ((rc = number(w, v, vt, &fd->num)) != 0)
+                return rc;
+            fd->kind = TIDE_VAL_NUM;
+            break;
+        case od::json_type::string: {
+            std::string_view s;
+            if (flags & SERVE_SF_NUM)
+                return decline(w, "a string where the schema wants a number");
+            if (!no_surrogate_escape(vt.data() + 1) || v.get_string().get(s) ||
+                s.size() > TIDE_SERVE_MAX_STR || memchr(s.data(), 0, s.size()))
+                return decline(w, "a string value");
+            fd->str = keep(w, s);
+            fd->str_len = s.size();
+            fd->kind = TIDE_VAL_CAT;
+            break;
+        }
+        case od::json_type::null: {
+            bool isnull = false;
+            if (v.is_null().get(isnull) || !isnull || (flags & SERVE_SF_REQUIRED))
+                return decline(w, "a null");
+            fd->kind = TIDE_VAL_MISSING;
+            break;
+        }
+        default:
+            return decline(w, "a boolean or nested value");
+        }
+        fd->name = keep(w, k);
+        fd->name_len = k.size();
+        if ((flags & SERVE_SF_REQUIRED) && fd->kind != TIDE_VAL_MISSING)
+            nreq++;
+        w.nf++;
+        r->n_fields++;
+    }
+    if (nreq < w.n_required)
+        return decline(w, "a required feature is missing");
+    /* the object's text ends at the first '}' after its last token (only
+     * whitespace may sit between them) */
+    while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
+        end++;
+    if (*end != '}')
+        return decline(w, "the end of \"features\"");
+    w.out->fspan_[2 * ri] = (size_t)(start - w.body);
+    w.out->fspan_[2 * ri + 1] = (size_t)(end + 1 - start);
+    return 0;
+}
+
+/* Per-instance state while its keys are read. */
+struct inst {
+    size_t ri;
+    int seen_id, seen_feat, seen_weight;
+};
+
+/* One key of an instance object. */
+int inst_field(walk &w, inst &in, std::string_view key, od::value v)
+{
+    tide_row *r = &w.out->rows[in.ri];
+    if (key == "features") {
+        if (in.seen_feat++)
+            return decline(w, "a duplicate \"features\"");
+        return features(w, v, in.ri);
+    }
+    if (key == "id") {
+        od::json_type t;
+        if (in.seen_id++)
+            return decline(w, "a duplicate \"id\"");
+        if (v.type().get(t))
+            return decline(w, "\"id\"");
+        if (t == od::json_type::null) {
+            bool isnull = false;
+            if (v.is_null().get(isnull) || !isnull)
+                return decline(w, "\"id\"");
+            return 0;
+        }
+        std::string_view tok, s;
+        if (t != od::json_type::string || (tok = v.raw_json_token()).empty() ||
+            !no_surrogate_escape(tok.data() + 1) || v.get_string().get(s) ||
+            !serve_id_ok(s.data(), s.size()))
+            return decline(w, "\"id\"");
+        w.out->ids[in.ri] = keep(w, s);
+        r->tag = w.out->ids[in.ri];
+        r->tag_len = s.size();
+        return 0;
+    }
+    if (key == "weight") {
+        od::json_type t;
+        std::string_view tok;
+        double d = 0;
+        int rc;
+        if (in.seen_weight++)
+            return decline(w, "a duplicate \"weight\"");
+        if (v.type().get(t) || t != od::json_type::number)
+            return decline(w, "\"weight\"");
+        tok = v.raw_json_token();
+        if ((rc = number(w, v, tok, &d)) != 0)
+            return rc;
+        if (!(d > 0) || !std::isfinite(d))
+            return decline(w, "\"weight\"");
+        r->weight = d;
+        return 0;
+    }
+    return decline(w, "an instance key other than id, weight, features");
+}
+
+/* Starts row ri (grows the arrays). */
+int new_row(walk &w, size_t ri)
+{
+    int rc;
+    if (ri >= TIDE_SERVE_MAX_BATCH)
+        return decline(w, "too many instances");
+    if (ri == w.rows_cap && (rc = grow_rows(w)) != 0)
+        return rc;
+    tide_row *r = &w.out->rows[ri];
+    memset(r, 0, sizeof *r);
+    r->weight = 1.0;
+    r->line = ri + 1;
+    w.out->ids[ri] = nullptr;
+    return 0;
+}
+
+int instance_obj(walk &w, od::value v, size_t ri)
+{
+    od::object o;
+    inst in = {ri, 0, 0, 0};
+    int rc;
+    if (v.get_object().get(o))
+        return decline(w, "an instance that is not an object");
+    if ((rc = new_row(w, ri)) != 0)
+        return rc;
+    for (auto fr : o) {
+        od::field f;
+        std::string_view k;
+        if (std::move(fr).get(f) || !no_surrogate_escape(f.key().raw()) || f.unescaped_key().get(k))
+            return decline(w, "an instance key");
+        if ((rc = inst_field(w, in, k, f.value())) != 0)
+            return rc;
+    }
+    if (!in.seen_feat)
+        return decline(w, "an instance without \"features\"");
+    return 0;
+}
+
+int run(walk &w, const char *body, size_t len, size_t cap)
+{
+    od::document doc;
+    od::object top;
+    size_t n = 0;
+    int batch = -1, rc;
+    inst one = {0, 0, 0, 0};
+    if (tls.parser.iterate(body, len, cap).get(doc) || doc.get_object().get(top))
+        return decline(w, "the body");
+    for (auto fr : top) {
+        od::field f;
+        std::string_view k;
+        if (std::move(fr).get(f) || !no_surrogate_escape(f.key().raw()) || f.unescaped_key().get(k))
+            return decline(w, "a top-level key");
+        if (batch == -1)
+            batch = k == "instances";
+        else if (batch == 1 || k == "instances")
+            return decline(w, "\"instances\" with other keys");
+        if (batch) {
+            od::array arr;
+            if (f.value().get_array().get(arr))
+                return decline(w, "\"instances\" is not an array");
+            for (auto er : arr) {
+                od::value ev;
+                if (std::move(er).get(ev))
+                    return decline(w, "an instance");
+                if ((rc = instance_obj(w, ev, n)) != 0)
+                    return rc;
+                n++;
+            }
+        } else {
+            if (n == 0) {
+                if ((rc = new_row(w, 0)) != 0)
+                    return rc;
+                n = 1;
+            }
+            if ((rc = inst_field(w, one, k, f.value())) != 0)
+                return rc;
+        }
+    }
+    if (n == 0)
+        return decline(w, "no instance");
+    if (batch == 0 && !one.seen_feat)
+        return decline(w, "no \"features\"");
+    {
+        const char *loc;   /* in bounds = a token after the object */
+        if (doc.current_location().get(loc) == simdjson::SUCCESS)
+            return decline(w, "text after the body");
+    }
+    w.out->n = n;
+    w.out->batch = batch == 1;
+    return 0;
+}
+
+} // namespace
+
+extern "C" int serve_fast_instances(const char *body, size_t len, size_t cap,
+                                    const tide_schema *schema, tide_instances *out, char *why,
+                                    size_t why_n)
+{
+    walk w{};
+    size_t ns = tide_schema_count(schema), off = 0;
+    int rc;
+    memset(out, 0, sizeof *out);
+    w.body = body;
+    w.schema = schema;
+    w.out = out;
+    w.why = why;
+    w.why_n = why_n;
+    if (why && why_n)
+        why[0] = '\0';
+    if (!schema || ns == 0 || len == 0 || cap < len + simdjson::SIMDJSON_PADDING)
+        return decline(w, "no schema, an empty body or no padding");
+    w.n_required = serve_schema_required(schema);
+    if (tls.nstamp < ns) {
+        uint32_t *st = static_cast<uint32_t *>(realloc(tls.stamp, ns * sizeof *st));
+        if (!st)
+            return SERVE_FAST_NOMEM;
+        memset(st + tls.nstamp, 0, (ns - tls.nstamp) * sizeof *st);
+        tls.stamp = st;
+        tls.nstamp = ns;
+    }
+    out->strs_ = static_cast<char *>(malloc(len + 1));
+    if (!out->strs_) {
+        rc = SERVE_FAST_NOMEM;
+        goto fail;
+    }
+    w.sp = out->strs_;
+    rc = run(w, body, len, cap);
+    if (rc)
+        goto fail;
+    for (size_t i = 0; i < out->n; i++) {   /* the rows' fields, now that they stay put */
+        out->rows[i].fields = out->fields_ + off;
+        off += out->rows[i].n_fields;
+    }
+    if (!out->fields_ && !(out->fields_ = static_cast<tide_field *>(calloc(1, sizeof(tide_field))))) {
+        rc = SERVE_FAST_NOMEM;
+        goto fail;
+    }
+    return SERVE_FAST_OK;
+fail:
+    free(out->rows);
+    free(out->ids);
+    free(out->fields_);
+    free(out->strs_);
+    free(out->fspan_);
+    memset(out, 0, sizeof *out);
+    return rc;
+}
