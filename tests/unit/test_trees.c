@@ -472,6 +472,84 @@ static void test_tree_weighted_variance(void **st)
     tide_learner_free(l);
 }
 
+/* Candidate thresholds of a numeric feature (River's GaussianSplitter,
+ * river/tree/splitter/gaussian_splitter.py, read to understand): n_splits
+ * values evenly spaced strictly between the smallest and largest value of
+ * any class, min + (max - min) (i + 1) / (n_splits + 1); class c sends
+ * w_c Phi((t - mean_c) / sd_c) left, all of it when t >= its max, none when
+ * t < its min. Class 0 = {0, 4}, class 1 = {2, 6}: means 2 and 4, variances
+ * 8. tau = 1 with delta = 0.5 (bound sqrt(ln 2 / 8) = 0.294 < tau) lets the
+ * best candidate split at the first attempt (grace 4). */
+static void test_ht_split_candidates(void **st)
+{
+    (void)st;
+    const double v[4] = {0, 2, 4, 6}, y[4] = {0, 1, 0, 1};
+    for (int pass = 0; pass < 2; pass++) {
+        const char *kv[] = {pass ? "n_splits=2" : "n_splits=1", "grace_period=4", "tau=1",
+                            "delta=0.5"};
+        tide_learner *l = mk("ht", kv, 4);
+        vec x;
+        for (int i = 0; i < 4; i++) {
+            vec_set(&x, &v[i], 1);
+            assert_int_equal(tide_learner_learn(l, &x.v, y[i], 1), TIDE_OK);
+        }
+        const tt_node *root = tt_ht_tree(l)->root;
+        assert_int_equal(root->feat, 0);
+        const double *a = root->kid[0]->cls, *b = root->kid[1]->cls;
+        if (pass == 0) {
+            /* one candidate, the midpoint 3: Phi(1/sqrt 8) = 0.6381631950841185 */
+            assert_near(root->thr, 3, 1e-12);
+            assert_near(a[0], 1.276326390168237, 1e-9);
+            assert_near(a[1], 0.7236736098317631, 1e-9);
+            assert_near(b[0], 0.7236736098317631, 1e-9);
+            assert_near(b[1], 1.276326390168237, 1e-9);
+        } else {
+            /* candidates 2 and 4: at 4 class 0 (max 4) goes left whole and
+             * class 1 half (Phi(0)): left {2, 1}, right {0, 1}, gain 0.3113
+             * bits; at 2: left {1, 2 Phi(-1/sqrt 2)}, gain 0.0533 */
+            assert_near(root->thr, 4, 1e-12);
+            assert_near(a[0], 2, 1e-12);
+            assert_near(a[1], 1, 1e-12);
+            assert_near(b[0], 0, 1e-12);
+            assert_near(b[1], 1, 1e-12);
+        }
+        tide_learner_free(l);
+    }
+}
+
+/* Grace period in weight (River's HoeffdingTreeClassifier.learn_one:
+ * weight_seen - last_split_attempt_at >= grace_period, both in weights, and
+ * a leaf made by a split starts with last_split_attempt_at = its inherited
+ * weight, so only weight it learns itself counts). Rows of weight 6 (an
+ * ARF Poisson draw): the root attempts after 9 rows (54 >= 50), not 50; a
+ * child that inherited 54 attempts after 9 rows of its own. */
+static void test_tree_grace_counts_weight(void **st)
+{
+    (void)st;
+    const char *kv[] = {"grace_period=50", "tau=1", "delta=0.5"};
+    tide_learner *l = mk("ht", kv, 3);
+    const tt_tree *t = tt_ht_tree(l);
+    vec x;
+    for (int i = 0; i < 9; i++) {
+        double v = i % 3 == 0 ? 0.1 : 0.7 + 0.02 * i;
+        assert_int_equal(t->root->feat, TT_LEAF);
+        vec_set(&x, &v, 1);
+        assert_int_equal(tide_learner_learn(l, &x.v, v <= 0.3 ? 1 : 0, 6), TIDE_OK);
+    }
+    assert_int_equal(t->root->feat, 0);   /* split at weight 54 */
+    const tt_node *kid = t->root->kid[1];
+    assert_near(kid->cls[0] + kid->cls[1], 36, 1e-9);   /* the six class-0 rows */
+    assert_near(kid->last_try, 0, 0);
+    double v = 0.8;
+    vec_set(&x, &v, 1);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(tide_learner_learn(l, &x.v, 0, 6), TIDE_OK);
+    assert_near(kid->last_try, 0, 0);   /* 48 of its own: no attempt yet */
+    assert_int_equal(tide_learner_learn(l, &x.v, 0, 6), TIDE_OK);
+    assert_near(kid->last_try, 54, 1e-9);
+    tide_learner_free(l);
+}
+
 /* ---- htr ------------------------------------------------------------------ */
 
 static void test_htr_variance_reduction(void **st)
@@ -991,6 +1069,8 @@ int main(void)
         cmocka_unit_test(test_ht_memory_limit),
         cmocka_unit_test(test_ht_roundtrip),
         cmocka_unit_test(test_tree_weighted_variance),
+        cmocka_unit_test(test_ht_split_candidates),
+        cmocka_unit_test(test_tree_grace_counts_weight),
         cmocka_unit_test(test_htr_variance_reduction),
         cmocka_unit_test(test_htr_step),
         cmocka_unit_test(test_htr_trump),
