@@ -12,10 +12,13 @@
  * (CLOCK_THREAD_CPUTIME_ID): the machine is shared, and wall time would
  * count the time other jobs hold the core.
  *
- * usage: bench_trees [-d DATA_DIR] [-r REPEATS] [learner[:k=v,k=v] ...]
+ * usage: bench_trees [-d DATA_DIR] [-r REPEATS] [-c ROW,ROW,...] [learner[:k=v,k=v] ...]
  *   default learners: ht hat arf htr; classifiers run on phishing, bananas
  *   and elec2, regressors on trump_approval. Prints one markdown row per
  *   (learner, stream): metric, rows/s (best of REPEATS), peak bytes.
+ *   -c: classifiers also print the rows predicted right among the first
+ *   ROW rows for each ROW given (learning curve: how fast a model becomes
+ *   accurate, e.g. a young forest on Bananas).
  */
 #include <math.h>
 #include <stdio.h>
@@ -67,6 +70,10 @@ static int load_csv(const char *path, stream *s)
     return 0;
 }
 
+#define MAX_CP 32
+static size_t g_cp[MAX_CP];   /* -c checkpoints (rows), g_ncp of them */
+static int g_ncp;
+
 static double now(void)
 {
     struct timespec ts;
@@ -112,7 +119,7 @@ static void run(const char *spec, const char *file, const stream *s, int repeats
     for (int rep = 0; rep < repeats; rep++) {
         tide_learner *l = NULL;
         tide_err err;
-        double out[TIDE_MAX_CLASSES], t = 0, sum = 0;
+        double out[TIDE_MAX_CLASSES], t = 0, sum = 0, cp_sum[MAX_CP];
         if (make_learner(spec, &l, &err)) {
             fprintf(stderr, "%s: %s\n", spec, err.msg);
             break;
@@ -134,6 +141,9 @@ static void run(const char *spec, const char *file, const stream *s, int repeats
                         if (out[c] > out[b])
                             b = c;
                     sum += b == (int)s->y[k];
+                    for (int c = 0; c < g_ncp; c++)
+                        if (g_cp[c] == k + 1)
+                            cp_sum[c] = sum;
                 }
             }
             t += now() - t0;
@@ -142,6 +152,12 @@ static void run(const char *spec, const char *file, const stream *s, int repeats
                 peak = m;
         }
         metric = sum / (double)s->n;
+        if (rep == repeats - 1 && !reg && g_ncp) {
+            printf("| %s | %s | right of the first", spec, file);
+            for (int c = 0; c < g_ncp && g_cp[c] <= s->n; c++)
+                printf(" %zu: %.0f%s", g_cp[c], cp_sum[c], c + 1 < g_ncp ? "," : "");
+            printf(" | | |\n");
+        }
         if (s->n / t > best)
             best = (double)s->n / t;
         tide_learner_free(l);
@@ -166,6 +182,10 @@ int main(int argc, char **argv)
             dir = argv[++i];
         else if (!strcmp(argv[i], "-r") && i + 1 < argc)
             repeats = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-c") && i + 1 < argc)
+            for (char *t = strtok(argv[++i], ","); t && g_ncp < MAX_CP; t = strtok(NULL, ","))
+                if (strtoul(t, NULL, 10) > 0)
+                    g_cp[g_ncp++] = strtoul(t, NULL, 10);
     }
     if (i < argc) {
         names = (const char **)argv + i;
