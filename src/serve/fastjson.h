@@ -42,12 +42,19 @@ enum {
 /* Parses a predict body {"id"?, "weight"?, "features": {...}} or
  * {"instances": [{...}, ...]} against schema (required: without a schema
  * the fast path declines). body[0, cap) must be readable with
- * cap >= len + SERVE_BODY_PADDING. On SERVE_FAST_OK the rows' names,
- * strings and ids are owned by *out, and out->fspan_ gives each instance's
+ * cap >= len + SERVE_BODY_PADDING. On SERVE_FAST_OK the rows' names and
+ * strings point into body where they hold no escape (body must outlive
+ * *out), else to copies owned by *out; ids are copies (NUL-terminated),
+ * and out->fspan_ gives each instance's
  * "features" text as an offset and length in body. why (may be NULL)
  * receives a short note naming the input that made it decline. */
 int serve_fast_instances(const char *body, size_t len, size_t cap, const tide_schema *schema,
                          tide_instances *out, char *why, size_t why_n);
+
+/* v as printf's "%.17g" would write it (an exact round trip) into buf
+ * (SERVE_FMT_G17_MAX bytes, no NUL added); returns the length. */
+#define SERVE_FMT_G17_MAX 32
+size_t serve_fmt_g17(char *buf, double v);
 
 #ifdef __cplusplus
 }
