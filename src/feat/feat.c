@@ -261,18 +261,18 @@ int tide_featurize(tide_featurizer *fz, const tide_row *row, tide_fvec *v, tide_
             h = XXH3_64bits_withSeed(f->str, f->str_len, h);
             val = 1.0f;
         } else {
-            if (!isfinite(f->num)) {
-                rc = tide_err_set(err, TIDE_ERR_PARSE, "line %llu: feature '%.*s' is %s",
-                                  (unsigned long long)row->line, (int)f->name_len, f->name,
-                                  isnan(f->num) ? "NaN" : "infinite");
-                goto done;
-            }
+            /* one test for NaN, infinities and doubles beyond a float */
             val = (float)f->num;
             if (!isfinite(val)) {
-                rc = tide_err_set(err, TIDE_ERR_PARSE,
-                                  "line %llu: feature '%.*s' = %g overflows a float",
-                                  (unsigned long long)row->line, (int)f->name_len, f->name,
-                                  f->num);
+                if (!isfinite(f->num))
+                    rc = tide_err_set(err, TIDE_ERR_PARSE, "line %llu: feature '%.*s' is %s",
+                                      (unsigned long long)row->line, (int)f->name_len, f->name,
+                                      isnan(f->num) ? "NaN" : "infinite");
+                else
+                    rc = tide_err_set(err, TIDE_ERR_PARSE,
+                                      "line %llu: feature '%.*s' = %g overflows a float",
+                                      (unsigned long long)row->line, (int)f->name_len, f->name,
+                                      f->num);
                 goto done;
             }
         }
