@@ -243,6 +243,7 @@ static void test_nonfinite_is_error(void **st)
         if (!strstr(e.msg, "temperature"))
             fail_msg("message does not name the field: '%s'", e.msg);
         assert_non_null(strstr(e.msg, "7")); /* the row's line */
+        assert_non_null(strstr(e.msg, i == 0 ? "NaN" : "infinite"));   /* the reason */
     }
     {
         /* finite as a double but not as a float: also refused */
@@ -250,6 +251,7 @@ static void test_nonfinite_is_error(void **st)
         tide_row r = mkrow(f, 1);
         assert_int_equal(tide_featurize(fz, &r, &v, &e), TIDE_ERR_PARSE);
         assert_non_null(strstr(e.msg, "huge"));
+        assert_non_null(strstr(e.msg, "overflows a float"));
     }
     tide_fvec_free(&v);
     tide_featurizer_free(fz);
