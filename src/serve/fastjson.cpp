@@ -59,6 +59,7 @@ struct tls_state {
     uint32_t *stamp = nullptr;
     size_t nstamp = 0;
     uint32_t cur = 0;
+    int32_t guess[64] = {};   /* schema index of the j-th feature of the last object, + 1 */
     tls_state() = default;
     tls_state(const tls_state &) = delete;
     tls_state &operator=(const tls_state &) = delete;
@@ -189,7 +190,7 @@ int features(walk &w, od::value fv, size_t ri)
     std::string_view tok;
     od::object o;
     const char *start, *end;
-    size_t nreq = 0;
+    size_t nreq = 0, pos = 0;
     uint32_t cur;
     int rc;
     tok = fv.raw_json_token();
@@ -224,7 +225,11 @@ int features(walk &w, od::value fv, size_t ri)
         }
         if (k.empty() || k.size() > TIDE_SERVE_MAX_NAME)
             return decline(w, "a feature name's length");
-        idx = serve_schema_lookup(w.schema, k.data(), k.size(), &flags);
+        idx = serve_schema_lookup(w.schema, k.data(), k.size(),
+                                  pos < 64 ? (long)tls.guess[pos] - 1 : -1, &flags);
+        if (pos < 64)
+            tls.guess[pos] = (int32_t)(idx + 1);
+        pos++;
         if (idx < 0 || (size_t)idx >= tls.nstamp)
             return decline(w, "a feature not in the schema");
         if (tls.stamp[idx] == cur)

@@ -25,11 +25,12 @@ extern "C" {
 #define SERVE_BODY_PADDING 64
 
 /* req.c, used by both parsers: index of name in s, or -1; the same with
- * the entry's flags; the number of required entries; event ids are 1..127
+ * the entry's flags, trying entry guess first (-1: none); the number of required entries; event ids are 1..127
  * bytes of printable ASCII without spaces (the store's rule). */
 enum { SERVE_SF_NUM = 1, SERVE_SF_REQUIRED = 2 };
 long serve_schema_find(const tide_schema *s, const char *name, size_t len);
-long serve_schema_lookup(const tide_schema *s, const char *name, size_t len, unsigned *flags);
+long serve_schema_lookup(const tide_schema *s, const char *name, size_t len, long guess,
+                         unsigned *flags);
 size_t serve_schema_required(const tide_schema *s);
 int serve_id_ok(const char *id, size_t len);
 

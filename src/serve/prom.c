@@ -72,6 +72,8 @@ static int sb_grow(sbuf *b, size_t need)
     return 0;
 }
 
+void sb_reserve(sbuf *b, size_t n) { (void)sb_grow(b, n); }
+
 void sb_put(sbuf *b, const char *s, size_t n)
 {
     if (sb_grow(b, n))

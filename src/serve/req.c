@@ -73,9 +73,15 @@ long serve_schema_find(const tide_schema *s, const char *name, size_t len)
     }
 }
 
-long serve_schema_lookup(const tide_schema *s, const char *name, size_t len, unsigned *flags)
+long serve_schema_lookup(const tide_schema *s, const char *name, size_t len, long guess,
+                         unsigned *flags)
 {
-    long k = serve_schema_find(s, name, len);
+    long k;
+    if (guess >= 0 && (size_t)guess < s->n && s->e[guess].len == len &&
+        !memcmp(s->e[guess].name, name, len))
+        k = guess;   /* bodies tend to list the features in one order: no hash */
+    else
+        k = serve_schema_find(s, name, len);
     if (k >= 0)
         *flags = (s->e[k].type == TIDE_FTYPE_NUM ? SERVE_SF_NUM : 0u) |
                  (s->e[k].required ? SERVE_SF_REQUIRED : 0u);

@@ -162,6 +162,8 @@ typedef struct sbuf {
 } sbuf;
 void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_put(sbuf *b, const char *s, size_t n);
+/* Makes room for n more bytes (an estimate: sb_put still grows). */
+void sb_reserve(sbuf *b, size_t n);
 /* JSON string literal (quoted, escaped) of s[0..n). */
 void sb_json_str(sbuf *b, const char *s, size_t n);
 /* A double as printf's %.17g (exact round trip), an integer in decimal. */

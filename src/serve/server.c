@@ -359,6 +359,8 @@ static json_t *model_json(smodel *m)
 typedef struct scratch {
     tide_fvec fv;
     double proba[TIDE_MAX_CLASSES + 1];
+    sbuf cls;                            /* a request's class names as JSON strings, */
+    size_t coff[TIDE_MAX_CLASSES + 1];   /* class c = cls.p[coff[c], coff[c + 1]) */
 } scratch;
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
@@ -370,6 +372,7 @@ static void scratch_free(void *p)
     scratch *sc = p;
     if (sc) {
         tide_fvec_free(&sc->fv);
+        free(sc->cls.p);
         free(sc);
     }
 }
@@ -439,7 +442,7 @@ static void h_predict_body(req *r, smodel *m)
     const tide_schema *schema = atomic_load(&m->schema);
     tide_err err;
     scratch *sc;
-    int fast;
+    int fast, k;
     /* simdjson first (src/serve/fastjson.cpp): it gives the same rows or
      * declines, and then jansson answers as before */
     fast = s->fastjson ? serve_fast_instances(r->body, r->len, r->cap, schema, &in, NULL, 0)
@@ -494,14 +497,34 @@ static void h_predict_body(req *r, smodel *m)
         reply_errf(r, 503, "unavailable", "", "model '%s' has no snapshot to serve", m->name);
         return;
     }
+    /* once per request: the classes' names, written as JSON strings */
+    k = 1;
+    sc->cls.n = 0;
+    if (m->task != TIDE_TASK_REGRESSION) {
+        char nb[16];
+        k = tide_learner_classes(sn->m->learner);
+        if (k < 1)
+            k = 1;
+        if (k > TIDE_MAX_CLASSES)
+            k = TIDE_MAX_CLASSES;
+        for (int c = 0; c < k; c++) {
+            const char *cn = class_name(sn->m, c, nb, sizeof nb);
+            sc->coff[c] = sc->cls.n;
+            sb_json_str(&sc->cls, cn, strlen(cn));
+        }
+        sc->coff[k] = sc->cls.n;
+    }
+    {   /* the answer's size, roughly (bounded: sb_put grows past it) */
+        size_t est = in.n * (64 + (size_t)k * 32);
+        sb_reserve(&b, est < ((size_t)1 << 22) ? est : (size_t)1 << 22);
+    }
     if (in.batch)
         sb_put(&b, "{\"predictions\":[", 16);
     for (size_t i = 0; i < in.n; i++) {
         const tide_model *mo = sn->m;
-        char idbuf[32], nb[16];
+        char idbuf[32];
         const char *id = in.ids[i];
-        size_t idlen;
-        int k = 1, best = 0;
+        int best = 0;
         if (tide_featurize(mo->fz, &in.rows[i], &sc->fv, &err)) {
             int batch = in.batch;
             serve_snap_release();
@@ -513,38 +536,30 @@ static void h_predict_body(req *r, smodel *m)
             return;
         }
         tide_learner_predict(mo->learner, &sc->fv, sc->proba);
-        if (!id) {
+        sb_put(&b, i ? ",{\"id\":" : "{\"id\":", i ? 7 : 6);
+        if (!id) {   /* "ev-" and 16 hex digits: nothing to escape */
             gen_id(idbuf, sizeof idbuf);
             id = idbuf;
+            sb_put(&b, "\"", 1);
+            sb_put(&b, idbuf, 19);
+            sb_put(&b, "\"", 1);
+        } else {
+            sb_json_str(&b, id, strlen(id));
         }
-        idlen = strlen(id);
-        if (i)
-            sb_put(&b, ",", 1);
-        sb_put(&b, "{\"id\":", 6);
-        sb_json_str(&b, id, idlen);
         if (m->task == TIDE_TASK_REGRESSION) {
             sb_put(&b, ",\"prediction\":", 14);
             sb_double(&b, sc->proba[0]);
         } else {
-            k = tide_learner_classes(mo->learner);
-            if (k < 1)
-                k = 1;
-            if (k > TIDE_MAX_CLASSES)
-                k = TIDE_MAX_CLASSES;
             for (int c = 1; c < k; c++)
                 if (sc->proba[c] > sc->proba[best])
                     best = c;
-            {
-                const char *cn = class_name(mo, best, nb, sizeof nb);
-                sb_put(&b, ",\"prediction\":", 14);
-                sb_json_str(&b, cn, strlen(cn));
-            }
+            sb_put(&b, ",\"prediction\":", 14);
+            sb_put(&b, sc->cls.p + sc->coff[best], sc->coff[best + 1] - sc->coff[best]);
             sb_put(&b, ",\"proba\":{", 10);
             for (int c = 0; c < k; c++) {
-                const char *cn = class_name(mo, c, nb, sizeof nb);
                 if (c)
                     sb_put(&b, ",", 1);
-                sb_json_str(&b, cn, strlen(cn));
+                sb_put(&b, sc->cls.p + sc->coff[c], sc->coff[c + 1] - sc->coff[c]);
                 sb_put(&b, ":", 1);
                 sb_double(&b, sc->proba[c]);
             }
