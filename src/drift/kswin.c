@@ -14,22 +14,59 @@
  *    generator re-seeded), as River's next update does.
  * Implementation notes: both samples have stat_size values, so D is a
  * multiple of 1/stat_size and the exact p-value (stattest.c) depends only
- * on that multiple: the smallest k with p(k/stat_size) <= alpha and
- * k/stat_size > 0.1 is found once at creation, and each update only
- * compares the integer k = stat_size * D with it. Equivalent to testing
- * p <= alpha at every step, without the O(stat_size^2) p-value per value.
+ * on that multiple (and falls as it grows): the smallest k with
+ * p(k/stat_size) <= alpha and k/stat_size > 0.1 is found once at creation,
+ * and each update only compares the integer k = stat_size * D with it.
+ * Equivalent to testing p <= alpha at every step, without the
+ * O(stat_size^2) p-value per value.
+ *
+ * General path (any values; format 2). The older part O of the window
+ * (older = window_size - stat_size values) is kept sorted, o[0..older-1],
+ * with each o[r] two counts over the newest part R: le[r] = #R <= o[r] and
+ * lt[r] = #R < o[r], and with the rank in o of every older ring slot (rk).
+ * A value moves through the window in O(window) simple work (memory moves,
+ * two range increments of le/lt, one vector pass over rk), no sort. W is a
+ * uniform random stat-subset of the older POSITIONS (a partial Fisher-Yates
+ * shuffle of the permutation perm, kept between steps, as River draws
+ * window indices); rk turns it into a bitmap of ranks. (Drawing ranks
+ * directly would have the same law averaged over seeds, but not for a
+ * fixed seed: the generator is re-seeded at each reset, so the first tests
+ * after every reset would reuse the same ranks — e.g. the 30 lowest — which
+ * is not a random sample of the values. Positions are exchangeable, ranks
+ * are not.) With the drawn ranks in increasing order s_0 < ... <
+ * s_{stat-1} (the bitmap read with count-trailing-zeros), the KS statistic
+ * is, ties included,
+ *   stat * D = max(0, max_i (i + 1 - le[s_i]), max_i (lt[s_i] - i)):
+ * F_W - F_R rises only at W's values (at o[s_i] it is at least
+ * i + 1 - le[s_i], and exactly that at the last of a run of equal values)
+ * and its minimum is reached just below a W value (there it is at most
+ * i - lt[s_i], exactly at the first of a run). So one pass over the stat
+ * drawn ranks decides, instead of a merge of two sorted samples with
+ * unpredictable branches. The stat bounded draws come in batches from one
+ * 64-bit word each: for bounds n_1..n_b with product P <= 2^50, the digits
+ * of floor(u P / 2^64) in mixed radix (successive 64x64->128 products)
+ * are independent uniform draws below each n_j, exactly when the final
+ * low word passes the rejection test of D. Lemire ("Fast random integer
+ * generation in an interval", ACM TOMACS 29(1), 2019; batched as in
+ * N. Brackett-Rozinsky, D. Lemire, "Batched ranged random integer
+ * generation", Softw. Pract. Exp. 2025), so the subsets are exactly
+ * uniform, 4 words per step at the defaults. Format 1 states have the same
+ * layout and meaning (perm over positions) and load; from there on the
+ * draws differ from what a format-1 build would make (one word per draw),
+ * with the same law.
+ *
  * 0/1 streams (a model's errors, the common case) take a shortcut with the
- * same decisions: while every value in the window is 0 or 1, D is
+ * same decisions in law: while every value in the window is 0 or 1, D is
  * |ones in W - ones in R| / stat, and ones in W can only lie in
  * [max(0, stat - zeros of the older part), min(stat, ones of the older
  * part)]. When no value of that range reaches kstar no draw can, so none is
  * made; otherwise ones in W is drawn from its hypergeometric distribution
  * (one uniform against a precomputed CDF table) — the law of the count in
  * a uniform draw of stat older values, so the test keeps its distribution.
- * Counts are kept per step in O(1); the sorted lists are rebuilt only when
+ * Counts are kept per step in O(1); the sorted arrays are rebuilt only when
  * a value other than 0/1 enters the window. Windows too large for the table
  * (more than KSWIN_HCDF_MAX entries) take the general path on 0/1 values
- * too, so their lists are kept up to date at every value.
+ * too, so their arrays are kept up to date at every value.
  * Differences to River: the sampler is splitmix64 with parameter `seed`
  * (River: Python's random.Random), so the drawn subsets differ; the
  * statistics are the same. No warning zone.
@@ -39,8 +76,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
-#define KSWIN_FORMAT 1
+#define KSWIN_FORMAT 2     /* 1: same layout, perm over window positions */
 #define KSWIN_MAX_WINDOW 100000
 #define KSWIN_MAX_STAT 2000
 
@@ -63,17 +103,26 @@ typedef struct kswin_det {
     uint32_t head;        /* ring index of the oldest value */
     uint64_t rng;         /* splitmix64 state */
     double *ring;         /* win values */
-    uint32_t *perm;       /* permutation of 0..win-stat-1 (sampler state) */
-    double *wbuf;         /* scratch: the drawn older sample, sorted */
-    uint32_t *ord_old;    /* ring indices of the older win-stat values, by value */
-    uint32_t *ord_new;    /* ring indices of the newest stat values, by value */
-    uint8_t *mark;        /* per ring index: drawn into W this step */
+    uint32_t *perm;       /* permutation of 0..win-stat-1, positions in the older
+                           * part counted from the oldest (sampler state) */
+    /* general path (derived state, never saved; valid when sorted_valid) */
+    double *osort;        /* the older win-stat values, ascending */
+    uint16_t *le, *lt;    /* per rank r of osort: newest values <= / < osort[r] */
+    uint32_t *rk;         /* per ring index of the older part: its rank in osort
+                           * (entries of the newest part: stale) */
+    struct kswin_pair { double v; uint32_t k; } *pairs;   /* rebuild scratch (older) */
+    double *rsort;        /* the newest stat values, ascending */
+    uint64_t *mask;       /* bitmap of the drawn ranks; all 0 between updates */
+    uint32_t nwords;      /* 64-bit words in mask */
+    uint32_t nbatch;      /* batches of bounded draws per step (<= stat) */
+    uint32_t *bend;       /* draws t < bend[k] come from batch k's word */
+    uint64_t *bthr;       /* batch k: 2^64 mod (product of its bounds) */
+    int sorted_valid;     /* osort/le/lt/rsort describe the ring */
     /* 0/1 shortcut (derived state, never saved) */
     double *hcdf;         /* (older+1) x (stat+1) hypergeometric CDFs, or NULL */
     uint32_t nonbin;      /* values in the window other than 0 and 1 */
     uint32_t ones_old;    /* ones in the older part (window full) */
     uint32_t ones_new;    /* ones in the newest stat values (window full) */
-    int ord_valid;        /* ord_old/ord_new describe the ring */
 } kswin_det;
 
 /* Hypergeometric tables are kept when they are this small (the default
@@ -88,11 +137,6 @@ static uint64_t next_u64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static uint32_t below(uint64_t *s, uint32_t n)
-{
-    return (uint32_t)(((unsigned __int128)next_u64(s) * n) >> 64);
-}
-
 static void kswin_reset(tide_detector *d)
 {
     kswin_det *s = (kswin_det *)d;
@@ -100,7 +144,7 @@ static void kswin_reset(tide_detector *d)
     s->head = 0;
     s->rng = s->seed;
     s->nonbin = 0;
-    s->ord_valid = 0;
+    s->sorted_valid = 0;
     for (uint32_t i = 0; i < s->win - s->stat; i++)
         s->perm[i] = i;
 }
@@ -112,10 +156,15 @@ static void kswin_destroy(tide_detector *d)
         return;
     free(s->ring);
     free(s->perm);
-    free(s->wbuf);
-    free(s->ord_old);
-    free(s->ord_new);
-    free(s->mark);
+    free(s->osort);
+    free(s->le);
+    free(s->lt);
+    free(s->rk);
+    free(s->pairs);
+    free(s->rsort);
+    free(s->mask);
+    free(s->bend);
+    free(s->bthr);
     free(s->hcdf);
     free(s);
 }
@@ -201,11 +250,18 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->seed = (uint64_t)tide_params_num(p, "seed");
     s->ring = calloc(win, sizeof *s->ring);
     s->perm = calloc(win - stat, sizeof *s->perm);
-    s->wbuf = calloc((size_t)stat + 1, sizeof *s->wbuf);
-    s->ord_old = calloc(win - stat, sizeof *s->ord_old);
-    s->ord_new = calloc(stat, sizeof *s->ord_new);
-    s->mark = calloc(win, sizeof *s->mark);
-    if (!s->ring || !s->perm || !s->wbuf || !s->ord_old || !s->ord_new || !s->mark) {
+    s->osort = calloc(win - stat, sizeof *s->osort);
+    s->le = calloc(win - stat, sizeof *s->le);
+    s->lt = calloc(win - stat, sizeof *s->lt);
+    s->rk = calloc(win, sizeof *s->rk);
+    s->pairs = calloc(win - stat, sizeof *s->pairs);
+    s->rsort = calloc(stat, sizeof *s->rsort);
+    s->nwords = (win - stat + 63) / 64;
+    s->mask = calloc(s->nwords, sizeof *s->mask);
+    s->bend = calloc(stat, sizeof *s->bend);
+    s->bthr = calloc(stat, sizeof *s->bthr);
+    if (!s->ring || !s->perm || !s->osort || !s->le || !s->lt || !s->rk || !s->pairs || !s->rsort || !s->mask ||
+        !s->bend || !s->bthr) {
         kswin_destroy(&s->base);
         return tide_err_set(err, TIDE_ERR_NOMEM, "kswin: out of memory");
     }
@@ -229,6 +285,18 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         kswin_destroy(&s->base);
         return tide_err_set(err, TIDE_ERR_NOMEM, "kswin: out of memory");
     }
+    /* batches of the bounded draws older - t, t = 0..stat-1: as many as
+     * keep the product of the bounds <= 2^50 (at most 64; a bound is at
+     * most 10^5, so each batch takes at least 3) */
+    for (uint32_t t = 0, older = win - stat; t < stat;) {
+        uint64_t prod = 1;
+        uint32_t e = t;
+        while (e < stat && e - t < 64 && prod <= (1ULL << 50) / (older - e))
+            prod *= older - e++;
+        s->bend[s->nbatch] = e;
+        s->bthr[s->nbatch++] = (0 - prod) % prod;
+        t = e;
+    }
     kswin_reset(&s->base);
     *out = s;
     return TIDE_OK;
@@ -244,71 +312,326 @@ static int kswin_create(const tide_params *p, tide_detector **out, tide_err *err
     return TIDE_OK;
 }
 
-/* Sorts ring indices idx[0..n-1] by their value (insertion sort). */
-static void sort_idx(const double *ring, uint32_t *idx, uint32_t n)
+static int cmp_double(const void *a, const void *b)
 {
-    for (uint32_t i = 1; i < n; i++) {
-        uint32_t x = idx[i], j = i;
-        while (j > 0 && ring[idx[j - 1]] > ring[x]) {
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        idx[j] = x;
-    }
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
-/* Removes ring index k from the sorted list ord (n entries). */
-static void ord_remove(uint32_t *ord, uint32_t n, uint32_t k)
+/* First index of the ascending a[0..n-1] whose value is >= v (branch-free
+ * halving: the comparisons are unpredictable). */
+static uint32_t lower_bound(const double *a, uint32_t n, double v)
+{
+    const double *b = a;
+    if (n == 0)
+        return 0;
+    while (n > 1) {
+        uint32_t half = n / 2;
+        b += (size_t)half & (0 - (size_t)(b[half - 1] < v));   /* (?: became a branch) */
+        n -= half;
+    }
+    return (uint32_t)(b - a) + (*b < v);
+}
+
+/* Windows up to this many older values find positions by counting (all
+ * comparisons independent: two values per SSE2 instruction) rather than by
+ * binary search (a chain of dependent loads and compares). */
+#define KSWIN_COUNT_MAX 256
+
+/* out[k] = number of values of a[0..n-1] below v[k], k = 0..2 (a lower
+ * bound in an ascending array). */
+static void count_below3(const double *a, uint32_t n, const double v[3], uint32_t out[3])
 {
     uint32_t i = 0;
-    while (i < n && ord[i] != k)
-        i++;
-    if (i < n)
-        memmove(ord + i, ord + i + 1, (n - 1 - i) * sizeof *ord);
-}
-
-/* Inserts ring index k into the sorted list ord (n entries, room for n+1). */
-static void ord_insert(const double *ring, uint32_t *ord, uint32_t n, uint32_t k)
-{
-    uint32_t lo = 0, hi = n;
-    double v = ring[k];
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (ring[ord[mid]] <= v)
-            lo = mid + 1;
-        else
-            hi = mid;
+#if defined(__SSE2__)
+    __m128d b0 = _mm_set1_pd(v[0]), b1 = _mm_set1_pd(v[1]), b2 = _mm_set1_pd(v[2]);
+    __m128i c0 = _mm_setzero_si128(), c1 = c0, c2 = c0;
+    int64_t l[2];
+    for (; i + 2 <= n; i += 2) {   /* a true compare is all ones: -1 */
+        __m128d x = _mm_loadu_pd(a + i);
+        c0 = _mm_sub_epi64(c0, _mm_castpd_si128(_mm_cmplt_pd(x, b0)));
+        c1 = _mm_sub_epi64(c1, _mm_castpd_si128(_mm_cmplt_pd(x, b1)));
+        c2 = _mm_sub_epi64(c2, _mm_castpd_si128(_mm_cmplt_pd(x, b2)));
     }
-    memmove(ord + lo + 1, ord + lo, (n - lo) * sizeof *ord);
-    ord[lo] = k;
+    _mm_storeu_si128((__m128i *)l, c0);
+    out[0] = (uint32_t)(l[0] + l[1]);
+    _mm_storeu_si128((__m128i *)l, c1);
+    out[1] = (uint32_t)(l[0] + l[1]);
+    _mm_storeu_si128((__m128i *)l, c2);
+    out[2] = (uint32_t)(l[0] + l[1]);
+#else
+    out[0] = out[1] = out[2] = 0;
+#endif
+    for (; i < n; i++) {
+        out[0] += a[i] < v[0];
+        out[1] += a[i] < v[1];
+        out[2] += a[i] < v[2];
+    }
 }
 
-/* Rebuilds the two sorted index lists from the ring (window full). */
-static void rebuild_order(kswin_det *s)
+/* The end of the run of values equal to v in the ascending a[0..n-1] that
+ * starts at or before `from` (from = that run's start or inside it): the
+ * first index >= from whose value is not v. */
+static uint32_t run_end(const double *a, uint32_t n, uint32_t from, double v)
 {
-    uint32_t older = s->win - s->stat;
-    for (uint32_t t = 0; t < older; t++)
-        s->ord_old[t] = (s->head + t) % s->win;
-    for (uint32_t t = 0; t < s->stat; t++)
-        s->ord_new[t] = (s->head + older + t) % s->win;
-    sort_idx(s->ring, s->ord_old, older);
-    sort_idx(s->ring, s->ord_new, s->stat);
+    while (from < n && a[from] == v)
+        from++;
+    return from;
 }
 
-/* One value. The window's older part and newest part are kept as index
- * lists sorted by value, updated in O(window) per value, so the drawn
- * sample W comes out sorted by a scan of the older list (no sort). */
+/* Adds +1 (up) or -1 to c[lo..hi-1]. */
+static void range_add(uint16_t *c, uint32_t lo, uint32_t hi, int up)
+{
+    uint16_t d = up ? 1 : (uint16_t)0xFFFF;
+    uint32_t r = lo;
+#if defined(__SSE2__)
+    __m128i dv = _mm_set1_epi16((short)d);
+    for (; r + 8 <= hi; r += 8)
+        _mm_storeu_si128((__m128i *)(c + r),
+                         _mm_add_epi16(_mm_loadu_si128((const __m128i *)(c + r)), dv));
+#endif
+    for (; r < hi; r++)
+        c[r] = (uint16_t)(c[r] + d);
+}
+
+/* In the ascending a[0..n-1]: drops index p and inserts v so that it lands
+ * at index q of the result (q counted after the drop). */
+static void move_double(double *a, uint32_t p, uint32_t q, double v)
+{
+    if (q < p)
+        memmove(a + q + 1, a + q, (p - q) * sizeof *a);
+    else if (q > p)
+        memmove(a + p, a + p + 1, (q - p) * sizeof *a);
+    a[q] = v;
+}
+
+static void move_u16(uint16_t *a, uint32_t p, uint32_t q, uint16_t v)
+{
+    if (q < p)
+        memmove(a + q + 1, a + q, (p - q) * sizeof *a);
+    else if (q > p)
+        memmove(a + p, a + p + 1, (q - p) * sizeof *a);
+    a[q] = v;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const struct kswin_pair *x = a, *y = b;
+    return (x->v > y->v) - (x->v < y->v);
+}
+
+/* Rebuilds the sorted older and newest parts, the ranks of the older ring
+ * slots and le/lt from the ring (window full): two sorts and one merge. */
+static void rebuild_sorted(kswin_det *s)
+{
+    uint32_t older = s->win - s->stat, jlt = 0, jle = 0;
+    for (uint32_t t = 0; t < older; t++) {
+        uint32_t k = (s->head + t) % s->win;
+        s->pairs[t].v = s->ring[k];
+        s->pairs[t].k = k;
+    }
+    for (uint32_t t = 0; t < s->stat; t++)
+        s->rsort[t] = s->ring[(s->head + older + t) % s->win];
+    qsort(s->pairs, older, sizeof *s->pairs, cmp_pair);
+    qsort(s->rsort, s->stat, sizeof *s->rsort, cmp_double);
+    for (uint32_t r = 0; r < older; r++) {
+        double v = s->osort[r] = s->pairs[r].v;
+        s->rk[s->pairs[r].k] = r;
+        while (jlt < s->stat && s->rsort[jlt] < v)
+            jlt++;
+        if (jle < jlt)
+            jle = jlt;
+        while (jle < s->stat && s->rsort[jle] <= v)
+            jle++;
+        s->lt[r] = (uint16_t)jlt;
+        s->le[r] = (uint16_t)jle;
+    }
+}
+
+/* Ranks of the older ring slots after the slot at rank p left and one
+ * entered at rank q (q counted after the removal): ranks above p fall by
+ * one, then ranks >= q rise by one. Over the whole ring (the newest part's
+ * entries are stale anyway; values stay below 2^31 for the signed compare). */
+static void rerank(uint32_t *rk, uint32_t n, uint32_t p, uint32_t q)
+{
+    uint32_t k = 0;
+#if defined(__SSE2__)
+    __m128i pv = _mm_set1_epi32((int)p), qv = _mm_set1_epi32((int)q - 1);
+    for (; k + 4 <= n; k += 4) {   /* a true compare is all ones: -1 */
+        __m128i r = _mm_loadu_si128((const __m128i *)(rk + k));
+        r = _mm_add_epi32(r, _mm_cmpgt_epi32(r, pv));
+        r = _mm_sub_epi32(r, _mm_cmpgt_epi32(r, qv));
+        _mm_storeu_si128((__m128i *)(rk + k), r);
+    }
+#endif
+    for (; k < n; k++) {
+        uint32_t r = rk[k];
+        r -= r > p;
+        r += r >= q;
+        rk[k] = r;
+    }
+}
+
+/* One step of the sorted parts: the oldest value (ring slot h) leaves the
+ * older part, z (the oldest of the newest part, slot mid) moves to the
+ * older part, x joins the newest part. */
+static void slide_sorted(kswin_det *s, uint32_t h, uint32_t mid, double x)
+{
+    uint32_t older = s->win - s->stat, stat = s->stat, p = s->rk[h], q, c, lez, ltz, q2, az, ax,
+             az2, ax2;
+    double z = s->ring[mid];
+    if (older <= KSWIN_COUNT_MAX) {
+        const double vo[3] = {z, x, x}, vr[3] = {z, x, x};
+        uint32_t co[3], cr[3];
+        count_below3(s->osort, older, vo, co);
+        count_below3(s->rsort, stat, vr, cr);
+        az = co[0];
+        ax = co[1];
+        q = cr[0];
+        c = cr[1];
+    } else {
+        az = lower_bound(s->osort, older, z);
+        ax = lower_bound(s->osort, older, x);
+        q = lower_bound(s->rsort, stat, z);
+        c = lower_bound(s->rsort, stat, x);
+    }
+    az2 = run_end(s->osort, older, az, z);
+    ax2 = run_end(s->osort, older, ax, x);
+    /* R loses z and gains x: le[r] += [x <= o_r] - [z <= o_r] (ranks >= ax
+     * resp. >= az), lt[r] += [x < o_r] - [z < o_r] (>= ax2 resp. az2);
+     * y's entry changes too, harmlessly: it is dropped below */
+    if (ax < az)
+        range_add(s->le, ax, az, 1);
+    else
+        range_add(s->le, az, ax, 0);
+    if (ax2 < az2)
+        range_add(s->lt, ax2, az2, 1);
+    else
+        range_add(s->lt, az2, ax2, 0);
+    /* newest part: drop z, insert x after its equals */
+    q2 = run_end(s->rsort, stat, q + 1, z);   /* (rsort[q] is z) */
+    c = run_end(s->rsort, stat, c, x);
+    move_double(s->rsort, q, c - (q < c), x);
+    /* z's counts over the new newest part: of the old one (z excluded), q
+     * values were < z and q2 - 1 were <= z; then x */
+    ltz = q + (x < z);
+    lez = q2 - 1 + (x <= z);
+    /* older part: drop y, insert z before its equals, with its counts */
+    q = az - (p < az);
+    move_double(s->osort, p, q, z);
+    move_u16(s->le, p, q, (uint16_t)lez);
+    move_u16(s->lt, p, q, (uint16_t)ltz);
+    rerank(s->rk, s->win, p, q);
+    s->rk[mid] = q;
+}
+
+/* Fills perm[0..stat-1] with a uniform draw of stat distinct positions of
+ * the older part (partial
+ * Fisher-Yates shuffle), the bounded draws taken in batches from one 64-bit
+ * word each (see the header comment). */
+static void draw_ranks(kswin_det *s)
+{
+    uint32_t older = s->win - s->stat, t = 0, *perm = s->perm;
+    uint64_t rng = s->rng;
+    for (uint32_t k = 0; k < s->nbatch; k++) {
+        uint32_t e = s->bend[k];
+        for (;;) {
+            uint64_t u = next_u64(&rng), x = u;
+            for (uint32_t j = t; j < e; j++) {   /* swaps made at once ... */
+                unsigned __int128 m = (unsigned __int128)x * (older - j);
+                uint32_t r = j + (uint32_t)(m >> 64), tmp = perm[j];
+                x = (uint64_t)m;
+                perm[j] = perm[r];
+                perm[r] = tmp;
+            }
+            if (x >= s->bthr[k])
+                break;
+            /* ... and undone in reverse order when the mixed-radix value is
+             * biased (x < 2^64 mod P, probability < 2^-14): redraw */
+            for (uint32_t j = e; j-- > t;) {
+                uint64_t y = u;
+                uint32_t r, tmp;
+                for (uint32_t q = t; q < j; q++)
+                    y = (uint64_t)((unsigned __int128)y * (older - q));
+                r = j + (uint32_t)(((unsigned __int128)y * (older - j)) >> 64);
+                tmp = perm[j];
+                perm[j] = perm[r];
+                perm[r] = tmp;
+            }
+        }
+        t = e;
+    }
+    s->rng = rng;
+}
+
+/* One drawn rank r with index i among the drawn ones in increasing order:
+ * the larger of its two candidates for stat * D (header comment). */
+#define KS_CAND(r)                                                       \
+    do {                                                                 \
+        int a_ = i - (int)le[r], b_ = (int)lt[r] - i;                    \
+        besta = a_ > besta ? a_ : besta;                                 \
+        bestb = b_ > bestb ? b_ : bestb;                                 \
+        i++;                                                             \
+    } while (0)
+
+/* stat * D for the older positions perm[0..stat-1], through their ranks
+ * (rk) in increasing order. Up to 128 older values the
+ * bitmap lives in two registers (an OR into memory per draw is a
+ * store-to-load chain); larger windows use s->mask, cleared again. */
+static uint32_t ks_drawn(kswin_det *s)
+{
+    const uint16_t *le = s->le, *lt = s->lt;
+    const uint32_t *perm = s->perm, *rk = s->rk;
+    uint32_t head = s->head, win = s->win;
+    int besta = -1, bestb = 0, i = 0;   /* max of i - le, of lt - i (two chains) */
+    if (s->nwords <= 2) {
+        uint64_t lo = 0, hi = 0;
+        for (uint32_t t = 0; t < s->stat; t++) {
+            uint32_t k = head + perm[t], r = rk[k >= win ? k - win : k];
+            uint64_t bit = 1ULL << (r & 63);
+            lo |= r < 64 ? bit : 0;
+            hi |= r < 64 ? 0 : bit;
+        }
+        while (lo) {
+            uint32_t r = (uint32_t)__builtin_ctzll(lo);
+            lo &= lo - 1;
+            KS_CAND(r);
+        }
+        while (hi) {
+            uint32_t r = 64 + (uint32_t)__builtin_ctzll(hi);
+            hi &= hi - 1;
+            KS_CAND(r);
+        }
+        return (uint32_t)(besta + 1 > bestb ? besta + 1 : bestb);
+    }
+    for (uint32_t t = 0; t < s->stat; t++) {
+        uint32_t k = head + perm[t], r = rk[k >= win ? k - win : k];
+        s->mask[r >> 6] |= 1ULL << (r & 63);
+    }
+    for (uint32_t w = 0; w < s->nwords; w++) {
+        uint64_t bits = s->mask[w];
+        s->mask[w] = 0;
+        while (bits) {
+            uint32_t r = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            KS_CAND(r);
+        }
+    }
+    return (uint32_t)(besta + 1 > bestb ? besta + 1 : bestb);
+}
+
+/* One value. */
 static tide_drift_state kswin_update(tide_detector *d, double x)
 {
     kswin_det *s = (kswin_det *)d;
-    uint32_t older = s->win - s->stat, i = 0, j = 0, kmax = 0, nw = 0;
+    uint32_t older = s->win - s->stat, kmax = 0;
     if (s->count < s->win) {
         s->ring[(s->head + s->count) % s->win] = x;
         s->count++;
         if (s->count < s->win)
             return TIDE_DRIFT_NONE;
         recount(s);
-        s->ord_valid = 0;
+        s->sorted_valid = 0;
     } else {
         uint32_t h = s->head, mid = s->head + older >= s->win ? s->head + older - s->win
                                                               : s->head + older;
@@ -316,19 +639,13 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         s->nonbin += (uint32_t)!is_bin(x) - (uint32_t)!is_bin(out);
         s->ones_old += (uint32_t)(moved == 1.0) - (uint32_t)(out == 1.0);
         s->ones_new += (uint32_t)(x == 1.0) - (uint32_t)(moved == 1.0);
-        if (s->ord_valid && (s->nonbin || !s->hcdf)) {
-            /* (kept while the general path will read them: always without
-             * a CDF table) oldest value leaves, the oldest of the newest
-             * part joins the older part, x takes the freed slot h */
-            ord_remove(s->ord_old, older, h);
-            ord_remove(s->ord_new, s->stat, mid);
-            ord_insert(s->ring, s->ord_old, older - 1, mid);
-            s->ring[h] = x;
-            ord_insert(s->ring, s->ord_new, s->stat - 1, h);
-        } else {
-            s->ring[h] = x;
-            s->ord_valid = 0;
-        }
+        /* (kept while the general path will read them: always without a
+         * CDF table) */
+        if (s->sorted_valid && (s->nonbin || !s->hcdf))
+            slide_sorted(s, h, mid, x);
+        else
+            s->sorted_valid = 0;
+        s->ring[h] = x;
         s->head = h + 1 == s->win ? 0 : h + 1;
     }
     if (!s->nonbin && s->hcdf) {
@@ -353,48 +670,12 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         }
         return TIDE_DRIFT_NONE;
     }
-    if (!s->ord_valid) {
-        rebuild_order(s);
-        s->ord_valid = 1;
+    if (!s->sorted_valid) {
+        rebuild_sorted(s);
+        s->sorted_valid = 1;
     }
-    /* W: partial Fisher-Yates draw of stat indices among the older ones */
-    {   /* locals: stores through uint8_t* would force reloads of s->... */
-        uint32_t *perm = s->perm, stat = s->stat, head = s->head, win = s->win;
-        uint8_t *mark = s->mark;
-        uint64_t rng = s->rng;
-        for (uint32_t t = 0; t < stat; t++) {
-            uint32_t r = t + below(&rng, older - t), tmp = perm[t], k;
-            perm[t] = perm[r];
-            perm[r] = tmp;
-            k = head + perm[t];
-            mark[k >= win ? k - win : k] = 1;
-        }
-        s->rng = rng;
-    }
-    {   /* branch-free: the draw is random, a branch would mispredict */
-        const uint32_t *ord = s->ord_old;
-        const double *ring = s->ring;
-        uint8_t *mark = s->mark;
-        double *wb = s->wbuf;   /* stat + 1 slots: the last is a dump */
-        for (uint32_t t = 0; t < older; t++) {
-            uint32_t k = ord[t];
-            wb[nw] = ring[k];
-            nw += mark[k];
-            mark[k] = 0;
-        }
-    }
-    /* stat * D = max over distinct values of |#W <= v - #R <= v| */
-    while (i < s->stat && j < s->stat) {
-        double wv = s->wbuf[i], rv = s->ring[s->ord_new[j]], v = wv < rv ? wv : rv;
-        uint32_t diff;
-        while (i < s->stat && s->wbuf[i] <= v)
-            i++;
-        while (j < s->stat && s->ring[s->ord_new[j]] <= v)
-            j++;
-        diff = i > j ? i - j : j - i;
-        if (diff > kmax)
-            kmax = diff;
-    }
+    draw_ranks(s);
+    kmax = ks_drawn(s);
     if (kmax >= s->kstar) {
         kswin_reset(d);
         return TIDE_DRIFT_DETECTED;
@@ -442,8 +723,12 @@ static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
     uint32_t older = s->win - s->stat, count, head, win;
     uint64_t rng;
     uint8_t ver = tide_rbuf_u8(r);
-    if (!r->bad && ver != KSWIN_FORMAT)
-        return tide_err_set(err, TIDE_ERR_VERSION, "kswin state: unknown format version %u", ver);
+    /* format 1 has the same layout (its perm indexed window positions; any
+     * permutation is a valid sampler state for format 2) */
+    if (!r->bad && ver != KSWIN_FORMAT && ver != 1)
+        return tide_err_set(err, TIDE_ERR_VERSION,
+                            "kswin state: unknown format version %u (this build reads 1 and 2)",
+                            ver);
     count = tide_rbuf_u32(r);
     head = tide_rbuf_u32(r);
     rng = tide_rbuf_u64(r);
@@ -462,21 +747,22 @@ static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
         if (!isfinite(s->ring[i]))
             return tide_err_set(err, TIDE_ERR_FORMAT, "kswin state: window value %u is not finite",
                                 i);
-    /* a permutation: each entry below older and none twice (mark, all 0
-     * between updates, serves as the seen-set and is cleared again) */
+    /* a permutation: each entry below older and none twice (the rank
+     * bitmap, all 0 between updates, serves as the seen-set and is cleared
+     * again) */
     for (uint32_t i = 0; i < older; i++) {
-        s->perm[i] = tide_rbuf_u32(r);
-        if (r->bad || s->perm[i] >= older || s->mark[s->perm[i]]) {
-            memset(s->mark, 0, s->win);
+        uint32_t v = s->perm[i] = tide_rbuf_u32(r);
+        if (r->bad || v >= older || (s->mask[v >> 6] >> (v & 63) & 1)) {
+            memset(s->mask, 0, s->nwords * sizeof *s->mask);
             return tide_err_set(err, TIDE_ERR_FORMAT, "kswin state: bad sampler permutation");
         }
-        s->mark[s->perm[i]] = 1;
+        s->mask[v >> 6] |= 1ULL << (v & 63);
     }
-    memset(s->mark, 0, s->win);
+    memset(s->mask, 0, s->nwords * sizeof *s->mask);
     s->count = count;
     s->head = head;
     s->rng = rng;
-    s->ord_valid = 0;
+    s->sorted_valid = 0;
     if (s->count == s->win)
         recount(s);
     return TIDE_OK;
@@ -485,9 +771,12 @@ static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
 static size_t kswin_memory(const tide_detector *d)
 {
     const kswin_det *s = (const kswin_det *)d;
-    return sizeof *s + s->win * (sizeof(double) + 1) +
-           2 * (s->win - s->stat) * sizeof(uint32_t) + s->stat * (sizeof(double) + sizeof(uint32_t)) +
-           (s->hcdf ? (size_t)(s->win - s->stat + 1) * (s->stat + 1) * sizeof(double) : 0);
+    uint32_t older = s->win - s->stat;
+    return sizeof *s + s->win * sizeof(double) +
+           (size_t)older * (2 * sizeof(uint32_t) + sizeof(double) + 2 * sizeof(uint16_t)) +
+           s->stat * (sizeof(double) + sizeof(uint32_t) + sizeof(uint64_t)) +
+           s->nwords * sizeof(uint64_t) +
+           (s->hcdf ? (size_t)(older + 1) * (s->stat + 1) * sizeof(double) : 0);
 }
 
 const tide_detector_vt tide_drift_kswin_vt = {

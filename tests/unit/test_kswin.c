@@ -1,0 +1,507 @@
+/* test_kswin.c — KSWIN's general (continuous-value) path, src/drift/kswin.c.
+ *
+ * The detector keeps the window's older part sorted with per-rank counts of
+ * the newest part and reads the KS statistic off the drawn ranks; these
+ * tests hold it to a straightforward sort-based KSWIN written here:
+ *  - same decisions at every value as the reference (the older values at
+ *    the positions drawn by the documented sampler against the newest ones,
+ *    D counted by brute force, exact p-value <= alpha and D > 0.1),
+ *    on normal streams with a mean shift, uniform streams, heavy ties, with
+ *    the default window and with windows that take the other code paths
+ *    (binary search, bitmap in memory, tiny windows);
+ *  - the exact p-value falls as D grows (what the precomputed threshold
+ *    relies on);
+ *  - the alarm rate on fresh i.i.d. windows equals the exact p-value of the
+ *    threshold (binomial bounds), and the long-run alarm count stays under
+ *    (tests x that p-value);
+ *  - a mean shift at a known row is found within the window;
+ *  - save/load and clone mid-stream continue identically; format 1 states
+ *    load, unknown versions are refused; NaN is ignored.
+ */
+#include "testutil.h"
+#include "tide/drift.h"
+
+/* ---- the reference ------------------------------------------------------- */
+
+/* The sampler as documented in kswin.c: splitmix64 seeded with `seed`,
+ * a permutation of the older part's positions 0..older-1, counted from the
+ * oldest value (identity after a reset), per test
+ * stat bounded draws older - t (t = 0..stat-1) in batches whose product of
+ * bounds stays <= 2^50 (at most 64 per batch), each batch the mixed-radix
+ * digits of one 64-bit word u (successive 64x64 -> 128-bit products),
+ * redrawn when the final low word is below 2^64 mod (product); digit t
+ * swaps perm[t] and perm[t + digit]. */
+typedef struct ref_kswin {
+    uint32_t win, stat, older;
+    double alpha;
+    uint64_t seed, rng;
+    double *ring;       /* arrival order, count values */
+    uint32_t count;
+    uint32_t *perm;
+    double pk[2001];    /* exact p-value of D = k / stat */
+} ref_kswin;
+
+static uint64_t ref_next(uint64_t *s)
+{
+    return tide_test_rand(s);
+}
+
+static void ref_reset(ref_kswin *r)
+{
+    r->count = 0;
+    r->rng = r->seed;
+    for (uint32_t i = 0; i < r->older; i++)
+        r->perm[i] = i;
+}
+
+static void ref_init(ref_kswin *r, uint32_t win, uint32_t stat, double alpha, uint64_t seed)
+{
+    r->win = win;
+    r->stat = stat;
+    r->older = win - stat;
+    r->alpha = alpha;
+    r->seed = seed;
+    r->ring = calloc(win, sizeof *r->ring);
+    r->perm = calloc(r->older, sizeof *r->perm);
+    assert_non_null(r->ring);
+    assert_non_null(r->perm);
+    for (uint32_t k = 0; k <= stat; k++)
+        r->pk[k] = tide_ks_exact_pvalue((double)k / stat, stat, stat);
+    ref_reset(r);
+}
+
+static void ref_free(ref_kswin *r)
+{
+    free(r->ring);
+    free(r->perm);
+}
+
+static void ref_draw(ref_kswin *r)
+{
+    uint32_t t = 0, dig[64];
+    while (t < r->stat) {
+        uint64_t prod = 1, x, thr;
+        uint32_t e = t;
+        while (e < r->stat && e - t < 64 && (unsigned __int128)prod * (r->older - e) <= (1ULL << 50))
+            prod *= r->older - e++;
+        thr = (uint64_t)(((unsigned __int128)1 << 64) % prod);
+        do {
+            x = ref_next(&r->rng);
+            for (uint32_t j = t; j < e; j++) {
+                unsigned __int128 m = (unsigned __int128)x * (r->older - j);
+                dig[j - t] = (uint32_t)(m >> 64);
+                x = (uint64_t)m;
+            }
+        } while (x < thr);
+        for (uint32_t j = t; j < e; j++) {
+            uint32_t k = j + dig[j - t], tmp = r->perm[j];
+            r->perm[j] = r->perm[k];
+            r->perm[k] = tmp;
+        }
+        t = e;
+    }
+}
+
+/* stat * D of two samples of n values, by counting at every value. */
+static uint32_t ref_ks(const double *w, const double *r, uint32_t n)
+{
+    uint32_t best = 0;
+    for (uint32_t s = 0; s < 2 * n; s++) {
+        double v = s < n ? w[s] : r[s - n];
+        uint32_t cw = 0, cr = 0, diff;
+        for (uint32_t i = 0; i < n; i++) {
+            cw += w[i] <= v;
+            cr += r[i] <= v;
+        }
+        diff = cw > cr ? cw - cr : cr - cw;
+        if (diff > best)
+            best = diff;
+    }
+    return best;
+}
+
+/* One value; 1 on drift. The stream must never make an all-0/1 window
+ * (that takes the detector's hypergeometric shortcut, another draw). */
+static int ref_update(ref_kswin *r, double x)
+{
+    double *w, *nw;
+    uint32_t k;
+    int drift;
+    if (isnan(x) || isinf(x))
+        return 0;
+    if (r->count < r->win) {
+        r->ring[r->count++] = x;
+        if (r->count < r->win)
+            return 0;
+    } else {
+        memmove(r->ring, r->ring + 1, (r->win - 1) * sizeof *r->ring);
+        r->ring[r->win - 1] = x;
+    }
+    w = malloc(r->stat * sizeof *w);
+    nw = malloc(r->stat * sizeof *nw);
+    assert_non_null(w);
+    assert_non_null(nw);
+    memcpy(nw, r->ring + r->older, r->stat * sizeof *nw);
+    ref_draw(r);
+    for (uint32_t t = 0; t < r->stat; t++)
+        w[t] = r->ring[r->perm[t]];
+    k = ref_ks(w, nw, r->stat);
+    drift = r->pk[k] <= r->alpha && (double)k / r->stat > 0.1;
+    free(w);
+    free(nw);
+    if (drift)
+        ref_reset(r);
+    return drift;
+}
+
+/* ---- streams -------------------------------------------------------------- */
+
+enum { S_NORMAL_SHIFT, S_UNIFORM, S_TIES, S_NORMAL_DRIFTY };
+
+static double normal(uint64_t *s)
+{
+    double u = tide_test_uniform(s), v = tide_test_uniform(s);
+    return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
+}
+
+static double stream_value(int kind, int i, uint64_t *s)
+{
+    switch (kind) {
+    case S_NORMAL_SHIFT:   /* N(0,1), N(1.5,1) from row 2000 */
+        return normal(s) + (i >= 2000 ? 1.5 : 0.0);
+    case S_UNIFORM:        /* U(0,1), U(0.3,1.3) from row 3000 */
+        return tide_test_uniform(s) + (i >= 3000 ? 0.3 : 0.0);
+    case S_TIES:           /* 4 values (never 0 or 1), shifting at 2500 */
+        return floor(tide_test_uniform(s) * 4) + 2.5 + (i >= 2500 && tide_test_uniform(s) < 0.5);
+    default:               /* N(mu,1), mu a slow random walk: frequent alarms */
+        return normal(s) + 0.5 * sin(i / 300.0);
+    }
+}
+
+static tide_detector *make_kswin(uint32_t win, uint32_t stat, double alpha, uint64_t seed)
+{
+    char a[4][64];
+    const char *kv[4] = {a[0], a[1], a[2], a[3]};
+    tide_detector *d = NULL;
+    tide_err e;
+    snprintf(a[0], sizeof a[0], "window_size=%u", win);
+    snprintf(a[1], sizeof a[1], "stat_size=%u", stat);
+    snprintf(a[2], sizeof a[2], "alpha=%.17g", alpha);
+    snprintf(a[3], sizeof a[3], "seed=%llu", (unsigned long long)seed);
+    if (tide_detector_new("kswin", kv, 4, &d, &e) != TIDE_OK)
+        fail_msg("kswin: %s", e.msg);
+    return d;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+/* Decisions value by value against the reference. Configurations: the
+ * defaults (100/30/0.005: older part in registers, counting); 12/4/0.3
+ * (tiny, many alarms); 300/60/0.05 (older 240: counting, bitmap of 4 words
+ * in memory); 700/50/0.02 (older 650: binary search). */
+static void test_kswin_matches_reference(void **st)
+{
+    static const struct {
+        uint32_t win, stat;
+        double alpha;
+        int n;
+    } CFG[] = {{100, 30, 0.005, 6000}, {12, 4, 0.3, 6000}, {300, 60, 0.05, 4000},
+               {700, 50, 0.02, 3000}};
+    (void)st;
+    for (size_t c = 0; c < sizeof CFG / sizeof CFG[0]; c++) {
+        int drifts = 0;
+        for (int kind = 0; kind < 4; kind++) {
+            uint64_t seed = 100 + (uint64_t)c * 10 + (uint64_t)kind, s = seed * 7919;
+            tide_detector *d = make_kswin(CFG[c].win, CFG[c].stat, CFG[c].alpha, seed);
+            ref_kswin r;
+            ref_init(&r, CFG[c].win, CFG[c].stat, CFG[c].alpha, seed);
+            for (int i = 0; i < CFG[c].n; i++) {
+                double x = stream_value(kind, i, &s);
+                int a = tide_detector_update(d, x) == TIDE_DRIFT_DETECTED, b = ref_update(&r, x);
+                if (a != b)
+                    fail_msg("kswin %u/%u/%g, stream %d, value %d (%g): detector %d, "
+                             "reference %d",
+                             CFG[c].win, CFG[c].stat, CFG[c].alpha, kind, i, x, a, b);
+                drifts += a;
+            }
+            ref_free(&r);
+            tide_detector_free(d);
+        }
+        /* the comparison must have seen both outcomes */
+        if (drifts < 5)
+            fail_msg("kswin %u/%u: only %d drifts over 4 streams", CFG[c].win, CFG[c].stat, drifts);
+    }
+}
+
+/* The exact p-value of D = k/n for two samples of n falls (weakly) as k
+ * grows, down to 2/C(2n,n) at k = n: the detector's threshold k_crit (smallest
+ * k with p <= alpha) is then equivalent to testing p <= alpha. Also the
+ * hand-computable ends: p(0) = 1, p(1) = 2 / C(2n, n) for D = 1. */
+static void test_kswin_pvalue_monotone(void **st)
+{
+    static const uint32_t N[] = {2, 3, 4, 10, 30, 50, 100};
+    (void)st;
+    for (size_t t = 0; t < sizeof N / sizeof N[0]; t++) {
+        uint32_t n = N[t];
+        double prev = 2, c = 1;   /* C(2n, n) */
+        for (uint32_t i = 1; i <= n; i++)
+            c = c * (n + i) / i;
+        for (uint32_t k = 0; k <= n; k++) {
+            double p = tide_ks_exact_pvalue((double)k / n, n, n);
+            if (!(p <= prev + 1e-12))
+                fail_msg("n = %u: p(%u/n) = %.12g > p(%u/n) = %.12g", n, k, p, k - 1, prev);
+            prev = p;
+        }
+        assert_near(tide_ks_exact_pvalue(0, n, n), 1.0, 1e-12);
+        assert_near(tide_ks_exact_pvalue(1.0, n, n) * c / 2, 1.0, 1e-9);
+    }
+}
+
+/* Smallest k with p(k/stat) <= alpha and k/stat > 0.1, and its p-value. */
+static uint32_t kstar_of(uint32_t stat, double alpha, double *pk)
+{
+    for (uint32_t k = 0; k <= stat; k++) {
+        double p = tide_ks_exact_pvalue((double)k / stat, stat, stat);
+        if (p <= alpha && (double)k / stat > 0.1) {
+            *pk = p;
+            return k;
+        }
+    }
+    *pk = 0;
+    return stat + 1;
+}
+
+/* On a fresh window of i.i.d. continuous values, W (a uniform draw of the
+ * older i.i.d. values) and R are independent i.i.d. samples, so the first
+ * test (at the window_size-th value) alarms with probability exactly
+ * P(stat D >= k_crit) = p(k_crit/stat). Trials: reset, window_size fresh N(0,1)
+ * values, count alarms on the last. Bound: 5 binomial standard deviations.
+ * 20000 trials of window 20 / stat 10 / alpha 0.1 and 6000 of the
+ * defaults (p(14/30) = 0.0040). */
+static void test_kswin_fresh_window_alarm_rate(void **st)
+{
+    static const struct {
+        uint32_t win, stat;
+        double alpha;
+        int trials;
+    } CFG[] = {{20, 10, 0.1, 20000}, {100, 30, 0.005, 6000}};
+    (void)st;
+    for (size_t c = 0; c < 2; c++) {
+        double pk, mean, sd;
+        uint32_t ks = kstar_of(CFG[c].stat, CFG[c].alpha, &pk);
+        tide_detector *d = make_kswin(CFG[c].win, CFG[c].stat, CFG[c].alpha, 5 + c);
+        uint64_t s = 2024 + c;
+        int alarms = 0;
+        assert_true(ks <= CFG[c].stat);
+        for (int t = 0; t < CFG[c].trials; t++) {
+            tide_detector_reset(d);
+            for (uint32_t i = 0; i + 1 < CFG[c].win; i++)
+                if (tide_detector_update(d, normal(&s)) != TIDE_DRIFT_NONE)
+                    fail_msg("kswin alarmed before its window was full");
+            alarms += tide_detector_update(d, normal(&s)) == TIDE_DRIFT_DETECTED;
+        }
+        mean = CFG[c].trials * pk;
+        sd = sqrt(CFG[c].trials * pk * (1 - pk));
+        if (fabs(alarms - mean) > 5 * sd + 1)
+            fail_msg("kswin %u/%u/%g: %d alarms on %d fresh windows, expected %.1f +- %.1f "
+                     "(k_crit = %u, p = %.5f)",
+                     CFG[c].win, CFG[c].stat, CFG[c].alpha, alarms, CFG[c].trials, mean, 5 * sd,
+                     ks, pk);
+        tide_detector_free(d);
+    }
+}
+
+/* Long stationary N(0,1) stream, defaults: the test at each value alarms
+ * only if the KS statistic of its window (uniform draw, i.i.d. values)
+ * reaches k_crit, an event of probability p(k_crit/30) = 0.0040, so the expected
+ * number of alarms is at most (values tested) x 0.0040. 200,000 values:
+ * at most 800 expected, asserted <= 800 + 5 sqrt(800); and not absurdly
+ * few (> 100: the tests do run). */
+static void test_kswin_stationary_alarms(void **st)
+{
+    double pk;
+    tide_detector *d = make_kswin(100, 30, 0.005, 9);
+    uint64_t s = 77;
+    int alarms = 0, n = 200000;
+    (void)st;
+    (void)kstar_of(30, 0.005, &pk);
+    for (int i = 0; i < n; i++)
+        alarms += tide_detector_update(d, normal(&s)) == TIDE_DRIFT_DETECTED;
+    if (alarms > n * pk + 5 * sqrt(n * pk) || alarms < 100)
+        fail_msg("kswin: %d alarms on %d stationary values (bound %.0f)", alarms, n,
+                 n * pk + 5 * sqrt(n * pk));
+    tide_detector_free(d);
+}
+
+/* Mean shift N(0,1) -> N(2,1) at row 1000, defaults, 40 seeds. Seeds
+ * whose last false alarm is after row 900 start the change with a window
+ * not yet full of pre-change values and are left out (p(k_crit) = 0.004 per
+ * test). For the others: once most of the newest 30 values are
+ * post-change, W (pre-change) against R gives stat * D near
+ * 30 x (2 Phi(1) - 1) = 20 > k_crit = 14, while the older part still holds 70
+ * pre-change values for 70 more values: the alarm must come within 100
+ * values in every such seed, after 10 values at the earliest in most
+ * (D then needs 14 of the 30 newest to stand out: at most 10 can), with
+ * a mean delay under 40 (about 15-20 post-change values make D reach
+ * 14/30). At least 20 seeds must qualify. */
+static void test_kswin_mean_shift_delay(void **st)
+{
+    int eligible = 0, sum = 0, early = 0;
+    (void)st;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        tide_detector *d = make_kswin(100, 30, 0.005, seed);
+        uint64_t s = seed * 31337;
+        int first = -1, last_false = -1000;
+        for (int i = 0; i < 1200 && first < 0; i++) {
+            double x = normal(&s) + (i >= 1000 ? 2.0 : 0.0);
+            if (tide_detector_update(d, x) == TIDE_DRIFT_DETECTED) {
+                if (i < 1000)
+                    last_false = i;
+                else
+                    first = i - 1000;
+            }
+        }
+        tide_detector_free(d);
+        if (last_false > 900)
+            continue;
+        eligible++;
+        if (first < 0 || first >= 100)
+            fail_msg("kswin seed %llu: shift at 1000 found at delay %d", (unsigned long long)seed,
+                     first);
+        sum += first;
+        early += first < 10;
+    }
+    if (eligible < 20 || sum >= 40 * eligible || early > eligible / 10)
+        fail_msg("kswin: %d seeds qualified, mean delay %.1f, %d alarms within 10 values",
+                 eligible, eligible ? (double)sum / eligible : 0.0, early);
+}
+
+/* Saves, reloads and clones at several points of a mixed stream (0/1
+ * stretches, continuous, ties): every copy answers the next 2000 values as
+ * the original, and the saved bytes after that are identical. */
+static void test_kswin_save_load_clone_continue(void **st)
+{
+    static const int AT[] = {50, 99, 100, 101, 777, 2500};
+    (void)st;
+    for (size_t a = 0; a < sizeof AT / sizeof AT[0]; a++) {
+        tide_detector *d = make_kswin(100, 30, 0.01, 3), *back = NULL, *cl = NULL;
+        uint64_t s = 99;
+        tide_wbuf w, w1, w2, w3;
+        tide_rbuf r;
+        tide_err e;
+        int i = 0;
+        for (; i < AT[a]; i++)
+            (void)tide_detector_update(d, stream_value(S_NORMAL_DRIFTY, i, &s));
+        tide_wbuf_init(&w);
+        assert_int_equal(tide_detector_save(d, &w), TIDE_OK);
+        tide_rbuf_init(&r, w.data, w.len);
+        assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_OK);
+        assert_int_equal(tide_detector_clone(d, &cl, &e), TIDE_OK);
+        for (int j = 0; j < 2000; j++, i++) {
+            double x = (j / 200) % 3 == 0   ? (tide_test_uniform(&s) < 0.3 ? 1.0 : 0.0)
+                       : (j / 200) % 3 == 1 ? stream_value(S_NORMAL_DRIFTY, i, &s)
+                                            : stream_value(S_TIES, i, &s);
+            tide_drift_state x0 = tide_detector_update(d, x), x1 = tide_detector_update(back, x),
+                             x2 = tide_detector_update(cl, x);
+            if (x0 != x1 || x0 != x2)
+                fail_msg("kswin copy made at value %d: value %d gives %d (original), %d "
+                         "(reloaded), %d (clone)",
+                         AT[a], i, x0, x1, x2);
+        }
+        tide_wbuf_init(&w1);
+        tide_wbuf_init(&w2);
+        tide_wbuf_init(&w3);
+        assert_int_equal(tide_detector_save(d, &w1), TIDE_OK);
+        assert_int_equal(tide_detector_save(back, &w2), TIDE_OK);
+        assert_int_equal(tide_detector_save(cl, &w3), TIDE_OK);
+        assert_int_equal(w1.len, w2.len);
+        assert_int_equal(w1.len, w3.len);
+        assert_memory_equal(w1.data, w2.data, w1.len);
+        assert_memory_equal(w1.data, w3.data, w1.len);
+        tide_wbuf_free(&w);
+        tide_wbuf_free(&w1);
+        tide_wbuf_free(&w2);
+        tide_wbuf_free(&w3);
+        tide_detector_free(d);
+        tide_detector_free(back);
+        tide_detector_free(cl);
+    }
+}
+
+/* The state starts with its format byte, followed by count, head, rng,
+ * window (u32, u32, u64, u32), the window's doubles and the permutation
+ * (u32 each): its offset is len - (1 + 20 + 8 win + 4 older). Format 1 has
+ * the same layout and loads (and runs); 3 is refused with a message that
+ * names the version. */
+static void test_kswin_state_versions(void **st)
+{
+    tide_detector *d = make_kswin(100, 30, 0.005, 1), *back = NULL;
+    uint64_t s = 5;
+    tide_wbuf w;
+    tide_rbuf r;
+    tide_err e;
+    size_t off;
+    (void)st;
+    for (int i = 0; i < 150; i++)
+        (void)tide_detector_update(d, normal(&s));
+    tide_wbuf_init(&w);
+    assert_int_equal(tide_detector_save(d, &w), TIDE_OK);
+    off = w.len - (1 + 20 + 8 * 100 + 4 * 70);
+    assert_int_equal(w.data[off], 2);
+    w.data[off] = 1;
+    tide_rbuf_init(&r, w.data, w.len);
+    assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_OK);
+    for (int i = 0; i < 300; i++)
+        (void)tide_detector_update(back, normal(&s));
+    tide_detector_free(back);
+    back = NULL;
+    w.data[off] = 3;
+    tide_rbuf_init(&r, w.data, w.len);
+    assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_ERR_VERSION);
+    assert_null(back);
+    assert_non_null(strstr(e.msg, "version 3"));
+    tide_wbuf_free(&w);
+    tide_detector_free(d);
+}
+
+/* NaN and infinities are ignored (not counted, no state change): the
+ * detector fed a stream with them interleaved decides as one fed the
+ * stream without them. */
+static void test_kswin_ignores_nan(void **st)
+{
+    tide_detector *a = make_kswin(100, 30, 0.05, 4), *b = make_kswin(100, 30, 0.05, 4);
+    uint64_t s = 8;
+    int drifts = 0;
+    (void)st;
+    for (int i = 0; i < 3000; i++) {
+        double x = stream_value(S_NORMAL_DRIFTY, i, &s);
+        tide_drift_state sa, sb;
+        if (i % 7 == 0) {
+            assert_int_equal(tide_detector_update(a, NAN), TIDE_DRIFT_NONE);
+            assert_int_equal(tide_detector_update(a, INFINITY), TIDE_DRIFT_NONE);
+        }
+        sa = tide_detector_update(a, x);
+        sb = tide_detector_update(b, x);
+        assert_int_equal(sa, sb);
+        drifts += sa == TIDE_DRIFT_DETECTED;
+    }
+    assert_true(a->n_seen == 3000);
+    assert_true(drifts > 0);
+    tide_detector_free(a);
+    tide_detector_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kswin_matches_reference),
+        cmocka_unit_test(test_kswin_pvalue_monotone),
+        cmocka_unit_test(test_kswin_fresh_window_alarm_rate),
+        cmocka_unit_test(test_kswin_stationary_alarms),
+        cmocka_unit_test(test_kswin_mean_shift_delay),
+        cmocka_unit_test(test_kswin_save_load_clone_continue),
+        cmocka_unit_test(test_kswin_state_versions),
+        cmocka_unit_test(test_kswin_ignores_nan),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
