@@ -338,35 +338,32 @@ static uint32_t lower_bound(const double *a, uint32_t n, double v)
  * binary search (a chain of dependent loads and compares). */
 #define KSWIN_COUNT_MAX 256
 
-/* out[k] = number of values of a[0..n-1] below v[k], k = 0..2 (a lower
- * bound in an ascending array). */
-static void count_below3(const double *a, uint32_t n, const double v[3], uint32_t out[3])
+/* *c0, *c1 = numbers of values of a[0..n-1] below v0, v1 (lower bounds in
+ * an ascending array). */
+static void count_below2(const double *a, uint32_t n, double v0, double v1, uint32_t *c0,
+                         uint32_t *c1)
 {
-    uint32_t i = 0;
+    uint32_t i = 0, n0 = 0, n1 = 0;
 #if defined(__SSE2__)
-    __m128d b0 = _mm_set1_pd(v[0]), b1 = _mm_set1_pd(v[1]), b2 = _mm_set1_pd(v[2]);
-    __m128i c0 = _mm_setzero_si128(), c1 = c0, c2 = c0;
+    __m128d b0 = _mm_set1_pd(v0), b1 = _mm_set1_pd(v1);
+    __m128i s0 = _mm_setzero_si128(), s1 = s0;
     int64_t l[2];
     for (; i + 2 <= n; i += 2) {   /* a true compare is all ones: -1 */
         __m128d x = _mm_loadu_pd(a + i);
-        c0 = _mm_sub_epi64(c0, _mm_castpd_si128(_mm_cmplt_pd(x, b0)));
-        c1 = _mm_sub_epi64(c1, _mm_castpd_si128(_mm_cmplt_pd(x, b1)));
-        c2 = _mm_sub_epi64(c2, _mm_castpd_si128(_mm_cmplt_pd(x, b2)));
+        s0 = _mm_sub_epi64(s0, _mm_castpd_si128(_mm_cmplt_pd(x, b0)));
+        s1 = _mm_sub_epi64(s1, _mm_castpd_si128(_mm_cmplt_pd(x, b1)));
     }
-    _mm_storeu_si128((__m128i *)l, c0);
-    out[0] = (uint32_t)(l[0] + l[1]);
-    _mm_storeu_si128((__m128i *)l, c1);
-    out[1] = (uint32_t)(l[0] + l[1]);
-    _mm_storeu_si128((__m128i *)l, c2);
-    out[2] = (uint32_t)(l[0] + l[1]);
-#else
-    out[0] = out[1] = out[2] = 0;
+    _mm_storeu_si128((__m128i *)l, s0);
+    n0 = (uint32_t)(l[0] + l[1]);
+    _mm_storeu_si128((__m128i *)l, s1);
+    n1 = (uint32_t)(l[0] + l[1]);
 #endif
     for (; i < n; i++) {
-        out[0] += a[i] < v[0];
-        out[1] += a[i] < v[1];
-        out[2] += a[i] < v[2];
+        n0 += a[i] < v0;
+        n1 += a[i] < v1;
     }
+    *c0 = n0;
+    *c1 = n1;
 }
 
 /* The end of the run of values equal to v in the ascending a[0..n-1] that
@@ -481,14 +478,8 @@ static void slide_sorted(kswin_det *s, uint32_t h, uint32_t mid, double x)
              az2, ax2;
     double z = s->ring[mid];
     if (older <= KSWIN_COUNT_MAX) {
-        const double vo[3] = {z, x, x}, vr[3] = {z, x, x};
-        uint32_t co[3], cr[3];
-        count_below3(s->osort, older, vo, co);
-        count_below3(s->rsort, stat, vr, cr);
-        az = co[0];
-        ax = co[1];
-        q = cr[0];
-        c = cr[1];
+        count_below2(s->osort, older, z, x, &az, &ax);
+        count_below2(s->rsort, stat, z, x, &q, &c);
     } else {
         az = lower_bound(s->osort, older, z);
         ax = lower_bound(s->osort, older, x);
@@ -574,38 +565,72 @@ static void draw_ranks(kswin_det *s)
         i++;                                                             \
     } while (0)
 
-/* stat * D for the older positions perm[0..stat-1], through their ranks
- * (rk) in increasing order. Up to 128 older values the
- * bitmap lives in two registers (an OR into memory per draw is a
- * store-to-load chain); larger windows use s->mask, cleared again. */
-static uint32_t ks_drawn(kswin_det *s)
+/* Population counts of the bytes (no popcnt instruction is assumed). */
+static const uint8_t POP8[256] = {
+#define P2(n) n, n + 1, n + 1, n + 2
+#define P4(n) P2(n), P2(n + 1), P2(n + 1), P2(n + 2)
+#define P6(n) P4(n), P4(n + 1), P4(n + 1), P4(n + 2)
+    P6(0), P6(1), P6(1), P6(2)
+#undef P2
+#undef P4
+#undef P6
+};
+
+/* Whether stat * D >= kstar for the older positions perm[0..stat-1]
+ * (through their ranks rk, in increasing order). Up to 128 older values the
+ * rank bitmap lives in two registers (an OR into memory per draw is a
+ * store-to-load chain) and a bound decides most steps first: for the drawn
+ * ranks within a block of 8, with P drawn ranks below the block, c in it,
+ * the first f and the last l, their indices i lie in [P, P + c - 1] and le,
+ * lt grow with the rank, so their candidates are at most P + c - le[f] and
+ * lt[l] - P. Only when a block's bound reaches kstar is the exact pass
+ * made. Larger windows use s->mask (cleared again) and the exact pass. */
+static int ks_reaches(kswin_det *s)
 {
     const uint16_t *le = s->le, *lt = s->lt;
     const uint32_t *perm = s->perm, *rk = s->rk;
     uint32_t head = s->head, win = s->win;
     int besta = -1, bestb = 0, i = 0;   /* max of i - le, of lt - i (two chains) */
+    int kstar = (int)s->kstar;
     if (s->nwords <= 2) {
-        uint64_t lo = 0, hi = 0;
-        for (uint32_t t = 0; t < s->stat; t++) {
-            uint32_t k = head + perm[t], r = rk[k >= win ? k - win : k];
-            uint64_t bit = 1ULL << (r & 63);
-            lo |= r < 64 ? bit : 0;
-            hi |= r < 64 ? 0 : bit;
+        uint64_t lo = 0, hi = 0, w;
+        int bound = 0, pre = 0, nb = (int)(win - s->stat + 7) / 8;
+        for (uint32_t t = 0; t < s->stat; t++) {   /* masks: ?: became branches */
+            uint32_t k = head + perm[t], r;
+            uint64_t bit, m;
+            k -= win & (0 - (uint32_t)(k >= win));
+            r = rk[k];
+            bit = 1ULL << (r & 63);
+            m = 0 - (uint64_t)(r < 64);
+            lo |= bit & m;
+            hi |= bit & ~m;
         }
-        while (lo) {
-            uint32_t r = (uint32_t)__builtin_ctzll(lo);
-            lo &= lo - 1;
-            KS_CAND(r);
+        for (int b = 0; b < nb; b++) {
+            uint32_t byte = (uint32_t)((b < 8 ? lo >> (8 * b) : hi >> (8 * (b - 8))) & 0xFF);
+            int c, f, l, a_, b_;
+            if (!byte)
+                continue;
+            c = POP8[byte];
+            f = 8 * b + __builtin_ctz(byte);
+            l = 8 * b + 31 - __builtin_clz(byte);
+            a_ = pre + c - (int)le[f];
+            b_ = (int)lt[l] - pre;
+            bound = a_ > bound ? a_ : bound;
+            bound = b_ > bound ? b_ : bound;
+            pre += c;
         }
-        while (hi) {
-            uint32_t r = 64 + (uint32_t)__builtin_ctzll(hi);
-            hi &= hi - 1;
-            KS_CAND(r);
-        }
-        return (uint32_t)(besta + 1 > bestb ? besta + 1 : bestb);
+        if (bound < kstar)
+            return 0;
+        for (w = lo; w; w &= w - 1)
+            KS_CAND((uint32_t)__builtin_ctzll(w));
+        for (w = hi; w; w &= w - 1)
+            KS_CAND(64 + (uint32_t)__builtin_ctzll(w));
+        return (besta + 1 > bestb ? besta + 1 : bestb) >= kstar;
     }
     for (uint32_t t = 0; t < s->stat; t++) {
-        uint32_t k = head + perm[t], r = rk[k >= win ? k - win : k];
+        uint32_t k = head + perm[t], r;
+        k -= win & (0 - (uint32_t)(k >= win));
+        r = rk[k];
         s->mask[r >> 6] |= 1ULL << (r & 63);
     }
     for (uint32_t w = 0; w < s->nwords; w++) {
@@ -617,7 +642,7 @@ static uint32_t ks_drawn(kswin_det *s)
             KS_CAND(r);
         }
     }
-    return (uint32_t)(besta + 1 > bestb ? besta + 1 : bestb);
+    return (besta + 1 > bestb ? besta + 1 : bestb) >= kstar;
 }
 
 /* One value. */
@@ -675,8 +700,7 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         s->sorted_valid = 1;
     }
     draw_ranks(s);
-    kmax = ks_drawn(s);
-    if (kmax >= s->kstar) {
+    if (ks_reaches(s)) {
         kswin_reset(d);
         return TIDE_DRIFT_DETECTED;
     }
