@@ -85,7 +85,7 @@ FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/cxx/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	clang++ -std=c++17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc -c $< -o $@
+	clang++ -std=c++17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined -Iinclude -Isrc -c $< -o $@
 build-fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(LIB_SRC) $(LIB_CXX:%.cpp=build-fuzz/cxx/%.o)
 	@mkdir -p build-fuzz
 	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc \

@@ -110,12 +110,20 @@ inst = [
     '{"id":"b2","features":{"x":0,"y":0,"c":"b","d":null}}',
     '{"id":"b3","features":{"x":0.30000000000000004,"c":"a"}}',
     '{"id":"b4","features":{"x":0.3,"c":"a"}}',
+    # more than 19 significant digits (simdjson 3.0.1 gets these wrong: fuzz_fastjson)
+    '{"id":"c1","features":{"x":0.1000000000000000055511151231257827021181583404541015625,"c":"a"}}',
+    '{"id":"c2","features":{"x":0.1,"c":"a"}}',
+    '{"id":"c3","features":{"x":999999999998.9999999999999999999999999,"y":1.00000000000000000000001,"c":"a"}}',
+    '{"id":"c4","features":{"x":999999999999,"y":1,"c":"a"}}',
+    '{"id":"c5","features":{"x":9223372036854775807,"y":-1234567890123456789012345678901234567890e-39,"c":"a"}}',
 ]
 t = same("batch of plain values", '{"instances":[' + ",".join(inst) + ']}', fast=True)
 try:
     p = {d["id"]: d for d in json.loads(t)["predictions"]}
     out(p["a1"]["proba"] == p["b1"]["proba"], "1e2 and 100 give the same probabilities")
     out(p["a2"]["proba"] == p["b2"]["proba"], "-0, -0.0 and 0 give the same probabilities")
+    out(p["c1"]["proba"] == p["c2"]["proba"], "0.1's 55-digit decimal and 0.1 give the same probabilities")
+    out(p["c3"]["proba"] == p["c4"]["proba"], "25- and 37-digit reals round as strtod does")
     out(any(abs(v - 0.5) > 0.01 for d in p.values() for v in d["proba"].values()), "the model has learned (p != 1/2)")
 except Exception as ex:
     out(False, "batch answer readable: %r" % ex)
