@@ -251,8 +251,8 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->ring = calloc(win, sizeof *s->ring);
     s->perm = calloc(win - stat, sizeof *s->perm);
     s->osort = calloc(win - stat, sizeof *s->osort);
-    s->le = calloc(win - stat, sizeof *s->le);
-    s->lt = calloc(win - stat, sizeof *s->lt);
+    s->le = calloc((win - stat + 7) / 8 * 8, sizeof *s->le);   /* whole 8-lane chunks */
+    s->lt = calloc((win - stat + 7) / 8 * 8, sizeof *s->lt);
     s->rk = calloc(win, sizeof *s->rk);
     s->pairs = calloc(win - stat, sizeof *s->pairs);
     s->rsort = calloc(stat, sizeof *s->rsort);
@@ -391,6 +391,43 @@ static void range_add(uint16_t *c, uint32_t lo, uint32_t hi, int up)
         c[r] = (uint16_t)(c[r] + d);
 }
 
+/* le[r] += [r >= ax] - [r >= az] and lt[r] += [r >= ax2] - [r >= az2] for
+ * every rank r < older: up to 32767 older values as one branch-free pass
+ * over whole 8-lane chunks (the arrays are padded; the two ranges have
+ * random ends, and loops over them mispredicted their exits), else as
+ * loops over the ranges. */
+static void counts_update(uint16_t *le, uint16_t *lt, uint32_t older, uint32_t ax, uint32_t az,
+                          uint32_t ax2, uint32_t az2)
+{
+#if defined(__SSE2__)
+    if (older <= 32767) {
+        __m128i idx = _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7), eight = _mm_set1_epi16(8);
+        __m128i vax = _mm_set1_epi16((short)((int)ax - 1)), vaz = _mm_set1_epi16((short)((int)az - 1));
+        __m128i vax2 = _mm_set1_epi16((short)((int)ax2 - 1));
+        __m128i vaz2 = _mm_set1_epi16((short)((int)az2 - 1));
+        for (uint32_t r = 0; r < older; r += 8) {   /* a true compare is all ones: -1 */
+            __m128i a = _mm_loadu_si128((const __m128i *)(le + r));
+            __m128i b = _mm_loadu_si128((const __m128i *)(lt + r));
+            a = _mm_add_epi16(_mm_sub_epi16(a, _mm_cmpgt_epi16(idx, vax)), _mm_cmpgt_epi16(idx, vaz));
+            b = _mm_add_epi16(_mm_sub_epi16(b, _mm_cmpgt_epi16(idx, vax2)),
+                              _mm_cmpgt_epi16(idx, vaz2));
+            _mm_storeu_si128((__m128i *)(le + r), a);
+            _mm_storeu_si128((__m128i *)(lt + r), b);
+            idx = _mm_add_epi16(idx, eight);
+        }
+        return;
+    }
+#endif
+    if (ax < az)
+        range_add(le, ax, az, 1);
+    else
+        range_add(le, az, ax, 0);
+    if (ax2 < az2)
+        range_add(lt, ax2, az2, 1);
+    else
+        range_add(lt, az2, ax2, 0);
+}
+
 /* In the ascending a[0..n-1]: drops index p and inserts v so that it lands
  * at index q of the result (q counted after the drop). */
 static void move_double(double *a, uint32_t p, uint32_t q, double v)
@@ -491,14 +528,7 @@ static void slide_sorted(kswin_det *s, uint32_t h, uint32_t mid, double x)
     /* R loses z and gains x: le[r] += [x <= o_r] - [z <= o_r] (ranks >= ax
      * resp. >= az), lt[r] += [x < o_r] - [z < o_r] (>= ax2 resp. az2);
      * y's entry changes too, harmlessly: it is dropped below */
-    if (ax < az)
-        range_add(s->le, ax, az, 1);
-    else
-        range_add(s->le, az, ax, 0);
-    if (ax2 < az2)
-        range_add(s->lt, ax2, az2, 1);
-    else
-        range_add(s->lt, az2, ax2, 0);
+    counts_update(s->le, s->lt, older, ax, az, ax2, az2);
     /* newest part: drop z, insert x after its equals */
     q2 = run_end(s->rsort, stat, q + 1, z);   /* (rsort[q] is z) */
     c = run_end(s->rsort, stat, c, x);
