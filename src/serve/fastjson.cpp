@@ -129,39 +129,98 @@ const char *keep(walk &w, std::string_view s)
     return d;
 }
 
-/* A JSON number as jansson reads it: an integer token (int64, else
- * jansson refuses it) or a real (with '.', 'e' or 'E'). */
-int number(walk &w, od::value &v, std::string_view tok, double *out)
+const double POW10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                          1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+inline bool digit(char c) { return (unsigned)(c - '0') < 10u; }
+
+/* tok (a number's raw token, maybe followed by whitespace) as jansson reads
+ * it: an integer token (no fraction, no exponent) is an int64 converted to
+ * double (jansson refuses those beyond int64: declined); a real is the
+ * correctly rounded double (strtod's). The token's JSON grammar
+ * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? is checked here: simdjson's
+ * own number parsing is not used, its 3.0.1 values are wrong past 19
+ * significant digits (get_number gives 0 for "1.00000000000000000000001",
+ * get_double 1.79e-36 for the 55-digit decimal of 0.1; found by
+ * fuzz_fastjson). Values: Clinger's exact fast path (W. D. Clinger, "How to
+ * Read Floating Point Numbers Accurately", PLDI 1990: a mantissa of at most
+ * 2^53 and a power of ten of at most 22 are both exact doubles, so one
+ * multiplication or division rounds correctly), else tide_parse_double
+ * (strtod), as jansson's strtod. */
+int number(walk &w, std::string_view tok, double *out)
 {
-    od::number num;
-    if (v.get_number().get(num))   /* one pass: type and value */
-        return decline(w, "a number simdjson refuses");
-    if (num.get_number_type() == od::number_type::signed_integer) {
-        *out = (double)num.get_int64();
-        return 0;
+    const char *s = tok.data(), *p = s, *e = s + tok.size();
+    uint64_t m = 0;
+    int nd = 0, dropped = 0, isint = 1, neg = 0;
+    int64_t exp10 = 0;
+    if (p < e && *p == '-') {
+        neg = 1;
+        p++;
     }
-    if (num.get_number_type() == od::number_type::floating_point_number) {
-        /* simdjson 3.0.1 has validated the token and says it is a real, but
-         * its value is wrong past 19 significant digits (get_number gives 0
-         * for "1.00000000000000000000001", get_double 1.79e-36 for the
-         * 55-digit decimal of 0.1; found by fuzz_fastjson): the value comes
-         * from tide_parse_double (exact: Clinger's fast path, else strtod,
-         * as jansson's strtod) */
-        size_t n = 0, dot = 0;
-        double d;
-        while (n < tok.size() && ((tok[n] >= '0' && tok[n] <= '9') || tok[n] == '-' ||
-                                  tok[n] == '+' || tok[n] == '.' || tok[n] == 'e' || tok[n] == 'E')) {
-            dot += tok[n] == '.' || tok[n] == 'e' || tok[n] == 'E';
-            n++;
+    if (p == e || !digit(*p))
+        return decline(w, "a number");
+    if (*p == '0') {
+        p++;
+    } else {
+        for (; p < e && digit(*p); p++) {
+            if (nd < 19) {
+                m = m * 10 + (uint64_t)(*p - '0');
+                nd++;
+            } else {
+                dropped = 1;
+                exp10++;
+            }
         }
-        if (!dot)   /* an integer token beyond uint64: jansson refuses it */
+    }
+    if (p < e && *p == '.') {
+        isint = 0;
+        p++;
+        if (p == e || !digit(*p))
+            return decline(w, "a number");
+        for (; p < e && digit(*p); p++) {
+            if (nd < 19) {
+                m = m * 10 + (uint64_t)(*p - '0');
+                nd += m != 0;   /* leading zeros of 0.000x are not significant */
+                exp10--;
+            } else {
+                dropped = 1;
+            }
+        }
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        int eneg = 0;
+        int64_t x = 0;
+        isint = 0;
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            eneg = *p++ == '-';
+        if (p == e || !digit(*p))
+            return decline(w, "a number");
+        for (; p < e && digit(*p); p++)
+            if (x < 1000000)
+                x = x * 10 + (*p - '0');
+        exp10 += eneg ? -x : x;
+    }
+    size_t len = (size_t)(p - s);
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    if (p != e)
+        return decline(w, "a number followed by other text");
+    if (isint) {
+        if (dropped || m > (uint64_t)INT64_MAX + (uint64_t)neg)
             return decline(w, "an integer outside int64");
-        if (tide_parse_double(tok.data(), n, &d) != TIDE_OK || !std::isfinite(d))
-            return decline(w, "a real");
-        *out = d;
+        *out = m == 0 ? 0.0 : neg ? -(double)m : (double)m;   /* jansson: -0 is the integer 0 */
         return 0;
     }
-    return decline(w, "an integer outside int64");
+    if (!dropped && m <= ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
+        double v = (double)m;
+        v = exp10 < 0 ? v / POW10[-exp10] : v * POW10[exp10];
+        *out = neg ? -v : v;
+        return 0;
+    }
+    if (tide_parse_double(s, len, out) != TIDE_OK || !std::isfinite(*out))
+        return decline(w, "a real that overflows");
+    return 0;
 }
 
 int grow_fields(walk &w)
@@ -267,7 +326,7 @@ int features(walk &w, od::value fv, size_t ri)
         case od::json_type::number:
             if (!(flags & SERVE_SF_NUM))
                 return decline(w, "a number where the schema wants a string");
-            if ((rc = number(w, v, vt, &fd->num)) != 0)
+            if ((rc = number(w, vt, &fd->num)) != 0)
                 return rc;
             fd->kind = TIDE_VAL_NUM;
             break;
@@ -370,7 +429,7 @@ int inst_field(walk &w, inst &in, std::string_view key, od::value v)
         if (v.type().get(t) || t != od::json_type::number)
             return decline(w, "\"weight\"");
         tok = v.raw_json_token();
-        if ((rc = number(w, v, tok, &d)) != 0)
+        if ((rc = number(w, tok, &d)) != 0)
             return rc;
         if (!(d > 0) || !std::isfinite(d))
             return decline(w, "\"weight\"");
