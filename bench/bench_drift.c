@@ -9,7 +9,8 @@
  * the timing covers only the detectors. Time is the process CPU time
  * (CLOCK_PROCESS_CPUTIME_ID, single thread), which is less disturbed than
  * wall time by other jobs on a shared machine; each detector takes the best of
- * REPEATS runs (default 3) to damp the noise of a shared machine.
+ * REPEATS runs (default 3) to damp the noise of a shared machine; the load
+ * average at the start and at the end is printed with the tables.
  * Figures and commands: docs/bench/drift.md.
  */
 #include <math.h>
@@ -24,6 +25,18 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Prints the 1-minute load average (Linux /proc/loadavg), or nothing. */
+static void print_load(const char *when)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    double l1;
+    if (!f)
+        return;
+    if (fscanf(f, "%lf", &l1) == 1)
+        printf("load average (1 min) %s: %.2f\n", when, l1);
+    fclose(f);
 }
 
 static uint64_t splitmix(uint64_t *s)
@@ -80,6 +93,7 @@ int main(int argc, char **argv)
         free(x);
         return 2;
     }
+    print_load("at start");
     for (size_t i = 0; i < n; i++) {
         double p = P[i * nseg / n];
         x[i] = (double)(splitmix(&s) >> 11) * (1.0 / 9007199254740992.0) < p ? 1.0 : 0.0;
@@ -121,6 +135,7 @@ int main(int argc, char **argv)
     printf("%-22s %12s %10s %8s %10s\n", "detector", "values/s", "ns/value", "drifts", "vs adwin");
     if (run_all(x, n, reps, adwin_rate))
         return 1;
+    print_load("at end");
     free(x);
     return 0;
 }
