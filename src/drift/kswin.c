@@ -117,6 +117,7 @@ typedef struct kswin_det {
     uint32_t nbatch;      /* batches of bounded draws per step (<= stat) */
     uint32_t *bend;       /* draws t < bend[k] come from batch k's word */
     uint64_t *bthr;       /* batch k: 2^64 mod (product of its bounds) */
+    uint32_t *dig;        /* scratch: the stat drawn offsets of one step */
     int sorted_valid;     /* osort/le/lt/rsort describe the ring */
     /* 0/1 shortcut (derived state, never saved) */
     double *hcdf;         /* (older+1) x (stat+1) hypergeometric CDFs, or NULL */
@@ -165,6 +166,7 @@ static void kswin_destroy(tide_detector *d)
     free(s->mask);
     free(s->bend);
     free(s->bthr);
+    free(s->dig);
     free(s->hcdf);
     free(s);
 }
@@ -250,7 +252,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->seed = (uint64_t)tide_params_num(p, "seed");
     s->ring = calloc(win, sizeof *s->ring);
     s->perm = calloc(win - stat, sizeof *s->perm);
-    s->osort = calloc(win - stat, sizeof *s->osort);
+    s->osort = calloc((size_t)(win - stat) + 8, sizeof *s->osort);   /* + 8: +inf */
     s->le = calloc((win - stat + 7) / 8 * 8, sizeof *s->le);   /* whole 8-lane chunks */
     s->lt = calloc((win - stat + 7) / 8 * 8, sizeof *s->lt);
     s->rk = calloc(win, sizeof *s->rk);
@@ -260,8 +262,9 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->mask = calloc(s->nwords, sizeof *s->mask);
     s->bend = calloc(stat, sizeof *s->bend);
     s->bthr = calloc(stat, sizeof *s->bthr);
+    s->dig = calloc(stat, sizeof *s->dig);
     if (!s->ring || !s->perm || !s->osort || !s->le || !s->lt || !s->rk || !s->pairs || !s->rsort || !s->mask ||
-        !s->bend || !s->bthr) {
+        !s->bend || !s->bthr || !s->dig) {
         kswin_destroy(&s->base);
         return tide_err_set(err, TIDE_ERR_NOMEM, "kswin: out of memory");
     }
@@ -297,6 +300,8 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         s->bthr[s->nbatch++] = (0 - prod) % prod;
         t = e;
     }
+    for (uint32_t t = 0; t < 8; t++)
+        s->osort[win - stat + t] = INFINITY;
     kswin_reset(&s->base);
     *out = s;
     return TIDE_OK;
@@ -337,6 +342,21 @@ static uint32_t lower_bound(const double *a, uint32_t n, double v)
  * comparisons independent: two values per SSE2 instruction) rather than by
  * binary search (a chain of dependent loads and compares). */
 #define KSWIN_COUNT_MAX 256
+
+/* Number of values of the ascending a[0..n-1] below v, n <= KSWIN_COUNT_MAX,
+ * a[n..n+7] = +inf: the full blocks of 8 below v (their last value is below
+ * v; they form a prefix) and then the values below v in the next 8, all
+ * comparisons independent and branch-free. */
+static uint32_t count_below_2level(const double *a, uint32_t n, double v)
+{
+    uint32_t k = 0, c = 0;
+    for (uint32_t j = 7; j < n; j += 8)
+        k += a[j] < v;
+    a += 8 * k;
+    for (uint32_t i = 0; i < 8; i++)
+        c += a[i] < v;
+    return 8 * k + c;
+}
 
 /* *c0, *c1 = numbers of values of a[0..n-1] below v0, v1 (lower bounds in
  * an ascending array). */
@@ -515,7 +535,8 @@ static void slide_sorted(kswin_det *s, uint32_t h, uint32_t mid, double x)
              az2, ax2;
     double z = s->ring[mid];
     if (older <= KSWIN_COUNT_MAX) {
-        count_below2(s->osort, older, z, x, &az, &ax);
+        az = count_below_2level(s->osort, older, z);
+        ax = count_below_2level(s->osort, older, x);
         count_below2(s->rsort, stat, z, x, &q, &c);
     } else {
         az = lower_bound(s->osort, older, z);
@@ -552,37 +573,30 @@ static void slide_sorted(kswin_det *s, uint32_t h, uint32_t mid, double x)
  * word each (see the header comment). */
 static void draw_ranks(kswin_det *s)
 {
-    uint32_t older = s->win - s->stat, t = 0, *perm = s->perm;
+    uint32_t older = s->win - s->stat, t = 0, *perm = s->perm, *dig = s->dig;
     uint64_t rng = s->rng;
+    /* the digits first: one multiply chain per batch, independent of each
+     * other and of memory, so the batches overlap ... */
     for (uint32_t k = 0; k < s->nbatch; k++) {
         uint32_t e = s->bend[k];
-        for (;;) {
-            uint64_t u = next_u64(&rng), x = u;
-            for (uint32_t j = t; j < e; j++) {   /* swaps made at once ... */
-                unsigned __int128 m = (unsigned __int128)x * (older - j);
-                uint32_t r = j + (uint32_t)(m >> 64), tmp = perm[j];
-                x = (uint64_t)m;
-                perm[j] = perm[r];
-                perm[r] = tmp;
+        uint64_t x;
+        do {   /* (redrawn when the mixed-radix value is biased: x < 2^64 mod P) */
+            x = next_u64(&rng);
+            for (uint32_t j = t; j < e; j++) {   /* high and low 64 bits of x n */
+                uint64_t n = older - j;   /* (one 128-bit value: gcc kept it in memory) */
+                dig[j] = (uint32_t)(((unsigned __int128)x * n) >> 64);
+                x *= n;
             }
-            if (x >= s->bthr[k])
-                break;
-            /* ... and undone in reverse order when the mixed-radix value is
-             * biased (x < 2^64 mod P, probability < 2^-14): redraw */
-            for (uint32_t j = e; j-- > t;) {
-                uint64_t y = u;
-                uint32_t r, tmp;
-                for (uint32_t q = t; q < j; q++)
-                    y = (uint64_t)((unsigned __int128)y * (older - q));
-                r = j + (uint32_t)(((unsigned __int128)y * (older - j)) >> 64);
-                tmp = perm[j];
-                perm[j] = perm[r];
-                perm[r] = tmp;
-            }
-        }
+        } while (x < s->bthr[k]);
         t = e;
     }
     s->rng = rng;
+    /* ... then the swaps, in order */
+    for (uint32_t j = 0; j < s->stat; j++) {
+        uint32_t r = j + dig[j], tmp = perm[j];
+        perm[j] = perm[r];
+        perm[r] = tmp;
+    }
 }
 
 /* One drawn rank r with index i among the drawn ones in increasing order:
