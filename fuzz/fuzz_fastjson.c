@@ -97,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = serve_fast_instances(buf, size, size + SERVE_BODY_PADDING, sc, &in, NULL, 0);
     if (rc == SERVE_FAST_OK) {
         compare(buf, size, sc, &in);
+        serve_fast_recycle(&in);   /* the next input reuses the arrays */
         tide_instances_free(&in);
     } else if (rc != SERVE_FAST_DECLINE && rc != SERVE_FAST_NOMEM) {
         abort();

@@ -52,6 +52,11 @@ enum {
 int serve_fast_instances(const char *body, size_t len, size_t cap, const tide_schema *schema,
                          tide_instances *out, char *why, size_t why_n);
 
+/* Before tide_instances_free on the thread that parsed in: gives the
+ * arrays of a SERVE_FAST_OK result back to the thread for its next call
+ * (no-op for anything else). in stays valid to free, but its rows are gone. */
+void serve_fast_recycle(tide_instances *in);
+
 /* v as printf's "%.17g" would write it (an exact round trip) into buf
  * (SERVE_FMT_G17_MAX bytes, no NUL added); returns the length. */
 #define SERVE_FMT_G17_MAX 32

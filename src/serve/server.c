@@ -491,6 +491,7 @@ static void h_predict_body(req *r, smodel *m)
     sc = my_scratch();
     sn = sc ? serve_snap_acquire(&m->live) : NULL;
     if (!sn) {
+        serve_fast_recycle(&in);
         tide_instances_free(&in);
         free(ev ? ev->ev : NULL);
         free(ev);
@@ -528,6 +529,7 @@ static void h_predict_body(req *r, smodel *m)
         if (tide_featurize(mo->fz, &in.rows[i], &sc->fv, &err)) {
             int batch = in.batch;
             serve_snap_release();
+            serve_fast_recycle(&in);
             tide_instances_free(&in);
             free(b.p);
             citem_free(ev);
@@ -610,6 +612,7 @@ static void h_predict_body(req *r, smodel *m)
     if (in.batch)
         sb_printf(&b, "],\"version\":%lld}", (long long)version);
     atomic_fetch_add_explicit(&m->n_pred, in.n, memory_order_relaxed);
+    serve_fast_recycle(&in);   /* its arrays serve the thread's next body */
     tide_instances_free(&in);
     if (b.oom) {
         free(b.p);
