@@ -24,8 +24,9 @@
  * (older = window_size - stat_size values) is kept sorted, o[0..older-1],
  * with each o[r] two counts over the newest part R: le[r] = #R <= o[r] and
  * lt[r] = #R < o[r], and with the rank in o of every older ring slot (rk).
- * A value moves through the window in O(window) simple work (memory moves,
- * two range increments of le/lt, one vector pass over rk), no sort. W is a
+ * A value moves through the window in O(window) simple work (counting its
+ * place, memory moves, one vector pass over le/lt and one over rk), no
+ * sort. W is a
  * uniform random stat-subset of the older POSITIONS (a partial Fisher-Yates
  * shuffle of the permutation perm, kept between steps, as River draws
  * window indices); rk turns it into a bitmap of ranks. (Drawing ranks
@@ -42,7 +43,8 @@
  * and its minimum is reached just below a W value (there it is at most
  * i - lt[s_i], exactly at the first of a run). So one pass over the stat
  * drawn ranks decides, instead of a merge of two sorted samples with
- * unpredictable branches. The stat bounded draws come in batches from one
+ * unpredictable branches; a bound per block of 8 ranks (ks_reaches)
+ * usually decides before it. The stat bounded draws come in batches from one
  * 64-bit word each: for bounds n_1..n_b with product P <= 2^50, the digits
  * of floor(u P / 2^64) in mixed radix (successive 64x64->128 products)
  * are independent uniform draws below each n_j, exactly when the final

@@ -277,7 +277,8 @@ static uint32_t kstar_of(uint32_t stat, double alpha, double *pk)
  * P(stat D >= k_crit) = p(k_crit/stat). Trials: reset, window_size fresh N(0,1)
  * values, count alarms on the last. Bound: 5 binomial standard deviations.
  * 20000 trials of window 20 / stat 10 / alpha 0.1 and 6000 of the
- * defaults (p(14/30) = 0.0040). */
+ * defaults (p(14/30) = 0.00253). Measured: 1034 alarms (expected 1049,
+ * p(6/10) = 0.0525) and 11 (expected 15.2). */
 static void test_kswin_fresh_window_alarm_rate(void **st)
 {
     static const struct {
@@ -313,10 +314,12 @@ static void test_kswin_fresh_window_alarm_rate(void **st)
 
 /* Long stationary N(0,1) stream, defaults: the test at each value alarms
  * only if the KS statistic of its window (uniform draw, i.i.d. values)
- * reaches k_crit, an event of probability p(k_crit/30) = 0.0040, so the expected
- * number of alarms is at most (values tested) x 0.0040. 200,000 values:
- * at most 800 expected, asserted <= 800 + 5 sqrt(800); and not absurdly
- * few (> 100: the tests do run). */
+ * reaches k_crit, an event of probability p(k_crit/30) = 0.00253, so the
+ * expected number of alarms is at most (values tested) x 0.00253. 200,000
+ * values: at most 506 expected, asserted <= 506 + 5 sqrt(506); and not
+ * absurdly few (> 100: the tests do run). Measured: 251 (each alarm resets
+ * the window: 99 values without a test, and tests after a quiet stretch
+ * are conditioned on it). */
 static void test_kswin_stationary_alarms(void **st)
 {
     double pk;
@@ -335,15 +338,17 @@ static void test_kswin_stationary_alarms(void **st)
 
 /* Mean shift N(0,1) -> N(2,1) at row 1000, defaults, 40 seeds. Seeds
  * whose last false alarm is after row 900 start the change with a window
- * not yet full of pre-change values and are left out (p(k_crit) = 0.004 per
- * test). For the others: once most of the newest 30 values are
+ * not yet full of pre-change values and are left out (p(k_crit/30) =
+ * 0.00253 per test). For the others: once most of the newest 30 values are
  * post-change, W (pre-change) against R gives stat * D near
- * 30 x (2 Phi(1) - 1) = 20 > k_crit = 14, while the older part still holds 70
- * pre-change values for 70 more values: the alarm must come within 100
- * values in every such seed, after 10 values at the earliest in most
- * (D then needs 14 of the 30 newest to stand out: at most 10 can), with
- * a mean delay under 40 (about 15-20 post-change values make D reach
- * 14/30). At least 20 seeds must qualify. */
+ * 30 x (2 Phi(1) - 1) = 20 > k_crit = 14, while the older part still holds
+ * 70 pre-change values for 70 more values: the alarm must come within 100
+ * values in every such seed, with a mean delay under 40 (about 15-20
+ * post-change values make D reach 14/30), and within 10 values in at most
+ * a quarter of them (10 shifted values of 30 move D by about
+ * 10/30 x 0.68 = 0.23, 7 of the 14 needed: the rest is noise, sd ~3).
+ * At least 20 seeds must qualify. Measured: 35 qualify, mean delay 13.9,
+ * 3 within 10 values. */
 static void test_kswin_mean_shift_delay(void **st)
 {
     int eligible = 0, sum = 0, early = 0;
@@ -371,7 +376,7 @@ static void test_kswin_mean_shift_delay(void **st)
         sum += first;
         early += first < 10;
     }
-    if (eligible < 20 || sum >= 40 * eligible || early > eligible / 10)
+    if (eligible < 20 || sum >= 40 * eligible || early > eligible / 4)
         fail_msg("kswin: %d seeds qualified, mean delay %.1f, %d alarms within 10 values",
                  eligible, eligible ? (double)sum / eligible : 0.0, early);
 }
