@@ -51,6 +51,9 @@ namespace od = simdjson::ondemand;
 
 static_assert(SERVE_BODY_PADDING >= simdjson::SIMDJSON_PADDING, "SERVE_BODY_PADDING below simdjson's");
 
+/* Bodies up to this size use the thread's parser (kept between calls). */
+constexpr size_t PARSER_KEEP_MAX = (size_t)1 << 20;
+
 namespace {
 
 /* The output arrays of one call, with their capacities. */
@@ -508,14 +511,14 @@ int instance_obj(walk &w, od::value v, size_t ri)
     return 0;
 }
 
-int run(walk &w, const char *body, size_t len, size_t cap)
+int run(walk &w, od::parser &parser, const char *body, size_t len, size_t cap)
 {
     od::document doc;
     od::object top;
     size_t n = 0;
     int batch = -1, rc;
     inst one = {0, 0, 0, 0};
-    if (tls.parser.iterate(body, len, cap).get(doc) || doc.get_object().get(top))
+    if (parser.iterate(body, len, cap).get(doc) || doc.get_object().get(top))
         return decline(w, "the body");
     for (auto fr : top) {
         od::field f;
@@ -612,7 +615,15 @@ extern "C" int serve_fast_instances(const char *body, size_t len, size_t cap,
         }
     }
     w.sp = out->strs_;
-    rc = run(w, body, len, cap);
+    if (len <= PARSER_KEEP_MAX) {
+        rc = run(w, tls.parser, body, len, cap);
+    } else {
+        /* a big body gets a parser of its own: the thread's would keep
+         * ~6 bytes per byte of it allocated for good (nothing of the
+         * output points into a parser: escaped strings are copied) */
+        od::parser big;
+        rc = run(w, big, body, len, cap);
+    }
     if (rc)
         goto fail;
     for (size_t i = 0; i < out->n; i++) {   /* the rows' fields, now that they stay put */

@@ -155,6 +155,38 @@ static void test_same_as_jansson(void **st)
     tide_schema_free(s);
 }
 
+/* A body over 1 MiB (parsed with a parser of its own, not the thread's):
+ * 40,000 instances, each x = its index, c = "c" + index mod 7. */
+static void test_big_body(void **st)
+{
+    (void)st;
+    tide_schema *s = schema();
+    size_t cap = 40000 * 48 + 64, n = 0;
+    char *body = malloc(cap), *buf;
+    tide_instances in;
+    assert_non_null(body);
+    n += (size_t)snprintf(body + n, cap - n, "{\"instances\":[");
+    for (int i = 0; i < 40000; i++)
+        n += (size_t)snprintf(body + n, cap - n, "%s{\"features\":{\"x\":%d,\"c\":\"c%d\"}}",
+                              i ? "," : "", i, i % 7);
+    n += (size_t)snprintf(body + n, cap - n, "]}");
+    assert_true(n > ((size_t)1 << 20));
+    assert_int_equal(fast(body, s, &in, &buf), SERVE_FAST_OK);
+    assert_int_equal(in.n, 40000);
+    for (size_t i = 0; i < in.n; i += 997) {
+        char want[8];
+        snprintf(want, sizeof want, "c%zu", i % 7);
+        assert_true(in.rows[i].fields[0].num == (double)i);
+        assert_int_equal(in.rows[i].fields[1].str_len, strlen(want));
+        assert_memory_equal(in.rows[i].fields[1].str, want, strlen(want));
+    }
+    serve_fast_recycle(&in);   /* too big to keep: freed */
+    tide_instances_free(&in);
+    free(buf);
+    free(body);
+    tide_schema_free(s);
+}
+
 static void test_fmt_g17(void **st)
 {
     (void)st;
@@ -189,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_declines),
         cmocka_unit_test(test_same_as_jansson),
+        cmocka_unit_test(test_big_body),
         cmocka_unit_test(test_fmt_g17),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
