@@ -65,6 +65,13 @@
  * made; otherwise ones in W is drawn from its hypergeometric distribution
  * (one uniform against a precomputed CDF table) — the law of the count in
  * a uniform draw of stat older values, so the test keeps its distribution.
+ * Its uniforms come from a generator of their own (rng01), seeded at
+ * creation and never at a reset: re-seeded, the j-th test after every reset
+ * would reuse one uniform, and for a fixed seed the drawn count would be a
+ * fixed quantile of its law rather than a draw from it (measured: a first
+ * test after reset firing at 0.002 or 0.041 depending on the seed, where
+ * the general path fires at 0.011-0.013 for every seed;
+ * test_kswin_shortcut_fixed_seed).
  * Counts are kept per step in O(1); the sorted arrays are rebuilt only when
  * a value other than 0/1 enters the window. Windows too large for the table
  * (more than KSWIN_HCDF_MAX entries) take the general path on 0/1 values
@@ -82,7 +89,7 @@
 #include <emmintrin.h>
 #endif
 
-#define KSWIN_FORMAT 2     /* 1: same layout, perm over window positions */
+#define KSWIN_FORMAT 3     /* 2: no rng01; 1: as 2, perm over window positions */
 #define KSWIN_MAX_WINDOW 100000
 #define KSWIN_MAX_STAT 2000
 
@@ -103,7 +110,9 @@ typedef struct kswin_det {
     uint32_t kstar;       /* drift when stat * D >= kstar; stat+1 = never */
     uint32_t count;       /* values in the window, <= win */
     uint32_t head;        /* ring index of the oldest value */
-    uint64_t rng;         /* splitmix64 state */
+    uint64_t rng;         /* splitmix64 state of the general path's draws */
+    uint64_t rng01;       /* splitmix64 state of the 0/1 shortcut's uniforms:
+                           * seeded at creation only, never at a reset */
     double *ring;         /* win values */
     uint32_t *perm;       /* permutation of 0..win-stat-1, positions in the older
                            * part counted from the oldest (sampler state) */
@@ -138,6 +147,13 @@ static uint64_t next_u64(uint64_t *s)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
+}
+
+/* The shortcut's own generator, from the seed on a different stream. */
+static uint64_t rng01_start(uint64_t seed)
+{
+    uint64_t z = seed ^ 0x6A09E667F3BCC908ULL;
+    return next_u64(&z);
 }
 
 static void kswin_reset(tide_detector *d)
@@ -252,6 +268,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->win = win;
     s->stat = stat;
     s->seed = (uint64_t)tide_params_num(p, "seed");
+    s->rng01 = rng01_start(s->seed);
     s->ring = calloc(win, sizeof *s->ring);
     s->perm = calloc(win - stat, sizeof *s->perm);
     s->osort = calloc((size_t)(win - stat) + 8, sizeof *s->osort);   /* + 8: +inf */
@@ -731,7 +748,7 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
             reach = reach_lo;
         if (reach < s->kstar)
             return TIDE_DRIFT_NONE;   /* no draw could reach kstar */
-        u = (double)(next_u64(&s->rng) >> 11) * 0x1p-53;
+        u = (double)(next_u64(&s->rng01) >> 11) * 0x1p-53;
         for (w = lo; w < hi && cdf[w] <= u; w++)
             ;
         kmax = w > r ? w - r : r - w;
@@ -765,6 +782,7 @@ static int kswin_clone(const tide_detector *d, tide_detector **out, tide_err *er
     c->count = s->count;
     c->head = s->head;
     c->rng = s->rng;
+    c->rng01 = s->rng01;
     memcpy(c->ring, s->ring, s->win * sizeof *s->ring);
     memcpy(c->perm, s->perm, (s->win - s->stat) * sizeof *s->perm);
     if (c->count == c->win)
@@ -784,6 +802,7 @@ static int kswin_save(const tide_detector *d, tide_wbuf *b)
     tide_wbuf_f64s(b, s->ring, s->win);
     for (uint32_t i = 0; i < s->win - s->stat; i++)
         tide_wbuf_u32(b, s->perm[i]);
+    tide_wbuf_u64(b, s->rng01);
     return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
 }
 
@@ -793,11 +812,12 @@ static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
     uint32_t older = s->win - s->stat, count, head, win;
     uint64_t rng;
     uint8_t ver = tide_rbuf_u8(r);
-    /* format 1 has the same layout (its perm indexed window positions; any
-     * permutation is a valid sampler state for format 2) */
-    if (!r->bad && ver != KSWIN_FORMAT && ver != 1)
+    /* formats 1 and 2 have the same layout without rng01 at the end (1's
+     * perm indexed window positions; any permutation is a valid sampler
+     * state); they get a fresh rng01 from the seed */
+    if (!r->bad && ver != KSWIN_FORMAT && ver != 1 && ver != 2)
         return tide_err_set(err, TIDE_ERR_VERSION,
-                            "kswin state: unknown format version %u (this build reads 1 and 2)",
+                            "kswin state: unknown format version %u (this build reads 1 to 3)",
                             ver);
     count = tide_rbuf_u32(r);
     head = tide_rbuf_u32(r);
@@ -829,6 +849,9 @@ static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
         s->mask[v >> 6] |= 1ULL << (v & 63);
     }
     memset(s->mask, 0, s->nwords * sizeof *s->mask);
+    s->rng01 = ver >= 3 ? tide_rbuf_u64(r) : rng01_start(s->seed);
+    if (r->bad)
+        return tide_err_set(err, TIDE_ERR_FORMAT, "kswin state is truncated");
     s->count = count;
     s->head = head;
     s->rng = rng;

@@ -434,10 +434,10 @@ static void test_kswin_save_load_clone_continue(void **st)
 }
 
 /* The state starts with its format byte, followed by count, head, rng,
- * window (u32, u32, u64, u32), the window's doubles and the permutation
- * (u32 each): its offset is len - (1 + 20 + 8 win + 4 older). Format 1 has
- * the same layout and loads (and runs); 3 is refused with a message that
- * names the version. */
+ * window (u32, u32, u64, u32), the window's doubles, the permutation
+ * (u32 each) and rng01 (u64): its offset is len - (1 + 20 + 8 win + 4 older
+ * + 8). Formats 1 and 2 are the same without rng01 and load (and run); 4 is
+ * refused with a message that names the version. */
 static void test_kswin_state_versions(void **st)
 {
     tide_detector *d = make_kswin(100, 30, 0.005, 1), *back = NULL;
@@ -451,20 +451,22 @@ static void test_kswin_state_versions(void **st)
         (void)tide_detector_update(d, normal(&s));
     tide_wbuf_init(&w);
     assert_int_equal(tide_detector_save(d, &w), TIDE_OK);
-    off = w.len - (1 + 20 + 8 * 100 + 4 * 70);
-    assert_int_equal(w.data[off], 2);
-    w.data[off] = 1;
-    tide_rbuf_init(&r, w.data, w.len);
-    assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_OK);
-    for (int i = 0; i < 300; i++)
-        (void)tide_detector_update(back, normal(&s));
-    tide_detector_free(back);
-    back = NULL;
-    w.data[off] = 3;
+    off = w.len - (1 + 20 + 8 * 100 + 4 * 70 + 8);
+    assert_int_equal(w.data[off], 3);
+    for (int ver = 1; ver <= 2; ver++) {
+        w.data[off] = (uint8_t)ver;
+        tide_rbuf_init(&r, w.data, w.len - 8);
+        assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_OK);
+        for (int i = 0; i < 300; i++)
+            (void)tide_detector_update(back, normal(&s));
+        tide_detector_free(back);
+        back = NULL;
+    }
+    w.data[off] = 4;
     tide_rbuf_init(&r, w.data, w.len);
     assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_ERR_VERSION);
     assert_null(back);
-    assert_non_null(strstr(e.msg, "version 3"));
+    assert_non_null(strstr(e.msg, "version 4"));
     tide_wbuf_free(&w);
     tide_detector_free(d);
 }
