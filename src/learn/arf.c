@@ -22,6 +22,10 @@
  *      tree (or a new tree) and resets its accuracy.
  * Weighted rows reach the leaves' class weights, Gaussians (with the
  * bootstrap-aware variance of tree.h) and NB-adaptive counters.
+ * A leaf made by a split starts its naive Bayes from its parent's
+ * class-conditional Gaussians of the other features, worth at most
+ * grace_period weight per class (nb_prior, prior_term() in ht.c; issue 3:
+ * a young leaf otherwise predicts its class prior until it has rows).
  * learn_predict computes each tree's answer once for the vote and for the
  * tree's accuracy, detectors and NB-adaptive bookkeeping.
  * Prediction: sum of the trees' distributions, each weighted by the tree's
@@ -76,6 +80,8 @@ static const tide_param_spec ARF_PARAMS[] = {
     {"drift_delta", TIDE_PARAM_DOUBLE, "0.001", "1e-300..1",
      "ADWIN confidence of the drift detector (replaces the tree)"},
     {"weighted_vote", TIDE_PARAM_BOOL, "true", NULL, "weight each tree's vote by its accuracy"},
+    {"nb_prior", TIDE_PARAM_BOOL, "true", NULL,
+     "a split's new leaves start their naive Bayes from the parent's Gaussians (worth at most grace_period)"},
     {"seed", TIDE_PARAM_INT, "42", "0..4294967295", "seed of bagging weights and feature subsets"},
 };
 
@@ -128,6 +134,8 @@ static int arf_create(const tide_params *p, int bits, tide_learner **out, tide_e
     tt_cfg_from_params(&a->c, p);
     int mf = tide_params_enum(p, "max_features");
     a->c.subspace = mf == 0 ? 1 : mf == 1 ? 2 : 0;
+    /* see prior_term() in ht.c; the pseudo-weight cap is the grace period */
+    a->c.nb_prior = tide_params_num(p, "nb_prior") != 0 ? a->c.grace : 0;
     a->n_models = (int)tide_params_num(p, "n_models");
     a->lambda = tide_params_num(p, "lambda");
     a->warn_delta = tide_params_num(p, "warning_delta");
@@ -341,10 +349,10 @@ static int arf_save(const tide_learner *l, tide_wbuf *b)
     tide_wbuf_u32(b, (uint32_t)a->n_models);
     for (int i = 0; i < a->n_models; i++) {
         const arf_member *m = &a->m[i];
-        tt_tree_save(&m->t, b, 0);
+        tt_tree_save(&m->t, b, TT_SAVE_PRIOR);
         tide_wbuf_u8(b, (uint8_t)m->has_bg);
         if (m->has_bg)
-            tt_tree_save(&m->bg, b, 0);
+            tt_tree_save(&m->bg, b, TT_SAVE_PRIOR);
         tt_detpair_save(&m->det, b);
         tide_wbuf_f64(b, m->correct);
         tide_wbuf_f64(b, m->seen);
@@ -363,7 +371,7 @@ static int arf_load(tide_learner *l, tide_rbuf *r, tide_err *err)
         return tide_err_set(err, TIDE_ERR_FORMAT, "arf state: tree count does not match n_models");
     for (int i = 0; i < a->n_models; i++) {
         arf_member *m = &a->m[i];
-        if ((rc = tt_tree_load(&m->t, r, 0, err)))
+        if ((rc = tt_tree_load(&m->t, r, TT_SAVE_PRIOR, err)))
             return rc;
         if (m->has_bg) {
             tt_tree_free(&m->bg);
@@ -373,7 +381,7 @@ static int arf_load(tide_learner *l, tide_rbuf *r, tide_err *err)
             if (tt_tree_init(&m->bg, &a->c, 0))
                 return tide_err_set(err, TIDE_ERR_NOMEM, "arf state: out of memory");
             m->has_bg = 1;
-            if ((rc = tt_tree_load(&m->bg, r, 0, err)))
+            if ((rc = tt_tree_load(&m->bg, r, TT_SAVE_PRIOR, err)))
                 return rc;
         }
         if (tt_detpair_load(&m->det, r, err))
@@ -437,7 +445,8 @@ const tide_learner_vt tide_arf_vt = {
     .save_state = arf_save,
     .load_state = arf_load,
     .memory = arf_memory,
-    /* 2: tree leaves carry sums of squared weights (tree.h) */
-    .state_version = 2,
+    /* 2: tree leaves carry sums of squared weights (tree.h);
+     * 3: and their naive Bayes prior (nb_prior) */
+    .state_version = 3,
     .learn_predict = arf_learn_predict,
 };

@@ -196,6 +196,18 @@ tt_node *tt_leaf_new(int K, int depth, const double *init, int kinit)
     return n;
 }
 
+static void leaf_drop_prior(tt_node *n)
+{
+    free(n->prf);
+    free(n->prs);
+    n->prf = NULL;
+    n->prs = NULL;
+    n->npr = 0;
+    n->prK = 0;
+}
+
+/* Drops what a leaf's split decisions and naive Bayes need (deactivation,
+ * or the leaf becoming a branch). */
 static void leaf_drop_observers(tt_node *n)
 {
     for (uint32_t i = 0; i < n->nob; i++)
@@ -203,6 +215,7 @@ static void leaf_drop_observers(tt_node *n)
     free(n->ob);
     n->ob = NULL;
     n->nob = n->cob = 0;
+    leaf_drop_prior(n);
 }
 
 void tt_node_free(tt_node *n)
@@ -246,6 +259,17 @@ int tt_node_clone(const tt_node *n, tt_node **out)
     c->cls = c->seen = c->seen2 = NULL;
     c->ob = NULL;
     c->nob = c->cob = 0;
+    c->prf = NULL;
+    c->prs = NULL;
+    c->npr = 0;
+    if (n->npr) {
+        c->prf = malloc(n->npr * sizeof *c->prf);
+        c->prs = dup_doubles(n->prs, (size_t)n->npr * (size_t)n->prK * TT_PR);
+        if (!c->prf || !c->prs)
+            goto fail;
+        memcpy(c->prf, n->prf, n->npr * sizeof *c->prf);
+        c->npr = n->npr;
+    }
     if (n->cls) {
         c->cls = dup_doubles(n->cls, (size_t)n->K);
         c->seen = dup_doubles(n->seen, (size_t)n->K);
@@ -288,6 +312,7 @@ size_t tt_node_memory(const tt_node *n)
     if (n->cls)
         m += 3 * (size_t)n->K * sizeof(double);
     m += n->cob * sizeof(tt_obs) + n->nob * (size_t)n->K * TT_OS * sizeof(double);
+    m += n->npr * (sizeof(uint32_t) + (size_t)n->prK * TT_PR * sizeof(double));
     if (n->adw)
         m += tide_adwin_memory(n->adw);
     return m;
@@ -435,6 +460,58 @@ static inline void nb_term(double *q, double *p, int *pe, int *used, int c, doub
     }
 }
 
+/* A new leaf's naive Bayes prior (tt_cfg.nb_prior). Under naive Bayes's
+ * own assumption (features independent given the class), the parent's
+ * class-conditional Gaussian of a feature other than the split feature is
+ * an estimate of the same Gaussian at either child: the split selected
+ * rows by another feature only. A child made by a split therefore starts
+ * with, per class c and non-split feature, the parent's (mean, variance)
+ * at a pseudo-weight n0 = min(the child's inherited weight of c,
+ * nb_prior), so that its own rows dominate after about nb_prior weight.
+ * For prediction the prior is pooled with the leaf's own statistics as two
+ * samples: W = n0 + n, mean = (n0 m0 + n m) / W, and the variance
+ * (n0 v0 + M2 + n0 n / W (m - m0)^2) / (n0 + den), den the leaf's own
+ * W - sum(w^2)/W (the Bayesian update of a normal with a conjugate prior
+ * worth n0 observations, e.g. Gelman et al., "Bayesian Data Analysis",
+ * 3rd ed., sec. 3.3, with the prior's spread taken as v0). The split
+ * observers never see it: a child must not split on its parent's rows.
+ * Sets *d = x - mean and *iv = 1/variance (or -1: two rows' worth of
+ * weight, all at one value; 0: no scale). Returns 0 when class c has no
+ * weight for this feature. */
+static int prior_term(const tt_node *leaf, const double *st, const double *pr, int c, double v,
+                      double *d, double *iv)
+{
+    double n0 = 0, m0 = 0, v0 = 0, n, m, m2, den;
+    if (c < leaf->prK) {
+        const double *q = pr + (size_t)c * TT_PR;
+        n0 = q[PR_N];
+        m0 = q[PR_MEAN];
+        v0 = q[PR_VAR];
+    }
+    if (st) {
+        gstat g;
+        obs_class(leaf, st, c, &g);
+        n = g.n;
+        m = g.mean;
+        den = g.den;
+        m2 = g.var * g.den;
+    } else {   /* the feature was absent from every row of the leaf */
+        n = leaf->seen[c];
+        m = 0;
+        m2 = 0;
+        den = wden(leaf->seen[c], leaf->seen2[c]);
+    }
+    double W = n0 + n;
+    if (!(W > 0))
+        return 0;
+    double mean = (n0 * m0 + n * m) / W;
+    double M2 = n0 * v0 + m2 + (n0 > 0 && n > 0 ? n0 * n / W * (m - m0) * (m - m0) : 0);
+    double D = n0 + (den > 0 ? den : 0);
+    *d = v - mean;
+    *iv = D > VAR_DEN_EPS && M2 > 0 ? D / M2 : D >= 1 ? -1 : 0;
+    return 1;
+}
+
 /* Log posterior scores (up to a common constant) into out[0..K-1];
  * -INFINITY for classes without weight. Returns 0 when the leaf has no
  * weight at all (out untouched). */
@@ -453,13 +530,21 @@ static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out)
         p[c] = 1;
         pe[c] = 0;
         used[c] = 0;
-        live[c] = leaf->cls[c] > 0 && leaf->seen[c] > 0;
+        live[c] = leaf->cls[c] > 0 && (leaf->seen[c] > 0 || c < leaf->prK);
     }
-    /* merge walk: every observer, value from x or 0 */
-    uint32_t i = 0;
-    for (uint32_t j = 0; j < leaf->nob; j++) {
-        uint32_t f = leaf->ob[j].feat;
-        const double *st = leaf->ob[j].st;
+    /* merge walk: every observer and every prior feature, value from x or 0 */
+    uint32_t i = 0, j = 0, kp = 0;
+    while (j < leaf->nob || kp < leaf->npr) {
+        const double *st = NULL, *pr = NULL;
+        uint32_t f;
+        if (kp >= leaf->npr || (j < leaf->nob && leaf->ob[j].feat <= leaf->prf[kp]))
+            f = leaf->ob[j].feat;
+        else
+            f = leaf->prf[kp];
+        if (j < leaf->nob && leaf->ob[j].feat == f)
+            st = leaf->ob[j++].st;
+        if (kp < leaf->npr && leaf->prf[kp] == f)
+            pr = leaf->prs + (size_t)(kp++) * (size_t)leaf->prK * TT_PR;
         while (i < x->n && x->idx[i] < f)
             i++;
         double v = (i < x->n && x->idx[i] == f) ? x->v[i] : 0.0;
@@ -468,11 +553,14 @@ static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out)
         double dd[TIDE_MAX_CLASSES], min_iv = INFINITY;
         int deg[TIDE_MAX_CLASSES], ndeg = 0;
         for (int c = 0; c < Kl; c++) {
-            const double *sc = st + (size_t)c * TT_OS;
+            const double *sc = st ? st + (size_t)c * TT_OS : NULL;
             double iv = 0, d;
             if (!live[c])
                 continue;
-            if (leaf->seen[c] - sc[OS_N] > ZERO_EPS) {
+            if (pr) {
+                if (!prior_term(leaf, st, pr, c, v, &d, &iv))
+                    continue;
+            } else if (leaf->seen[c] - sc[OS_N] > ZERO_EPS) {
                 gstat g;
                 obs_class(leaf, st, c, &g);
                 d = v - g.mean;
@@ -549,7 +637,7 @@ static void nb_dist(const tt_node *leaf, const tt_x *x, int K, double *out)
 
 void tt_leaf_predict(const tt_tree *t, const tt_node *leaf, const tt_x *x, double *out)
 {
-    int nb = leaf->active && leaf->nob > 0 &&
+    int nb = leaf->active && (leaf->nob > 0 || leaf->npr > 0) &&
              (t->c.leaf_pred == TT_PRED_NB ||
               (t->c.leaf_pred == TT_PRED_NBA && !(leaf->mc_ok > leaf->nb_ok)));
     if (nb)
@@ -605,6 +693,43 @@ static double best_threshold(const tt_tree *t, const tt_node *leaf, const tt_obs
         }
     }
     return best;
+}
+
+/* Gives the new leaf kid the naive Bayes prior of prior_term(): the
+ * parent leaf's Gaussians of every feature but the split feature sf, at
+ * pseudo-weight min(kid's inherited weight of class c, nb_prior). A class
+ * whose parent Gaussian has under two rows' worth of weight (no variance
+ * estimate) gets none. g: K scratch entries. */
+static int child_prior(const tt_tree *t, const tt_node *leaf, uint32_t sf, tt_node *kid,
+                       const double *inh, gstat *g)
+{
+    int K = leaf->K;
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < leaf->nob; j++)
+        n += leaf->ob[j].feat != sf;
+    if (n == 0)
+        return TIDE_OK;
+    kid->prf = malloc(n * sizeof *kid->prf);
+    kid->prs = malloc((size_t)n * (size_t)K * TT_PR * sizeof *kid->prs);
+    if (!kid->prf || !kid->prs)
+        return TIDE_ERR_NOMEM;   /* the caller frees kid */
+    kid->npr = n;
+    kid->prK = K;
+    n = 0;
+    for (uint32_t j = 0; j < leaf->nob; j++) {
+        if (leaf->ob[j].feat == sf)
+            continue;
+        double *q = kid->prs + (size_t)n * (size_t)K * TT_PR;
+        kid->prf[n++] = leaf->ob[j].feat;
+        for (int c = 0; c < K; c++, q += TT_PR) {
+            obs_class(leaf, leaf->ob[j].st, c, &g[c]);
+            int ok = g[c].n > 0 && g[c].den >= 1;
+            q[PR_N] = ok ? fmin(inh[c], t->c.nb_prior) : 0;
+            q[PR_MEAN] = ok ? g[c].mean : 0;
+            q[PR_VAR] = ok ? g[c].var : 0;
+        }
+    }
+    return TIDE_OK;
 }
 
 static int attempt_split(tt_tree *t, tt_node *leaf)
@@ -682,8 +807,11 @@ static int attempt_split(tt_tree *t, tt_node *leaf)
     }
     tt_node *a = tt_leaf_new(t->K, leaf->depth + 1, bl, K);
     tt_node *b = tt_leaf_new(t->K, leaf->depth + 1, br, K);
+    int prc = TIDE_OK;
+    if (a && b && t->c.nb_prior > 0 && t->c.leaf_pred != TT_PRED_MC)
+        prc = child_prior(t, leaf, bf, a, bl, sb.g) || child_prior(t, leaf, bf, b, br, sb.g);
     free(sb.g);
-    if (!a || !b) {
+    if (!a || !b || prc) {
         tt_node_free(a);
         tt_node_free(b);
         return TIDE_ERR_NOMEM;
@@ -737,7 +865,7 @@ int tt_leaf_learn(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w)
 int tt_leaf_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, int *nbp)
 {
     double d[TIDE_MAX_CLASSES];
-    int nb = leaf->active && leaf->nob > 0 &&
+    int nb = leaf->active && (leaf->nob > 0 || leaf->npr > 0) &&
              (t->c.leaf_pred == TT_PRED_NB ||
               (t->c.leaf_pred == TT_PRED_NBA && !(leaf->mc_ok > leaf->nb_ok)));
     int K = t->K;
@@ -754,7 +882,7 @@ int tt_leaf_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, int *nbp
 int tt_leaf_dist_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, double *out,
                        int *nbp)
 {
-    int nb = leaf->active && leaf->nob > 0 &&
+    int nb = leaf->active && (leaf->nob > 0 || leaf->npr > 0) &&
              (t->c.leaf_pred == TT_PRED_NB ||
               (t->c.leaf_pred == TT_PRED_NBA && !(leaf->mc_ok > leaf->nb_ok)));
     int K = t->K;
@@ -988,8 +1116,17 @@ void tt_node_save(const tt_node *n, tide_wbuf *b, int with_hat)
             tide_wbuf_u32(b, n->ob[i].feat);
             tide_wbuf_f64s(b, n->ob[i].st, (size_t)n->K * TT_OS);
         }
+        if (with_hat & TT_SAVE_PRIOR) {
+            tide_wbuf_u32(b, n->npr);
+            if (n->npr) {
+                tide_wbuf_u32(b, (uint32_t)n->prK);
+                for (uint32_t i = 0; i < n->npr; i++)
+                    tide_wbuf_u32(b, n->prf[i]);
+                tide_wbuf_f64s(b, n->prs, (size_t)n->npr * (size_t)n->prK * TT_PR);
+            }
+        }
     }
-    if (with_hat) {
+    if (with_hat & TT_SAVE_HAT) {
         tide_wbuf_u8(b, n->adw != NULL);
         if (n->adw)
             tide_adwin_save(n->adw, b);
@@ -1064,8 +1201,41 @@ int tt_node_load(tide_rbuf *r, int depth, int with_hat, tt_node **out)
         }
         if (r->bad)
             goto fail;
+        if (with_hat & TT_SAVE_PRIOR) {
+            uint32_t npr = tide_rbuf_u32(r), prK = 0;
+            if (npr)
+                prK = tide_rbuf_u32(r);
+            /* each prior feature needs 4 + prK*TT_PR*8 bytes: bound first */
+            if (r->bad || (npr && (prK < 1 || prK > K)) ||
+                (uint64_t)npr * (4 + (uint64_t)prK * TT_PR * 8) > r->len - r->pos)
+                goto fail;
+            if (npr) {
+                n->prf = malloc(npr * sizeof *n->prf);
+                n->prs = malloc((size_t)npr * prK * TT_PR * sizeof *n->prs);
+                if (!n->prf || !n->prs) {
+                    rc = TIDE_ERR_NOMEM;
+                    goto fail;
+                }
+                n->npr = npr;
+                n->prK = (int)prK;
+                for (uint32_t i = 0; i < npr; i++)
+                    n->prf[i] = tide_rbuf_u32(r);
+                tide_rbuf_f64s(r, n->prs, (size_t)npr * prK * TT_PR);
+                if (r->bad)
+                    goto fail;
+                for (uint32_t i = 1; i < npr; i++)
+                    if (n->prf[i] <= n->prf[i - 1])
+                        goto fail;
+                for (size_t i = 0; i < (size_t)npr * prK; i++) {
+                    const double *q = n->prs + i * TT_PR;
+                    if (!(q[PR_N] >= 0) || !isfinite(q[PR_N]) || !isfinite(q[PR_MEAN]) ||
+                        !(q[PR_VAR] >= 0) || !isfinite(q[PR_VAR]))
+                        goto fail;
+                }
+            }
+        }
     }
-    if (with_hat) {
+    if (with_hat & TT_SAVE_HAT) {
         if (tide_rbuf_u8(r)) {
             if (tide_adwin_load(r, &n->adw, NULL)) {
                 rc = TIDE_ERR_FORMAT;

@@ -80,6 +80,8 @@ double tt_x_get(const tt_x *p, uint32_t feat);  /* 0 when absent */
  * leaves are overconfident and the Gaussian split estimates too sharp.
  * With unit weights sum(w^2) = W and the formula is the usual W - 1. */
 enum { OS_N, OS_MEAN, OS_M2, OS_MIN, OS_MAX, OS_IV, OS_W2, TT_OS };
+/* Per-class naive Bayes prior statistics of a new leaf (tt_node.prs). */
+enum { PR_N, PR_MEAN, PR_VAR, TT_PR };
 
 typedef struct tt_obs {
     uint32_t feat;   /* bucket */
@@ -102,6 +104,14 @@ struct tt_node {
     uint32_t nob, cob;
     double last_try;   /* sum(seen) at the last split attempt */
     double mc_ok, nb_ok;  /* weight predicted right by MC / NB (nba) */
+    /* naive Bayes prior of a leaf made by a split (tt_cfg.nb_prior): for
+     * each of npr features (prf, sorted) and prK classes, TT_PR doubles of
+     * prs (pseudo-weight, mean, variance) taken from the parent; used only
+     * by the leaf's naive Bayes, never by its split decisions. Owned. */
+    uint32_t *prf;
+    double *prs;
+    uint32_t npr;
+    int prK;
     /* Hoeffding adaptive tree only */
     tide_adwin *adw;   /* error estimator of this node's subtree, owned */
     tt_node *alt;      /* alternate subtree, owned */
@@ -120,7 +130,14 @@ typedef struct tt_cfg {
     int n_splits;       /* candidate thresholds per numeric feature */
     double max_bytes;   /* memory limit; 0 = none */
     int subspace;       /* ARF: 0 all features, 1 sqrt(m), 2 log2(m)+1 */
+    double nb_prior;    /* cap of a new leaf's NB prior pseudo-weight; 0 = none */
 } tt_cfg;
+
+/* Flags of tt_tree_save/tt_node_save/..._load (the with_hat argument):
+ * TT_SAVE_HAT: HAT's adwin/alternate per node; TT_SAVE_PRIOR: leaves carry
+ * their naive Bayes prior (arf state version 3). */
+#define TT_SAVE_HAT 1
+#define TT_SAVE_PRIOR 2
 
 typedef struct tt_tree {
     tt_cfg c;

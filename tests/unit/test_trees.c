@@ -803,6 +803,164 @@ static void test_arf_poisson_weights_reach_leaf(void **st)
     tide_learner_free(a);
 }
 
+/* The naive Bayes prior of a leaf made by a split (arf's nb_prior,
+ * prior_term() in ht.c), by hand. A leaf inherits class weights {6, 4};
+ * its prior for feature 1 is class 0: N(2, 1) at pseudo-weight 3, class 1:
+ * N(5, 4) at 2; feature 0 (the split feature) has none.
+ * (a) No row learned yet: at x1 = 5, p0 = 6 N(5; 2, 1) / (6 N(5; 2, 1) +
+ * 4 N(5; 5, 4)) = 0.03225212343205398 (python), where the class prior alone
+ * (a leaf without the prior) says 0.6.
+ * (b) Two rows of class 0, (0.25, 3) and (0.5, 1), weight 1: class 0's
+ * feature 1 pools the prior with its own rows: W = 3 + 2, mean
+ * (3*2 + 2*2)/5 = 2, M2 = 3*1 + 2 + (3*2/5)(2-2)^2 = 5 over 3 + 1 degrees
+ * of freedom: N(2, 1.25); feature 0 is class 0's own N(0.375, 0.03125);
+ * class 1 keeps its prior. At (0.375, 4): p0 = 0.6487734227127991 (own rows
+ * only, N(2, 2) and no term for class 1: 0.3190). */
+static void test_tree_leaf_prior_by_hand(void **st)
+{
+    (void)st;
+    tt_cfg c = {.crit = TT_CRIT_INFO, .grace = 1000, .delta = 0.01, .tau = 0.05,
+                .leaf_pred = TT_PRED_NB, .max_depth = 100, .n_splits = 10, .nb_prior = 50};
+    tt_tree t;
+    double init[2] = {6, 4}, out[2], xv[2];
+    vec x;
+    tt_x px;
+    assert_int_equal(tt_tree_init(&t, &c, 1), TIDE_OK);
+    tt_node *leaf = tt_leaf_new(2, 1, init, 2);
+    assert_non_null(leaf);
+    leaf->prf = malloc(sizeof *leaf->prf);
+    leaf->prs = malloc(2 * TT_PR * sizeof *leaf->prs);
+    assert_non_null(leaf->prf);
+    assert_non_null(leaf->prs);
+    leaf->npr = 1;
+    leaf->prK = 2;
+    leaf->prf[0] = 1;
+    double pr[2 * TT_PR] = {3, 2, 1, 2, 5, 4};
+    memcpy(leaf->prs, pr, sizeof pr);
+
+    xv[0] = 0.375;
+    xv[1] = 5;
+    vec_set(&x, xv, 2);
+    assert_int_equal(tt_x_prep(&px, &x.v), TIDE_OK);
+    tt_leaf_predict(&t, leaf, &px, out);
+    assert_near(out[0], 0.03225212343205398, 1e-12);
+    tt_x_free(&px);
+
+    double rows[2][2] = {{0.25, 3}, {0.5, 1}};
+    for (int i = 0; i < 2; i++) {
+        vec_set(&x, rows[i], 2);
+        assert_int_equal(tt_x_prep(&px, &x.v), TIDE_OK);
+        assert_int_equal(tt_leaf_learn(&t, leaf, &px, 0, 1), TIDE_OK);
+        tt_x_free(&px);
+    }
+    /* the split observers saw the two rows only */
+    assert_int_equal(leaf->nob, 2);
+    assert_near(leaf->ob[1].st[OS_N], 2, 1e-12);
+    assert_near(leaf->ob[1].st[OS_MEAN], 2, 1e-12);
+    xv[1] = 4;
+    vec_set(&x, xv, 2);
+    assert_int_equal(tt_x_prep(&px, &x.v), TIDE_OK);
+    tt_leaf_predict(&t, leaf, &px, out);
+    assert_near(out[0], 0.6487734227127991, 1e-12);
+    tt_x_free(&px);
+    tt_node_free(leaf);
+    tt_tree_free(&t);
+}
+
+/* A split hands each child the parent's Gaussians of the features other
+ * than the split feature, at pseudo-weight min(child's inherited weight of
+ * the class, nb_prior), and no observers: rows y = (x0 <= 0.5), x1 = u +
+ * 0.3 y; the root splits on x0 after 20 rows (grace 20); each child's prior
+ * of x1 must be the class means and sample variances of the 20 rows. With
+ * nb_prior 0 the children get none. */
+static void test_tree_split_gives_prior(void **st)
+{
+    (void)st;
+    for (int pass = 0; pass < 2; pass++) {
+        tt_cfg c = {.crit = TT_CRIT_INFO, .grace = 20, .delta = 0.01, .tau = 0.05,
+                    .leaf_pred = TT_PRED_NBA, .max_depth = 100, .n_splits = 10,
+                    .nb_prior = pass ? 0 : 4};
+        tt_tree t;
+        uint64_t rng = 11;
+        double s1[2] = {0}, s2[2] = {0}, n[2] = {0}, xv[2];
+        vec x;
+        tt_x px;
+        assert_int_equal(tt_tree_init(&t, &c, 1), TIDE_OK);
+        for (int i = 0; i < 1000 && t.root->feat == TT_LEAF; i++) {
+            xv[0] = tide_test_uniform(&rng);
+            int y = xv[0] <= 0.5;
+            xv[1] = tide_test_uniform(&rng) + 0.3 * y;
+            vec_set(&x, xv, 2);
+            assert_int_equal(tt_x_prep(&px, &x.v), TIDE_OK);
+            assert_int_equal(tt_tree_learn(&t, &px, y, 1), TIDE_OK);
+            tt_x_free(&px);
+            double v = (float)xv[1];
+            n[y] += 1;
+            s1[y] += v;
+            s2[y] += v * v;
+        }
+        assert_int_equal(t.root->feat, 0);
+        assert_near(n[0] + n[1], 20, 0);
+        for (int k = 0; k < 2; k++) {
+            const tt_node *kid = t.root->kid[k];
+            assert_int_equal(kid->nob, 0);
+            if (pass) {
+                assert_int_equal(kid->npr, 0);
+                continue;
+            }
+            assert_int_equal(kid->npr, 1);
+            assert_int_equal(kid->prf[0], 1);
+            assert_int_equal(kid->prK, 2);
+            for (int cl = 0; cl < 2; cl++) {
+                const double *q = kid->prs + cl * TT_PR;
+                double mean = s1[cl] / n[cl];
+                double var = (s2[cl] - n[cl] * mean * mean) / (n[cl] - 1);
+                assert_near(q[PR_N], fmin(kid->cls[cl], 4), 1e-12);
+                assert_near(q[PR_MEAN], mean, 1e-9);
+                assert_near(q[PR_VAR], var, 1e-9);
+            }
+        }
+        tt_tree_free(&t);
+    }
+}
+
+/* arf gives split children the prior by default (nb_prior=true), at most
+ * grace_period weight per class; nb_prior=false gives none. */
+static void test_arf_nb_prior_default(void **st)
+{
+    (void)st;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *kv[] = {"n_models=1", "nb_prior=false"};
+        tide_learner *a = mk("arf", kv, pass ? 2 : 1);
+        uint64_t rng = 23;
+        double xv[2], y;
+        vec x;
+        tt_tree *t = tt_arf_tree(a, 0);
+        for (int i = 0; i < 2000 && t->root->feat == TT_LEAF; i++) {
+            xv[0] = tide_test_uniform(&rng);
+            xv[1] = tide_test_uniform(&rng);
+            y = xv[0] <= 0.5;   /* both classes with several rows at the split */
+            vec_set(&x, xv, 2);
+            assert_int_equal(tide_learner_learn(a, &x.v, y, 1), TIDE_OK);
+            t = tt_arf_tree(a, 0);
+        }
+        assert_int_not_equal(t->root->feat, TT_LEAF);
+        const tt_node *kid = t->root->kid[0];
+        /* the split came with the last row: the children learned nothing */
+        assert_int_equal(kid->feat, TT_LEAF);
+        assert_int_equal(kid->nob, 0);
+        assert_int_equal(kid->npr, pass ? 0 : 1);
+        double pmax = 0;   /* a class the split sent (almost) all the other way may get 0 */
+        for (uint32_t j = 0; j < kid->npr * 2; j++) {
+            assert_true(kid->prs[j * TT_PR + PR_N] >= 0 && kid->prs[j * TT_PR + PR_N] <= 50);
+            pmax = fmax(pmax, kid->prs[j * TT_PR + PR_N]);
+        }
+        assert_true(pass || pmax > 0);
+        roundtrip("arf", kv, pass ? 2 : 1, "phishing.csv");
+        tide_learner_free(a);
+    }
+}
+
 /* A tree whose error FALLS is learning, not drifting: 600 rows of coin-flip
  * labels, then 4,000 rows of y = (x0 <= 0.3). ADWIN cuts the window when
  * the error drops, but the forest replaces no tree (MOA's change detector
@@ -1081,6 +1239,9 @@ int main(void)
         cmocka_unit_test(test_arf_weighted_vote),
         cmocka_unit_test(test_arf_poisson_weights_reach_leaf),
         cmocka_unit_test(test_arf_error_drop_is_not_drift),
+        cmocka_unit_test(test_tree_leaf_prior_by_hand),
+        cmocka_unit_test(test_tree_split_gives_prior),
+        cmocka_unit_test(test_arf_nb_prior_default),
         cmocka_unit_test(test_learn_predict_identical),
         cmocka_unit_test(test_arfr),
         cmocka_unit_test(test_arfr_change),
