@@ -24,7 +24,9 @@
  * (class prior x product of the per-class Gaussian densities of every
  * feature observed at the leaf, absent features at 0), or adaptive
  * (MOA's NBAdaptive): whichever of MC/NB predicted more of the leaf's own
- * training rows right (ties go to NB).
+ * training rows right (ties go to NB). With tt_cfg.nb_prior (arf), a leaf
+ * made by a split starts its naive Bayes from the parent's class Gaussians
+ * of the other features, pooled with its own rows (prior_term()).
  *
  * Memory: every 1000 learn calls the tree measures itself; above max_size
  * MiB it deactivates the leaves with the lowest promise (weight seen minus
