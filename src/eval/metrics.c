@@ -145,13 +145,13 @@ struct tide_metrics {
     int n_classes;          /* max over n_classes arguments and labels + 1 */
     int class_cap;          /* allocated per-class slots */
     int binary;             /* n_classes <= 2 so far: F1 of class 1 and AUC */
-    cstats cc, cw;          /* classification: cumulative; cw: scratch for load */
+    cstats cc;              /* classification: cumulative */
     rstats rc;              /* regression: cumulative */
     cumauc tc;              /* AUC: cumulative (windowed AUC: sorted from the ring) */
     wentry *ring;           /* window entries, owned */
     size_t head;            /* index of the oldest entry */
     size_t count;           /* entries in the ring */
-    double *cls_mem;        /* one block for the 10 per-class arrays, owned */
+    double *cls_mem;        /* one block for the 5 per-class arrays, owned */
 };
 
 /* ---- cumulative AUC: sorted keys + pending buffer ------------------------ */
@@ -455,18 +455,17 @@ static int grow_classes(tide_metrics *m, int need)
 {
     int cap = m->class_cap ? m->class_cap : 4;
     double *mem;
-    cstats oc = m->cc, ow = m->cw;
+    cstats oc = m->cc;
     if (need > TIDE_METRICS_MAX_CLASSES)
         return TIDE_ERR_LIMIT;
     while (cap < need)
         cap *= 2;
     if (cap > TIDE_METRICS_MAX_CLASSES)
         cap = TIDE_METRICS_MAX_CLASSES;
-    mem = calloc((size_t)cap * 10, sizeof *mem);
+    mem = calloc((size_t)cap * 5, sizeof *mem);
     if (!mem)
         return TIDE_ERR_NOMEM;
     cstats_bind(&m->cc, mem, cap);
-    cstats_bind(&m->cw, mem + 5 * (size_t)cap, cap);
     if (m->class_cap) {
         size_t n = (size_t)m->class_cap;
         memcpy(m->cc.tp, oc.tp, n * sizeof(double));
@@ -474,11 +473,6 @@ static int grow_classes(tide_metrics *m, int need)
         memcpy(m->cc.pw, oc.pw, n * sizeof(double));
         memcpy(m->cc.tn, oc.tn, n * sizeof(uint64_t));
         memcpy(m->cc.pn, oc.pn, n * sizeof(uint64_t));
-        memcpy(m->cw.tp, ow.tp, n * sizeof(double));
-        memcpy(m->cw.tw, ow.tw, n * sizeof(double));
-        memcpy(m->cw.pw, ow.pw, n * sizeof(double));
-        memcpy(m->cw.tn, ow.tn, n * sizeof(uint64_t));
-        memcpy(m->cw.pn, ow.pn, n * sizeof(uint64_t));
     }
     free(m->cls_mem);
     m->cls_mem = mem;
@@ -592,7 +586,6 @@ void tide_metrics_reset(tide_metrics *m)
     if (!m)
         return;
     cstats_zero(&m->cc, m->class_cap);
-    cstats_zero(&m->cw, m->class_cap);
     memset(&m->rc, 0, sizeof m->rc);
     cum_clear(&m->tc);
     m->n_classes = 0;
@@ -922,6 +915,13 @@ static void load_cstats(cstats *s, int nc, tide_rbuf *r)
     }
 }
 
+/* Reads past a class-sums block (the saved window sums, derived state). */
+static void skip_cstats(int nc, tide_rbuf *r)
+{
+    for (int i = 0; i < 4 + 5 * nc; i++)
+        (void)tide_rbuf_u64(r);
+}
+
 static void save_rstats(const rstats *s, tide_wbuf *b)
 {
     tide_wbuf_u64(b, s->n);
@@ -1045,7 +1045,7 @@ int tide_metrics_load(tide_rbuf *r, tide_metrics **out, tide_err *err)
             goto fail;
         }
         load_cstats(&m->cc, m->n_classes, r);
-        load_cstats(&m->cw, m->n_classes, r);   /* recomputed from the ring when asked */
+        skip_cstats(m->n_classes, r);   /* window sums: recomputed from the ring when asked */
         if ((rc = load_cum(&m->tc, r, err)) != TIDE_OK)
             goto fail;
     } else {
