@@ -467,24 +467,17 @@ static void counts_update(uint16_t *le, uint16_t *lt, uint32_t older, uint32_t a
         range_add(lt, az2, ax2, 0);
 }
 
-/* In the ascending a[0..n-1]: drops index p and inserts v so that it lands
- * at index q of the result (q counted after the drop). */
-static void move_double(double *a, uint32_t p, uint32_t q, double v)
+/* In the ascending array a of elements of sz bytes: drops index p and
+ * inserts *v so that it lands at index q of the result (q counted after the
+ * drop). Inlined with a constant sz at each call. */
+static inline void move_elem(void *a, size_t sz, uint32_t p, uint32_t q, const void *v)
 {
+    char *c = a;
     if (q < p)
-        memmove(a + q + 1, a + q, (p - q) * sizeof *a);
+        memmove(c + (q + 1) * sz, c + q * sz, (p - q) * sz);
     else if (q > p)
-        memmove(a + p, a + p + 1, (q - p) * sizeof *a);
-    a[q] = v;
-}
-
-static void move_u16(uint16_t *a, uint32_t p, uint32_t q, uint16_t v)
-{
-    if (q < p)
-        memmove(a + q + 1, a + q, (p - q) * sizeof *a);
-    else if (q > p)
-        memmove(a + p, a + p + 1, (q - p) * sizeof *a);
-    a[q] = v;
+        memmove(c + p * sz, c + (p + 1) * sz, (q - p) * sz);
+    memcpy(c + q * sz, v, sz);
 }
 
 static int cmp_pair(const void *a, const void *b)
@@ -572,16 +565,19 @@ static void slide_sorted(kswin_det *s, uint32_t h, uint32_t mid, double x)
     /* newest part: drop z, insert x after its equals */
     q2 = run_end(s->rsort, stat, q + 1, z);   /* (rsort[q] is z) */
     c = run_end(s->rsort, stat, c, x);
-    move_double(s->rsort, q, c - (q < c), x);
+    move_elem(s->rsort, sizeof *s->rsort, q, c - (q < c), &x);
     /* z's counts over the new newest part: of the old one (z excluded), q
      * values were < z and q2 - 1 were <= z; then x */
     ltz = q + (x < z);
     lez = q2 - 1 + (x <= z);
     /* older part: drop y, insert z before its equals, with its counts */
     q = az - (p < az);
-    move_double(s->osort, p, q, z);
-    move_u16(s->le, p, q, (uint16_t)lez);
-    move_u16(s->lt, p, q, (uint16_t)ltz);
+    {
+        const uint16_t le16 = (uint16_t)lez, lt16 = (uint16_t)ltz;
+        move_elem(s->osort, sizeof *s->osort, p, q, &z);
+        move_elem(s->le, sizeof *s->le, p, q, &le16);
+        move_elem(s->lt, sizeof *s->lt, p, q, &lt16);
+    }
     rerank(s->rk, s->win, p, q);
     s->rk[mid] = q;
 }
