@@ -8,6 +8,11 @@
  * plus event logging in batches of 100, token verification, and the raw
  * cost of one 4 KiB write+fdatasync on the same disk as the reference for
  * what a per-commit fsync costs here.
+ * Then event logging as `tide serve` does it under a batch-predict load:
+ * the 25-feature body of bench/serve, 8192 events per commit, with the
+ * server's increasing generated ids and with random ids; and, as the floor
+ * any per-event layout in SQLite stands on, the same bytes written as one
+ * blob row per 100 events into a table with no index.
  * usage: bench_store [--dir DIR] [--seconds S]   (DIR default: a temp dir)
  */
 #include <fcntl.h>
@@ -19,6 +24,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "tide/store.h"
 
@@ -122,6 +129,100 @@ static double run(int calls, int per_call, double seconds, long *count, double *
     return (double)n / t;
 }
 
+/* The features of bench/serve/body.json: what one logged event carries. */
+static const char BODY25[] =
+    "{\"n00\":-2.1938,\"n01\":2.0846,\"n02\":1.5826,\"n03\":-1.4696,\"n04\":-0.0274,"
+    "\"n05\":-0.3031,\"n06\":0.9096,\"n07\":1.7323,\"n08\":-2.4368,\"n09\":-2.8299,"
+    "\"n10\":2.0146,\"n11\":-0.4034,\"n12\":1.5737,\"n13\":-2.9874,\"n14\":-0.3277,"
+    "\"n15\":1.3292,\"n16\":-1.6274,\"n17\":2.6716,\"n18\":2.4086,\"n19\":-2.8165,"
+    "\"c0\":\"red\",\"c1\":\"black\",\"c2\":\"red\",\"c3\":\"cyan\",\"c4\":\"green\"}";
+static const char PRED[] = "{\"p\":[0.26894142136999510,0.73105857863000490]}";
+
+/* n events of the server's shape in commits of 8192, ids "ev-" + 16 hex
+ * digits, increasing (as the server generates them) or random. Returns
+ * events per second; *cpu_us gets CPU microseconds per event. */
+static double serve_events(const char *model, long n, int random_ids, double *cpu_us)
+{
+    static tide_store_event ev[8192];
+    static char ids[8192][24];
+    uint64_t ctr = (uint64_t)time(NULL) << 30, rng = 0x9E3779B97F4A7C15ULL;
+    double t0 = now_s(), c0 = cpu_s();
+    for (long done = 0; done < n;) {
+        int k = n - done < 8192 ? (int)(n - done) : 8192;
+        for (int i = 0; i < k; i++) {
+            uint64_t z = ctr++;
+            if (random_ids) {   /* splitmix64 */
+                z = (rng += 0x9E3779B97F4A7C15ULL);
+                z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+                z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+                z ^= z >> 31;
+            }
+            snprintf(ids[i], sizeof ids[i], "ev-%016llx", (unsigned long long)z);
+            memset(&ev[i], 0, sizeof ev[i]);
+            ev[i].id = ids[i];
+            ev[i].features = BODY25;
+            ev[i].prediction = PRED;
+            ev[i].version = 1;
+        }
+        if (tide_store_events_log(st, model, ev, (size_t)k, &err))
+            DIE("events: %s", err.msg);
+        done += k;
+    }
+    *cpu_us = (cpu_s() - c0) / (double)n * 1e6;
+    return (double)n / (now_s() - t0);
+}
+
+/* The floor: the same bytes per event (id, time, version, features,
+ * prediction), 100 events per blob row, 8192 events per commit, in a
+ * database of its own with the store's settings (WAL, synchronous=FULL). */
+static double blob_floor(const char *dir, long n, double *cpu_us)
+{
+    char path[4200];
+    sqlite3 *db;
+    sqlite3_stmt *ins;
+    size_t per = strlen(BODY25) + strlen(PRED) + 19 + 8 + 8 + 8, nb = 100 * per;
+    unsigned char *blob = malloc(nb);
+    double t0, c0;
+    if (!blob)
+        DIE("out of memory");
+    for (size_t i = 0; i < 100; i++) {   /* bytes of the same kind, not zeros */
+        unsigned char *b = blob + i * per;
+        snprintf((char *)b, 20, "ev-%016zx", i);
+        memcpy(b + 43, BODY25, strlen(BODY25));
+        memcpy(b + 43 + strlen(BODY25), PRED, strlen(PRED));
+    }
+    snprintf(path, sizeof path, "%s/floor.db", dir);
+    if (sqlite3_open(path, &db) != SQLITE_OK ||
+        sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                         "PRAGMA cache_size=-65536; CREATE TABLE b(row INTEGER PRIMARY KEY, "
+                         "t INTEGER, n INTEGER, data BLOB)", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO b(t, n, data) VALUES(?1, 100, ?2)", -1, &ins, NULL) !=
+            SQLITE_OK)
+        DIE("floor db: %s", sqlite3_errmsg(db));
+    t0 = now_s();
+    c0 = cpu_s();
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    for (long done = 0; done < n; done += 100) {
+        sqlite3_bind_int64(ins, 1, done);
+        sqlite3_bind_blob(ins, 2, blob, (int)nb, SQLITE_STATIC);
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            DIE("floor insert: %s", sqlite3_errmsg(db));
+        sqlite3_reset(ins);
+        if ((done + 100) % 8192 < 100) {
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+            sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+        }
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        DIE("floor commit: %s", sqlite3_errmsg(db));
+    *cpu_us = (cpu_s() - c0) / (double)n * 1e6;
+    t0 = (double)n / (now_s() - t0);
+    sqlite3_finalize(ins);
+    sqlite3_close(db);
+    free(blob);
+    return t0;
+}
+
 static double fsync_cost(const char *dir, int reps)
 {
     char path[4200], buf[4096];
@@ -185,6 +286,24 @@ int main(int argc, char **argv)
         r = run(CASES[c].calls, CASES[c].per_call, seconds, &n, &cr);
         printf("labels, %-32s %10.0f labels/s  (%ld labels; %.0f labels per CPU-second)\n",
                CASES[c].what, r, n, cr);
+    }
+
+    /* events as the server logs them, and the floor under them */
+    {
+        long ne = (long)(seconds * 150000) + 50000;
+        double cpu, rate;
+        if (tide_store_model_create(st, "inc", "binary", "logistic", "", NULL, &err) ||
+            tide_store_model_create(st, "rnd", "binary", "logistic", "", NULL, &err))
+            DIE("model: %s", err.msg);
+        rate = serve_events("inc", ne, 0, &cpu);
+        printf("server events, 25 features, increasing ids: %8.0f events/s  (%.2f CPU us each, %ld events)\n",
+               rate, cpu, ne);
+        rate = serve_events("rnd", ne, 1, &cpu);
+        printf("server events, 25 features, random ids:     %8.0f events/s  (%.2f CPU us each)\n",
+               rate, cpu);
+        rate = blob_floor(dir, ne, &cpu);
+        printf("floor: same bytes, 1 blob row per 100:      %8.0f events/s  (%.2f CPU us each)\n",
+               rate, cpu);
     }
 
     /* token verification cost (per request) */

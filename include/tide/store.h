@@ -315,6 +315,11 @@ int tide_store_labels_after(tide_store *st, const char *model, int64_t after_seq
                             tide_store_label_cb cb, void *ctx, tide_err *err);
 /* Highest label seq stored for the model (0 = none). */
 int tide_store_label_max_seq(tide_store *st, const char *model, int64_t *seq, tide_err *err);
+/* Largest event id of the model that is `prefix` followed by exactly `ndig`
+ * lowercase hex digits (the server's generated ids), as a number in *out;
+ * 0 when there is none. ndig is 1..16. */
+int tide_store_events_max_hex_id(tide_store *st, const char *model, const char *prefix,
+                                 int ndig, uint64_t *out, tide_err *err);
 /* Counts (for metrics/tests): events logged and labels stored for the model. */
 int tide_store_counts(tide_store *st, const char *model, int64_t *events, int64_t *labels,
                       tide_err *err);

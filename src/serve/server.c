@@ -365,7 +365,6 @@ typedef struct scratch {
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static _Thread_local scratch *tl_scratch;
-static _Thread_local uint64_t tl_rng;
 
 static void scratch_free(void *p)
 {
@@ -392,18 +391,20 @@ static scratch *my_scratch(void)
     return tl_scratch;
 }
 
-static void gen_id(char *out, size_t n)
+/* A generated event id: "ev-" and 16 hex digits of the server's counter.
+ * The counter starts above both the wall clock in ms << 20 and every
+ * generated id already stored (serve_init_event_ids), so ids stay unique
+ * across restarts even when the clock steps back, and are increasing:
+ * each new event's key lands at the right edge of the store's
+ * (model, ext_id) index instead of at a random leaf, which is what made
+ * logging cost a page write per event (measured in docs/bench/serve.md). */
+static void gen_id(tide_server *s, char *out, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     uint64_t z;
     if (n < 20)
         return;
-    if (!tl_rng)
-        tl_rng = (uint64_t)serve_wall_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)&tl_rng;
-    z = (tl_rng += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
+    z = atomic_fetch_add_explicit(&s->next_event_id, 1, memory_order_relaxed);
     /* "ev-" and 16 hex digits, as "ev-%016llx" but without printf */
     memcpy(out, "ev-", 3);
     for (int i = 0; i < 16; i++)
@@ -540,7 +541,7 @@ static void h_predict_body(req *r, smodel *m)
         tide_learner_predict(mo->learner, &sc->fv, sc->proba);
         sb_put(&b, i ? ",{\"id\":" : "{\"id\":", i ? 7 : 6);
         if (!id) {   /* "ev-" and 16 hex digits: nothing to escape */
-            gen_id(idbuf, sizeof idbuf);
+            gen_id(s, idbuf, sizeof idbuf);
             id = idbuf;
             sb_put(&b, "\"", 1);
             sb_put(&b, idbuf, 19);
@@ -2108,6 +2109,23 @@ static int parse_listen(tide_server *s, const char *l, tide_err *err)
     return TIDE_OK;
 }
 
+/* The first generated event id (see gen_id): above the clock and above
+ * every generated id of every model in the store. */
+static int serve_init_event_ids(tide_server *s, tide_err *err)
+{
+    uint64_t next = (uint64_t)serve_wall_ms() << 20;
+    for (size_t i = 0; i < s->n_models; i++) {
+        uint64_t top = 0;
+        int rc = tide_store_events_max_hex_id(s->mst, s->models[i]->name, "ev-", 16, &top, err);
+        if (rc)
+            return rc;
+        if (top >= next)
+            next = top + 1;
+    }
+    atomic_store(&s->next_event_id, next);
+    return TIDE_OK;
+}
+
 static int load_models(tide_server *s, tide_err *err)
 {
     tide_store_model *ms = NULL;
@@ -2140,6 +2158,8 @@ static int load_models(tide_server *s, tide_err *err)
         s->models[s->n_models++] = m;
     }
     tide_store_models_free(ms, n);
+    if (!rc)
+        rc = serve_init_event_ids(s, err);
     return rc;
 }
 

@@ -18,6 +18,9 @@
  * tide_events_dropped_total), so memory stays bounded under overload. */
 #define SERVE_MAX_PENDING_EVENTS 500000
 #define SERVE_SWEEP_SECONDS 60.0   /* retention sweep period */
+/* Logged events per committer transaction, about (a request's events are
+ * never split): bounds the size of the WAL. */
+#define SERVE_COMMIT_MAX_EVENTS 8192
 
 
 struct tide_server;
@@ -167,6 +170,7 @@ struct tide_server {
     _Atomic uint64_t events_dropped;    /* predictions not logged (queue full) */
     _Atomic uint64_t body_fast, body_jansson;   /* predict bodies parsed by fastjson.cpp / by jansson */
     _Atomic uint64_t events_expired;    /* unlabelled events deleted by retention */
+    _Atomic uint64_t next_event_id;     /* next generated event id (server.c gen_id) */
     uint64_t item_stamp;                /* committer: numbers the items it joins */
     uint64_t n_commits;                 /* committer: transactions attempted */
     /* waiting requests in thread-per-connection mode */

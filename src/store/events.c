@@ -524,6 +524,50 @@ int tide_store_label_max_seq(tide_store *st, const char *model, int64_t *seq, ti
     return rc ? rc : scalar_for_model(st, Q_LABEL_MAX, mid, seq, err);
 }
 
+int tide_store_events_max_hex_id(tide_store *st, const char *model, const char *prefix,
+                                 int ndig, uint64_t *out, tide_err *err)
+{
+    /* The (model_id, ext_id) index is walked backwards from the top of the
+     * [prefix 0..0, prefix f..f] range; the GLOB skips caller ids of another
+     * shape that sort inside it, so the first row is the answer. */
+    char lo[80], hi[80], pat[160];
+    size_t pl = prefix ? strlen(prefix) : 0;
+    sqlite3_stmt *s = NULL;
+    int64_t mid;
+    int rc;
+    *out = 0;
+    if (ndig < 1 || ndig > 16 || pl > 32 || strpbrk(prefix ? prefix : "", "*?[]"))
+        return tide_err_set(err, TIDE_ERR_ARG, "events: bad generated-id shape");
+    snprintf(lo, sizeof lo, "%s%.*s", prefix ? prefix : "", ndig, "0000000000000000");
+    snprintf(hi, sizeof hi, "%s%.*s", prefix ? prefix : "", ndig, "ffffffffffffffff");
+    snprintf(pat, sizeof pat, "%s", prefix ? prefix : "");
+    for (int i = 0; i < ndig; i++)
+        strcat(pat, "[0-9a-f]");
+    if ((rc = store_model_id(st, model, &mid, err)))
+        return rc;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT ext_id FROM events WHERE model_id = ?1 AND ext_id BETWEEN ?2 "
+                           "AND ?3 AND ext_id GLOB ?4 ORDER BY ext_id DESC LIMIT 1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return store_sqlerr(st, "finding the largest generated event id", err);
+    sqlite3_bind_int64(s, 1, mid);
+    sqlite3_bind_text(s, 2, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, hi, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, pat, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        *out = id ? strtoull(id + pl, NULL, 16) : 0;
+        rc = TIDE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = TIDE_OK;
+    } else {
+        rc = store_sqlerr(st, "finding the largest generated event id", err);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int tide_store_counts(tide_store *st, const char *model, int64_t *events, int64_t *labels,
                       tide_err *err)
 {

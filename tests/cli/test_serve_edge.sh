@@ -159,6 +159,32 @@ check "draining: the in-flight label is answered 200" test "$(cat "$TMP/lab3.cod
 serve_stop
 check "drained shutdown exit 0" test "$STOP_RC" = 0
 
+# ---- generated event ids: increasing, and above every stored one after a restart ----------------
+D4=$TMP/d4
+serve_start "$D4"
+call POST /v1/models '{"name":"g","task":"binary"}'
+call POST /v1/models/g/predict '{"instances":[{"features":{"x":1}},{"features":{"x":2}},{"features":{"x":3}}]}'
+IDS=$(printf '%s' "$BODY" | python3 -c 'import json,sys; print(" ".join(p["id"] for p in json.load(sys.stdin)["predictions"]))')
+check "generated ids have the shape ev- and 16 hex digits" \
+  python3 -c 'import re,sys; sys.exit(0 if all(re.fullmatch("ev-[0-9a-f]{16}", i) for i in sys.argv[1:]) and len(sys.argv) == 4 else 1)' $IDS
+check "generated ids increase within a batch" \
+  python3 -c 'import sys; a = sys.argv[1:]; sys.exit(0 if a == sorted(a) and len(set(a)) == 3 else 1)' $IDS
+# a caller id of the generated shape, far above the clock: the next run must start above it
+call POST /v1/models/g/predict '{"id":"ev-7ffffffffffffff0","features":{"x":4}}'
+for _ in $(seq 1 50); do
+  call GET /metrics
+  printf '%s' "$BODY" | grep -q '^tide_events_pending 0$' && break; sleep 0.1
+done
+serve_stop
+serve_start "$D4"
+call POST /v1/models/g/predict '{"features":{"x":5}}'
+NEXT=$(printf '%s' "$BODY" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+check "after a restart the next generated id is above every stored one ($NEXT)" \
+  python3 -c 'import sys; sys.exit(0 if sys.argv[1] > "ev-7ffffffffffffff0" else 1)' "$NEXT"
+call POST /v1/models/g/labels "{\"id\":\"$NEXT\",\"label\":\"1\"}"
+check "the new id joins its own event (200, not 409)" test "$CODE" = 200
+serve_stop
+
 # ---- revoking every token does not open the server ----------------------------------------------
 D2=$TMP/d2
 "$TIDE" token create only --role admin --data "$D2" > /dev/null 2>&1

@@ -442,6 +442,40 @@ static void test_metrics(void **state)
 }
 
 /* ---- events and labels --------------------------------------------------------------- */
+/* The largest stored id of the server's generated shape: other shapes that
+ * sort inside the range, and other models' ids, do not count. */
+static void test_events_max_hex_id(void **state)
+{
+    (void)state;
+    tmpd t;
+    tide_err e = {0};
+    uint64_t top = 99;
+    tmp_make(&t);
+    tide_store *st = open_ok(t.dir);
+    mk_model(st, "m");
+    mk_model(st, "other");
+    assert_int_equal(tide_store_events_max_hex_id(st, "m", "ev-", 16, &top, &e), TIDE_OK);
+    assert_int_equal(top, 0); /* none yet */
+    log_event(st, "m", "ev-00000000000000ff", 1);
+    log_event(st, "m", "ev-0000000000001000", 2);
+    log_event(st, "m", "ev-0000000000000fff", 3);
+    log_event(st, "m", "ev-ffff", 4);                /* short: sorts inside the range */
+    log_event(st, "m", "ev-00000000000010zz", 5);    /* not hex */
+    log_event(st, "m", "ev-0000000000001000a", 6);   /* 17 digits */
+    log_event(st, "m", "ev-FFFFFFFFFFFFFFFF", 7);    /* upper case: not ours */
+    log_event(st, "m", "zz", 8);
+    log_event(st, "other", "ev-7000000000000000", 9);
+    assert_int_equal(tide_store_events_max_hex_id(st, "m", "ev-", 16, &top, &e), TIDE_OK);
+    assert_true(top == 0x1000);
+    assert_int_equal(tide_store_events_max_hex_id(st, "other", "ev-", 16, &top, &e), TIDE_OK);
+    assert_true(top == 0x7000000000000000ULL);
+    assert_int_equal(tide_store_events_max_hex_id(st, "m", "ev-", 17, &top, &e), TIDE_ERR_ARG);
+    assert_int_equal(tide_store_events_max_hex_id(st, "m", "e*", 16, &top, &e), TIDE_ERR_ARG);
+    assert_int_not_equal(tide_store_events_max_hex_id(st, "nope", "ev-", 16, &top, &e), TIDE_OK);
+    tide_store_close(st);
+    tmp_rm(&t);
+}
+
 static void test_label_rules(void **state)
 {
     (void)state;
@@ -1177,6 +1211,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_creates),
+        cmocka_unit_test(test_events_max_hex_id),
         cmocka_unit_test(test_migrations_from_v1),
         cmocka_unit_test(test_newer_version_refused),
         cmocka_unit_test(test_models),
