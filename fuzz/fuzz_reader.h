@@ -8,6 +8,9 @@
  * bit 6 differential mode: the same bytes are also read as a file (memfd)
  * with a 48-byte max_line, so the buffer is tiny and every record crosses
  * refills; both runs must return the same statuses, lines and values.
+ * With FUZZ_FUSED defined (fuzz_vw.c), every input is also read through
+ * tide_featurize_next's fused path and through tide_reader_next +
+ * tide_featurize: statuses, messages and vectors must be the same.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +20,9 @@
 #include <string.h>
 
 #include "tide/io.h"
+#ifdef FUZZ_FUSED
+#include "tide/feat.h"
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -75,6 +81,53 @@ static uint64_t run(tide_reader *r)
     return h;
 }
 
+#ifdef FUZZ_FUSED
+/* The fused VW path against reader + featurizer on the same bytes. */
+static void fused_check(const uint8_t *data, size_t size, const tide_reader_opts *o)
+{
+    tide_feat_opts fo;
+    tide_featurizer *fz = NULL;
+    tide_reader *ra = NULL, *rb = NULL;
+    tide_row a, b;
+    tide_fvec va, vb;
+    tide_err ea, eb;
+    tide_feat_opts_init(&fo);
+    fo.bits = 12;
+    if (tide_featurizer_new(&fo, &fz, &ea) != TIDE_OK)
+        abort();
+    if (tide_reader_open_mem(data, size, NAME, o, &ra, &ea) != TIDE_OK ||
+        tide_reader_open_mem(data, size, NAME, o, &rb, &eb) != TIDE_OK ||
+        !tide_featurizer_fused(fz, rb))
+        abort();
+    tide_fvec_init(&va);
+    tide_fvec_init(&vb);
+    for (;;) {
+        int rca = tide_reader_next(ra, &a, &ea), rcb;
+        if (rca == TIDE_OK && a.has_target)
+            rca = tide_featurize(fz, &a, &va, &ea);
+        rcb = tide_featurize_next(fz, rb, &b, &vb, &eb);
+        if (rca != rcb)
+            abort();
+        if (rca == TIDE_EOF)
+            break;
+        if (rca != TIDE_OK) {
+            if (strcmp(ea.msg, eb.msg))
+                abort();
+            continue;
+        }
+        if (a.line != b.line || a.has_target != b.has_target)
+            abort();
+        if (a.has_target && (va.n != vb.n || (va.n && memcmp(va.f, vb.f, va.n * sizeof *va.f))))
+            abort();
+    }
+    tide_fvec_free(&va);
+    tide_fvec_free(&vb);
+    tide_reader_free(ra);
+    tide_reader_free(rb);
+    tide_featurizer_free(fz);
+}
+#endif
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *targets[] = {NULL, "y", "target", "b"};
@@ -107,6 +160,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     h1 = run(r);
     tide_reader_free(r);
+#ifdef FUZZ_FUSED
+    fused_check(data, size, &o);
+#endif
     if (opt & 64) {
         char path[64];
         int fd = memfd_create("fuzz", 0);

@@ -41,6 +41,8 @@ typedef struct tide_fvec {
 void tide_fvec_init(tide_fvec *v);
 void tide_fvec_free(tide_fvec *v);
 int tide_fvec_push(tide_fvec *v, uint32_t idx, float val);   /* TIDE_ERR_NOMEM on failure */
+/* Grows v to hold at least n entries (TIDE_ERR_NOMEM on failure). */
+int tide_fvec_reserve(tide_fvec *v, size_t n);
 /* Copy (dst is re-initialised, caller frees). */
 int tide_fvec_copy(tide_fvec *dst, const tide_fvec *src);
 
@@ -65,6 +67,19 @@ int tide_featurizer_bits(const tide_featurizer *fz);
  * (JSON Lines, VW, the server's requests) several threads may featurize with
  * one featurizer at once, each into its own v. */
 int tide_featurize(tide_featurizer *fz, const tide_row *row, tide_fvec *v, tide_err *err);
+
+/* Reads the next row of r and, if it has a target, featurizes it into v:
+ * the same statuses, errors, row and vector as tide_reader_next() followed,
+ * for rows with a target, by tide_featurize() (progressive validation's
+ * loop). For rows without a target v is unspecified.
+ * When tide_featurizer_fused(fz, r) (VW input, no quadratic pairs) it takes
+ * the reader's fused path (tide_reader_next_hashed): names are hashed as
+ * they are parsed, and row->fields is empty (n_fields 0). Otherwise it is
+ * exactly those two calls. */
+int tide_featurize_next(tide_featurizer *fz, tide_reader *r, tide_row *row, tide_fvec *v,
+                        tide_err *err);
+/* 1 when tide_featurize_next takes the fused path for r, else 0. */
+int tide_featurizer_fused(const tide_featurizer *fz, const tide_reader *r);
 
 /* Bucket of a named numeric feature / of a categorical value (for tests,
  * explanations and the server's schema). */

@@ -95,6 +95,18 @@ void tide_reader_free(tide_reader *r);
  * be skipped: the stream ends there); a failed read is TIDE_ERR_IO. */
 int tide_reader_next(tide_reader *r, tide_row *row, tide_err *err);
 
+/* VW only: the fused path behind tide_featurize_next (tide/feat.h), which is
+ * how to use it. Reads the next row like tide_reader_next, but hashes each
+ * feature as it is parsed, with the featurizer's hash of tide/feat.h (no
+ * quadratic pairs), straight into v (bucket = hash & mask, value as a
+ * float); row->fields is left empty. For a row with a target, a value that
+ * overflows a float is then TIDE_ERR_PARSE with tide_featurize's message;
+ * other errors are tide_reader_next's. TIDE_ERR_UNSUPPORTED for other
+ * formats. */
+struct tide_fvec;
+int tide_reader_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, struct tide_fvec *v,
+                            tide_err *err);
+
 /* Bytes consumed from the underlying file so far (compressed bytes for
  * gzip) and the file's size (0 if unknown, e.g. stdin): for progress/ETA. */
 uint64_t tide_reader_bytes_read(const tide_reader *r);

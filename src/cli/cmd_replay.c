@@ -360,17 +360,17 @@ int cmd_replay(int argc, char **argv)
         int cls = 0, k;
         if (o.max_rows && (long long)rows >= o.max_rows)
             break;
-        rc = tide_reader_next(rd, &row, &err);
+        /* read + featurize (a fused pass for VW input: tide/feat.h) */
+        rc = tide_featurize_next(model->fz, rd, &row, &x, &err);
         if (rc == TIDE_EOF)
             break;
         if (rc == TIDE_OK && row.has_target) {
-            rc = tide_featurize(model->fz, &row, &x, &err);
-            if (rc == TIDE_OK && task == TIDE_TASK_REGRESSION) {
+            if (task == TIDE_TASK_REGRESSION) {
                 if (!row.target_is_num)
                     rc = tide_err_set(&err, TIDE_ERR_PARSE,
                                       "%s:%llu: target '%s' is not a number (regression)", o.file,
                                       (unsigned long long)row.line, row.target);
-            } else if (rc == TIDE_OK) {
+            } else {
                 rc = tide_labels_index(model->labels, row.target, row.target_len, &cls, &err);
                 if (rc)
                     tide_err_prefix(&err, "%s:%llu", o.file, (unsigned long long)row.line);

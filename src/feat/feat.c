@@ -11,15 +11,18 @@
  * Quadratic pair "A:B": a feature belongs to group A when its namespace is A,
  * or, for sources without namespaces (CSV, JSON Lines: namespace ""), when
  * its name is A. So `--quadratic nswprice:vicprice` crosses two CSV columns.
+ *
+ * tide_featurize_next reads and featurizes in one call. For VW input without
+ * quadratic pairs it takes the reader's fused path (tide_reader_next_hashed,
+ * io/vw.c): each name is hashed where the parser finds it and {bucket,
+ * value} goes straight into the vector, with no tide_field in between. Both
+ * sides hash through feat/fhash.h, so the vectors are the same bit for bit
+ * (tests/unit/test_feat.c compares them; why this split: docs/DESIGN.md).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-/* header-only xxHash: short names hash inline, with no call into the
- * shared library (the hash is the same as libxxhash's) */
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
+#include "feat/fhash.h"   /* the hash, shared with io/vw.c's fused path */
 #include "tide/feat.h"
 
 #define FNV64_PRIME 0x100000001b3ULL
@@ -72,6 +75,11 @@ static int fvec_grow(tide_fvec *v, size_t need)
     v->f = f;
     v->cap = cap;
     return TIDE_OK;
+}
+
+int tide_fvec_reserve(tide_fvec *v, size_t n)
+{
+    return n > v->cap ? fvec_grow(v, n) : TIDE_OK;
 }
 
 int tide_fvec_push(tide_fvec *v, uint32_t idx, float val)
@@ -138,7 +146,7 @@ int tide_featurizer_new(const tide_feat_opts *o, tide_featurizer **out, tide_err
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
     fz->bits = o->bits;
     fz->mask = o->bits == 32 ? 0xffffffffu : ((1u << o->bits) - 1u);
-    fz->h_empty_ns = XXH3_64bits("", 0);
+    fz->h_empty_ns = tide_fhash_ns("", 0);
     for (size_t i = 0; i < o->n_quadratic; i++) {
         rc = add_pair(fz, o->quadratic[i], err);
         if (rc) {
@@ -168,19 +176,19 @@ int tide_featurizer_bits(const tide_featurizer *fz) { return fz->bits; }
 
 static inline uint64_t hash_ns(const tide_featurizer *fz, const char *ns, size_t len)
 {
-    return len ? XXH3_64bits(ns, len) : fz->h_empty_ns;
+    return len ? tide_fhash_ns(ns, len) : fz->h_empty_ns;
 }
 
 uint32_t tide_feat_index(const tide_featurizer *fz, const char *ns, size_t ns_len,
                          const char *name, size_t name_len)
 {
-    return (uint32_t)XXH3_64bits_withSeed(name, name_len, hash_ns(fz, ns, ns_len)) & fz->mask;
+    return (uint32_t)tide_fhash_name(name, name_len, hash_ns(fz, ns, ns_len)) & fz->mask;
 }
 
 uint32_t tide_feat_index_cat(const tide_featurizer *fz, const char *ns, size_t ns_len,
                              const char *name, size_t name_len, const char *val, size_t val_len)
 {
-    uint64_t h = XXH3_64bits_withSeed(name, name_len, hash_ns(fz, ns, ns_len));
+    uint64_t h = tide_fhash_name(name, name_len, hash_ns(fz, ns, ns_len));
     return (uint32_t)XXH3_64bits_withSeed(val, val_len, h) & fz->mask;
 }
 
@@ -200,7 +208,7 @@ static uint64_t name_hash(tide_featurizer *fz, const tide_field *f, ns_cache *nc
             !memcmp(fz->cols[c].name, f->name, f->name_len))
             return fz->cols[c].h;
         if (c < 100000) {
-            uint64_t h = XXH3_64bits_withSeed(f->name, f->name_len, fz->h_empty_ns);
+            uint64_t h = tide_fhash_name(f->name, f->name_len, fz->h_empty_ns);
             if (c >= fz->n_cols) {
                 size_t n = c + 1 > fz->n_cols * 2 ? c + 1 : fz->n_cols * 2;
                 col_cache *cc = realloc(fz->cols, n * sizeof *cc);
@@ -222,7 +230,7 @@ static uint64_t name_hash(tide_featurizer *fz, const tide_field *f, ns_cache *nc
         nc->len = f->ns_len;
         nc->h = hash_ns(fz, f->ns, f->ns_len);
     }
-    return XXH3_64bits_withSeed(f->name, f->name_len, nc->h);
+    return tide_fhash_name(f->name, f->name_len, nc->h);
 }
 
 static int in_group(const tide_field *f, const char *g, size_t glen)
@@ -319,6 +327,24 @@ int tide_featurize(tide_featurizer *fz, const tide_row *row, tide_fvec *v, tide_
         free(fh);
     if (groups != groups_local)
         free(groups);
+    return rc;
+}
+
+int tide_featurizer_fused(const tide_featurizer *fz, const tide_reader *r)
+{
+    return fz->n_pairs == 0 && tide_reader_format(r) == TIDE_FMT_VW;
+}
+
+int tide_featurize_next(tide_featurizer *fz, tide_reader *r, tide_row *row, tide_fvec *v,
+                        tide_err *err)
+{
+    int rc;
+    /* the fused path: what it does not do (crossing) sends rows here */
+    if (tide_featurizer_fused(fz, r))
+        return tide_reader_next_hashed(r, row, fz->mask, v, err);
+    rc = tide_reader_next(r, row, err);
+    if (rc == TIDE_OK && row->has_target)
+        rc = tide_featurize(fz, row, v, err);
     return rc;
 }
 

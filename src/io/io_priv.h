@@ -135,6 +135,9 @@ void tide_csv_free(tide_reader *r);
 int tide_jsonl_next(tide_reader *r, tide_row *row, tide_err *err);
 void tide_jsonl_free(tide_reader *r);
 int tide_vw_next(tide_reader *r, tide_row *row, tide_err *err);
+/* The fused path of tide_reader_next_hashed (vw.c). */
+int tide_vw_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, struct tide_fvec *v,
+                        tide_err *err);
 
 /* ---- fast number parser ----------------------------------------------- */
 

@@ -487,6 +487,21 @@ int tide_reader_next(tide_reader *r, tide_row *row, tide_err *err)
     }
 }
 
+int tide_reader_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, struct tide_fvec *v,
+                            tide_err *err)
+{
+    if (!r || !row || !v)
+        return tide_err_set(err, TIDE_ERR_ARG,
+                            "tide_reader_next_hashed: reader, row and vector are required");
+    if (r->fmt != TIDE_FMT_VW)
+        return tide_err_set(err, TIDE_ERR_UNSUPPORTED, "%s: hashed reading is for VW input only",
+                            r->name);
+    memset(row, 0, sizeof *row);
+    row->weight = 1.0;
+    row->fields = r->fields;
+    return tide_vw_next_hashed(r, row, mask, v, err);
+}
+
 uint64_t tide_reader_bytes_read(const tide_reader *r)
 {
     z_off_t off;

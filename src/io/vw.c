@@ -16,10 +16,22 @@
  * byte-class table and the inline Clinger number parser; fields point into
  * the reader's buffer and the fields array is reused, so steady state does
  * not allocate.
+ *
+ * The same pass has a second, fused output (tide_reader_next_hashed, used by
+ * tide_featurize_next when there are no quadratic pairs): instead of a
+ * tide_field per feature (nine stores the featurizer then reads back), each
+ * name is hashed where the scan ends (feat/fhash.h, the featurizer's own
+ * hash; h(ns) once per namespace) and {bucket, float value} is written
+ * straight into the caller's vector. One body, vw_parse_as(), serves both:
+ * its `hashed` argument is a constant in each of the two callers, so each
+ * gets its own specialised loop and the tokenizing cannot drift apart.
  */
 #include "io/io_priv.h"
 
 #include <string.h>
+
+#include "feat/fhash.h"
+#include "tide/feat.h"
 
 enum { C_WS = 1, C_BAR = 2, C_COLON = 4 };
 
@@ -51,8 +63,12 @@ static const char *tok_end(const char *t, const char *e)
     return t;
 }
 
-static int vw_parse(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row *row,
-                    tide_err *err)
+/* Parses one line into row: into r->fields, or (hashed) into hv as
+ * buckets with mask. Always inlined into its two callers, which pass hashed
+ * as a constant. */
+static inline __attribute__((always_inline)) int
+vw_parse_as(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row *row, const int hashed,
+            tide_fvec *hv, uint32_t mask, tide_err *err)
 {
     char *bar = memchr(s, '|', (size_t)(e - s));
     char *le = bar ? bar : e;
@@ -114,6 +130,16 @@ static int vw_parse(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row 
      * below could otherwise alias them and force reloads) */
     tide_field *fields = r->fields;
     size_t fields_cap = r->fields_cap, n_ignore = r->n_ignore;
+    /* hashed: the output vector, its usable capacity, h(ns) of the current
+     * namespace, and the first value that overflows a float (an error only
+     * for rows with a target, after the whole line parsed: the order of
+     * tide_reader_next then tide_featurize) */
+    tide_feat *hf = hashed ? hv->f : NULL;
+    size_t hcap = hashed ? (hv->cap < TIDE_IO_MAX_FIELDS ? hv->cap : TIDE_IO_MAX_FIELDS) : 0;
+    uint64_t nsh = 0;
+    const char *ovf = NULL;
+    size_t ovf_len = 0;
+    double ovf_num = 0;
     p = bar;
     while (p && p < e) {
         const char *ns = ++p;
@@ -131,6 +157,8 @@ static int vw_parse(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row 
                 p = (char *)end;
             }
         }
+        if (hashed)
+            nsh = tide_fhash_ns(ns, ns_len);
         for (;;) {
             const char *name;
             size_t name_len;
@@ -156,6 +184,34 @@ static int vw_parse(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row 
             if (n_ignore && (tide_io_ignored(r, ns, ns_len) ||
                              tide_io_ignored(r, name, name_len)))
                 continue;
+            if (hashed) {
+                double num = v * scale;
+                float val = (float)num;
+                uint64_t h;
+                if (scale != 1.0 && !isfinite(num))
+                    return vw_err(r, lineno, s, name, err, "feature value times the namespace "
+                                  "scale is not finite:", name, tok_end(name, e));
+                if (!isfinite(val) && !ovf) {
+                    ovf = name;
+                    ovf_len = name_len;
+                    ovf_num = num;
+                }
+                h = tide_fhash_name(name, name_len, nsh);
+                if (nf == hcap) {
+                    int rc = nf >= TIDE_IO_MAX_FIELDS ? TIDE_ERR_LIMIT
+                                                      : tide_fvec_reserve(hv, nf + 1);
+                    if (rc)
+                        return tide_err_set(err, rc, "%s:%llu:%zu: more than %zu features in "
+                                            "one example", r->name, (unsigned long long)lineno,
+                                            (size_t)(name - s) + 1, TIDE_IO_MAX_FIELDS);
+                    hf = hv->f;
+                    hcap = hv->cap < TIDE_IO_MAX_FIELDS ? hv->cap : TIDE_IO_MAX_FIELDS;
+                }
+                hf[nf].idx = (uint32_t)h & mask;
+                hf[nf].val = val;
+                nf++;
+                continue;
+            }
             if (nf == fields_cap) {
                 int rc = tide_io_fields_reserve(r, nf + 1, err);
                 if (rc)
@@ -180,10 +236,30 @@ static int vw_parse(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row 
                               "is not finite:", name, tok_end(name, e));
         }
     }
+    row->line = lineno;
+    if (hashed) {
+        hv->n = nf;
+        row->n_fields = 0;
+        if (ovf && row->has_target) /* tide_featurize's message */
+            return tide_err_set(err, TIDE_ERR_PARSE, "line %llu: feature '%.*s' = %g overflows "
+                                "a float", (unsigned long long)lineno, (int)ovf_len, ovf, ovf_num);
+        return TIDE_OK;
+    }
     row->fields = fields;
     row->n_fields = nf;
-    row->line = lineno;
     return TIDE_OK;
+}
+
+static int vw_parse(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row *row,
+                    tide_err *err)
+{
+    return vw_parse_as(r, s, e, lineno, row, 0, NULL, 0, err);
+}
+
+static int vw_parse_hashed(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row *row,
+                           tide_fvec *hv, uint32_t mask, tide_err *err)
+{
+    return vw_parse_as(r, s, e, lineno, row, 1, hv, mask, err);
 }
 
 int tide_vw_next(tide_reader *r, tide_row *row, tide_err *err)
@@ -200,5 +276,23 @@ int tide_vw_next(tide_reader *r, tide_row *row, tide_err *err)
         if (p == s + n)
             continue; /* blank line */
         return vw_parse(r, s, s + n, lineno, row, err);
+    }
+}
+
+int tide_vw_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, tide_fvec *v,
+                        tide_err *err)
+{
+    for (;;) {
+        char *s, *p;
+        size_t n;
+        uint64_t lineno;
+        int rc = tide_io_next_line(r, &s, &n, &lineno, err);
+        if (rc)
+            return rc;
+        for (p = s; p < s + n && (CL(*p) & C_WS); p++)
+            ;
+        if (p == s + n)
+            continue; /* blank line */
+        return vw_parse_hashed(r, s, s + n, lineno, row, v, mask, err);
     }
 }

@@ -9,6 +9,7 @@
  * worked out by hand in the comments. */
 #include "testutil.h"
 #include "tide/feat.h"
+#include "tide/io.h"
 
 #include <xxhash.h>
 
@@ -649,6 +650,235 @@ static void test_scaler_save_load(void **st)
     tide_scaler_free(s);
 }
 
+
+/* ---- fused VW path (tide_featurize_next) ------------------------------- */
+
+/* Lines the fused path must treat exactly as the generic one: namespaces
+ * with a scale, features without a value, categorical-looking names,
+ * repeated and empty namespaces, '|' directly followed by a name, tabs,
+ * CRLF, importance and tag, unlabelled rows, blank lines, exponents and
+ * 20-digit values (the strtod path), a namespace without features, values
+ * that overflow a float (an error only with a target, and only when the
+ * reader finds nothing wrong later in the line), bad values, a scale that
+ * makes a value infinite. */
+static const char FUSED_VW[] =
+    "1 |n:0.5 a:2 b c:-1.25\n"
+    "0 |c c0=v12 c1=v84 c2=v90\n"
+    "1 |a x:1 |b y:2 |a z:3\n"
+    "1 | x:1 y\n"
+    "0 |x:1 y:2\n"
+    "1\t|a\tx:1\t\ty:2 \t\n"
+    "1 2.5 'tag|a x:1\n"
+    "-1 0.5 0.1 |a x:-4\n"
+    "|a x:1 y\n"
+    "\n"
+    "   \n"
+    "1 |a x:1e2 y:.5 z:-0.0 w:12345678901234567890 v:+3 u:1.5E-3\n"
+    "1 |a x:1\r\n"
+    "0 |a\n"
+    "1 |a huge:1e300 ok:1\n"
+    "|a huge:1e300\n"
+    "1 |a:1e30 x:1e10\n"
+    "1 |a huge:1e300 bad:xyz\n"
+    "1 |a x:abc\n"
+    "1 |a:1e200 x:1e200\n"
+    "1 |a x:1 |\n"
+    "0 |b y:2 |a\n"
+    "1 |a x:2\n";
+
+/* Reads data twice, through tide_reader_next + tide_featurize and through
+ * tide_featurize_next, and checks every status, message, row and (for rows
+ * with a target) vector is the same, bit for bit. Returns the number of
+ * vectors compared; *errors gets the number of error statuses. */
+static size_t compare_paths(tide_featurizer *fz, const char *data, size_t len,
+                            const tide_reader_opts *o, int want_fused, size_t *errors)
+{
+    tide_reader *ra = NULL, *rb = NULL;
+    tide_row a, b;
+    tide_fvec va, vb;
+    tide_err ea, eb;
+    size_t compared = 0;
+    *errors = 0;
+    tide_fvec_init(&va);
+    tide_fvec_init(&vb);
+    assert_int_equal(tide_reader_open_mem(data, len, "t.vw", o, &ra, &ea), TIDE_OK);
+    assert_int_equal(tide_reader_open_mem(data, len, "t.vw", o, &rb, &eb), TIDE_OK);
+    assert_int_equal(tide_featurizer_fused(fz, rb), want_fused);
+    for (;;) {
+        int rca, rcb;
+        tide_err_clear(&ea);
+        tide_err_clear(&eb);
+        rca = tide_reader_next(ra, &a, &ea);
+        if (rca == TIDE_OK && a.has_target)
+            rca = tide_featurize(fz, &a, &va, &ea);
+        rcb = tide_featurize_next(fz, rb, &b, &vb, &eb);
+        assert_int_equal(rca, rcb);
+        if (rca == TIDE_EOF)
+            break;
+        if (rca != TIDE_OK) {
+            assert_string_equal(ea.msg, eb.msg);
+            (*errors)++;
+            continue;
+        }
+        assert_int_equal(a.line, b.line);
+        assert_int_equal(a.has_target, b.has_target);
+        assert_true(a.weight == b.weight);
+        assert_int_equal(a.tag_len, b.tag_len);
+        if (a.tag_len)
+            assert_memory_equal(a.tag, b.tag, a.tag_len);
+        /* the fused path hands out no fields */
+        assert_int_equal(b.n_fields, want_fused ? 0 : a.n_fields);
+        if (!a.has_target)
+            continue;
+        assert_string_equal(a.target, b.target);
+        assert_int_equal(a.target_is_num, b.target_is_num);
+        assert_int_equal(va.n, vb.n);
+        for (size_t i = 0; i < va.n; i++) {
+            uint32_t x, y;
+            assert_int_equal(va.f[i].idx, vb.f[i].idx);
+            memcpy(&x, &va.f[i].val, 4);
+            memcpy(&y, &vb.f[i].val, 4);
+            if (x != y)
+                fail_msg("line %llu entry %zu: value %a vs %a", (unsigned long long)a.line, i,
+                         (double)va.f[i].val, (double)vb.f[i].val);
+        }
+        compared++;
+    }
+    tide_reader_free(ra);
+    tide_reader_free(rb);
+    tide_fvec_free(&va);
+    tide_fvec_free(&vb);
+    return compared;
+}
+
+static void test_fused_same_as_generic(void **st)
+{
+    (void)st;
+    static const char *ign[] = {"b", "y"};
+    tide_featurizer *fz = new_fz(18, NULL, 0), *small = new_fz(3, NULL, 0);
+    tide_reader_opts o;
+    size_t errors, n;
+    char *big;
+    size_t len = 0;
+    tide_reader_opts_init(&o);
+    o.format = TIDE_FMT_VW;
+    n = compare_paths(fz, FUSED_VW, sizeof FUSED_VW - 1, &o, 1, &errors);
+    /* 23 lines: 2 blank, 2 unlabelled (one with 1e300, not an error), 5
+     * errors (2 float overflows, 3 reader errors) */
+    assert_int_equal(n, 14);
+    assert_int_equal(errors, 5);
+    n = compare_paths(small, FUSED_VW, sizeof FUSED_VW - 1, &o, 1, &errors);
+    assert_int_equal(n, 14);
+    /* --ignore is the reader's: same on both paths */
+    o.ignore = ign;
+    o.n_ignore = 2;
+    n = compare_paths(fz, FUSED_VW, sizeof FUSED_VW - 1, &o, 1, &errors);
+    assert_int_equal(n, 14);
+    o.ignore = NULL;
+    o.n_ignore = 0;
+    /* many features per row: the vector grows inside the parser */
+    big = malloc(200000);
+    assert_non_null(big);
+    for (int r = 0; r < 3; r++) {
+        len += (size_t)sprintf(big + len, "%d |a", r & 1);
+        for (int i = 0; i < 2000 * (r + 1) / 3; i++)
+            len += (size_t)sprintf(big + len, " f%d:%d.%d", i, i - 500, i % 7);
+        len += (size_t)sprintf(big + len, " |b g h:2\n");
+    }
+    n = compare_paths(fz, big, len, &o, 1, &errors);
+    assert_int_equal(n, 3);
+    assert_int_equal(errors, 0);
+    free(big);
+    tide_featurizer_free(fz);
+    tide_featurizer_free(small);
+}
+
+/* The fused vector against the documented hash, worked out here. */
+static void test_fused_by_hand(void **st)
+{
+    (void)st;
+    static const char line[] = "1 |a:2 x:1.5 y\t|b z:-3 c0=v7 | w:0.25\n";
+    tide_featurizer *fz = new_fz(18, NULL, 0);
+    tide_reader *r = NULL;
+    tide_reader_opts o;
+    tide_row row;
+    tide_fvec v;
+    tide_err e;
+    tide_reader_opts_init(&o);
+    o.format = TIDE_FMT_VW;
+    tide_fvec_init(&v);
+    assert_int_equal(tide_reader_open_mem(line, sizeof line - 1, "h.vw", &o, &r, &e), TIDE_OK);
+    assert_int_equal(tide_featurize_next(fz, r, &row, &v, &e), TIDE_OK);
+    assert_int_equal(v.n, 5);
+    assert_int_equal(v.f[0].idx, (uint32_t)h_name("a", "x") & mask_of(18));
+    assert_true(v.f[0].val == 3.0f);   /* 1.5 x scale 2 */
+    assert_int_equal(v.f[1].idx, (uint32_t)h_name("a", "y") & mask_of(18));
+    assert_true(v.f[1].val == 2.0f);   /* no value: 1 x scale 2 */
+    assert_int_equal(v.f[2].idx, (uint32_t)h_name("b", "z") & mask_of(18));
+    assert_true(v.f[2].val == -3.0f);
+    assert_int_equal(v.f[3].idx, (uint32_t)h_name("b", "c0=v7") & mask_of(18));
+    assert_true(v.f[3].val == 1.0f);
+    assert_int_equal(v.f[4].idx, (uint32_t)h_name("", "w") & mask_of(18));
+    assert_true(v.f[4].val == 0.25f);
+    assert_int_equal(tide_featurize_next(fz, r, &row, &v, &e), TIDE_EOF);
+    tide_reader_free(r);
+    tide_fvec_free(&v);
+    tide_featurizer_free(fz);
+}
+
+/* Where the fused path does not apply, tide_featurize_next falls back to
+ * reader + featurizer: quadratic pairs, and every format but VW. */
+static void test_fused_fallback(void **st)
+{
+    (void)st;
+    const char *q[] = {"a:b"};
+    static const char csv[] = "x,c,y\n1.5,red,1\n-2,blue,0\n";
+    tide_featurizer *plain = new_fz(18, NULL, 0), *quad = new_fz(18, q, 1);
+    tide_reader *r = NULL;
+    tide_reader_opts o;
+    tide_row row;
+    tide_fvec v;
+    tide_err e;
+    size_t n, errors;
+    tide_fvec_init(&v);
+    tide_reader_opts_init(&o);
+    o.format = TIDE_FMT_VW;
+    /* with a pair: the generic path, crossings included */
+    n = compare_paths(quad, FUSED_VW, sizeof FUSED_VW - 1, &o, 0, &errors);
+    assert_int_equal(n, 14);
+    assert_int_equal(errors, 5);
+    {
+        static const char line[] = "1 |a x:2 |b y:3\n";
+        assert_int_equal(tide_reader_open_mem(line, sizeof line - 1, "q.vw", &o, &r, &e),
+                         TIDE_OK);
+        assert_int_equal(tide_featurizer_fused(quad, r), 0);
+        assert_int_equal(tide_featurize_next(quad, r, &row, &v, &e), TIDE_OK);
+        assert_int_equal(row.n_fields, 2);
+        assert_int_equal(v.n, 3); /* x, y and x*y */
+        assert_int_equal(v.f[2].idx,
+                         (uint32_t)((h_name("a", "x") * FNV64_PRIME) ^ h_name("b", "y")) &
+                             mask_of(18));
+        assert_true(v.f[2].val == 6.0f);
+        tide_reader_free(r);
+    }
+    /* CSV: the generic path (column cache, categorical values) */
+    tide_reader_opts_init(&o);
+    o.format = TIDE_FMT_CSV;
+    assert_int_equal(tide_reader_open_mem(csv, sizeof csv - 1, "t.csv", &o, &r, &e), TIDE_OK);
+    assert_int_equal(tide_featurizer_fused(plain, r), 0);
+    assert_int_equal(tide_reader_next_hashed(r, &row, mask_of(18), &v, &e), TIDE_ERR_UNSUPPORTED);
+    assert_int_equal(tide_featurize_next(plain, r, &row, &v, &e), TIDE_OK);
+    assert_int_equal(row.n_fields, 2);
+    assert_int_equal(v.n, 2);
+    assert_int_equal(v.f[0].idx, (uint32_t)h_name("", "x") & mask_of(18));
+    assert_true(v.f[0].val == 1.5f);
+    assert_int_equal(v.f[1].idx, (uint32_t)h_cat("", "c", "red") & mask_of(18));
+    tide_reader_free(r);
+    tide_fvec_free(&v);
+    tide_featurizer_free(plain);
+    tide_featurizer_free(quad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -665,6 +895,9 @@ int main(void)
         cmocka_unit_test(test_quadratic_many_pairs),
         cmocka_unit_test(test_column_cache),
         cmocka_unit_test(test_featurizer_save_load),
+        cmocka_unit_test(test_fused_same_as_generic),
+        cmocka_unit_test(test_fused_by_hand),
+        cmocka_unit_test(test_fused_fallback),
         cmocka_unit_test(test_fvec_basics),
         cmocka_unit_test(test_scaler_welford),
         cmocka_unit_test(test_scaler_unseen_and_many),
