@@ -1266,6 +1266,53 @@ static int audit_batch(tide_server *s, citem *batch, tide_err *err)
     return TIDE_OK;
 }
 
+/* True when every label of a label item joins an event already committed
+ * (found in the model's join cache, which holds committed events only). */
+static int labels_joined_in_cache(citem *c)
+{
+    if (atomic_load(&c->m->deleted) || !c->m->jc.n)
+        return 0;
+    for (size_t i = 0; i < c->nlb; i++)
+        if (!jcache_get(&c->m->jc, c->lb[i].event_id))
+            return 0;
+    return 1;
+}
+
+/* Called with the queue left after a transaction's cut (s->ch.., under
+ * cmu): durable writes that wait only behind logged predictions join this
+ * transaction, appended after its last item `last`. A label item may pass
+ * queued events only if each of its labels joins an already committed
+ * event (a queued event could otherwise be the one it names); /learn items
+ * name no event. Neither passes another label or learn item: their order
+ * is their order in the label log. So an acknowledged label is not held
+ * behind a backlog of best-effort event logging (up to
+ * SERVE_MAX_PENDING_EVENTS events, seconds of commits). */
+static void overtake_events(tide_server *s, citem *last)
+{
+    citem *prev = NULL, *c = s->ch;
+    for (size_t scanned = 0; c && scanned < 100000; scanned++) {
+        citem *next = c->next;
+        if (c->kind == CI_EVENTS) {
+            prev = c;
+            c = next;
+            continue;
+        }
+        if (c->kind != CI_LEARN && !(c->kind == CI_LABELS && labels_joined_in_cache(c)))
+            break;
+        if (prev)   /* unlink */
+            prev->next = next;
+        else
+            s->ch = next;
+        if (s->ct == c)
+            s->ct = prev;
+        s->cn--;
+        last->next = c;   /* append to the transaction */
+        c->next = NULL;
+        last = c;
+        c = next;
+    }
+}
+
 static void *committer_main(void *arg)
 {
     tide_server *s = arg;
@@ -1302,6 +1349,7 @@ static void *committer_main(void *arg)
                 s->ch = cut->next;
                 cut->next = NULL;
                 s->cn -= kept + 1;
+                overtake_events(s, cut);
             } else {
                 s->ch = s->ct = NULL;
                 s->cn = 0;

@@ -163,4 +163,47 @@ check "delete: still 404 after a restart (got $CODE)" test "$CODE" = 404
 serve_stop
 check "delete: exit 0" test "$STOP_RC" = 0
 
+# ---- 5. a label is not held behind a backlog of logged predictions -------------
+# Each commit takes 250 ms ("fault_commit_delay_ms") and at most ~8192
+# logged events, so 40 batches of 1000 predictions are a backlog of about
+# five commits. A label whose event was committed before passes the queued
+# events: it is answered while events are still pending. A label for an
+# event still in the queue cannot pass it: it waits and joins (200, not 404).
+D5=$TMP/d5
+echo '{"fault_commit_delay_ms": 250}' > "$TMP/c5.json"
+serve_start "$D5" --config "$TMP/c5.json"
+call POST /v1/models "$SPEC"
+call POST /v1/models/k/predict '{"id":"old","features":{"x":1}}'
+for _ in $(seq 1 100); do [ "$(prom tide_events_pending)" = 0 ] && break; sleep 0.05; done
+python3 - "$PORT" > "$TMP/flood.out" 2>&1 <<'PY'
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=60)
+body = json.dumps({"instances": [{"features": {"x": i}} for i in range(1000)]})
+codes = []
+for _ in range(40):
+    c.request("POST", "/v1/models/k/predict", body, {"Content-Type": "application/json"})
+    r = c.getresponse(); r.read(); codes.append(r.status)
+c.request("POST", "/v1/models/k/predict", json.dumps({"id": "late", "features": {"x": 2}}),
+          {"Content-Type": "application/json"})
+r = c.getresponse(); r.read(); codes.append(r.status)
+print("codes", sorted(set(codes)))
+PY
+check "backlog: every predict answered 200 ($(cat "$TMP/flood.out"))" grep -q "codes \[200\]" "$TMP/flood.out"
+P0=$(prom tide_events_pending)
+# every prediction is answered and nothing new arrives: without overtaking,
+# the label would be answered only once the whole backlog is committed
+call POST /v1/models/k/labels '{"id":"old","label":"1"}'
+P5=$(prom tide_events_pending)
+check "backlog: the label of a committed event is 200 (got $CODE)" test "$CODE" = 200
+check "backlog: ... answered while logged events are still queued ($P0 before, $P5 after)" \
+  test "${P0:-0}" -ge 16384 -a "${P5:-0}" -gt 0
+call POST /v1/models/k/labels '{"id":"late","label":"0"}'
+check "backlog: a label for a queued event waits for it and joins (got $CODE)" test "$CODE" = 200
+for _ in $(seq 1 200); do [ "$(prom tide_events_pending)" = 0 ] && break; sleep 0.05; done
+call GET "/v1/models/k/labels?after=0&limit=10"
+check "backlog: both labels stored, in acknowledgement order" \
+  python3 -c 'import json,sys; print([l["id"] for l in json.loads(sys.argv[1])["labels"]]); sys.exit(0 if [l["id"] for l in json.loads(sys.argv[1])["labels"]] == ["old", "late"] else 1)' "$BODY"
+serve_stop
+check "backlog: exit 0" test "$STOP_RC" = 0
+
 finish
