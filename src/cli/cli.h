@@ -46,4 +46,21 @@ void cli_progress_start(cli_progress *p, const char *label, uint64_t total_bytes
 void cli_progress_update(cli_progress *p, uint64_t rows, uint64_t bytes_done);
 void cli_progress_end(cli_progress *p);
 
+/* ---- HTML report of tide replay (report.c) ---------------------------- */
+/* The progressive metrics over the stream as SVG charts, with the drift
+ * alarms; regression: MAE and RMSE, else accuracy and log loss, cumulative
+ * and over the last `window` rows (0: none). */
+typedef struct cli_report cli_report;
+int cli_report_new(int regression, size_t window, cli_report **out);
+void cli_report_free(cli_report *r);
+/* One scored row (before it is learned): y its class, proba the predicted
+ * distribution over k classes; or y and the predicted value. */
+void cli_report_class(cli_report *r, int y, const double *proba, int k, double w);
+void cli_report_reg(cli_report *r, double y, double pred, double w);
+/* An alarm raised after 0-based scored row `row`; drift 1, warning 0. */
+void cli_report_alarm(cli_report *r, uint64_t row, const char *detector, int drift);
+/* Writes the self-contained HTML file; title and summary are plain text. */
+int cli_report_write(cli_report *r, const char *path, const char *title, const char *summary,
+                     tide_err *err);
+
 #endif

@@ -34,6 +34,7 @@ typedef struct replay_opts {
     size_t n_detectors;
     const char *target;
     const char *save;
+    const char *report;   /* --report FILE.html */
     tide_format format;
     long delay, every, window, bits;
     long long max_rows;
@@ -66,7 +67,9 @@ static void usage(FILE *f)
             "  --max-rows N         stop after N rows\n"
             "  --skip-bad           count and skip malformed rows instead of stopping\n"
             "  --save FILE          write the final model (load with `tide predict --model`)\n"
-            "  --json               print the final summary as one JSON object\n");
+            "  --json               print the final summary as one JSON object\n"
+            "  --report FILE        write an HTML report: metrics over the stream and drift\n"
+            "                       alarms drawn as SVG charts\n");
 }
 
 static int parse_long(const char *opt, const char *v, long lo, long hi, long *out)
@@ -141,6 +144,9 @@ static int parse_args(int argc, char **argv, replay_opts *o)
         } else if (!strcmp(a, "--save")) {
             NEEDV();
             o->save = v;
+        } else if (!strcmp(a, "--report")) {
+            NEEDV();
+            o->report = v;
         } else if (!strcmp(a, "--format")) {
             NEEDV();
             if (!strcmp(v, "csv"))
@@ -269,6 +275,41 @@ static int step(tide_learner *l, const tide_fvec *x, double y, double w, long de
 
 /* A row the learner could not learn (out of memory: targets and weights
  * were checked before) ends the replay; its metrics would be stale. */
+/* --report: the summary printed at the end, as the report's text. */
+static int write_report(cli_report *rep, const replay_opts *o, const tide_model *model,
+                        const tide_metrics *metrics, uint64_t rows, double secs,
+                        uint64_t n_alarms, tide_err *err)
+{
+    char params[1024], title[512], *txt = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&txt, &len);
+    int rc;
+    if (!f)
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory for the report");
+    tide_params_format(&model->learner->params, params, sizeof params);
+    fprintf(f, "%s: %s (%s)\n", o->file, model->learner->vt->name, params);
+    print_metrics_line(f, rows, metrics, 0);
+    if (o->window)
+        print_metrics_line(f, rows, metrics, 1);
+    fprintf(f, "%llu rows in %.3f s (%.0f rows/s)", (unsigned long long)rows, secs,
+            secs > 0 ? (double)rows / secs : 0.0);
+    if (o->delay)
+        fprintf(f, ", labels %ld rows late", o->delay);
+    if (o->n_detectors) {
+        fprintf(f, "\n%llu drift alarm(s) from", (unsigned long long)n_alarms);
+        for (size_t i = 0; i < o->n_detectors; i++)
+            fprintf(f, " %s", o->detectors[i]);
+    }
+    if (fclose(f)) {
+        free(txt);
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory for the report");
+    }
+    snprintf(title, sizeof title, "tide replay: %s, %s", o->file, model->learner->vt->name);
+    rc = cli_report_write(rep, o->report, title, txt ? txt : "", err);
+    free(txt);
+    return rc;
+}
+
 static int learn_failed(int rc, const char *file, uint64_t line)
 {
     fprintf(stderr, "tide replay: %s:%llu: learning failed: %s\n", file, (unsigned long long)line,
@@ -286,6 +327,7 @@ int cmd_replay(int argc, char **argv)
     tide_learner *learner = NULL;
     tide_model *model = NULL;
     tide_metrics *metrics = NULL;
+    cli_report *report = NULL;
     tide_detector *det[MAX_LIST] = {0};
     json_t *alarms = NULL;
     pending *ring = NULL;        /* labels in flight; grows while it fills */
@@ -339,6 +381,10 @@ int cmd_replay(int argc, char **argv)
     if (tide_metrics_new(task == TIDE_TASK_REGRESSION ? TIDE_METRIC_REGRESS : TIDE_METRIC_CLASSIFY,
                          (size_t)o.window, &metrics) ||
         !(proba = calloc(TIDE_MAX_CLASSES, sizeof *proba))) {
+        fprintf(stderr, "tide replay: out of memory\n");
+        goto done;
+    }
+    if (o.report && cli_report_new(task == TIDE_TASK_REGRESSION, (size_t)o.window, &report)) {
         fprintf(stderr, "tide replay: out of memory\n");
         goto done;
     }
@@ -407,6 +453,8 @@ int cmd_replay(int argc, char **argv)
                 goto done;
             }
             tide_metrics_add_reg(metrics, y, proba[0], w);
+            if (report)
+                cli_report_reg(report, y, proba[0], w);
         } else {
             int K, pos;
             y = cls;
@@ -416,6 +464,8 @@ int cmd_replay(int argc, char **argv)
                 status = learn_failed(rc, o.file, row.line);
                 goto done;
             }
+            if (report)
+                cli_report_class(report, cls, proba, K, w);
             pos = tide_labels_positive(model->labels);
             if (K == 2 && pos == 0) { /* metrics report F1 of index 1: swap */
                 double t = proba[0];
@@ -450,6 +500,9 @@ int cmd_replay(int argc, char **argv)
                                           "kind", s == TIDE_DRIFT_DETECTED ? "drift" : "warning",
                                           "row", (json_int_t)(rows - 1), "line",
                                           (json_int_t)row.line));
+                    if (report)
+                        cli_report_alarm(report, rows - 1, o.detectors[i],
+                                         s == TIDE_DRIFT_DETECTED);
                     if (!o.json && s == TIDE_DRIFT_DETECTED)
                         printf("drift: %s at row %llu (line %llu)\n", o.detectors[i],
                                (unsigned long long)(rows - 1), (unsigned long long)row.line);
@@ -530,6 +583,10 @@ int cmd_replay(int argc, char **argv)
         fprintf(stderr, "tide replay: %s\n", err.msg);
         goto done;
     }
+    if (report && write_report(report, &o, model, metrics, rows, secs, n_alarms, &err)) {
+        fprintf(stderr, "tide replay: %s\n", err.msg);
+        goto done;
+    }
     if (o.json) {
         json_t *out = json_pack(
             "{s:s, s:s, s:I, s:f, s:f, s:I, s:I, s:I, s:o, s:o, s:I, s:o, s:I}", "file", o.file,
@@ -575,6 +632,7 @@ done:
     tide_fvec_free(&x);
     tide_reader_free(rd);
     tide_metrics_free(metrics);
+    cli_report_free(report);
     tide_model_free(model);
     tide_featurizer_free(fz);
     tide_learner_free(learner);

@@ -281,4 +281,62 @@ subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$TIDE" replay "$D/phishing.csv" --delay 10000000 --json 2>/dev/null)
 check delay_memory_follows_stream [ "${rss:-999999999}" -lt 100000 ]
 
+# ---- --report: the HTML report's charts and data follow the run -------------
+"$TIDE" replay "$D/elec2.csv" --detector adwin,ddm --window 500 --json --report "$TMP/r.html" > "$TMP/r.json" 2>"$TMP/err"
+check report_written [ -s "$TMP/r.html" ]
+check report_matches_run python3 - "$TMP/r.html" "$TMP/r.json" <<'PY'
+import json, re, sys
+from html.parser import HTMLParser
+html, run = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+class P(HTMLParser):
+    def __init__(s):
+        super().__init__(); s.stack = []; s.poly = {}; s.drift = []; s.warn = []; s.bad = 0
+    def handle_starttag(s, t, a):
+        a = dict(a)
+        if t not in ("meta", "br", "line", "rect", "polyline"): s.stack.append(t)
+        if t == "polyline": s.poly[a["class"] + str(len(s.poly) // 2)] = a["points"].split()
+        if t == "line" and a.get("class") == "drift": s.drift.append(int(a["data-row"]))
+        if t == "rect" and a.get("class") == "warning": s.warn.append((int(a["data-row"]), int(a["data-end"])))
+    def handle_endtag(s, t):
+        if t in ("meta", "line", "rect", "polyline"): return
+        if not s.stack or s.stack.pop() != t: s.bad += 1
+p = P(); p.feed(html)
+assert p.bad == 0 and not p.stack, ("unbalanced tags", p.bad, p.stack)
+d = json.loads(re.search(r'<script id="tide-data" type="application/json">(.*?)</script>', html, re.S).group(1))
+pts = d["points"]
+assert d["rows"] == run["rows"] == pts[-1][0], (d["rows"], run["rows"], pts[-1][0])
+assert 512 <= len(pts) <= 1024, len(pts)
+assert all(b[0] > a[0] for a, b in zip(pts, pts[1:])), "rows increase"
+# the last point is the run's final metrics: cumulative and over the window
+assert abs(pts[-1][1] - run["metrics"]["accuracy"]) < 1e-9, (pts[-1][1], run["metrics"]["accuracy"])
+assert abs(pts[-1][2] - run["metrics"]["log_loss"]) < 1e-6, (pts[-1][2], run["metrics"]["log_loss"])
+assert abs(pts[-1][3] - run["window_metrics"]["accuracy"]) < 1e-9
+assert abs(pts[-1][4] - run["window_metrics"]["log_loss"]) < 1e-6
+# every drift alarm of the run is drawn, at its row, in both charts
+drifts = sorted(a["row"] for a in run["alarms"] if a["kind"] == "drift")
+assert len(drifts) > 0 and sorted(p.drift) == sorted(drifts * 2), (len(p.drift), len(drifts))
+# warnings: runs of consecutive rows covering exactly the run's warning rows
+warn_rows = sorted({(a["detector"], a["row"]) for a in run["alarms"] if a["kind"] == "warning"})
+runs = [(a["detector"], a["row"], a["end"]) for a in d["alarms"] if a["kind"] == "warning"]
+covered = sorted({(det, r) for det, s, e in runs for r in range(s, e + 1)})
+assert covered == warn_rows, (len(covered), len(warn_rows))
+assert len(p.warn) == 2 * len(runs)
+# two charts, each a cumulative and a windowed line
+assert sorted(p.poly) == ["cum0", "cum1", "win0", "win1"], sorted(p.poly)
+PY
+# regression: MAE and RMSE; a title with markup is escaped
+cp "$D/trump_approval.csv" "$TMP/a<b&c.csv"
+"$TIDE" replay "$TMP/a<b&c.csv" --learner linear --json --report "$TMP/reg.html" > "$TMP/reg.json" 2>"$TMP/err"
+check report_regression python3 - "$TMP/reg.html" "$TMP/reg.json" <<'PY'
+import json, re, sys
+html, run = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+d = json.loads(re.search(r'<script id="tide-data" type="application/json">(.*?)</script>', html, re.S).group(1))
+assert d["metrics"] == ["MAE", "RMSE"]
+assert abs(d["points"][-1][1] - run["metrics"]["mae"]) < 1e-9
+assert abs(d["points"][-1][2] - run["metrics"]["rmse"]) < 1e-9
+assert "a&lt;b&amp;c.csv" in html and "a<b&c" not in html
+PY
+"$TIDE" replay "$D/phishing.csv" --report /nonexistent/dir/r.html > /dev/null 2>"$TMP/err"; rc=$?
+check report_unwritable status_err $rc 1 "/nonexistent/dir/r.html: cannot write the report"
+
 finish
