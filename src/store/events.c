@@ -530,7 +530,8 @@ int tide_store_events_max_hex_id(tide_store *st, const char *model, const char *
     /* The (model_id, ext_id) index is walked backwards from the top of the
      * [prefix 0..0, prefix f..f] range; the GLOB skips caller ids of another
      * shape that sort inside it, so the first row is the answer. */
-    char lo[80], hi[80], pat[160];
+    /* pat: a prefix of up to 32 bytes, 8 bytes ("[0-9a-f]") per digit, NUL */
+    char lo[80], hi[80], pat[32 + 16 * 8 + 1];
     size_t pl = prefix ? strlen(prefix) : 0;
     sqlite3_stmt *s = NULL;
     int64_t mid;

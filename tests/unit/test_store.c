@@ -476,6 +476,32 @@ static void test_events_max_hex_id(void **state)
     tmp_rm(&t);
 }
 
+/* Regression: the longest prefix (32 bytes) with 16 digits needs a GLOB
+ * pattern of 32 + 16 * 8 bytes and its NUL; the pattern buffer was one byte
+ * short (a stack overflow under ASan). The id is found all the same. */
+static void test_events_max_hex_id_long_prefix(void **state)
+{
+    (void)state;
+    tmpd t;
+    tide_err e = {0};
+    uint64_t top = 0;
+    const char *pre = "pppppppppppppppppppppppppppppp--"; /* 32 bytes */
+    char id[64];
+    assert_int_equal(strlen(pre), 32);
+    tmp_make(&t);
+    tide_store *st = open_ok(t.dir);
+    mk_model(st, "m");
+    snprintf(id, sizeof id, "%s00000000000abcde", pre);
+    log_event(st, "m", id, 1);
+    assert_int_equal(tide_store_events_max_hex_id(st, "m", pre, 16, &top, &e), TIDE_OK);
+    assert_true(top == 0xabcde);
+    /* 33 bytes: refused */
+    snprintf(id, sizeof id, "%sx", pre);
+    assert_int_equal(tide_store_events_max_hex_id(st, "m", id, 16, &top, &e), TIDE_ERR_ARG);
+    tide_store_close(st);
+    tmp_rm(&t);
+}
+
 static void test_label_rules(void **state)
 {
     (void)state;
@@ -1212,6 +1238,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_creates),
         cmocka_unit_test(test_events_max_hex_id),
+        cmocka_unit_test(test_events_max_hex_id_long_prefix),
         cmocka_unit_test(test_migrations_from_v1),
         cmocka_unit_test(test_newer_version_refused),
         cmocka_unit_test(test_models),
