@@ -2110,7 +2110,12 @@ static int parse_listen(tide_server *s, const char *l, tide_err *err)
 }
 
 /* The first generated event id (see gen_id): above the clock and above
- * every generated id of every model in the store. */
+ * every generated id of every model in the store. A stored id of
+ * ev-ffffffffffffffff (a caller's: ids of that shape are accepted) has
+ * nothing above it; top + 1 would wrap to 0 and every restart would hand
+ * out ev-0000000000000000... again, duplicates of the last run's events.
+ * Such a top is skipped: the clock alone then keeps runs apart, as in an
+ * empty store. */
 static int serve_init_event_ids(tide_server *s, tide_err *err)
 {
     uint64_t next = (uint64_t)serve_wall_ms() << 20;
@@ -2119,7 +2124,7 @@ static int serve_init_event_ids(tide_server *s, tide_err *err)
         int rc = tide_store_events_max_hex_id(s->mst, s->models[i]->name, "ev-", 16, &top, err);
         if (rc)
             return rc;
-        if (top >= next)
+        if (top >= next && top != UINT64_MAX)
             next = top + 1;
     }
     atomic_store(&s->next_event_id, next);

@@ -185,6 +185,32 @@ call POST /v1/models/g/labels "{\"id\":\"$NEXT\",\"label\":\"1\"}"
 check "the new id joins its own event (200, not 409)" test "$CODE" = 200
 serve_stop
 
+# Regression: a caller id at the very top (ev- and 16 f's) has nothing above it. The counter
+# wrapped to 0, so every restart handed out ev-0000000000000000 again: its event was a duplicate
+# (not logged) and its label joined the previous run's event. Now the counter starts from the clock.
+D5=$TMP/d5
+serve_start "$D5"
+call POST /v1/models '{"name":"w","task":"binary"}'
+call POST /v1/models/w/predict '{"id":"ev-ffffffffffffffff","features":{"x":1}}'
+wait_no_pending() {
+  for _ in $(seq 1 50); do
+    call GET /metrics
+    printf '%s' "$BODY" | grep -q '^tide_events_pending 0$' && break; sleep 0.1
+  done
+}
+wait_no_pending
+serve_stop
+WIDS=""
+for run in 1 2; do
+  serve_start "$D5"
+  call POST /v1/models/w/predict '{"features":{"x":2}}'
+  WIDS="$WIDS $(printf '%s' "$BODY" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+  wait_no_pending
+  serve_stop
+done
+check "after a caller id ev-ffffffffffffffff, each restart generates new ids ($WIDS)" \
+  python3 -c 'import sys; a = sys.argv[1:]; sys.exit(0 if len(a) == 2 and a[0] != a[1] and "ev-0000000000000000" not in a else 1)' $WIDS
+
 # ---- revoking every token does not open the server ----------------------------------------------
 D2=$TMP/d2
 "$TIDE" token create only --role admin --data "$D2" > /dev/null 2>&1
