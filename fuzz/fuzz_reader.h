@@ -10,7 +10,8 @@
  * refills; both runs must return the same statuses, lines and values.
  * With FUZZ_FUSED defined (fuzz_vw.c), every input is also read through
  * tide_featurize_next's fused path and through tide_reader_next +
- * tide_featurize: statuses, messages and vectors must be the same.
+ * tide_featurize: statuses, messages, vectors and the row's line, target,
+ * weight and tag must be the same.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -116,6 +117,13 @@ static void fused_check(const uint8_t *data, size_t size, const tide_reader_opts
             continue;
         }
         if (a.line != b.line || a.has_target != b.has_target)
+            abort();
+        /* what replay reads from the row besides the vector */
+        if (a.weight != b.weight || a.target_len != b.target_len ||
+            (a.target_len && memcmp(a.target, b.target, a.target_len)) ||
+            a.target_is_num != b.target_is_num ||
+            (a.target_is_num && memcmp(&a.target_num, &b.target_num, sizeof a.target_num)) ||
+            a.tag_len != b.tag_len || (a.tag_len && memcmp(a.tag, b.tag, a.tag_len)))
             abort();
         if (a.has_target && (va.n != vb.n || (va.n && memcmp(va.f, vb.f, va.n * sizeof *va.f))))
             abort();
