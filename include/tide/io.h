@@ -59,6 +59,8 @@ typedef struct tide_row {
     const char *tag;       /* VW tag / JSONL "id" field if present, else NULL */
     size_t tag_len;
     uint64_t line;         /* 1-based physical line of the row in the input */
+    const char *source;    /* the input's name (path, or "-"), set by the readers, for
+                            * messages; NULL for rows built elsewhere (serve requests) */
 } tide_row;
 
 typedef struct tide_reader_opts {

@@ -20,6 +20,7 @@
  * (tests/unit/test_feat.c compares them; why this split: docs/DESIGN.md).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "feat/fhash.h"   /* the hash, shared with io/vw.c's fused path */
@@ -272,15 +273,20 @@ int tide_featurize(tide_featurizer *fz, const tide_row *row, tide_fvec *v, tide_
             /* one test for NaN, infinities and doubles beyond a float */
             val = (float)f->num;
             if (!isfinite(val)) {
+                /* FILE:LINE: for rows of a reader, "line N: " for other
+                 * numbered rows, nothing for a request's instance */
+                char at[320] = "";
+                if (row->source)
+                    snprintf(at, sizeof at, "%s:%llu: ", row->source,
+                             (unsigned long long)row->line);
+                else if (row->line)
+                    snprintf(at, sizeof at, "line %llu: ", (unsigned long long)row->line);
                 if (!isfinite(f->num))
-                    rc = tide_err_set(err, TIDE_ERR_PARSE, "line %llu: feature '%.*s' is %s",
-                                      (unsigned long long)row->line, (int)f->name_len, f->name,
-                                      isnan(f->num) ? "NaN" : "infinite");
+                    rc = tide_err_set(err, TIDE_ERR_PARSE, "%sfeature '%.*s' is %s", at,
+                                      (int)f->name_len, f->name, isnan(f->num) ? "NaN" : "infinite");
                 else
-                    rc = tide_err_set(err, TIDE_ERR_PARSE,
-                                      "line %llu: feature '%.*s' = %g overflows a float",
-                                      (unsigned long long)row->line, (int)f->name_len, f->name,
-                                      f->num);
+                    rc = tide_err_set(err, TIDE_ERR_PARSE, "%sfeature '%.*s' = %g overflows a float",
+                                      at, (int)f->name_len, f->name, f->num);
                 goto done;
             }
         }

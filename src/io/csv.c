@@ -405,6 +405,7 @@ static int build_row(tide_reader *r, const csv_cell *cells, size_t n, uint64_t l
     row->fields = r->fields;
     row->n_fields = k;
     row->line = lineno;
+    row->source = r->name;
     return TIDE_OK;
 }
 

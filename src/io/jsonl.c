@@ -170,6 +170,7 @@ static int jsonl_parse(tide_reader *r, const char *s, size_t n, uint64_t lineno,
     row->fields = r->fields;
     row->n_fields = nf;
     row->line = lineno;
+    row->source = r->name;
     return TIDE_OK;
 }
 

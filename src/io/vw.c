@@ -237,12 +237,14 @@ vw_parse_as(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row *row, co
         }
     }
     row->line = lineno;
+    row->source = r->name;
     if (hashed) {
         hv->n = nf;
         row->n_fields = 0;
         if (ovf && row->has_target) /* tide_featurize's message */
-            return tide_err_set(err, TIDE_ERR_PARSE, "line %llu: feature '%.*s' = %g overflows "
-                                "a float", (unsigned long long)lineno, (int)ovf_len, ovf, ovf_num);
+            return tide_err_set(err, TIDE_ERR_PARSE, "%s:%llu: feature '%.*s' = %g overflows "
+                                "a float", r->name, (unsigned long long)lineno, (int)ovf_len, ovf,
+                                ovf_num);
         return TIDE_OK;
     }
     row->fields = fields;

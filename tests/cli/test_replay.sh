@@ -339,4 +339,15 @@ PY
 "$TIDE" replay "$D/phishing.csv" --report /nonexistent/dir/r.html > /dev/null 2>"$TMP/err"; rc=$?
 check report_unwritable status_err $rc 1 "/nonexistent/dir/r.html: cannot write the report"
 
+# ---- a value beyond a float names the file, the line and the feature ---------
+printf '1 |n a:1 b:2\n0 |n a:1e300 b:2\n' > "$TMP/ovf.vw"
+printf 'a,b,y\n1,2,1\n3e300,2,0\n' > "$TMP/ovf.csv"
+printf '{"a":1,"y":1}\n{"a":-1e300,"y":0}\n' > "$TMP/ovf.jsonl"
+"$TIDE" replay "$TMP/ovf.vw" > /dev/null 2>"$TMP/err"; rc=$?
+check overflow_message_vw status_err $rc 2 "$TMP/ovf.vw:2: feature 'a' = 1e+300 overflows a float"
+"$TIDE" replay "$TMP/ovf.csv" > /dev/null 2>"$TMP/err"; rc=$?
+check overflow_message_csv status_err $rc 2 "$TMP/ovf.csv:3: feature 'a' = 3e+300 overflows a float"
+"$TIDE" replay "$TMP/ovf.jsonl" --target y > /dev/null 2>"$TMP/err"; rc=$?
+check overflow_message_jsonl status_err $rc 2 "$TMP/ovf.jsonl:2: feature 'a' = -1e+300 overflows a float"
+
 finish
