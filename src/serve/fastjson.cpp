@@ -446,7 +446,7 @@ int inst_field(walk &w, inst &in, std::string_view key, od::value v)
         std::string_view tok, s;
         if (t != od::json_type::string || (tok = v.raw_json_token()).empty() ||
             !no_surrogate_escape(tok.data() + 1) || v.get_string().get(s) ||
-            !serve_id_ok(s.data(), s.size()))
+            !serve_id_ok(s.data(), s.size()) || serve_id_reserved(s.data(), s.size()))
             return decline(w, "\"id\"");
         w.out->ids[in.ri] = keep(w, s);
         r->tag = w.out->ids[in.ri];

@@ -33,6 +33,10 @@ long serve_schema_lookup(const tide_schema *s, const char *name, size_t len, lon
                          unsigned *flags);
 size_t serve_schema_required(const tide_schema *s);
 int serve_id_ok(const char *id, size_t len);
+/* The shape of the ids the server generates ("ev-" and 16 lowercase hex
+ * digits; server.c gen_id): refused as a caller's id, so a caller cannot
+ * take an id before the server hands it out. */
+int serve_id_reserved(const char *id, size_t len);
 
 enum {
     SERVE_FAST_OK = 0,        /* *out filled; free with tide_instances_free */

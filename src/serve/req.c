@@ -484,6 +484,11 @@ static int check_instance(json_t *inst, const char *where, int need_label, size_
         return tide_reqerr_set(e, 400, "bad_id", "id",
                                "%s\"id\" must be a string of 1..%d printable ASCII "
                                "characters without spaces", where, TIDE_SERVE_MAX_ID);
+    if (id && json_is_string(id) && serve_id_reserved(json_string_value(id), json_string_length(id)))
+        return tide_reqerr_set(e, 400, "bad_id", "id",
+                               "%s\"id\" '%s' has the shape reserved for the ids tide generates "
+                               "(ev- and 16 hex digits): leave it out to get one, or use another",
+                               where, json_string_value(id));
     lab = json_object_get(inst, "label");
     if (need_label) {
         if (!lab)
@@ -503,6 +508,16 @@ static int check_instance(json_t *inst, const char *where, int need_label, size_
                                "%s\"weight\" must be a positive finite number", where);
     *nfeat = json_object_size(feats);
     return 0;
+}
+
+int serve_id_reserved(const char *id, size_t len)
+{
+    if (len != 19 || memcmp(id, "ev-", 3))
+        return 0;
+    for (size_t i = 3; i < 19; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+            return 0;
+    return 1;
 }
 
 int serve_id_ok(const char *id, size_t len)
