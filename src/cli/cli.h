@@ -48,15 +48,20 @@ void cli_progress_end(cli_progress *p);
 
 /* ---- HTML report of tide replay (report.c) ---------------------------- */
 /* The progressive metrics over the stream as SVG charts, with the drift
- * alarms; regression: MAE and RMSE, else accuracy and log loss, cumulative
- * and over the last `window` rows (0: none). */
+ * alarms: accuracy and log loss (CLASSIFY), MAE and RMSE (REGRESS), or the
+ * mean of a column's values (VALUES, tide drift), cumulative and over the
+ * last `window` rows (0: none). */
+enum { CLI_REPORT_CLASSIFY = 0, CLI_REPORT_REGRESS = 1, CLI_REPORT_VALUES = 2 };
 typedef struct cli_report cli_report;
-int cli_report_new(int regression, size_t window, cli_report **out);
+int cli_report_new(int kind, size_t window, cli_report **out);
 void cli_report_free(cli_report *r);
 /* One scored row (before it is learned): y its class, proba the predicted
  * distribution over k classes; or y and the predicted value. */
 void cli_report_class(cli_report *r, int y, const double *proba, int k, double w);
 void cli_report_reg(cli_report *r, double y, double pred, double w);
+/* VALUES: the next row's value, or a row without one (it keeps its number). */
+void cli_report_value(cli_report *r, double v);
+void cli_report_skip(cli_report *r);
 /* An alarm raised after 0-based scored row `row`; drift 1, warning 0. */
 void cli_report_alarm(cli_report *r, uint64_t row, const char *detector, int drift);
 /* Writes the self-contained HTML file; title and summary are plain text. */

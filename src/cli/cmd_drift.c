@@ -80,6 +80,9 @@ static void drift_usage(FILE *f)
             "  --format F        csv|jsonl (default: from the extension)\n"
             "  --json            print {\"detections\": [row, ...], \"warnings\": [row, ...]}\n"
             "  --skip-bad        count and skip malformed rows (they keep their row number)\n"
+            "  --report FILE     write an HTML report: the column's mean (cumulative and over\n"
+            "                    the last --window rows) with the alarms, as an SVG chart\n"
+            "  --window N        window of the report's moving mean (default 100)\n"
             "Empty cells are skipped; warnings are listed at their onset.\n");
 }
 
@@ -113,7 +116,9 @@ static void print_json_list(const rowlist *l)
 
 int cmd_drift(int argc, char **argv)
 {
-    const char *file = NULL, *column = NULL, *detector = NULL;
+    const char *file = NULL, *column = NULL, *detector = NULL, *report_path = NULL;
+    long window = 100;
+    cli_report *report = NULL;
     const char *kv[MAX_PARAMS];
     size_t n_kv = 0;
     int json = 0, rc = 2, prev_warning = 0, skip_bad = 0;
@@ -138,6 +143,17 @@ int cmd_drift(int argc, char **argv)
             json = 1;
         } else if (!strcmp(a, "--skip-bad")) {
             skip_bad = 1;
+        } else if (!strcmp(a, "--report") && has_val) {
+            report_path = argv[++i];
+        } else if (!strcmp(a, "--window") && has_val) {
+            char *end;
+            const char *v = argv[++i];
+            window = strtol(v, &end, 10);
+            if (*v == '\0' || *end || window < 1 || window > 1000000) {
+                fprintf(stderr, "tide drift: --window must be an integer in 1..1000000, got '%s'\n",
+                        v);
+                return 2;
+            }
         } else if (!strcmp(a, "--column") && has_val) {
             column = argv[++i];
         } else if (!strcmp(a, "--detector") && has_val) {
@@ -178,6 +194,11 @@ int cmd_drift(int argc, char **argv)
         fprintf(stderr, "tide drift: %s\n", err.msg);
         return err.code == TIDE_ERR_NOMEM ? 1 : 2;
     }
+    if (report_path && cli_report_new(CLI_REPORT_VALUES, (size_t)window, &report)) {
+        fprintf(stderr, "tide drift: out of memory\n");
+        rc = 1;
+        goto cleanup;
+    }
     /* the monitored column is read as the reader's target: its value comes
      * back as row.target_num whatever its position */
     opts.target = column;
@@ -199,6 +220,8 @@ int cmd_drift(int argc, char **argv)
             if (skip_bad && (r == TIDE_ERR_PARSE || r == TIDE_ERR_LIMIT)) {
                 bad++; /* a malformed row keeps its number */
                 rowno++;
+                if (report)
+                    cli_report_skip(report);
                 continue;
             }
             fprintf(stderr, "tide drift: %s\n", err.msg);
@@ -207,14 +230,14 @@ int cmd_drift(int argc, char **argv)
             rc = r == TIDE_ERR_NOMEM ? 1 : 2;
             goto cleanup;
         }
-        if (!row.has_target) {
-            skipped++;
+        if (!row.has_target || (!row.target_is_num && skip_bad)) {
+            if (row.has_target)
+                bad++;
+            else
+                skipped++;
             rowno++;
-            continue;
-        }
-        if (!row.target_is_num && skip_bad) {
-            bad++;
-            rowno++;
+            if (report)
+                cli_report_skip(report);
             continue;
         }
         if (!row.target_is_num) {
@@ -226,6 +249,11 @@ int cmd_drift(int argc, char **argv)
         }
         s = tide_detector_update(det, row.target_num);
         used++;
+        if (report) {
+            cli_report_value(report, row.target_num);
+            if (s != TIDE_DRIFT_NONE)
+                cli_report_alarm(report, rowno, detector, s == TIDE_DRIFT_DETECTED);
+        }
         if (s == TIDE_DRIFT_DETECTED) {
             if (rowlist_push(&drifts, rowno))
                 goto nomem;
@@ -238,6 +266,20 @@ int cmd_drift(int argc, char **argv)
     }
     if (bad)
         fprintf(stderr, "tide drift: skipped %llu malformed row(s)\n", (unsigned long long)bad);
+    if (report) {
+        char title[512], summary[1024];
+        tide_params_format(&det->params, pbuf, sizeof pbuf);
+        snprintf(title, sizeof title, "tide drift: %s, column %s, %s", file, column, detector);
+        snprintf(summary, sizeof summary,
+                 "detector %s (%s)\n%llu values, %llu rows without one\n%zu drifts, %zu warnings "
+                 "(at their onset)", detector, pbuf, (unsigned long long)used,
+                 (unsigned long long)(skipped + bad), drifts.n, warnings.n);
+        if (cli_report_write(report, report_path, title, summary, &err)) {
+            fprintf(stderr, "tide drift: %s\n", err.msg);
+            rc = 1;
+            goto cleanup;
+        }
+    }
     if (json) {
         printf("{\"detections\": ");
         print_json_list(&drifts);
@@ -271,6 +313,7 @@ nomem:
 cleanup:
     free(drifts.v);
     free(warnings.v);
+    cli_report_free(report);
     tide_reader_free(rd);
     tide_detector_free(det);
     return rc;

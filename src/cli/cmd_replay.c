@@ -384,7 +384,9 @@ int cmd_replay(int argc, char **argv)
         fprintf(stderr, "tide replay: out of memory\n");
         goto done;
     }
-    if (o.report && cli_report_new(task == TIDE_TASK_REGRESSION, (size_t)o.window, &report)) {
+    if (o.report && cli_report_new(task == TIDE_TASK_REGRESSION ? CLI_REPORT_REGRESS
+                                                                : CLI_REPORT_CLASSIFY,
+                                   (size_t)o.window, &report)) {
         fprintf(stderr, "tide replay: out of memory\n");
         goto done;
     }

@@ -6,9 +6,12 @@
  * asset); the series are also embedded as JSON (<script id="tide-data"
  * type="application/json">) for tools and tests.
  *
+ * `tide drift --report` uses the same file for one column of values: its
+ * mean (cumulative and over the window) with the detector's alarms.
+ *
  * The report keeps its own running sums of the per-row outcome (correct or
  * not and log loss for classification, absolute and squared error for
- * regression): asking the metrics object (src/eval) every few rows would
+ * regression, the value and its square for a column): asking the metrics object (src/eval) every few rows would
  * recompute its AUC each time. They are the same quantities as the
  * accuracy / log loss / MAE / RMSE of `tide replay`, cumulative and over the
  * last `window` rows.
@@ -41,7 +44,7 @@ typedef struct ralarm {
 } ralarm;
 
 struct cli_report {
-    int regression;
+    int kind;                /* CLI_REPORT_* */
     size_t window;
     /* running sums: weight, then the two per-row quantities */
     double w, s0, s1;
@@ -56,13 +59,13 @@ struct cli_report {
     uint64_t al_dropped;
 };
 
-int cli_report_new(int regression, size_t window, cli_report **out)
+int cli_report_new(int kind, size_t window, cli_report **out)
 {
     cli_report *r = calloc(1, sizeof *r);
     *out = NULL;
     if (!r)
         return TIDE_ERR_NOMEM;
-    r->regression = regression;
+    r->kind = kind;
     r->window = window;
     r->stride = 1;
     r->pt = malloc(REPORT_MAX_POINTS * sizeof *r->pt);
@@ -98,7 +101,7 @@ static void values(const cli_report *r, double w, double s0, double s1, double o
         return;
     }
     out[0] = s0 / w;
-    out[1] = r->regression ? sqrt(s1 / w) : s1 / w;
+    out[1] = r->kind != CLI_REPORT_CLASSIFY ? sqrt(s1 / w) : s1 / w;
 }
 
 static void take_point(cli_report *r)
@@ -180,6 +183,16 @@ void cli_report_reg(cli_report *r, double y, double pred, double w)
 {
     double e = pred - y;
     add(r, fabs(e), e * e, w);
+}
+
+void cli_report_value(cli_report *r, double v)
+{
+    add(r, v, v * v, 1.0);
+}
+
+void cli_report_skip(cli_report *r)
+{
+    r->rows++;
 }
 
 void cli_report_alarm(cli_report *r, uint64_t row, const char *detector, int drift)
@@ -339,7 +352,7 @@ static void chart(FILE *f, const cli_report *r, int s, const char *title)
 static void jnum(FILE *f, double v)
 {
     if (isfinite(v))
-        fprintf(f, "%.10g", v);
+        fprintf(f, "%.17g", v);
     else
         fputs("null", f);
 }
@@ -347,7 +360,9 @@ static void jnum(FILE *f, double v)
 int cli_report_write(cli_report *r, const char *path, const char *title, const char *summary,
                      tide_err *err)
 {
-    const char *m0 = r->regression ? "MAE" : "accuracy", *m1 = r->regression ? "RMSE" : "log loss";
+    static const char *const NAMES[3][2] = {
+        {"accuracy", "log loss"}, {"MAE", "RMSE"}, {"mean", "root mean square"}};
+    const char *m0 = NAMES[r->kind][0], *m1 = NAMES[r->kind][1];
     FILE *f;
     if (r->npt == 0 || r->pt[r->npt - 1].row != r->rows) {   /* the last row, always */
         if (r->npt == REPORT_MAX_POINTS)
@@ -384,7 +399,8 @@ int cli_report_write(cli_report *r, const char *path, const char *title, const c
               "<span style=\"background:#f2b33d\"></span>warning zone", f);
     fputs("</p>\n", f);
     chart(f, r, 0, m0);
-    chart(f, r, 1, m1);
+    if (r->kind != CLI_REPORT_VALUES)
+        chart(f, r, 1, m1);
     if (r->al_dropped)
         fprintf(f, "<p>%llu more alarms not drawn.</p>\n", (unsigned long long)r->al_dropped);
     /* the data, for tools */

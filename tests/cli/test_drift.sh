@@ -97,4 +97,29 @@ check skip_bad_counted grep -q "skipped 1 malformed row" "$TMP/bad2.err"
 first=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["detections"][0] if d["detections"] else -1)' "$out")
 check skip_bad_detects_after_change [ "$first" -ge 1000 ]
 
+# ---- --report: the column's mean with the alarms at their rows ---------------
+"$TIDE" drift "$TMP/err.csv" --column err --detector ddm --json > "$TMP/ddm.json" 2>/dev/null
+"$TIDE" drift "$TMP/err.csv" --column err --detector ddm --window 50 --report "$TMP/d.html" > /dev/null 2>"$TMP/d.err"
+check report_written [ -s "$TMP/d.html" ]
+check report_follows_json python3 - "$TMP/d.html" "$TMP/ddm.json" "$TMP/err.csv" <<'PY'
+import json, re, sys
+html, run = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+vals = [l.split(",")[0] for l in open(sys.argv[3]).read().split("\n")[1:] if l]
+d = json.loads(re.search(r'<script id="tide-data" type="application/json">(.*?)</script>', html, re.S).group(1))
+assert d["metrics"][0] == "mean" and d["window"] == 50
+assert html.count("<svg") == 1, "one chart for a column"
+x = [float(v) for v in vals if v != ""]
+last = d["points"][-1]
+assert d["rows"] == len(vals) == last[0], (d["rows"], len(vals), last[0])    # rows keep their numbers
+assert abs(last[1] - sum(x) / len(x)) < 1e-12, (last[1], sum(x) / len(x))
+assert abs(last[3] - sum(x[-50:]) / 50) < 1e-12, (last[3], sum(x[-50:]) / 50)
+drifts = sorted(a["row"] for a in d["alarms"] if a["kind"] == "drift")
+assert drifts == run["detections"] and len(drifts) >= 1, (drifts, run["detections"])
+drawn = sorted(int(m) for m in re.findall(r'<line [^>]*class="drift" data-row="(\d+)"', html))
+assert drawn == drifts, (drawn, drifts)
+# each warning run starts at an onset that --json lists, and every onset starts a run
+starts = sorted(a["row"] for a in d["alarms"] if a["kind"] == "warning")
+assert starts == run["warnings"], (starts[:5], run["warnings"][:5])
+PY
+
 finish
