@@ -41,22 +41,15 @@
 
 #define ARF_MAX_MODELS 1000
 
-typedef struct arf_member {
-    tt_tree t;            /* foreground tree */
-    tt_tree bg;           /* background tree, valid when has_bg */
-    int has_bg;
-    tt_detpair det;       /* warning and drift detectors (forest.c) */
-    double correct, seen; /* accuracy since the tree was (re)started */
-} arf_member;
+/* tt_fmember.score of a member: rows predicted right / predicted since
+ * its tree was (re)started */
+enum { SC_CORRECT, SC_SEEN };
 
 typedef struct arf_learner {
     tide_learner base;
     tt_cfg c;
-    int n_models, weighted;
-    double lambda, warn_delta, drift_delta;
-    uint64_t rng;
-    uint64_t n_warnings, n_drifts;
-    arf_member *m;   /* n_models */
+    int weighted;
+    tt_forest f;   /* members: tt_tree trees (forest.c) */
 } arf_learner;
 
 static const tide_param_spec ARF_PARAMS[] = {
@@ -85,49 +78,97 @@ static const tide_param_spec ARF_PARAMS[] = {
     {"seed", TIDE_PARAM_INT, "42", "0..4294967295", "seed of bagging weights and feature subsets"},
 };
 
-static void member_free(arf_member *m)
-{
-    tt_tree_free(&m->t);
-    if (m->has_bg)
-        tt_tree_free(&m->bg);
-    m->has_bg = 0;
-    tt_detpair_free(&m->det);
-}
+/* ---- the members' trees (tt_forest_ops) ---------------------------------- */
 
-static int new_tree(arf_learner *a, tt_tree *t)
+static int arf_tree_new(tt_forest *f, void **out)
 {
-    int rc = tt_tree_init(t, &a->c, tt_rand(&a->rng));
-    if (rc == TIDE_OK && t->K < a->base.n_classes)
-        t->K = a->base.n_classes;
-    return rc;
-}
-
-static int member_init(arf_learner *a, arf_member *m)
-{
-    memset(m, 0, sizeof *m);
-    if (new_tree(a, &m->t))
+    const arf_learner *a = f->owner;
+    uint64_t seed = tt_rand(&f->rng);
+    tt_tree *t = malloc(sizeof *t);
+    if (!t)
         return TIDE_ERR_NOMEM;
-    if (tt_detpair_init(&m->det, a->warn_delta, a->drift_delta)) {
-        member_free(m);
+    if (tt_tree_init(t, &a->c, seed)) {
+        tt_tree_free(t);
+        free(t);
         return TIDE_ERR_NOMEM;
     }
+    if (t->K < a->base.n_classes)
+        t->K = a->base.n_classes;
+    *out = t;
     return TIDE_OK;
 }
+
+static void arf_tree_free(void *t)
+{
+    tt_tree_free(t);
+    free(t);
+}
+
+static void *arf_tree_clone(const void *s)
+{
+    tt_tree *d = malloc(sizeof *d);
+    if (d && tt_tree_clone(s, d)) {
+        arf_tree_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static int arf_tree_save(const void *t, tide_wbuf *b)
+{
+    tt_tree_save(t, b, TT_SAVE_PRIOR);
+    return TIDE_OK;
+}
+
+static int arf_tree_load(tt_forest *f, tide_rbuf *r, int i, void **out, tide_err *err)
+{
+    const arf_learner *a = f->owner;
+    tt_tree *t = malloc(sizeof *t);
+    int rc;
+    if (!t || tt_tree_init(t, &a->c, 0)) {
+        if (t)
+            arf_tree_free(t);
+        return tide_err_set(err, TIDE_ERR_NOMEM, "arf state: out of memory");
+    }
+    if ((rc = tt_tree_load(t, r, TT_SAVE_PRIOR, err))) {
+        arf_tree_free(t);
+        return rc;
+    }
+    *out = t;
+    return TIDE_OK;
+}
+
+static size_t arf_tree_memory(const void *t)
+{
+    return tt_tree_memory(t);
+}
+
+static const tt_forest_ops ARF_OPS = {
+    .name = "arf",
+    .n_score = 2,
+    .tree_new = arf_tree_new,
+    .tree_free = arf_tree_free,
+    .tree_clone = arf_tree_clone,
+    .tree_save = arf_tree_save,
+    .tree_load = arf_tree_load,
+    .tree_memory = arf_tree_memory,
+};
+
+/* ---- the learner ---------------------------------------------------------- */
 
 static void arf_destroy(tide_learner *l)
 {
     arf_learner *a = (arf_learner *)l;
     if (!a)
         return;
-    for (int i = 0; a->m && i < a->n_models; i++)
-        member_free(&a->m[i]);
-    free(a->m);
+    tt_forest_free(&a->f);
     free(a);
 }
 
 static int arf_create(const tide_params *p, int bits, tide_learner **out, tide_err *err)
 {
     arf_learner *a = calloc(1, sizeof *a);
+    int n;
     *out = NULL;
     if (!a)
         return tide_err_set(err, TIDE_ERR_NOMEM, "arf: out of memory");
@@ -136,28 +177,22 @@ static int arf_create(const tide_params *p, int bits, tide_learner **out, tide_e
     a->c.subspace = mf == 0 ? 1 : mf == 1 ? 2 : 0;
     /* see prior_term() in ht.c; the pseudo-weight cap is the grace period */
     a->c.nb_prior = tide_params_num(p, "nb_prior") != 0 ? a->c.grace : 0;
-    a->n_models = (int)tide_params_num(p, "n_models");
-    a->lambda = tide_params_num(p, "lambda");
-    a->warn_delta = tide_params_num(p, "warning_delta");
-    a->drift_delta = tide_params_num(p, "drift_delta");
+    n = (int)tide_params_num(p, "n_models");
+    a->f.ops = &ARF_OPS;
+    a->f.owner = a;
+    a->f.lambda = tide_params_num(p, "lambda");
+    a->f.warn_delta = tide_params_num(p, "warning_delta");
+    a->f.drift_delta = tide_params_num(p, "drift_delta");
     a->weighted = tide_params_num(p, "weighted_vote") != 0;
-    a->rng = (uint64_t)tide_params_num(p, "seed");
+    a->f.rng = (uint64_t)tide_params_num(p, "seed");
     a->base.n_classes = 2;
-    if (a->n_models < 1 || a->n_models > ARF_MAX_MODELS) {
+    if (n < 1 || n > ARF_MAX_MODELS) {
         free(a);
         return tide_err_set(err, TIDE_ERR_ARG, "arf: n_models must be in 1..%d", ARF_MAX_MODELS);
     }
-    a->m = calloc((size_t)a->n_models, sizeof *a->m);
-    if (!a->m) {
-        free(a);
+    if (tt_forest_init(&a->f, n)) {
+        arf_destroy(&a->base);
         return tide_err_set(err, TIDE_ERR_NOMEM, "arf: out of memory");
-    }
-    for (int i = 0; i < a->n_models; i++) {
-        if (member_init(a, &a->m[i])) {
-            a->n_models = i;
-            arf_destroy(&a->base);
-            return tide_err_set(err, TIDE_ERR_NOMEM, "arf: out of memory");
-        }
     }
     *out = &a->base;
     return TIDE_OK;
@@ -168,9 +203,9 @@ static void arf_predict(const tide_learner *l, const tide_fvec *x, double *out);
 /* Vote weight of member m: its accuracy since it was (re)started, 1 while
  * that is 0 (River's rule: a tree with no right answer yet votes at full
  * weight, else a fresh forest would not vote at all). */
-static double vote_weight(const arf_learner *a, const arf_member *m)
+static double vote_weight(const arf_learner *a, const tt_fmember *m)
 {
-    double acc = m->seen > 0 ? m->correct / m->seen : 0;
+    double acc = m->score[SC_SEEN] > 0 ? m->score[SC_CORRECT] / m->score[SC_SEEN] : 0;
     return a->weighted && acc > 0 ? acc : 1.0;
 }
 
@@ -201,62 +236,34 @@ static int arf_step(tide_learner *l, const tide_fvec *x, double yd, double w, do
     }
     for (int c = 0; out && c < K; c++)
         out[c] = 0;
-    for (int i = 0; i < a->n_models && rc == TIDE_OK; i++) {
-        arf_member *m = &a->m[i];
-        if (m->t.K < l->n_classes)
-            m->t.K = l->n_classes;
-        if (m->has_bg && m->bg.K < l->n_classes)
-            m->bg.K = l->n_classes;
+    for (int i = 0; i < a->f.n && rc == TIDE_OK; i++) {
+        tt_fmember *m = &a->f.m[i];
+        tt_tree *t = m->t, *bg = m->bg;
+        if (t->K < K)
+            t->K = K;
+        if (bg && bg->K < K)
+            bg->K = K;
         int nbp, pred;
         if (out) {
             double wt = vote_weight(a, m);
-            pred = tt_tree_dist_class(&m->t, &px, d, &nbp);
+            pred = tt_tree_dist_class(t, &px, d, &nbp);
             for (int c = 0; c < K; c++)
                 out[c] += wt * d[c];
         } else {
-            pred = tt_tree_class(&m->t, &px, &nbp);
+            pred = tt_tree_class(t, &px, &nbp);
         }
         int wrong = pred != y;
-        m->correct += wrong ? 0 : 1;
-        m->seen += 1;
-        int k = tt_poisson(&a->rng, a->lambda);
+        m->score[SC_CORRECT] += wrong ? 0 : 1;
+        m->score[SC_SEEN] += 1;
+        int k = tt_poisson(&a->f.rng, a->f.lambda);
         if (k == 0)
             continue;
-        if (m->has_bg && (rc = tt_tree_learn(&m->bg, &px, y, w * k)))
+        if (bg && (rc = tt_tree_learn(bg, &px, y, w * k)))
             break;
-        if ((rc = tt_tree_learn_hint(&m->t, &px, y, w * k, nbp)))
+        if ((rc = tt_tree_learn_hint(t, &px, y, w * k, nbp)))
             break;
         /* the detectors signal a RISE of the error only (forest.c) */
-        int warned, drifted;
-        tt_detpair_update(&m->det, wrong, &warned, &drifted);
-        if (warned) {
-            if (m->has_bg)
-                tt_tree_free(&m->bg);
-            m->has_bg = 0;
-            if ((rc = new_tree(a, &m->bg)))
-                break;
-            m->has_bg = 1;
-            if ((rc = tt_detpair_reset_warn(&m->det, a->warn_delta)))
-                break;
-            a->n_warnings++;
-        }
-        if (drifted) {
-            tt_detpair nd;
-            if ((rc = tt_detpair_init(&nd, a->warn_delta, a->drift_delta)))
-                break;
-            tt_tree_free(&m->t);
-            if (m->has_bg) {
-                m->t = m->bg;
-                m->has_bg = 0;
-            } else if ((rc = new_tree(a, &m->t))) {
-                tt_detpair_free(&nd);
-                break;
-            }
-            tt_detpair_free(&m->det);
-            m->det = nd;
-            m->correct = m->seen = 0;
-            a->n_drifts++;
-        }
+        rc = tt_forest_signal(&a->f, m, wrong);
     }
     tt_x_free(&px);
     if (out && rc != TIDE_OK)
@@ -286,9 +293,9 @@ static void arf_predict(const tide_learner *l, const tide_fvec *x, double *out)
     for (int c = 0; c < K; c++)
         out[c] = 0;
     if (tt_x_prep(&px, x) == TIDE_OK) {
-        for (int i = 0; i < a->n_models; i++) {
-            tt_tree t = a->m[i].t;   /* view with the learner's class count */
-            double wt = vote_weight(a, &a->m[i]);
+        for (int i = 0; i < a->f.n; i++) {
+            tt_tree t = *(const tt_tree *)a->f.m[i].t;   /* view with the learner's class count */
+            double wt = vote_weight(a, &a->f.m[i]);
             t.K = K;
             tt_tree_predict(&t, &px, d);
             for (int c = 0; c < K; c++)
@@ -307,127 +314,52 @@ static int arf_clone(const tide_learner *l, tide_learner **out, tide_err *err)
     if (!c)
         return tide_err_set(err, TIDE_ERR_NOMEM, "arf: out of memory while cloning");
     *c = *a;
-    c->n_models = 0;
-    c->m = calloc((size_t)a->n_models, sizeof *c->m);
-    if (!c->m)
-        goto fail;
-    for (int i = 0; i < a->n_models; i++) {
-        const arf_member *s = &a->m[i];
-        arf_member *d = &c->m[i];
-        c->n_models = i + 1;
-        *d = *s;
-        d->has_bg = 0;
-        d->det.warn = d->det.drift = NULL;
-        d->t.root = NULL;
-        if (tt_tree_clone(&s->t, &d->t))
-            goto fail;
-        if (s->has_bg) {
-            if (tt_tree_clone(&s->bg, &d->bg)) {
-                tt_tree_free(&d->bg);
-                goto fail;
-            }
-            d->has_bg = 1;
-        }
-        if (tt_detpair_clone(&s->det, &d->det))
-            goto fail;
+    if (tt_forest_clone(&a->f, &c->f, c)) {
+        arf_destroy(&c->base);
+        return tide_err_set(err, TIDE_ERR_NOMEM, "arf: out of memory while cloning");
     }
     *out = &c->base;
     return TIDE_OK;
-fail:
-    arf_destroy(&c->base);
-    return tide_err_set(err, TIDE_ERR_NOMEM, "arf: out of memory while cloning");
 }
 
-/* Layout: u64 rng, n_warnings, n_drifts, u32 n_models, then per tree: tree,
- * u8 has_bg [tree], adwin warn, adwin drift, f64 correct, seen. */
+/* Layout (tt_forest_save): u64 rng, n_warnings, n_drifts, u32 n_models, then
+ * per tree: tree, u8 has_bg [tree], adwin warn, adwin drift, f64 correct,
+ * seen. */
 static int arf_save(const tide_learner *l, tide_wbuf *b)
 {
-    const arf_learner *a = (const arf_learner *)l;
-    tide_wbuf_u64(b, a->rng);
-    tide_wbuf_u64(b, a->n_warnings);
-    tide_wbuf_u64(b, a->n_drifts);
-    tide_wbuf_u32(b, (uint32_t)a->n_models);
-    for (int i = 0; i < a->n_models; i++) {
-        const arf_member *m = &a->m[i];
-        tt_tree_save(&m->t, b, TT_SAVE_PRIOR);
-        tide_wbuf_u8(b, (uint8_t)m->has_bg);
-        if (m->has_bg)
-            tt_tree_save(&m->bg, b, TT_SAVE_PRIOR);
-        tt_detpair_save(&m->det, b);
-        tide_wbuf_f64(b, m->correct);
-        tide_wbuf_f64(b, m->seen);
-    }
-    return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
+    return tt_forest_save(&((const arf_learner *)l)->f, b);
 }
 
 static int arf_load(tide_learner *l, tide_rbuf *r, tide_err *err)
 {
-    arf_learner *a = (arf_learner *)l;
-    int rc;
-    a->rng = tide_rbuf_u64(r);
-    a->n_warnings = tide_rbuf_u64(r);
-    a->n_drifts = tide_rbuf_u64(r);
-    if (tide_rbuf_u32(r) != (uint32_t)a->n_models || r->bad)
-        return tide_err_set(err, TIDE_ERR_FORMAT, "arf state: tree count does not match n_models");
-    for (int i = 0; i < a->n_models; i++) {
-        arf_member *m = &a->m[i];
-        if ((rc = tt_tree_load(&m->t, r, TT_SAVE_PRIOR, err)))
-            return rc;
-        if (m->has_bg) {
-            tt_tree_free(&m->bg);
-            m->has_bg = 0;
-        }
-        if (tide_rbuf_u8(r)) {
-            if (tt_tree_init(&m->bg, &a->c, 0))
-                return tide_err_set(err, TIDE_ERR_NOMEM, "arf state: out of memory");
-            m->has_bg = 1;
-            if ((rc = tt_tree_load(&m->bg, r, TT_SAVE_PRIOR, err)))
-                return rc;
-        }
-        if (tt_detpair_load(&m->det, r, err))
-            return tide_err_set(err, TIDE_ERR_FORMAT, "arf state: detector of tree %d is corrupt",
-                                i);
-        m->correct = tide_rbuf_f64(r);
-        m->seen = tide_rbuf_f64(r);
-        if (r->bad)
-            return tide_err_set(err, TIDE_ERR_FORMAT, "arf state is truncated");
-    }
-    return TIDE_OK;
+    return tt_forest_load(&((arf_learner *)l)->f, r, err);
 }
 
 static size_t arf_memory(const tide_learner *l)
 {
     const arf_learner *a = (const arf_learner *)l;
-    size_t s = sizeof *a + (size_t)a->n_models * sizeof *a->m;
-    for (int i = 0; i < a->n_models; i++) {
-        const arf_member *m = &a->m[i];
-        s += tt_tree_memory(&m->t) - sizeof m->t;
-        if (m->has_bg)
-            s += tt_tree_memory(&m->bg) - sizeof m->bg;
-        s += tt_detpair_memory(&m->det);
-    }
-    return s;
+    return sizeof *a + tt_forest_memory(&a->f);
 }
 
 void tt_arf_counters(const tide_learner *l, uint64_t *n_warnings, uint64_t *n_drifts)
 {
     const arf_learner *a = (const arf_learner *)l;
-    *n_warnings = a->n_warnings;
-    *n_drifts = a->n_drifts;
+    *n_warnings = a->f.n_warnings;
+    *n_drifts = a->f.n_drifts;
 }
 
 tt_tree *tt_arf_tree(tide_learner *l, int i)
 {
     arf_learner *a = (arf_learner *)l;
-    return i >= 0 && i < a->n_models ? &a->m[i].t : NULL;
+    return i >= 0 && i < a->f.n ? a->f.m[i].t : NULL;
 }
 
 void tt_arf_set_score(tide_learner *l, int i, double correct, double seen)
 {
     arf_learner *a = (arf_learner *)l;
-    if (i >= 0 && i < a->n_models) {
-        a->m[i].correct = correct;
-        a->m[i].seen = seen;
+    if (i >= 0 && i < a->f.n) {
+        a->f.m[i].score[SC_CORRECT] = correct;
+        a->f.m[i].score[SC_SEEN] = seen;
     }
 }
 

@@ -39,22 +39,16 @@
 #define ARFR_MAX_MODELS 1000
 #define ARFR_KV 8
 
-typedef struct arfr_member {
-    tide_learner *t;      /* foreground tree (htr), owned */
-    tide_learner *bg;     /* background tree, owned; NULL when none */
-    tt_detpair det;       /* warning and drift detectors (forest.c) */
-    double en, emean, em2;   /* Welford statistics of e since (re)start */
-} arfr_member;
+/* tt_fmember.score of a member: Welford statistics (n, mean, M2) of the
+ * errors e of its tree since it was (re)started */
+enum { SC_N, SC_MEAN, SC_M2 };
 
 typedef struct arfr_learner {
     tide_learner base;
-    int n_models, median;
-    double lambda, warn_delta, drift_delta;
+    int median;
     char kv[ARFR_KV][48];    /* tree parameters, "name=value"; the last is the seed */
     int nkv;
-    uint64_t rng;
-    uint64_t n_warnings, n_drifts;
-    arfr_member *m;          /* n_models */
+    tt_forest f;             /* members: htr learners (forest.c) */
 } arfr_learner;
 
 static const tide_param_spec ARFR_PARAMS[] = {
@@ -76,34 +70,87 @@ static const tide_param_spec ARFR_PARAMS[] = {
     {"seed", TIDE_PARAM_INT, "42", "0..4294967295", "seed of bagging weights and feature subsets"},
 };
 
-static void member_free(arfr_member *m)
-{
-    tide_learner_free(m->t);
-    tide_learner_free(m->bg);
-    tt_detpair_free(&m->det);
-    memset(m, 0, sizeof *m);
-}
+/* ---- the members' trees (tt_forest_ops) ---------------------------------- */
 
 /* A fresh tree with the next seed of the forest's generator. */
-static int new_tree(arfr_learner *a, tide_learner **out)
+static int arfr_tree_new(tt_forest *f, void **out)
 {
+    arfr_learner *a = f->owner;
     const char *kv[ARFR_KV];
+    tide_learner *t;
     tide_err err;
     for (int i = 0; i < a->nkv; i++)
         kv[i] = a->kv[i];
-    snprintf(a->kv[a->nkv - 1], sizeof a->kv[0], "seed=%u", (unsigned)(tt_rand(&a->rng) >> 32));
-    return tide_learner_new("htr", kv, (size_t)a->nkv, a->base.bits, out, &err) ? TIDE_ERR_NOMEM
-                                                                                 : TIDE_OK;
+    snprintf(a->kv[a->nkv - 1], sizeof a->kv[0], "seed=%u", (unsigned)(tt_rand(&f->rng) >> 32));
+    if (tide_learner_new("htr", kv, (size_t)a->nkv, a->base.bits, &t, &err))
+        return TIDE_ERR_NOMEM;
+    *out = t;
+    return TIDE_OK;
 }
+
+static void arfr_tree_free(void *t)
+{
+    tide_learner_free(t);
+}
+
+static void *arfr_tree_clone(const void *s)
+{
+    tide_learner *d;
+    tide_err err;
+    return tide_learner_clone(s, &d, &err) ? NULL : d;
+}
+
+static int arfr_tree_save(const void *t, tide_wbuf *b)
+{
+    return tide_learner_save(t, b);
+}
+
+/* Loads one member tree and checks it is an htr of the forest's bits. */
+static int arfr_tree_load(tt_forest *f, tide_rbuf *r, int i, void **out, tide_err *err)
+{
+    const arfr_learner *a = f->owner;
+    tide_learner *t;
+    int rc = tide_learner_load(r, &t, err);
+    if (rc)
+        return rc;
+    if (strcmp(t->vt->name, "htr") || t->bits != a->base.bits) {
+        tide_learner_free(t);
+        return tide_err_set(err, TIDE_ERR_FORMAT, "arfr state: tree %d is not an 'htr' learner", i);
+    }
+    *out = t;
+    return TIDE_OK;
+}
+
+static size_t arfr_tree_memory(const void *t)
+{
+    return tide_learner_memory(t);
+}
+
+static int arfr_score_ok(const double *s)
+{
+    return s[SC_N] >= 0 && isfinite(s[SC_MEAN]) && s[SC_M2] >= 0;
+}
+
+static const tt_forest_ops ARFR_OPS = {
+    .name = "arfr",
+    .n_score = 3,
+    .tree_new = arfr_tree_new,
+    .tree_free = arfr_tree_free,
+    .tree_clone = arfr_tree_clone,
+    .tree_save = arfr_tree_save,
+    .tree_load = arfr_tree_load,
+    .tree_memory = arfr_tree_memory,
+    .score_ok = arfr_score_ok,
+};
+
+/* ---- the learner ---------------------------------------------------------- */
 
 static void arfr_destroy(tide_learner *l)
 {
     arfr_learner *a = (arfr_learner *)l;
     if (!a)
         return;
-    for (int i = 0; a->m && i < a->n_models; i++)
-        member_free(&a->m[i]);
-    free(a->m);
+    tt_forest_free(&a->f);
     free(a);
 }
 
@@ -111,17 +158,19 @@ static int arfr_create(const tide_params *p, int bits, tide_learner **out, tide_
 {
     static const char *MF[] = {"sqrt", "log2", "all"}, *LM[] = {"mean", "linear", "adaptive"};
     arfr_learner *a = calloc(1, sizeof *a);
-    int mf, lm;
+    int mf, lm, n;
     *out = NULL;
     if (!a)
         return tide_err_set(err, TIDE_ERR_NOMEM, "arfr: out of memory");
     a->base.bits = bits;
-    a->n_models = (int)tide_params_num(p, "n_models");
-    a->lambda = tide_params_num(p, "lambda");
+    n = (int)tide_params_num(p, "n_models");
+    a->f.ops = &ARFR_OPS;
+    a->f.owner = a;
+    a->f.lambda = tide_params_num(p, "lambda");
     a->median = tide_params_enum(p, "aggregation") != 1;
-    a->warn_delta = tide_params_num(p, "warning_delta");
-    a->drift_delta = tide_params_num(p, "drift_delta");
-    a->rng = (uint64_t)tide_params_num(p, "seed");
+    a->f.warn_delta = tide_params_num(p, "warning_delta");
+    a->f.drift_delta = tide_params_num(p, "drift_delta");
+    a->f.rng = (uint64_t)tide_params_num(p, "seed");
     mf = tide_params_enum(p, "max_features");
     lm = tide_params_enum(p, "leaf_model");
     snprintf(a->kv[0], sizeof a->kv[0], "grace_period=%d", (int)tide_params_num(p, "grace_period"));
@@ -129,21 +178,14 @@ static int arfr_create(const tide_params *p, int bits, tide_learner **out, tide_
     snprintf(a->kv[2], sizeof a->kv[0], "tau=%.17g", tide_params_num(p, "tau"));
     snprintf(a->kv[3], sizeof a->kv[0], "leaf_model=%s", LM[lm >= 0 && lm < 3 ? lm : 2]);
     snprintf(a->kv[4], sizeof a->kv[0], "max_features=%s", MF[mf >= 0 && mf < 3 ? mf : 0]);
-    a->nkv = 6;   /* kv[5]: the seed, written by new_tree */
-    if (a->n_models < 1 || a->n_models > ARFR_MAX_MODELS) {
+    a->nkv = 6;   /* kv[5]: the seed, written by arfr_tree_new */
+    if (n < 1 || n > ARFR_MAX_MODELS) {
         free(a);
         return tide_err_set(err, TIDE_ERR_ARG, "arfr: n_models must be in 1..%d", ARFR_MAX_MODELS);
     }
-    a->m = calloc((size_t)a->n_models, sizeof *a->m);
-    if (!a->m) {
-        free(a);
+    if (tt_forest_init(&a->f, n)) {
+        arfr_destroy(&a->base);
         return tide_err_set(err, TIDE_ERR_NOMEM, "arfr: out of memory");
-    }
-    for (int i = 0; i < a->n_models; i++) {
-        if (new_tree(a, &a->m[i].t) || tt_detpair_init(&a->m[i].det, a->warn_delta, a->drift_delta)) {
-            arfr_destroy(&a->base);
-            return tide_err_set(err, TIDE_ERR_NOMEM, "arfr: out of memory");
-        }
     }
     *out = &a->base;
     return TIDE_OK;
@@ -171,29 +213,29 @@ static double aggregate(const arfr_learner *a, double *p, int n)
 static void arfr_predict(const tide_learner *l, const tide_fvec *x, double *out)
 {
     const arfr_learner *a = (const arfr_learner *)l;
-    double pbuf[64], *p = a->n_models <= 64 ? pbuf : malloc((size_t)a->n_models * sizeof *p);
-    int n = p ? a->n_models : 1;
+    double pbuf[64], *p = a->f.n <= 64 ? pbuf : malloc((size_t)a->f.n * sizeof *p);
+    int n = p ? a->f.n : 1;
     if (!p) {   /* out of memory for a large forest: the first tree answers */
-        tide_learner_predict(a->m[0].t, x, out);
+        tide_learner_predict(a->f.m[0].t, x, out);
         return;
     }
     for (int i = 0; i < n; i++)
-        tide_learner_predict(a->m[i].t, x, &p[i]);
+        tide_learner_predict(a->f.m[i].t, x, &p[i]);
     out[0] = aggregate(a, p, n);
     if (p != pbuf)
         free(p);
 }
 
 /* The detectors' input: |e| / (3 sd) in [0, 1], sd of the errors so far. */
-static double drift_input(arfr_member *m, double e)
+static double drift_input(tt_fmember *m, double e)
 {
-    double d = e - m->emean;
-    m->en += 1;
-    m->emean += d / m->en;
-    m->em2 += d * (e - m->emean);
-    if (m->en < 2 || !(m->em2 > 0))
+    double *s = m->score, d = e - s[SC_MEAN];
+    s[SC_N] += 1;
+    s[SC_MEAN] += d / s[SC_N];
+    s[SC_M2] += d * (e - s[SC_MEAN]);
+    if (s[SC_N] < 2 || !(s[SC_M2] > 0))
         return 0.5;
-    double sd = sqrt(m->em2 / (m->en - 1)), v = fabs(e) / (3 * sd);
+    double sd = sqrt(s[SC_M2] / (s[SC_N] - 1)), v = fabs(e) / (3 * sd);
     return v < 1 ? v : 1;
 }
 
@@ -209,55 +251,24 @@ static int arfr_step(tide_learner *l, const tide_fvec *x, double y, double w, do
             arfr_predict(l, x, out);
         return TIDE_ERR_ARG;
     }
-    p = a->n_models <= 64 ? pbuf : malloc((size_t)a->n_models * sizeof *p);
+    p = a->f.n <= 64 ? pbuf : malloc((size_t)a->f.n * sizeof *p);
     if (!p)
         return TIDE_ERR_NOMEM;
-    for (int i = 0; i < a->n_models && rc == TIDE_OK; i++) {
-        arfr_member *m = &a->m[i];
+    for (int i = 0; i < a->f.n && rc == TIDE_OK; i++) {
+        tt_fmember *m = &a->f.m[i];
         tide_learner_predict(m->t, x, &p[i]);
         double e = y - p[i];
-        int k = tt_poisson(&a->rng, a->lambda);
+        int k = tt_poisson(&a->f.rng, a->f.lambda);
         if (k == 0)
             continue;
         if (m->bg && (rc = tide_learner_learn(m->bg, x, y, w * k)))
             break;
         if ((rc = tide_learner_learn(m->t, x, y, w * k)))
             break;
-        int warned, drifted;
-        tt_detpair_update(&m->det, drift_input(m, e), &warned, &drifted);
-        if (warned) {
-            tide_learner *bg = NULL;
-            if (new_tree(a, &bg) || tt_detpair_reset_warn(&m->det, a->warn_delta)) {
-                tide_learner_free(bg);
-                rc = TIDE_ERR_NOMEM;
-                break;
-            }
-            tide_learner_free(m->bg);
-            m->bg = bg;
-            a->n_warnings++;
-        }
-        if (drifted) {
-            tt_detpair nd;
-            tide_learner *t = m->bg;
-            if (tt_detpair_init(&nd, a->warn_delta, a->drift_delta))
-                rc = TIDE_ERR_NOMEM;
-            else if (!t && new_tree(a, &t)) {
-                tt_detpair_free(&nd);
-                rc = TIDE_ERR_NOMEM;
-            }
-            if (rc)
-                break;
-            tide_learner_free(m->t);
-            tt_detpair_free(&m->det);
-            m->t = t;
-            m->bg = NULL;
-            m->det = nd;
-            m->en = m->emean = m->em2 = 0;
-            a->n_drifts++;
-        }
+        rc = tt_forest_signal(&a->f, m, drift_input(m, e));
     }
     if (out && rc == TIDE_OK)
-        out[0] = aggregate(a, p, a->n_models);
+        out[0] = aggregate(a, p, a->f.n);
     else if (out)
         arfr_predict(l, x, out);   /* failed midway: the state's answer */
     if (p != pbuf)
@@ -284,123 +295,38 @@ static int arfr_clone(const tide_learner *l, tide_learner **out, tide_err *err)
     if (!c)
         return tide_err_set(err, TIDE_ERR_NOMEM, "arfr: out of memory while cloning");
     *c = *a;
-    c->n_models = 0;
-    c->m = calloc((size_t)a->n_models, sizeof *c->m);
-    if (!c->m)
-        goto fail;
-    for (int i = 0; i < a->n_models; i++) {
-        const arfr_member *s = &a->m[i];
-        arfr_member *d = &c->m[i];
-        c->n_models = i + 1;
-        *d = *s;
-        d->t = d->bg = NULL;
-        d->det.warn = d->det.drift = NULL;
-        if (tide_learner_clone(s->t, &d->t, err) ||
-            (s->bg && tide_learner_clone(s->bg, &d->bg, err)) || tt_detpair_clone(&s->det, &d->det))
-            goto fail;
+    if (tt_forest_clone(&a->f, &c->f, c)) {
+        arfr_destroy(&c->base);
+        return tide_err_set(err, TIDE_ERR_NOMEM, "arfr: out of memory while cloning");
     }
     *out = &c->base;
     return TIDE_OK;
-fail:
-    arfr_destroy(&c->base);
-    return tide_err_set(err, TIDE_ERR_NOMEM, "arfr: out of memory while cloning");
 }
 
-/* Layout: u64 rng, n_warnings, n_drifts, u32 n_models, then per tree: the
- * tree (tide_learner_save), u8 has_bg [tree], adwin warn, adwin drift,
- * f64 en, emean, em2. */
+/* Layout (tt_forest_save): u64 rng, n_warnings, n_drifts, u32 n_models, then
+ * per tree: the tree (tide_learner_save), u8 has_bg [tree], adwin warn,
+ * adwin drift, f64 en, emean, em2. */
 static int arfr_save(const tide_learner *l, tide_wbuf *b)
 {
-    const arfr_learner *a = (const arfr_learner *)l;
-    int rc;
-    tide_wbuf_u64(b, a->rng);
-    tide_wbuf_u64(b, a->n_warnings);
-    tide_wbuf_u64(b, a->n_drifts);
-    tide_wbuf_u32(b, (uint32_t)a->n_models);
-    for (int i = 0; i < a->n_models; i++) {
-        const arfr_member *m = &a->m[i];
-        if ((rc = tide_learner_save(m->t, b)))
-            return rc;
-        tide_wbuf_u8(b, m->bg != NULL);
-        if (m->bg && (rc = tide_learner_save(m->bg, b)))
-            return rc;
-        tt_detpair_save(&m->det, b);
-        tide_wbuf_f64(b, m->en);
-        tide_wbuf_f64(b, m->emean);
-        tide_wbuf_f64(b, m->em2);
-    }
-    return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
-}
-
-/* Loads one member tree and checks it is an htr of the forest's bits. */
-static int load_tree(const arfr_learner *a, tide_rbuf *r, int i, tide_learner **out,
-                     tide_err *err)
-{
-    int rc = tide_learner_load(r, out, err);
-    if (rc)
-        return rc;
-    if (strcmp((*out)->vt->name, "htr") || (*out)->bits != a->base.bits) {
-        tide_learner_free(*out);
-        *out = NULL;
-        return tide_err_set(err, TIDE_ERR_FORMAT, "arfr state: tree %d is not an 'htr' learner", i);
-    }
-    return TIDE_OK;
+    return tt_forest_save(&((const arfr_learner *)l)->f, b);
 }
 
 static int arfr_load(tide_learner *l, tide_rbuf *r, tide_err *err)
 {
-    arfr_learner *a = (arfr_learner *)l;
-    int rc;
-    a->rng = tide_rbuf_u64(r);
-    a->n_warnings = tide_rbuf_u64(r);
-    a->n_drifts = tide_rbuf_u64(r);
-    if (tide_rbuf_u32(r) != (uint32_t)a->n_models || r->bad)
-        return tide_err_set(err, TIDE_ERR_FORMAT, "arfr state: tree count does not match n_models");
-    for (int i = 0; i < a->n_models; i++) {
-        arfr_member *m = &a->m[i], nm;
-        memset(&nm, 0, sizeof nm);
-        if ((rc = load_tree(a, r, i, &nm.t, err)))
-            return rc;
-        if (tide_rbuf_u8(r) && (rc = load_tree(a, r, i, &nm.bg, err))) {
-            member_free(&nm);
-            return rc;
-        }
-        if (tt_detpair_load(&nm.det, r, err)) {
-            member_free(&nm);
-            return tide_err_set(err, TIDE_ERR_FORMAT, "arfr state: detector of tree %d is corrupt",
-                                i);
-        }
-        nm.en = tide_rbuf_f64(r);
-        nm.emean = tide_rbuf_f64(r);
-        nm.em2 = tide_rbuf_f64(r);
-        if (r->bad || !(nm.en >= 0) || !isfinite(nm.emean) || !(nm.em2 >= 0)) {
-            member_free(&nm);
-            return tide_err_set(err, TIDE_ERR_FORMAT, "arfr state is truncated or corrupt");
-        }
-        member_free(m);
-        *m = nm;
-    }
-    return TIDE_OK;
+    return tt_forest_load(&((arfr_learner *)l)->f, r, err);
 }
 
 static size_t arfr_memory(const tide_learner *l)
 {
     const arfr_learner *a = (const arfr_learner *)l;
-    size_t s = sizeof *a + (size_t)a->n_models * sizeof *a->m;
-    for (int i = 0; i < a->n_models; i++) {
-        const arfr_member *m = &a->m[i];
-        s += tide_learner_memory(m->t) + tt_detpair_memory(&m->det);
-        if (m->bg)
-            s += tide_learner_memory(m->bg);
-    }
-    return s;
+    return sizeof *a + tt_forest_memory(&a->f);
 }
 
 void tt_arfr_counters(const tide_learner *l, uint64_t *n_warnings, uint64_t *n_drifts)
 {
     const arfr_learner *a = (const arfr_learner *)l;
-    *n_warnings = a->n_warnings;
-    *n_drifts = a->n_drifts;
+    *n_warnings = a->f.n_warnings;
+    *n_drifts = a->f.n_drifts;
 }
 
 const tide_learner_vt tide_arfr_vt = {

@@ -186,24 +186,27 @@ static void hat_destroy(tide_learner *l)
     free(h);
 }
 
-static int hat_learn(tide_learner *l, const tide_fvec *x, double y, double w)
+/* Learns the prepared row px (frees it); wrong and nbp as learn_node's. Every
+ * 1000 rows the leaves are counted and the memory limit enforced. */
+static int learn_row(hat_learner *h, tt_x *px, int y, double w, int wrong, int nbp)
 {
-    hat_learner *h = (hat_learner *)l;
-    tt_x px;
-    int rc;
-    if (!(w > 0) || !isfinite(w))
-        return TIDE_ERR_ARG;
-    if (h->t.K < l->n_classes)
-        h->t.K = l->n_classes;
-    if ((rc = tt_x_prep(&px, x)))
-        return rc;
-    rc = learn_node(h, &h->t.root, &px, (int)y, w, -1, TT_NB_UNKNOWN);
-    tt_x_free(&px);
+    int rc = learn_node(h, &h->t.root, px, y, w, wrong, nbp);
+    tt_x_free(px);
     if (++h->t.n_learn % 1000 == 0) {
         tt_tree_count(&h->t);
         tt_tree_enforce_memory(&h->t);
     }
     return rc;
+}
+
+static int hat_learn(tide_learner *l, const tide_fvec *x, double y, double w)
+{
+    hat_learner *h = (hat_learner *)l;
+    tt_x px;
+    int rc;
+    if ((rc = tt_tree_begin(&h->t, l->n_classes, x, w, &px)))
+        return rc;
+    return learn_row(h, &px, (int)y, w, -1, TT_NB_UNKNOWN);
 }
 
 static void hat_predict(const tide_learner *l, const tide_fvec *x, double *out)
@@ -236,13 +239,7 @@ static int hat_learn_predict(tide_learner *l, const tide_fvec *x, double y, doub
     tt_x px;
     int rc, budget = HAT_MAX_LEAVES_PRED, cls = -1, nbp = TT_NB_UNKNOWN;
     double s = 0;
-    if (!(w > 0) || !isfinite(w)) {
-        hat_predict(l, x, out);
-        return TIDE_ERR_ARG;
-    }
-    if (h->t.K < l->n_classes)
-        h->t.K = l->n_classes;
-    if ((rc = tt_x_prep(&px, x))) {
+    if ((rc = tt_tree_begin(&h->t, l->n_classes, x, w, &px))) {
         hat_predict(l, x, out);
         return rc;
     }
@@ -253,14 +250,8 @@ static int hat_learn_predict(tide_learner *l, const tide_fvec *x, double y, doub
         s += out[c];
     for (int c = 0; c < h->t.K; c++)
         out[c] = s > 0 ? out[c] / s : 1.0 / h->t.K;
-    rc = learn_node(h, &h->t.root, &px, (int)y, w, cls < 0 ? -1 : cls != (int)y,
-                    cls < 0 ? TT_NB_UNKNOWN : nbp);
-    tt_x_free(&px);
-    if (++h->t.n_learn % 1000 == 0) {
-        tt_tree_count(&h->t);
-        tt_tree_enforce_memory(&h->t);
-    }
-    return rc;
+    return learn_row(h, &px, (int)y, w, cls < 0 ? -1 : cls != (int)y,
+                     cls < 0 ? TT_NB_UNKNOWN : nbp);
 }
 
 static int hat_clone(const tide_learner *l, tide_learner **out, tide_err *err)

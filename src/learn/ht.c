@@ -841,22 +841,16 @@ static tt_obs *leaf_observer(tt_node *leaf, uint32_t *pos, uint32_t feat)
     *pos = j;
     if (j < leaf->nob && leaf->ob[j].feat == feat)
         return &leaf->ob[j];
-    if (leaf->nob == leaf->cob) {
-        uint32_t nc = leaf->cob ? leaf->cob * 2 : 8;
-        tt_obs *o = realloc(leaf->ob, nc * sizeof *o);
-        if (!o)
-            return NULL;
-        leaf->ob = o;
-        leaf->cob = nc;
-    }
     double *st = calloc((size_t)leaf->K * TT_OS, sizeof *st);
-    if (!st)
+    tt_obs *o = st ? tt_arr_insert(leaf->ob, &leaf->nob, &leaf->cob, j, sizeof *o, 8) : NULL;
+    if (!o) {
+        free(st);
         return NULL;
-    memmove(leaf->ob + j + 1, leaf->ob + j, (leaf->nob - j) * sizeof *leaf->ob);
-    leaf->ob[j].feat = feat;
-    leaf->ob[j].st = st;
-    leaf->nob++;
-    return &leaf->ob[j];
+    }
+    leaf->ob = o;
+    o[j].feat = feat;
+    o[j].st = st;
+    return &o[j];
 }
 
 int tt_leaf_learn(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w)
@@ -1325,6 +1319,15 @@ void tt_cfg_from_params(tt_cfg *c, const tide_params *p)
         c->max_bytes = 0;
 }
 
+int tt_tree_begin(tt_tree *t, int n_classes, const tide_fvec *x, double w, tt_x *px)
+{
+    if (!(w > 0) || !isfinite(w))
+        return TIDE_ERR_ARG;
+    if (t->K < n_classes)
+        t->K = n_classes;
+    return tt_x_prep(px, x);
+}
+
 typedef struct ht_learner {
     tide_learner base;
     tt_tree t;
@@ -1359,15 +1362,11 @@ static int ht_learn(tide_learner *l, const tide_fvec *x, double y, double w)
 {
     ht_learner *h = (ht_learner *)l;
     tt_x px;
-    int rc;
-    if (!(w > 0) || !isfinite(w))
-        return TIDE_ERR_ARG;
-    if (h->t.K < l->n_classes)
-        h->t.K = l->n_classes;
-    if ((rc = tt_x_prep(&px, x)))
-        return rc;
-    rc = tt_tree_learn(&h->t, &px, (int)y, w);
-    tt_x_free(&px);
+    int rc = tt_tree_begin(&h->t, l->n_classes, x, w, &px);
+    if (rc == TIDE_OK) {
+        rc = tt_tree_learn(&h->t, &px, (int)y, w);
+        tt_x_free(&px);
+    }
     return rc;
 }
 
@@ -1395,13 +1394,7 @@ static int ht_learn_predict(tide_learner *l, const tide_fvec *x, double y, doubl
     ht_learner *h = (ht_learner *)l;
     tt_x px;
     int rc, nbp;
-    if (!(w > 0) || !isfinite(w)) {
-        ht_predict(l, x, out);
-        return TIDE_ERR_ARG;
-    }
-    if (h->t.K < l->n_classes)
-        h->t.K = l->n_classes;
-    if ((rc = tt_x_prep(&px, x))) {
+    if ((rc = tt_tree_begin(&h->t, l->n_classes, x, w, &px))) {
         ht_predict(l, x, out);
         return rc;
     }

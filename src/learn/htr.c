@@ -300,18 +300,12 @@ static int fs_update(htr_learner *h, const tt_x *x)
                 hi = mid;
         }
         if (lo == h->nfs || h->fs[lo].feat != f) {
-            if (h->nfs == h->cfs) {
-                uint32_t nc = h->cfs ? h->cfs * 2 : 16;
-                fstat *a = realloc(h->fs, nc * sizeof *a);
-                if (!a)
-                    return TIDE_ERR_NOMEM;
-                h->fs = a;
-                h->cfs = nc;
-            }
-            memmove(h->fs + lo + 1, h->fs + lo, (h->nfs - lo) * sizeof *h->fs);
-            h->fs[lo].feat = f;
-            h->fs[lo].s = (wstat){0, 0, 0};
-            h->nfs++;
+            fstat *a = tt_arr_insert(h->fs, &h->nfs, &h->cfs, lo, sizeof *a, 16);
+            if (!a)
+                return TIDE_ERR_NOMEM;
+            h->fs = a;
+            a[lo].feat = f;
+            a[lo].s = (wstat){0, 0, 0};
         }
         ws_add(&h->fs[lo].s, x->v[i], 1.0);
     }
@@ -566,22 +560,17 @@ static int leaf_learn(htr_learner *h, rnode *leaf, const tt_x *x, double y, doub
             while (j < leaf->nob && leaf->ob[j].feat < f)
                 j++;
             if (j == leaf->nob || leaf->ob[j].feat != f) {
-                if (leaf->nob == leaf->cob) {
-                    uint32_t nc = leaf->cob ? leaf->cob * 2 : 8;
-                    robs *o = realloc(leaf->ob, nc * sizeof *o);
-                    if (!o)
-                        return TIDE_ERR_NOMEM;
-                    leaf->ob = o;
-                    leaf->cob = nc;
-                }
                 rbin *b = malloc(((size_t)h->max_bins + 1) * sizeof *b);
-                if (!b)
+                robs *o = b ? tt_arr_insert(leaf->ob, &leaf->nob, &leaf->cob, j, sizeof *o, 8)
+                            : NULL;
+                if (!o) {
+                    free(b);
                     return TIDE_ERR_NOMEM;
-                memmove(leaf->ob + j + 1, leaf->ob + j, (leaf->nob - j) * sizeof *leaf->ob);
-                memset(&leaf->ob[j], 0, sizeof leaf->ob[j]);
-                leaf->ob[j].feat = f;
-                leaf->ob[j].b = b;
-                leaf->nob++;
+                }
+                leaf->ob = o;
+                memset(&o[j], 0, sizeof o[j]);
+                o[j].feat = f;
+                o[j].b = b;
             }
             obs_add(&leaf->ob[j], h->max_bins, x->v[i], y, w);
         }

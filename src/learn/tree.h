@@ -22,6 +22,8 @@
 #define TIDE_TREE_H
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <math.h>
 
 #include "tide/drift.h"
@@ -67,6 +69,27 @@ typedef struct tt_x {
 int tt_x_prep(tt_x *p, const tide_fvec *x);   /* TIDE_ERR_NOMEM on failure */
 void tt_x_free(tt_x *p);
 double tt_x_get(const tt_x *p, uint32_t feat);  /* 0 when absent */
+
+/* Opens a gap at position at of the array a of *n elements of size bytes
+ * (capacity *cap, doubled when full, first first_cap): elements at.. move
+ * up one, *n grows by one; the gap is not initialised. Returns the array
+ * (it may have moved), NULL when out of memory (a, *n, *cap unchanged). */
+static inline void *tt_arr_insert(void *a, uint32_t *n, uint32_t *cap, uint32_t at,
+                                   size_t size, uint32_t first_cap)
+{
+    if (*n == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : first_cap;
+        void *g = realloc(a, (size_t)nc * size);
+        if (!g)
+            return NULL;
+        a = g;
+        *cap = nc;
+    }
+    memmove((char *)a + (size_t)(at + 1) * size, (char *)a + (size_t)at * size,
+            (size_t)(*n - at) * size);
+    (*n)++;
+    return a;
+}
 
 /* ---- classifier tree ---------------------------------------------------- */
 /* Per-class observer statistics, TT_OS doubles per class. OS_N is the sum
@@ -155,6 +178,10 @@ size_t tt_tree_memory(const tt_tree *t);
 void tt_tree_save(const tt_tree *t, tide_wbuf *b, int with_hat);
 int tt_tree_load(tt_tree *t, tide_rbuf *r, int with_hat, tide_err *err);
 
+/* The start of a learner's step on tree t: checks the weight w (> 0,
+ * finite: else TIDE_ERR_ARG), raises t->K to n_classes and prepares x into
+ * px (TIDE_ERR_NOMEM). px is to be freed only when this returned TIDE_OK. */
+int tt_tree_begin(tt_tree *t, int n_classes, const tide_fvec *x, double w, tt_x *px);
 /* Learn one example (sorted x) on the plain tree; y < t->K required. */
 int tt_tree_learn(tt_tree *t, const tt_x *x, int y, double w);
 /* Distribution over t->K classes (sums to 1). */
@@ -220,28 +247,73 @@ double tt_htr_vr(double nl, double ml, double vl, double nr, double mr, double v
 /* Reads the shared ht parameters into c (names as in ht's spec table). */
 void tt_cfg_from_params(tt_cfg *c, const tide_params *p);
 
-/* ---- forest members' detectors (forest.c) --------------------------------
- * The warning/drift pair of an ARF member (arf, arfr): two ADWINs fed the
- * member's error, which signal only when the error estimate ROSE across the
- * cut (MOA's ADWINChangeDetector, used by Gomes et al. 2017): ADWIN also
- * cuts when the error falls, which for a young tree is its learning curve. */
+/* ---- adaptive random forests' members (forest.c) --------------------------
+ * What arf and arfr share. Each member has a foreground tree, an optional
+ * background tree and a warning/drift pair of ADWINs fed the member's
+ * error, which signal only when the error estimate ROSE across the cut
+ * (MOA's ADWINChangeDetector, used by Gomes et al. 2017): ADWIN also cuts
+ * when the error falls, which for a young tree is its learning curve. A
+ * tree is the learner's own type, handled through its tt_forest_ops. */
 typedef struct tt_detpair {
     tide_adwin *warn;    /* owned */
     tide_adwin *drift;   /* owned */
 } tt_detpair;
 
-/* Both detectors fresh; TIDE_ERR_NOMEM leaves p empty. */
-int tt_detpair_init(tt_detpair *p, double warn_delta, double drift_delta);
-void tt_detpair_free(tt_detpair *p);   /* empty afterwards; an empty pair is a no-op */
-/* Feeds the error x to both; *warned / *drifted: a rise was detected. */
-void tt_detpair_update(tt_detpair *p, double x, int *warned, int *drifted);
-/* A fresh warning detector (after a warning started a background tree). */
-int tt_detpair_reset_warn(tt_detpair *p, double warn_delta);
-int tt_detpair_clone(const tt_detpair *s, tt_detpair *d);   /* d empty on failure */
-/* Layout: adwin warn, adwin drift (tide_adwin_save). */
-void tt_detpair_save(const tt_detpair *p, tide_wbuf *b);
-/* Replaces p's detectors with the loaded ones; p unchanged on failure. */
-int tt_detpair_load(tt_detpair *p, tide_rbuf *r, tide_err *err);
-size_t tt_detpair_memory(const tt_detpair *p);
+#define TT_FSCORE 3      /* doubles of a member's score */
+
+typedef struct tt_fmember {
+    void *t;                    /* foreground tree, owned */
+    void *bg;                   /* background tree, owned; NULL when none */
+    tt_detpair det;             /* warning and drift detectors */
+    double score[TT_FSCORE];    /* the learner's statistics of t; zeroed when t is replaced */
+} tt_fmember;
+
+typedef struct tt_forest tt_forest;
+
+typedef struct tt_forest_ops {
+    const char *name;   /* the learner's, in messages */
+    int n_score;        /* doubles of score saved per member (<= TT_FSCORE) */
+    /* A fresh tree seeded from f->rng; TIDE_ERR_NOMEM. */
+    int (*tree_new)(tt_forest *f, void **out);
+    void (*tree_free)(void *t);
+    void *(*tree_clone)(const void *t);   /* NULL: out of memory */
+    int (*tree_save)(const void *t, tide_wbuf *b);
+    /* Reads the tree of member i (err set on failure, *out untouched). */
+    int (*tree_load)(tt_forest *f, tide_rbuf *r, int i, void **out, tide_err *err);
+    size_t (*tree_memory)(const void *t);   /* including the tree's own struct */
+    /* Whether a loaded score is valid (NULL: any is). */
+    int (*score_ok)(const double *score);
+} tt_forest_ops;
+
+struct tt_forest {
+    const tt_forest_ops *ops;
+    void *owner;          /* the learner, for the ops */
+    int n;                /* members */
+    double lambda;        /* Poisson rate of the bagging weights */
+    double warn_delta, drift_delta;
+    uint64_t rng;         /* bagging weights and the trees' seeds */
+    uint64_t n_warnings;  /* background trees started */
+    uint64_t n_drifts;    /* trees replaced */
+    tt_fmember *m;        /* n, owned */
+};
+
+/* Creates n members (ops, owner, deltas and rng set by the caller);
+ * TIDE_ERR_NOMEM: call tt_forest_free. */
+int tt_forest_init(tt_forest *f, int n);
+void tt_forest_free(tt_forest *f);
+/* Feeds the error x (in [0, 1]) to m's detectors: a warning starts a new
+ * background tree, a drift replaces the tree by it (or by a new tree) and
+ * zeroes the score. TIDE_ERR_NOMEM leaves m as it was before the signal. */
+int tt_forest_signal(tt_forest *f, tt_fmember *m, double x);
+/* d = a deep copy of s for the learner owner; TIDE_ERR_NOMEM: call
+ * tt_forest_free(d). */
+int tt_forest_clone(const tt_forest *s, tt_forest *d, void *owner);
+/* Layout: u64 rng, n_warnings, n_drifts, u32 n, then per member: tree,
+ * u8 has_bg [tree], adwin warn, adwin drift, f64 score[n_score]. */
+int tt_forest_save(const tt_forest *f, tide_wbuf *b);
+/* Each member is replaced only once it has loaded whole. */
+int tt_forest_load(tt_forest *f, tide_rbuf *r, tide_err *err);
+/* The members, their trees and detectors (not the tt_forest itself). */
+size_t tt_forest_memory(const tt_forest *f);
 
 #endif
