@@ -58,14 +58,19 @@ struct tide_learner_vt {
     /* Optional: start over with the same parameters (NULL = create anew). */
     void (*reset)(tide_learner *l);
     /* Layout version of save_state; bump it whenever the layout changes, so
-     * old files are refused as "unsupported version", not as corrupt.
-     * 0 and 1 are the same (the first layout). */
+     * old files are refused as "unsupported version", not as corrupt (or
+     * read by load_old_state, below). 0 and 1 are the same (the first layout). */
     uint32_t state_version;
     /* Optional: the progressive step in one call — writes to out what
      * predict would answer for x now, then learns (x, y, w). The result and
      * the state after it equal predict() then learn_one() bit for bit; a
      * learner provides it when the two share work (NULL = those two calls). */
     int (*learn_predict)(tide_learner *l, const tide_fvec *x, double y, double w, double *out);
+    /* Optional: reads a state saved with an older layout, of a version in
+     * min_state_version..state_version-1 (NULL: older layouts are refused).
+     * Parameters the older file lacks hold their defaults when it runs. */
+    uint32_t min_state_version;
+    int (*load_old_state)(tide_learner *l, tide_rbuf *r, uint32_t version, tide_err *err);
 };
 
 /* Every learner struct starts with this header. */

@@ -26,6 +26,11 @@
  * class-conditional Gaussians of the other features, worth at most
  * grace_period weight per class (nb_prior, prior_term() in ht.c; issue 3:
  * a young leaf otherwise predicts its class prior until it has rows).
+ * With split_prior, the split feature joins that prior as the parent's
+ * Gaussian truncated to the child's side of the threshold, for a feature
+ * that is continuous at the parent: none of its values repeated there, or
+ * more than 11 distinct ones (child_prior() in ht.c; seeds 1..50 Bananas
+ * +0.2 point, Phishing unchanged: docs/bench/trees.md, fifth pass).
  * learn_predict computes each tree's answer once for the vote and for the
  * tree's accuracy, detectors and NB-adaptive bookkeeping.
  * Prediction: sum of the trees' distributions, each weighted by the tree's
@@ -49,8 +54,13 @@ typedef struct arf_learner {
     tide_learner base;
     tt_cfg c;
     int weighted;
-    tt_forest f;   /* members: tt_tree trees (forest.c) */
+    int load_flags;   /* TT_SAVE_* of the trees of the state being loaded */
+    tt_forest f;      /* members: tt_tree trees (forest.c) */
 } arf_learner;
+
+/* The trees carry their leaves' priors and their observers' values (state
+ * version 4); version 3 had no values (TT_SAVE_PRIOR only). */
+#define ARF_SAVE (TT_SAVE_PRIOR | TT_SAVE_VALS)
 
 static const tide_param_spec ARF_PARAMS[] = {
     {"n_models", TIDE_PARAM_INT, "10", "1..1000", "number of trees"},
@@ -75,6 +85,9 @@ static const tide_param_spec ARF_PARAMS[] = {
     {"weighted_vote", TIDE_PARAM_BOOL, "true", NULL, "weight each tree's vote by its accuracy"},
     {"nb_prior", TIDE_PARAM_BOOL, "true", NULL,
      "a split's new leaves start their naive Bayes from the parent's Gaussians (worth at most grace_period)"},
+    {"split_prior", TIDE_PARAM_BOOL, "true", NULL,
+     "with nb_prior: a continuous split feature (no value repeated at the leaf, or over 11 distinct) "
+     "gives the new leaves its Gaussian truncated to their side of the threshold"},
     {"seed", TIDE_PARAM_INT, "42", "0..4294967295", "seed of bagging weights and feature subsets"},
 };
 
@@ -116,7 +129,7 @@ static void *arf_tree_clone(const void *s)
 
 static int arf_tree_save(const void *t, tide_wbuf *b)
 {
-    tt_tree_save(t, b, TT_SAVE_PRIOR);
+    tt_tree_save(t, b, ARF_SAVE);
     return TIDE_OK;
 }
 
@@ -130,7 +143,7 @@ static int arf_tree_load(tt_forest *f, tide_rbuf *r, int i, void **out, tide_err
             arf_tree_free(t);
         return tide_err_set(err, TIDE_ERR_NOMEM, "arf state: out of memory");
     }
-    if ((rc = tt_tree_load(t, r, TT_SAVE_PRIOR, err))) {
+    if ((rc = tt_tree_load(t, r, a->load_flags, err))) {
         arf_tree_free(t);
         return rc;
     }
@@ -177,6 +190,9 @@ static int arf_create(const tide_params *p, int bits, tide_learner **out, tide_e
     a->c.subspace = mf == 0 ? 1 : mf == 1 ? 2 : 0;
     /* see prior_term() in ht.c; the pseudo-weight cap is the grace period */
     a->c.nb_prior = tide_params_num(p, "nb_prior") != 0 ? a->c.grace : 0;
+    /* the observers record their values only when the prior will use them */
+    a->c.split_prior = tide_params_num(p, "split_prior") != 0 && a->c.nb_prior > 0 &&
+                       a->c.leaf_pred != TT_PRED_MC;
     n = (int)tide_params_num(p, "n_models");
     a->f.ops = &ARF_OPS;
     a->f.owner = a;
@@ -332,7 +348,26 @@ static int arf_save(const tide_learner *l, tide_wbuf *b)
 
 static int arf_load(tide_learner *l, tide_rbuf *r, tide_err *err)
 {
-    return tt_forest_load(&((arf_learner *)l)->f, r, err);
+    arf_learner *a = (arf_learner *)l;
+    a->load_flags = ARF_SAVE;
+    return tt_forest_load(&a->f, r, err);
+}
+
+/* State version 3 (before split_prior): its observers recorded no values,
+ * so the model goes on as it was trained, with split_prior off (saved as
+ * such from now on). */
+static int arf_load_old(tide_learner *l, tide_rbuf *r, uint32_t version, tide_err *err)
+{
+    arf_learner *a = (arf_learner *)l;
+    if (version != 3)
+        return tide_err_set(err, TIDE_ERR_VERSION, "arf: state version %u is not supported",
+                            version);
+    int rc = tide_params_set(&l->params, "split_prior=false", err);
+    if (rc)
+        return rc;
+    a->c.split_prior = 0;   /* the loaded trees and every later one copy a->c */
+    a->load_flags = TT_SAVE_PRIOR;
+    return tt_forest_load(&a->f, r, err);
 }
 
 static size_t arf_memory(const tide_learner *l)
@@ -378,7 +413,10 @@ const tide_learner_vt tide_arf_vt = {
     .load_state = arf_load,
     .memory = arf_memory,
     /* 2: tree leaves carry sums of squared weights (tree.h);
-     * 3: and their naive Bayes prior (nb_prior) */
-    .state_version = 3,
+     * 3: and their naive Bayes prior (nb_prior);
+     * 4: and their observers' values (split_prior); 3 still loads */
+    .state_version = 4,
     .learn_predict = arf_learn_predict,
+    .min_state_version = 3,
+    .load_old_state = arf_load_old,
 };

@@ -359,5 +359,5 @@ const tide_learner_vt tide_gnb_vt = {
     "gnb", TIDE_TASK_CLASSIFY,
     "naive Bayes: Gaussian for numeric features, smoothed counts for indicator features",
     GNB_PARAMS, sizeof GNB_PARAMS / sizeof GNB_PARAMS[0], gnb_create, gnb_destroy, gnb_learn,
-    gnb_predict, gnb_clone, gnb_save, gnb_load, gnb_memory, NULL, 3, NULL,
+    gnb_predict, gnb_clone, gnb_save, gnb_load, gnb_memory, NULL, 3, NULL, 0, NULL,
 };

@@ -26,7 +26,10 @@
  * (MOA's NBAdaptive): whichever of MC/NB predicted more of the leaf's own
  * training rows right (ties go to NB). With tt_cfg.nb_prior (arf), a leaf
  * made by a split starts its naive Bayes from the parent's class Gaussians
- * of the other features, pooled with its own rows (prior_term()).
+ * of the other features, pooled with its own rows (prior_term()); with
+ * tt_cfg.split_prior also from the split feature's Gaussian truncated to
+ * the leaf's side of the threshold, when that feature is continuous at the
+ * parent (child_prior()).
  *
  * Memory: every 1000 learn calls the tree measures itself; above max_size
  * MiB it deactivates the leaves with the lowest promise (weight seen minus
@@ -216,7 +219,7 @@ static void leaf_drop_observers(tt_node *n)
         free(n->ob[i].st);
     free(n->ob);
     n->ob = NULL;
-    n->nob = n->cob = 0;
+    n->nob = n->cob = n->nvt = 0;
     leaf_drop_prior(n);
 }
 
@@ -233,6 +236,13 @@ void tt_node_free(tt_node *n)
     free(n->seen);
     free(n->seen2);
     free(n);
+}
+
+/* Doubles of an observer's st block: K * TT_OS statistics, then room for
+ * TT_NVAL float values while it holds them. */
+static size_t obs_doubles(int K, uint8_t vs)
+{
+    return (size_t)K * TT_OS + (TT_VS_HOLDS(vs) ? TT_VROOM : 0);
 }
 
 static double *dup_doubles(const double *src, size_t n)
@@ -260,7 +270,7 @@ int tt_node_clone(const tt_node *n, tt_node **out)
     c->adw = NULL;
     c->cls = c->seen = c->seen2 = NULL;
     c->ob = NULL;
-    c->nob = c->cob = 0;
+    c->nob = c->cob = 0;   /* nvt: copied, the observers are */
     c->prf = NULL;
     c->prs = NULL;
     c->npr = 0;
@@ -286,7 +296,9 @@ int tt_node_clone(const tt_node *n, tt_node **out)
         c->cob = n->nob;
         for (uint32_t i = 0; i < n->nob; i++) {
             c->ob[i].feat = n->ob[i].feat;
-            c->ob[i].st = dup_doubles(n->ob[i].st, (size_t)n->K * TT_OS);
+            c->ob[i].vs = n->ob[i].vs;
+            c->ob[i].nv = n->ob[i].nv;
+            c->ob[i].st = dup_doubles(n->ob[i].st, obs_doubles(n->K, n->ob[i].vs));
             if (!c->ob[i].st)
                 goto fail;
             c->nob = i + 1;
@@ -314,6 +326,7 @@ size_t tt_node_memory(const tt_node *n)
     if (n->cls)
         m += 3 * (size_t)n->K * sizeof(double);
     m += n->cob * sizeof(tt_obs) + n->nob * (size_t)n->K * TT_OS * sizeof(double);
+    m += n->nvt * (size_t)TT_VROOM * sizeof(double);
     m += n->npr * (sizeof(uint32_t) + (size_t)n->prK * TT_PR * sizeof(double));
     if (n->adw)
         m += tide_adwin_memory(n->adw);
@@ -348,11 +361,14 @@ static int leaf_grow(tt_node *n, int K)
     for (int i = n->K; i < K; i++)
         a[i] = b[i] = b2[i] = 0;
     for (uint32_t j = 0; j < n->nob; j++) {
-        double *s = realloc(n->ob[j].st, (size_t)K * TT_OS * sizeof *s);
+        tt_obs *o = &n->ob[j];
+        double *s = realloc(o->st, obs_doubles(K, o->vs) * sizeof *s);
         if (!s)
             return TIDE_ERR_NOMEM;   /* leaf stays consistent at old K for this observer */
+        if (TT_VS_HOLDS(o->vs))      /* the values move behind the new classes */
+            memmove(s + (size_t)K * TT_OS, s + (size_t)n->K * TT_OS, TT_VROOM * sizeof *s);
         memset(s + (size_t)n->K * TT_OS, 0, (size_t)(K - n->K) * TT_OS * sizeof *s);
-        n->ob[j].st = s;
+        o->st = s;
     }
     n->K = K;
     return TIDE_OK;
@@ -423,6 +439,29 @@ static void obs_update(double *st, int c, double v, double w)
     /* 1/variance = (W - sum w^2 / W) / M2, as wvar() with one division less */
     double den = n - s[OS_W2] / n;
     s[OS_IV] = den > VAR_DEN_EPS && s[OS_M2] > 0 ? den / s[OS_M2] : 0;
+}
+
+/* Records value v at observer o of leaf (TT_VS_HOLDS(o->vs)). Past
+ * TT_NVAL distinct values they are dropped for good (TT_VS_MANY) and the
+ * block shrinks to the statistics. */
+static void obs_vals_add(tt_node *leaf, tt_obs *o, double v)
+{
+    float *vals = tt_obs_vals(o, leaf->K), fv = (float)v;
+    for (uint32_t i = 0; i < o->nv; i++)
+        if (vals[i] == fv) {
+            o->vs = TT_VS_REP;
+            return;
+        }
+    if (o->nv < TT_NVAL) {
+        vals[o->nv++] = fv;
+        return;
+    }
+    o->vs = TT_VS_MANY;
+    o->nv = 0;
+    leaf->nvt--;
+    double *s = realloc(o->st, (size_t)leaf->K * TT_OS * sizeof *s);
+    if (s)   /* else the block keeps its unused room */
+        o->st = s;
 }
 
 static void mc_dist(const tt_node *leaf, int K, double *out)
@@ -697,18 +736,51 @@ static double best_threshold(const tt_tree *t, const tt_node *leaf, const tt_obs
     return best;
 }
 
-/* Gives the new leaf kid the naive Bayes prior of prior_term(): the
- * parent leaf's Gaussians of every feature but the split feature sf, at
- * pseudo-weight min(kid's inherited weight of class c, nb_prior). A class
- * whose parent Gaussian has under two rows' worth of weight (no variance
- * estimate) gets none. g: K scratch entries. */
-static int child_prior(const tt_tree *t, const tt_node *leaf, uint32_t sf, tt_node *kid,
-                       const double *inh, gstat *g)
+/* Mean and variance of N(mean, var) truncated to x <= thr (side 0) or
+ * x > thr (side 1): with a = (thr - mean) / sd and r = phi(a) / P, P the
+ * probability of the side, the mean moves by -sd r (side 0) or +sd r
+ * (side 1) and the variance is var (1 - a r - r^2) or var (1 + a r - r^2)
+ * (N. L. Johnson, S. Kotz, N. Balakrishnan, "Continuous Univariate
+ * Distributions", vol. 1, 2nd ed., ch. 13, truncated normal). Returns 0 when there is
+ * nothing sound to give: no spread, a side of probability under 1e-12, or
+ * a variance lost to cancellation. */
+static int trunc_gauss(double mean, double var, double thr, int side, double *m, double *v)
+{
+    double sd = sqrt(var);
+    if (!(sd > 0))
+        return 0;
+    double a = (thr - mean) / sd;
+    double phi = exp(-0.5 * a * a) * 0.39894228040143267794;   /* 1/sqrt(2 pi) */
+    double P = 0.5 * erfc((side ? a : -a) * 0.70710678118654752440);
+    if (!(P > 1e-12))
+        return 0;
+    double r = phi / P;
+    *m = side ? mean + sd * r : mean - sd * r;
+    *v = var * (side ? 1 + a * r - r * r : 1 - a * r - r * r);
+    return *v > 0 && isfinite(*m) && isfinite(*v);
+}
+
+/* Gives the new leaf kid (side 0: x[sf] <= thr, 1: above) the naive Bayes
+ * prior of prior_term(): the parent leaf's Gaussians of every feature but
+ * the split feature sf, at pseudo-weight min(kid's inherited weight of
+ * class c, nb_prior). A class whose parent Gaussian has under two rows'
+ * worth of weight (no variance estimate) gets none.
+ * With split_prior, the split feature joins them when it is continuous at
+ * the parent (TT_VS_CONTINUOUS: no explicit value repeated among the
+ * parent's rows, or more than TT_NVAL distinct values; a fixed rule, not
+ * fitted to a stream): the rows a child receives are the parent's rows on
+ * its side of thr, so its class-conditional distribution of sf is the
+ * parent's restricted to that side, and its prior is the parent's Gaussian
+ * truncated at thr (trunc_gauss()). A discrete feature (a 0/1 flag, a
+ * weekday code) is left out: a Gaussian truncated between two of its
+ * values describes no value the child will see. g: K scratch entries. */
+static int child_prior(const tt_tree *t, const tt_node *leaf, uint32_t sf, int side, double thr,
+                       tt_node *kid, const double *inh, gstat *g)
 {
     int K = leaf->K;
     uint32_t n = 0;
     for (uint32_t j = 0; j < leaf->nob; j++)
-        n += leaf->ob[j].feat != sf;
+        n += leaf->ob[j].feat != sf || (t->c.split_prior && TT_VS_CONTINUOUS(leaf->ob[j].vs));
     if (n == 0)
         return TIDE_OK;
     kid->prf = malloc(n * sizeof *kid->prf);
@@ -719,16 +791,20 @@ static int child_prior(const tt_tree *t, const tt_node *leaf, uint32_t sf, tt_no
     kid->prK = K;
     n = 0;
     for (uint32_t j = 0; j < leaf->nob; j++) {
-        if (leaf->ob[j].feat == sf)
+        int trunc = leaf->ob[j].feat == sf;
+        if (trunc && !(t->c.split_prior && TT_VS_CONTINUOUS(leaf->ob[j].vs)))
             continue;
         double *q = kid->prs + (size_t)n * (size_t)K * TT_PR;
         kid->prf[n++] = leaf->ob[j].feat;
         for (int c = 0; c < K; c++, q += TT_PR) {
             obs_class(leaf, leaf->ob[j].st, c, &g[c]);
             int ok = g[c].n > 0 && g[c].den >= 1;
+            double mean = g[c].mean, var = g[c].var;
+            if (ok && trunc)
+                ok = trunc_gauss(g[c].mean, g[c].var, thr, side, &mean, &var);
             q[PR_N] = ok ? fmin(inh[c], t->c.nb_prior) : 0;
-            q[PR_MEAN] = ok ? g[c].mean : 0;
-            q[PR_VAR] = ok ? g[c].var : 0;
+            q[PR_MEAN] = ok ? mean : 0;
+            q[PR_VAR] = ok ? var : 0;
         }
     }
     return TIDE_OK;
@@ -811,7 +887,8 @@ static int attempt_split(tt_tree *t, tt_node *leaf)
     tt_node *b = tt_leaf_new(t->K, leaf->depth + 1, br, K);
     int prc = TIDE_OK;
     if (a && b && t->c.nb_prior > 0 && t->c.leaf_pred != TT_PRED_MC)
-        prc = child_prior(t, leaf, bf, a, bl, sb.g) || child_prior(t, leaf, bf, b, br, sb.g);
+        prc = child_prior(t, leaf, bf, 0, thr, a, bl, sb.g) ||
+              child_prior(t, leaf, bf, 1, thr, b, br, sb.g);
     free(sb.g);
     if (!a || !b || prc) {
         tt_node_free(a);
@@ -833,7 +910,7 @@ static int attempt_split(tt_tree *t, tt_node *leaf)
 }
 
 /* Finds or inserts the observer of feat at position *pos (sorted). */
-static tt_obs *leaf_observer(tt_node *leaf, uint32_t *pos, uint32_t feat)
+static tt_obs *leaf_observer(tt_node *leaf, uint32_t *pos, uint32_t feat, int split_prior)
 {
     uint32_t j = *pos;
     while (j < leaf->nob && leaf->ob[j].feat < feat)
@@ -841,7 +918,8 @@ static tt_obs *leaf_observer(tt_node *leaf, uint32_t *pos, uint32_t feat)
     *pos = j;
     if (j < leaf->nob && leaf->ob[j].feat == feat)
         return &leaf->ob[j];
-    double *st = calloc((size_t)leaf->K * TT_OS, sizeof *st);
+    uint8_t vs = split_prior ? TT_VS_FEW : TT_VS_NONE;
+    double *st = calloc(obs_doubles(leaf->K, vs), sizeof *st);
     tt_obs *o = st ? tt_arr_insert(leaf->ob, &leaf->nob, &leaf->cob, j, sizeof *o, 8) : NULL;
     if (!o) {
         free(st);
@@ -849,7 +927,10 @@ static tt_obs *leaf_observer(tt_node *leaf, uint32_t *pos, uint32_t feat)
     }
     leaf->ob = o;
     o[j].feat = feat;
+    o[j].vs = vs;
+    o[j].nv = 0;
     o[j].st = st;
+    leaf->nvt += TT_VS_HOLDS(vs);
     return &o[j];
 }
 
@@ -930,12 +1011,14 @@ int tt_leaf_learn_hint(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w
     }
     uint32_t pos = 0;
     for (uint32_t i = 0; i < x->n; i++) {
-        tt_obs *o = leaf_observer(leaf, &pos, x->idx[i]);
+        tt_obs *o = leaf_observer(leaf, &pos, x->idx[i], t->c.split_prior);
         if (!o) {
             leaf->cls[y] -= w;
             return TIDE_ERR_NOMEM;
         }
         obs_update(o->st, y, x->v[i], w);
+        if (TT_VS_HOLDS(o->vs))
+            obs_vals_add(leaf, o, x->v[i]);
     }
     leaf->seen[y] += w;
     leaf->seen2[y] += w * w;
@@ -1087,7 +1170,9 @@ void tt_tree_predict(const tt_tree *t, const tt_x *x, double *out)
 /* Node layout: u8 kind (0 leaf, 1 branch), u32 depth;
  *   branch: u32 feat, f64 thr, node kid0, node kid1
  *   leaf:   u32 K, u8 active, f64 cls[K], seen[K], seen2[K], last_try, mc_ok, nb_ok,
- *           u32 nob, nob x (u32 feat, f64 st[K*TT_OS])
+ *           u32 nob, nob x (u32 feat, f64 st[K*TT_OS]
+ *                           [TT_SAVE_VALS: u8 vs [FEW/REP: u8 nv, f32 vals[nv]]]),
+ *           [TT_SAVE_PRIOR: u32 npr [u32 prK, u32 prf[npr], f64 prs[npr*prK*TT_PR]]]
  *   HAT trees then: u8 has_adwin [adwin], u8 has_alt [node]. */
 void tt_node_save(const tt_node *n, tide_wbuf *b, int with_hat)
 {
@@ -1111,6 +1196,13 @@ void tt_node_save(const tt_node *n, tide_wbuf *b, int with_hat)
         for (uint32_t i = 0; i < n->nob; i++) {
             tide_wbuf_u32(b, n->ob[i].feat);
             tide_wbuf_f64s(b, n->ob[i].st, (size_t)n->K * TT_OS);
+            if (with_hat & TT_SAVE_VALS) {
+                tide_wbuf_u8(b, n->ob[i].vs);
+                if (TT_VS_HOLDS(n->ob[i].vs)) {
+                    tide_wbuf_u8(b, n->ob[i].nv);
+                    tide_wbuf_f32s(b, tt_obs_vals(&n->ob[i], n->K), n->ob[i].nv);
+                }
+            }
         }
         if (with_hat & TT_SAVE_PRIOR) {
             tide_wbuf_u32(b, n->npr);
@@ -1130,6 +1222,41 @@ void tt_node_save(const tt_node *n, tide_wbuf *b, int with_hat)
         if (n->alt)
             tt_node_save(n->alt, b, with_hat);
     }
+}
+
+/* Observer o of leaf n (statistics read): tt_obs.vs [u8 nv, f32 values[nv]]
+ * (TT_SAVE_VALS). The values must be finite and distinct, 1..TT_NVAL. */
+static int obs_vals_load(tt_node *n, tt_obs *o, tide_rbuf *r)
+{
+    uint8_t vs = tide_rbuf_u8(r);
+    if (r->bad || vs > TT_VS_MANY)
+        return TIDE_ERR_FORMAT;
+    if (!TT_VS_HOLDS(vs)) {
+        o->vs = vs;
+        return TIDE_OK;
+    }
+    uint8_t nv = tide_rbuf_u8(r);
+    if (r->bad || nv < 1 || nv > TT_NVAL)
+        return TIDE_ERR_FORMAT;
+    double *s = realloc(o->st, obs_doubles(n->K, vs) * sizeof *s);
+    if (!s)
+        return TIDE_ERR_NOMEM;
+    o->st = s;
+    o->vs = vs;
+    o->nv = nv;
+    n->nvt++;
+    float *vals = tt_obs_vals(o, n->K);
+    tide_rbuf_f32s(r, vals, nv);
+    if (r->bad)
+        return TIDE_ERR_FORMAT;
+    for (uint32_t i = 0; i < nv; i++) {
+        if (!isfinite(vals[i]))
+            return TIDE_ERR_FORMAT;
+        for (uint32_t k = 0; k < i; k++)
+            if (vals[k] == vals[i])
+                return TIDE_ERR_FORMAT;
+    }
+    return TIDE_OK;
 }
 
 int tt_node_load(tide_rbuf *r, int depth, int with_hat, tt_node **out)
@@ -1193,6 +1320,8 @@ int tt_node_load(tide_rbuf *r, int depth, int with_hat, tt_node **out)
             n->nob = i + 1;
             tide_rbuf_f64s(r, n->ob[i].st, (size_t)K * TT_OS);
             if (r->bad || (i > 0 && n->ob[i].feat <= n->ob[i - 1].feat))
+                goto fail;
+            if ((with_hat & TT_SAVE_VALS) && (rc = obs_vals_load(n, &n->ob[i], r)))
                 goto fail;
         }
         if (r->bad)

@@ -1068,18 +1068,18 @@ const tide_learner_vt tide_logistic_vt = {
     "logistic", TIDE_TASK_BINARY,
     "logistic regression on hashed features (binary); default update: standardised, normalised, step size chosen online",
     LINEAR_PARAMS, N_LINEAR_PARAMS, logistic_create, lin_destroy, lin_learn, lin_predict,
-    lin_clone, lin_save, lin_load, lin_memory, NULL, 2, lin_learn_predict,
+    lin_clone, lin_save, lin_load, lin_memory, NULL, 2, lin_learn_predict, 0, NULL,
 };
 
 const tide_learner_vt tide_softmax_vt = {
     "softmax", TIDE_TASK_MULTICLASS,
     "softmax (multinomial logistic) regression, one weight vector per class",
     LINEAR_PARAMS, N_LINEAR_PARAMS, softmax_create, lin_destroy, lin_learn, lin_predict,
-    lin_clone, lin_save, lin_load, lin_memory, NULL, 2, lin_learn_predict,
+    lin_clone, lin_save, lin_load, lin_memory, NULL, 2, lin_learn_predict, 0, NULL,
 };
 
 const tide_learner_vt tide_linreg_vt = {
     "linear", TIDE_TASK_REGRESSION, "least-squares linear regression (squared loss)",
     LINEAR_PARAMS, N_LINEAR_PARAMS, linreg_create, lin_destroy, lin_learn, lin_predict,
-    lin_clone, lin_save, lin_load, lin_memory, NULL, 2, lin_learn_predict,
+    lin_clone, lin_save, lin_load, lin_memory, NULL, 2, lin_learn_predict, 0, NULL,
 };

@@ -199,6 +199,7 @@ int tide_learner_load_bits(tide_rbuf *r, int expect_bits, tide_learner **out, ti
     tide_learner *l = NULL;
     uint32_t bits, n_classes;
     uint64_t n_seen;
+    uint32_t sv;
     int rc;
     *out = NULL;
     if (!name)
@@ -210,12 +211,19 @@ int tide_learner_load_bits(tide_rbuf *r, int expect_bits, tide_learner **out, ti
         return rc;
     }
     free(name);
-    {
-        uint32_t sv = tide_rbuf_u32(r);
-        if (!r->bad && sv != state_version(vt))
+    sv = tide_rbuf_u32(r);
+    if (!r->bad && sv != state_version(vt)) {
+        uint32_t lo = vt->load_old_state && vt->min_state_version ? vt->min_state_version
+                                                                   : state_version(vt);
+        if (sv < lo || sv > state_version(vt)) {
+            if (lo == state_version(vt))
+                return tide_err_set(err, TIDE_ERR_VERSION,
+                                    "learner '%s' state version %u is not supported (this tide reads %u)",
+                                    vt->name, sv, state_version(vt));
             return tide_err_set(err, TIDE_ERR_VERSION,
-                                "learner '%s' state version %u is not supported (this tide reads %u)",
-                                vt->name, sv, state_version(vt));
+                                "learner '%s' state version %u is not supported (this tide reads %u to %u)",
+                                vt->name, sv, lo, state_version(vt));
+        }
     }
     bits = tide_rbuf_u32(r);
     n_classes = tide_rbuf_u32(r);
@@ -237,7 +245,7 @@ int tide_learner_load_bits(tide_rbuf *r, int expect_bits, tide_learner **out, ti
     tide_learner_init_base(l, vt, &p, (int)bits);
     tide_learner_grow_classes(l, (int)n_classes);
     l->n_seen = n_seen;
-    rc = vt->load_state(l, r, err);
+    rc = sv == state_version(vt) ? vt->load_state(l, r, err) : vt->load_old_state(l, r, sv, err);
     if (rc == TIDE_OK && r->bad)
         rc = tide_err_set(err, TIDE_ERR_FORMAT, "learner state is truncated");
     if (rc) {

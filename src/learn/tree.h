@@ -106,10 +106,39 @@ enum { OS_N, OS_MEAN, OS_M2, OS_MIN, OS_MAX, OS_IV, OS_W2, TT_OS };
 /* Per-class naive Bayes prior statistics of a new leaf (tt_node.prs). */
 enum { PR_N, PR_MEAN, PR_VAR, TT_PR };
 
+/* What an observer knows of its feature's explicit values at the leaf
+ * (tt_cfg.split_prior; implicit zeros are not counted): */
+enum {
+    TT_VS_NONE = 0,   /* not recorded (split_prior off, or a state saved without) */
+    TT_VS_FEW,        /* at most TT_NVAL distinct values so far, none repeated */
+    TT_VS_REP,        /* at most TT_NVAL distinct values, one of them repeated */
+    TT_VS_MANY        /* more than TT_NVAL distinct values */
+};
+#define TT_NVAL 11
+/* Continuous at this leaf: no value repeated, or too many to be a code. */
+#define TT_VS_CONTINUOUS(vs) ((vs) == TT_VS_FEW || (vs) == TT_VS_MANY)
+/* Recording: the observer holds its values. */
+#define TT_VS_HOLDS(vs) ((vs) == TT_VS_FEW || (vs) == TT_VS_REP)
+
+/* Doubles of room behind an observer's statistics for TT_NVAL floats. The
+ * values are kept as float: they arrive as float (tide_feat.val), so only
+ * a sum of duplicate buckets (tt_x_prep) can be rounded, which can only
+ * make two values equal: a feature then looks discrete (no truncation). */
+#define TT_VROOM ((TT_NVAL + 1) / 2)
+
 typedef struct tt_obs {
     uint32_t feat;   /* bucket */
-    double *st;      /* K * TT_OS doubles, owned */
+    uint8_t vs;      /* TT_VS_* */
+    uint8_t nv;      /* distinct values recorded (TT_VS_HOLDS) */
+    double *st;      /* K * TT_OS doubles, then (TT_VS_HOLDS) TT_VROOM doubles
+                      * holding the nv distinct values as floats, in arrival
+                      * order (tt_obs_vals()); owned */
 } tt_obs;
+
+static inline float *tt_obs_vals(const tt_obs *o, int K)
+{
+    return (float *)(o->st + (size_t)K * TT_OS);
+}
 
 typedef struct tt_node tt_node;
 struct tt_node {
@@ -125,6 +154,7 @@ struct tt_node {
     double *seen2;     /* K sums of squared weights learned here (same) */
     tt_obs *ob;        /* observers sorted by feat */
     uint32_t nob, cob;
+    uint32_t nvt;      /* observers holding values (TT_VS_HOLDS) */
     double last_try;   /* sum(seen) at the last split attempt */
     double mc_ok, nb_ok;  /* weight predicted right by MC / NB (nba) */
     /* naive Bayes prior of a leaf made by a split (tt_cfg.nb_prior): for
@@ -154,13 +184,19 @@ typedef struct tt_cfg {
     double max_bytes;   /* memory limit; 0 = none */
     int subspace;       /* ARF: 0 all features, 1 sqrt(m), 2 log2(m)+1 */
     double nb_prior;    /* cap of a new leaf's NB prior pseudo-weight; 0 = none */
+    int split_prior;    /* with nb_prior: observers record their values (tt_obs.vs)
+                         * and a continuous split feature's truncated Gaussian
+                         * joins the children's prior (child_prior() in ht.c) */
 } tt_cfg;
 
 /* Flags of tt_tree_save/tt_node_save/..._load (the with_hat argument):
  * TT_SAVE_HAT: HAT's adwin/alternate per node; TT_SAVE_PRIOR: leaves carry
- * their naive Bayes prior (arf state version 3). */
+ * their naive Bayes prior (arf state version 3); TT_SAVE_VALS: observers
+ * carry what they know of their values (tt_obs.vs, arf state version 4;
+ * loaded without it, observers are TT_VS_NONE). */
 #define TT_SAVE_HAT 1
 #define TT_SAVE_PRIOR 2
+#define TT_SAVE_VALS 4
 
 typedef struct tt_tree {
     tt_cfg c;

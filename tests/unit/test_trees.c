@@ -925,12 +925,14 @@ static void test_tree_split_gives_prior(void **st)
 }
 
 /* arf gives split children the prior by default (nb_prior=true), at most
- * grace_period weight per class; nb_prior=false gives none. */
+ * grace_period weight per class, with the split feature x0 (uniform:
+ * continuous) among its features (split_prior=true); split_prior=false
+ * leaves x0 out, nb_prior=false gives none. */
 static void test_arf_nb_prior_default(void **st)
 {
     (void)st;
-    for (int pass = 0; pass < 2; pass++) {
-        const char *kv[] = {"n_models=1", "nb_prior=false"};
+    for (int pass = 0; pass < 3; pass++) {
+        const char *kv[] = {"n_models=1", pass == 1 ? "split_prior=false" : "nb_prior=false"};
         tide_learner *a = mk("arf", kv, pass ? 2 : 1);
         uint64_t rng = 23;
         double xv[2], y;
@@ -949,16 +951,323 @@ static void test_arf_nb_prior_default(void **st)
         /* the split came with the last row: the children learned nothing */
         assert_int_equal(kid->feat, TT_LEAF);
         assert_int_equal(kid->nob, 0);
-        assert_int_equal(kid->npr, pass ? 0 : 1);
+        assert_int_equal(kid->npr, pass == 0 ? 2 : pass == 1 ? 1 : 0);
+        assert_true(kid->npr == 0 || kid->prf[kid->npr - 1] == 1);
+        assert_true(kid->npr < 2 || kid->prf[0] == 0);
         double pmax = 0;   /* a class the split sent (almost) all the other way may get 0 */
         for (uint32_t j = 0; j < kid->npr * 2; j++) {
             assert_true(kid->prs[j * TT_PR + PR_N] >= 0 && kid->prs[j * TT_PR + PR_N] <= 50);
             pmax = fmax(pmax, kid->prs[j * TT_PR + PR_N]);
         }
-        assert_true(pass || pmax > 0);
+        assert_true(pass == 2 || pmax > 0);
         roundtrip("arf", kv, pass ? 2 : 1, "phishing.csv");
         tide_learner_free(a);
     }
+}
+
+/* split_prior by hand: with it, a split on a continuous feature gives each
+ * child the parent's Gaussian of that feature truncated to the child's
+ * side of the threshold, at the same pseudo-weight as the other features.
+ * Rows y = (x0 <= 0.5), x1 = u + 0.3 y (x0 uniform: no value repeats);
+ * the root splits on x0 after 20 rows. The expected truncated moments are
+ * computed here by Simpson's rule over the side (out to 12 sd), not by the
+ * closed form ht.c uses. Pass 1: x0 takes the values 0, 0.25, 0.5, 0.75
+ * (they repeat: discrete), so the children get no prior for it. Pass 2:
+ * split_prior off, none either. */
+static double gauss_moment(double m, double v, double a, double b, int k)
+{
+    const int n = 200000;   /* even */
+    double h = (b - a) / n, s = 0;
+    for (int i = 0; i <= n; i++) {
+        double x = a + i * h, f = exp(-0.5 * (x - m) * (x - m) / v) / sqrt(2 * M_PI * v);
+        f *= k == 0 ? 1 : k == 1 ? x : x * x;
+        s += (i == 0 || i == n ? 1 : i % 2 ? 4 : 2) * f;
+    }
+    return s * h / 3;
+}
+
+static void test_tree_split_prior_by_hand(void **st)
+{
+    (void)st;
+    for (int pass = 0; pass < 3; pass++) {
+        tt_cfg c = {.crit = TT_CRIT_INFO, .grace = 20, .delta = 0.01, .tau = 0.05,
+                    .leaf_pred = TT_PRED_NBA, .max_depth = 100, .n_splits = 10,
+                    .nb_prior = 4, .split_prior = pass < 2};
+        tt_tree t;
+        uint64_t rng = 11;
+        double s1[2][2] = {{0}}, s2[2][2] = {{0}}, n[2] = {0}, xv[2];
+        vec x;
+        tt_x px;
+        assert_int_equal(tt_tree_init(&t, &c, 1), TIDE_OK);
+        for (int i = 0; i < 1000 && t.root->feat == TT_LEAF; i++) {
+            xv[0] = pass == 1 ? (double)(tide_test_rand(&rng) % 4) / 4 : tide_test_uniform(&rng);
+            int y = xv[0] <= 0.5;
+            xv[1] = tide_test_uniform(&rng) + 0.3 * y;
+            vec_set(&x, xv, 2);
+            assert_int_equal(tt_x_prep(&px, &x.v), TIDE_OK);
+            assert_int_equal(tt_tree_learn(&t, &px, y, 1), TIDE_OK);
+            tt_x_free(&px);
+            n[y] += 1;
+            for (int j = 0; j < 2; j++) {
+                double v = x.f[j].val;   /* the float the tree saw */
+                s1[y][j] += v;
+                s2[y][j] += v * v;
+            }
+        }
+        assert_int_equal(t.root->feat, 0);
+        double thr = t.root->thr;
+        for (int k = 0; k < 2; k++) {
+            const tt_node *kid = t.root->kid[k];
+            if (pass > 0) {   /* x1 only, as without split_prior */
+                assert_int_equal(kid->npr, 1);
+                assert_int_equal(kid->prf[0], 1);
+                continue;
+            }
+            assert_int_equal(kid->npr, 2);
+            assert_int_equal(kid->prf[0], 0);
+            assert_int_equal(kid->prf[1], 1);
+            for (int cl = 0; cl < 2; cl++) {
+                const double *q = kid->prs + cl * TT_PR;   /* feature 0 */
+                const double *q1 = kid->prs + (2 + cl) * TT_PR;   /* feature 1: untruncated */
+                double mean = s1[cl][0] / n[cl];
+                double var = (s2[cl][0] - n[cl] * mean * mean) / (n[cl] - 1);
+                double sd = sqrt(var);
+                double a = k ? thr : mean - 12 * sd, b = k ? mean + 12 * sd : thr;
+                double P = a < b ? gauss_moment(mean, var, a, b, 0) : 0;
+                assert_near(q1[PR_MEAN], s1[cl][1] / n[cl], 1e-9);
+                if (!(P > 1e-9)) {   /* the class's Gaussian (almost) all on the other side */
+                    assert_near(q[PR_N], 0, 0);
+                    continue;
+                }
+                double m1 = gauss_moment(mean, var, a, b, 1) / P;
+                double v1 = gauss_moment(mean, var, a, b, 2) / P - m1 * m1;
+                assert_near(q[PR_N], fmin(kid->cls[cl], 4), 1e-12);
+                assert_near(q[PR_N], q1[PR_N], 0);
+                assert_near(q[PR_MEAN], m1, 1e-7 * sd);
+                assert_near(q[PR_VAR], v1, 1e-6 * var);
+                assert_true(q[PR_VAR] < var);   /* truncation narrows */
+                assert_true(k ? q[PR_MEAN] > thr : q[PR_MEAN] <= thr);
+            }
+        }
+        tt_tree_free(&t);
+    }
+}
+
+/* The rule that tells continuous from discrete, per observer of a leaf:
+ * explicit values only (a row without the feature is an implicit zero,
+ * not a value), TT_VS_FEW while no value repeated among at most TT_NVAL
+ * (11) distinct ones, TT_VS_REP once one did, TT_VS_MANY past 11 distinct
+ * (for good). FEW and MANY are continuous. Feature 0: distinct values
+ * (continuous from the start; MANY at the 12th); 1: 0/1 (REP at the third
+ * row); 2: 0..4 cycling for 10 rows, then new values: REP until its 12th
+ * distinct value, then MANY; 3: present in every third row only, distinct
+ * values (FEW: the implicit zeros do not count). Without split_prior the
+ * observers record nothing (TT_VS_NONE). */
+static void test_tree_continuous_rule(void **st)
+{
+    (void)st;
+    for (int pass = 0; pass < 2; pass++) {
+        tt_cfg c = {.crit = TT_CRIT_INFO, .grace = 100000, .delta = 0.01, .tau = 0.05,
+                    .leaf_pred = TT_PRED_NB, .max_depth = 100, .n_splits = 10,
+                    .nb_prior = 50, .split_prior = !pass};
+        tt_tree t;
+        assert_int_equal(tt_tree_init(&t, &c, 1), TIDE_OK);
+        tt_node *leaf = t.root;
+        for (int i = 0; i < 30; i++) {
+            tide_feat f[4];
+            size_t nf = 0;
+            f[nf++] = (tide_feat){0, 0.125f * (float)i + 0.5f};
+            f[nf++] = (tide_feat){1, (float)(i % 2)};
+            f[nf++] = (tide_feat){2, i < 10 ? (float)(i % 5) : 100.0f + (float)i};
+            if (i % 3 == 0)
+                f[nf++] = (tide_feat){3, 1.0f + (float)i};
+            tide_fvec v = {f, nf, nf};
+            tt_x px;
+            assert_int_equal(tt_x_prep(&px, &v), TIDE_OK);
+            assert_int_equal(tt_leaf_learn(&t, leaf, &px, i % 2, 1), TIDE_OK);
+            tt_x_free(&px);
+            assert_int_equal(leaf->nob, 4);
+            const tt_obs *o = leaf->ob;
+            if (pass) {
+                for (int j = 0; j < 4; j++)
+                    assert_int_equal(o[j].vs, TT_VS_NONE);
+                assert_int_equal(leaf->nvt, 0);
+                continue;
+            }
+            int distinct2 = i < 10 ? (i < 5 ? i + 1 : 5) : 5 + (i - 9);
+            assert_int_equal(o[0].vs, i < 11 ? TT_VS_FEW : TT_VS_MANY);
+            assert_int_equal(o[1].vs, i < 2 ? TT_VS_FEW : TT_VS_REP);
+            assert_int_equal(o[2].vs, i < 5 ? TT_VS_FEW : distinct2 <= 11 ? TT_VS_REP : TT_VS_MANY);
+            assert_int_equal(o[3].vs, TT_VS_FEW);
+            assert_true(TT_VS_CONTINUOUS(o[0].vs) && TT_VS_CONTINUOUS(o[3].vs));
+            assert_int_equal(TT_VS_CONTINUOUS(o[1].vs), i < 2);
+            if (o[0].vs == TT_VS_FEW) {   /* the values, in arrival order */
+                assert_int_equal(o[0].nv, i + 1);
+                for (int k = 0; k <= i; k++)
+                    assert_true(tt_obs_vals(&o[0], leaf->K)[k] == 0.125f * (float)k + 0.5f);
+            }
+            assert_int_equal(o[1].nv, i < 1 ? 1 : 2);
+            assert_int_equal(o[3].nv, i / 3 + 1);
+            int holding = 0;
+            for (int j = 0; j < 4; j++)
+                holding += TT_VS_HOLDS(o[j].vs);
+            assert_int_equal(leaf->nvt, holding);
+        }
+        tt_tree_free(&t);
+    }
+}
+
+/* split_prior=false gives the predictions of the tide before it, bit for
+ * bit up to the last digits of a sum: arf (seed 7, 5 trees), progressive on
+ * Bananas and on Elec2's first 5,000 rows. The figures were printed by the
+ * tide at commit 3db9ef2 (rows predicted right, sum of p(class 1); argmax
+ * ties to class 0). The default (on) moves both streams. */
+static void arf_progressive(const char **kv, size_t nkv, const stream *s, size_t n,
+                            size_t *right, double *sum)
+{
+    tide_learner *l = mk("arf", kv, nkv);
+    double p[2];
+    vec x;
+    *right = 0;
+    *sum = 0;
+    for (size_t i = 0; i < n && i < s->n; i++) {
+        vec_set(&x, s->x + i * s->d, (int)s->d);
+        tide_learner_predict(l, &x.v, p);
+        *right += (p[1] > p[0] ? 1 : 0) == (int)s->y[i];
+        *sum += p[1];
+        assert_int_equal(tide_learner_learn(l, &x.v, s->y[i], 1), TIDE_OK);
+    }
+    tide_learner_free(l);
+}
+
+static void test_arf_split_prior_off_is_before(void **st)
+{
+    (void)st;
+    const char *files[] = {"bananas.csv", "elec2.csv"};
+    const size_t rows[] = {100000, 5000}, right_before[] = {4691, 4587};
+    const double sum_before[] = {2375.5331929124222, 1944.632681767946};
+    const char *off[] = {"seed=7", "n_models=5", "split_prior=false"};
+    for (int f = 0; f < 2; f++) {
+        stream s;
+        size_t right, right_on;
+        double sum, sum_on;
+        if (load_csv(files[f], &s, rows[f]))
+            skip();
+        arf_progressive(off, 3, &s, rows[f], &right, &sum);
+        assert_int_equal(right, right_before[f]);
+        assert_near(sum, sum_before[f], 1e-9);
+        arf_progressive(off, 2, &s, rows[f], &right_on, &sum_on);
+        assert_true(fabs(sum_on - sum) > 0.1);
+        stream_free(&s);
+    }
+}
+
+/* A state of version 3 (before split_prior), written here by its layout
+ * (arf.c: header, params, rng, counters, the tree with its priors, no
+ * observer values, detectors, score), loads: same predictions as the
+ * forest it came from, split_prior off from then on (its observers never
+ * record values), saved again as version 4. Versions 2 and 5 are refused. */
+static void test_arf_state_v3_loads(void **st)
+{
+    (void)st;
+    const char *kv[] = {"n_models=1", "grace_period=20", "seed=3", "split_prior=false"};
+    tide_learner *src = mk("arf", kv, 4), *l = NULL, *l2 = NULL;
+    uint64_t rng = 99;
+    double xv[3], p1[2], p2[2];
+    vec x;
+    tide_wbuf b, b2;
+    tide_rbuf r;
+    tide_err e;
+    for (int i = 0; i < 400; i++) {
+        xv[0] = tide_test_uniform(&rng);
+        xv[1] = tide_test_uniform(&rng);
+        xv[2] = (double)(tide_test_rand(&rng) % 3);
+        vec_set(&x, xv, 3);
+        assert_int_equal(tide_learner_learn(src, &x.v, xv[0] <= 0.4, 1), TIDE_OK);
+    }
+    const tt_tree *t = tt_arf_tree(src, 0);
+    assert_int_not_equal(t->root->feat, TT_LEAF);   /* a split: leaves with priors */
+    tt_arf_set_score(src, 0, 300, 400);
+    tide_wbuf_init(&b);
+    tide_wbuf_str(&b, "arf");
+    tide_wbuf_u32(&b, 3);                  /* state version */
+    tide_wbuf_u32(&b, 18);                 /* bits */
+    tide_wbuf_u32(&b, 2);                  /* classes */
+    tide_wbuf_u64(&b, src->n_seen);
+    tide_wbuf_u32(&b, 3);                  /* params a version-3 file had */
+    tide_wbuf_str(&b, "n_models=1");
+    tide_wbuf_str(&b, "grace_period=20");
+    tide_wbuf_str(&b, "seed=3");
+    tide_wbuf_u64(&b, 12345);              /* rng */
+    tide_wbuf_u64(&b, 0);                  /* warnings */
+    tide_wbuf_u64(&b, 0);                  /* drifts */
+    tide_wbuf_u32(&b, 1);                  /* trees */
+    tt_tree_save(t, &b, TT_SAVE_PRIOR);
+    tide_wbuf_u8(&b, 0);                   /* no background tree */
+    for (int k = 0; k < 2; k++) {          /* warning, drift detectors */
+        tide_adwin *a = NULL;
+        assert_int_equal(tide_adwin_new(k ? 0.001 : 0.01, &a), TIDE_OK);
+        tide_adwin_save(a, &b);
+        tide_adwin_free(a);
+    }
+    tide_wbuf_f64(&b, 300);
+    tide_wbuf_f64(&b, 400);
+    tide_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(tide_learner_load(&r, &l, &e), TIDE_OK);
+    assert_int_equal(r.pos, b.len);
+    assert_int_equal(tt_arf_tree(l, 0)->c.split_prior, 0);
+    tide_wbuf_init(&b2);
+    assert_int_equal(tide_learner_save(l, &b2), TIDE_OK);
+    assert_int_equal(b2.data[7], 4);       /* after u32 3 + "arf": version 4 */
+    tide_rbuf_init(&r, b2.data, b2.len);
+    assert_int_equal(tide_learner_load(&r, &l2, &e), TIDE_OK);
+    for (int i = 0; i < 600; i++) {
+        xv[0] = tide_test_uniform(&rng);
+        xv[1] = tide_test_uniform(&rng);
+        xv[2] = (double)(tide_test_rand(&rng) % 3);
+        vec_set(&x, xv, 3);
+        tide_learner_predict(l, &x.v, p1);
+        tide_learner_predict(l2, &x.v, p2);
+        assert_memory_equal(p1, p2, sizeof p1);
+        if (i < 100) {   /* the model as saved: probes only */
+            tide_learner_predict(src, &x.v, p2);
+            assert_memory_equal(p1, p2, sizeof p1);
+            continue;
+        }
+        assert_int_equal(tide_learner_learn(l, &x.v, xv[0] <= 0.4, 1), TIDE_OK);
+        assert_int_equal(tide_learner_learn(l2, &x.v, xv[0] <= 0.4, 1), TIDE_OK);
+    }
+    /* it went on learning and splitting without recording a value */
+    const tt_node *stack[256];
+    int ns = 0, leaves = 0;
+    stack[ns++] = tt_arf_tree(l, 0)->root;
+    while (ns > 0) {
+        const tt_node *n = stack[--ns];
+        if (n->feat != TT_LEAF) {
+            assert_true(ns + 2 <= 256);
+            stack[ns++] = n->kid[0];
+            stack[ns++] = n->kid[1];
+            continue;
+        }
+        leaves++;
+        assert_int_equal(n->nvt, 0);
+        for (uint32_t j = 0; j < n->nob; j++)
+            assert_int_equal(n->ob[j].vs, TT_VS_NONE);
+    }
+    assert_true(leaves >= 3);
+    for (int v = 2; v <= 5; v += 3) {
+        tide_learner *bad = NULL;
+        b.data[7] = (uint8_t)v;
+        tide_rbuf_init(&r, b.data, b.len);
+        assert_int_equal(tide_learner_load(&r, &bad, &e), TIDE_ERR_VERSION);
+        assert_null(bad);
+        assert_non_null(strstr(e.msg, "3 to 4"));
+    }
+    tide_wbuf_free(&b);
+    tide_wbuf_free(&b2);
+    tide_learner_free(src);
+    tide_learner_free(l);
+    tide_learner_free(l2);
 }
 
 /* A tree whose error FALLS is learning, not drifting: 600 rows of coin-flip
@@ -1242,6 +1551,10 @@ int main(void)
         cmocka_unit_test(test_tree_leaf_prior_by_hand),
         cmocka_unit_test(test_tree_split_gives_prior),
         cmocka_unit_test(test_arf_nb_prior_default),
+        cmocka_unit_test(test_tree_split_prior_by_hand),
+        cmocka_unit_test(test_tree_continuous_rule),
+        cmocka_unit_test(test_arf_split_prior_off_is_before),
+        cmocka_unit_test(test_arf_state_v3_loads),
         cmocka_unit_test(test_learn_predict_identical),
         cmocka_unit_test(test_arfr),
         cmocka_unit_test(test_arfr_change),
