@@ -318,13 +318,13 @@ static void chart(FILE *f, const cli_report *r, int s, const char *title)
                 (unsigned long long)a->end, a->det, (unsigned long long)a->row,
                 (unsigned long long)a->end);
     }
-    for (size_t i = 0; i < r->nal; i++) {
+    for (size_t i = 0; i < r->nal; i++) {   /* x = rows scored: row i's alarm is at i + 1 */
         const ralarm *a = &r->al[i];
         if (!a->drift)
             continue;
         fprintf(f, "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" class=\"drift\" "
                    "data-row=\"%llu\"><title>%s drift at row %llu</title></line>\n",
-                X(a->row), MT, X(a->row), MT + CH, (unsigned long long)a->row, a->det,
+                X(a->row + 1), MT, X(a->row + 1), MT + CH, (unsigned long long)a->row, a->det,
                 (unsigned long long)a->row);
     }
     for (int t = 0; t < 2; t++) {
