@@ -24,6 +24,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +51,10 @@ struct cli_report {
     double w, s0, s1;
     double *rw, *r0, *r1;    /* ring of the last `window` rows */
     size_t rn, rhead;
-    double ww, ws0, ws1;     /* sums over the ring */
+    double ww, ws0, ws1;     /* sums over the ring's finite terms */
+    size_t rbad;             /* rows of the ring with an inf or NaN term */
     uint64_t rows, stride;
+    uint64_t prev, cur;      /* the scored rows before and at the last add (UINT64_MAX: none) */
     rpoint *pt;
     size_t npt;
     ralarm *al;
@@ -68,6 +71,7 @@ int cli_report_new(int kind, size_t window, cli_report **out)
     r->kind = kind;
     r->window = window;
     r->stride = 1;
+    r->prev = r->cur = UINT64_MAX;
     r->pt = malloc(REPORT_MAX_POINTS * sizeof *r->pt);
     if (window && (!(r->rw = calloc(window, sizeof *r->rw)) ||
                    !(r->r0 = calloc(window, sizeof *r->r0)) ||
@@ -100,6 +104,8 @@ static void values(const cli_report *r, double w, double s0, double s1, double o
         out[0] = out[1] = NAN;
         return;
     }
+    if (s1 < 0)   /* a sum of squares a subtraction left a rounding below 0 */
+        s1 = 0;
     out[0] = s0 / w;
     out[1] = r->kind != CLI_REPORT_CLASSIFY ? sqrt(s1 / w) : s1 / w;
 }
@@ -120,10 +126,42 @@ static void take_point(cli_report *r)
     p = &r->pt[r->npt++];
     p->row = r->rows;
     values(r, r->w, r->s0, r->s1, p->cum);
-    if (r->window)
+    if (r->window && !r->rbad)
         values(r, r->ww, r->ws0, r->ws1, p->win);
-    else
+    else   /* no window, or an inf or NaN in it */
         p->win[0] = p->win[1] = NAN;
+}
+
+/* Whether a row's terms are all finite (a regression error may overflow
+ * to inf; a column's square may): the window sums hold only such rows, and
+ * count the others, since inf - inf would leave a NaN for good. */
+static int finite_row(double w, double a, double b)
+{
+    return isfinite(w) && isfinite(w * a) && isfinite(w * b);
+}
+
+/* The window's sums added again from the ring. */
+static void window_resum(cli_report *r)
+{
+    r->ww = r->ws0 = r->ws1 = 0;
+    r->rbad = 0;
+    for (size_t k = 0; k < r->rn; k++) {
+        size_t j = (r->rhead + k) % r->window;
+        if (!finite_row(r->rw[j], r->r0[j], r->r1[j])) {
+            r->rbad++;
+            continue;
+        }
+        r->ww += r->rw[j];
+        r->ws0 += r->rw[j] * r->r0[j];
+        r->ws1 += r->rw[j] * r->r1[j];
+    }
+}
+
+/* Whether taking t >= 0 out of a sum of terms >= 0 left s to rounding:
+ * the rest is below what the subtraction can resolve (or not a number). */
+static int cancelled(double s, double t)
+{
+    return !(s >= t * 1e-9);
 }
 
 /* One scored row: a = correct (0/1) and b = log loss (classification), or
@@ -137,32 +175,45 @@ static void add(cli_report *r, double a, double b, double w)
         size_t i;
         if (r->rn == r->window) {   /* the oldest row leaves the window */
             i = r->rhead;
-            r->ww -= r->rw[i];
-            r->ws0 -= r->rw[i] * r->r0[i];
-            r->ws1 -= r->rw[i] * r->r1[i];
             r->rhead = (r->rhead + 1) % r->window;
             r->rn--;
+            if (!finite_row(r->rw[i], r->r0[i], r->r1[i])) {
+                r->rbad--;
+            } else {
+                double t0 = r->rw[i] * r->r0[i], t1 = r->rw[i] * r->r1[i];
+                r->ww -= r->rw[i];
+                r->ws0 -= t0;
+                r->ws1 -= t1;
+                /* a term that held nearly all of a sum of terms >= 0: the
+                 * rest would be rounding (a window accuracy above 1, a
+                 * negative sum of squares), so it is added again; as is a
+                 * sum that overflowed. The mean of a column may cancel to 0
+                 * honestly: its s0 is not watched. */
+                if (cancelled(r->ww, r->rw[i]) || cancelled(r->ws1, t1) ||
+                    (r->kind != CLI_REPORT_VALUES && cancelled(r->ws0, t0)) ||
+                    !isfinite(r->ws0) || !isfinite(r->ws1))
+                    window_resum(r);
+            }
         }
         i = (r->rhead + r->rn) % r->window;
         r->rw[i] = w;
         r->r0[i] = a;
         r->r1[i] = b;
         r->rn++;
-        r->ww += w;
-        r->ws0 += w * a;
-        r->ws1 += w * b;
-        if (r->rn == r->window && r->rows % (1u << 16) == 0) {
+        if (finite_row(w, a, b)) {
+            r->ww += w;
+            r->ws0 += w * a;
+            r->ws1 += w * b;
+        } else {
+            r->rbad++;
+        }
+        if (r->rn == r->window && r->rows % (1u << 16) == 0)
             /* re-add the window now and then: the running subtraction
              * drifts by rounding over millions of rows */
-            r->ww = r->ws0 = r->ws1 = 0;
-            for (size_t k = 0; k < r->rn; k++) {
-                size_t j = (r->rhead + k) % r->window;
-                r->ww += r->rw[j];
-                r->ws0 += r->rw[j] * r->r0[j];
-                r->ws1 += r->rw[j] * r->r1[j];
-            }
-        }
+            window_resum(r);
     }
+    r->prev = r->cur;
+    r->cur = r->rows;
     r->rows++;
     if (r->rows % r->stride == 0)
         take_point(r);
@@ -198,11 +249,23 @@ void cli_report_skip(cli_report *r)
 void cli_report_alarm(cli_report *r, uint64_t row, const char *detector, int drift)
 {
     ralarm *a;
-    if (!drift) {   /* a warning on the row after a warning run of the same detector extends it */
+    char det[sizeof a->det];
+    /* a registry name; anything else is masked, as it is written raw into
+     * the JSON block and the SVG title */
+    snprintf(det, sizeof det, "%s", detector ? detector : "?");
+    for (char *c = det; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '-'))
+            *c = '?';
+    if (!drift) {
+        /* a warning on the scored row after a warning run of the same
+         * detector extends it (rows without a value in between, which the
+         * detector did not see, do not end the run: `tide drift` lists the
+         * run's onset once) */
         for (size_t i = r->nal, k = 0; i > 0 && k < 16; i--, k++) {
             ralarm *w = &r->al[i - 1];
-            if (!w->drift && w->end + 1 == row && !strncmp(w->det, detector ? detector : "?",
-                                                            sizeof w->det - 1)) {
+            if (!w->drift && (w->end + 1 == row || (row == r->cur && w->end == r->prev)) &&
+                !strcmp(w->det, det)) {
                 w->end = row;
                 return;
             }
@@ -223,13 +286,7 @@ void cli_report_alarm(cli_report *r, uint64_t row, const char *detector, int dri
     a = &r->al[r->nal++];
     a->row = a->end = row;
     a->drift = drift;
-    /* a registry name; anything else is masked, as it is written raw into
-     * the JSON block and the SVG title */
-    snprintf(a->det, sizeof a->det, "%s", detector ? detector : "?");
-    for (char *c = a->det; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-              *c == '_' || *c == '-'))
-            *c = '?';
+    memcpy(a->det, det, sizeof det);
 }
 
 /* ---- writing ------------------------------------------------------------------ */
@@ -266,7 +323,8 @@ static double tick_step(double span, int want)
 static void chart(FILE *f, const cli_report *r, int s, const char *title)
 {
     double lo = INFINITY, hi = -INFINITY, xmax = r->npt ? (double)r->pt[r->npt - 1].row : 1;
-    double step;
+    double step, mag, nice_lo, nice_hi;
+    int nticks, digits;
     fprintf(f, "<h2>%s</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
                "height=\"%.0f\" class=\"chart\" data-series=\"%d\">\n",
             title, CW + ML + 16, CH + MT + MB, s);
@@ -282,25 +340,52 @@ static void chart(FILE *f, const cli_report *r, int s, const char *title)
         lo = 0;
         hi = 1;
     }
-    if (hi - lo < 1e-9) {
-        lo -= 0.5;
-        hi += 0.5;
+    /* A flat series gets a span around it, relative to its size: a fixed
+     * +-0.5 vanishes into the rounding of 1e16 and a span of 0 left no tick
+     * step (and an axis y = NaN). */
+    mag = fmax(fabs(lo), fabs(hi));
+    if (hi - lo <= 1e-9 * fmax(1.0, mag)) {
+        double pad = fmax(0.5, mag * 1e-6);
+        lo = lo - pad > -DBL_MAX ? lo - pad : -DBL_MAX;
+        hi = hi + pad < DBL_MAX ? hi + pad : DBL_MAX;
     }
-    step = tick_step(hi - lo, 5);
-    lo = floor(lo / step) * step;
-    hi = ceil(hi / step) * step;
+    /* Ticks at a nice step, counted rather than stepped by adding (lo +
+     * step == lo at 1e16 with a step of 0.5: that loop never ended). When
+     * the nice range is not representable (a span beyond DBL_MAX, a step
+     * below the values' resolution) the axis has ticks at lo and hi. */
+    step = isfinite(hi - lo) ? tick_step(hi - lo, 5) : tick_step(hi * 0.5 - lo * 0.5, 5) * 2;
+    nice_lo = floor(lo / step) * step;
+    nice_hi = ceil(hi / step) * step;
+    nticks = 1;
+    if (isfinite(step) && step > 0 && isfinite(nice_lo) && isfinite(nice_hi) &&
+        nice_lo + step > nice_lo && nice_hi - step < nice_hi) {
+        double n = floor((nice_hi - nice_lo) / step + 0.5);
+        if (n >= 1 && n <= 40) {
+            lo = nice_lo;
+            hi = nice_hi;
+            nticks = (int)n;
+        }
+    }
+    if (nticks == 1)
+        step = hi * 0.5 - lo * 0.5;   /* halved: hi - lo may overflow */
+    /* enough digits that neighbouring ticks differ (3e+15 five times did not) */
+    mag = fmax(fabs(lo), fabs(hi));
+    digits = mag > 0 && step > 0 ? (int)ceil(log10(mag / step)) + 2 : 4;
+    digits = digits < 4 ? 4 : digits > 17 ? 17 : digits;
     if (xmax < 1)
         xmax = 1;
 #define X(row) (ML + (double)(row) / xmax * CW)
-#define Y(v) (MT + (hi - (v)) / (hi - lo) * CH)
+#define Y(v) (MT + (hi * 0.5 - (v) * 0.5) / (hi * 0.5 - lo * 0.5) * CH)
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"frame\"/>\n",
             ML, MT, CW, CH);
-    for (double v = lo; v <= hi + step / 2; v += step)
+    for (int k = 0; k <= nticks; k++) {
+        double v = k == nticks ? hi : nticks == 1 ? lo : lo + k * step;
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" class=\"grid\"/>"
-                   "<text x=\"%.1f\" y=\"%.2f\" class=\"ytick\">%.4g</text>\n",
-                ML, Y(v), ML + CW, Y(v), ML - 6, Y(v) + 4, v);
+                   "<text x=\"%.1f\" y=\"%.2f\" class=\"ytick\">%.*g</text>\n",
+                ML, Y(v), ML + CW, Y(v), ML - 6, Y(v) + 4, digits, v);
+    }
     {
-        double xs = tick_step(xmax, 6);
+        double xs = fmax(1.0, tick_step(xmax, 6));   /* rows are whole */
         for (double x = 0; x <= xmax + xs / 2; x += xs)
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"xtick\">%.0f</text>\n", X(x),
                     MT + CH + 16, x);

@@ -122,4 +122,53 @@ starts = sorted(a["row"] for a in d["alarms"] if a["kind"] == "warning")
 assert starts == run["warnings"], (starts[:5], run["warnings"][:5])
 PY
 
+# a constant column of large values: the y axis's ticks were stepped by
+# adding 0.1 to 3e15 (lo + step == lo), a loop that wrote without end
+python3 -c 'print("v"); [print(3000000000000000) for _ in range(50)]' > "$TMP/big.csv"
+timeout 20 "$TIDE" drift "$TMP/big.csv" --column v --detector adwin --report "$TMP/big.html" > /dev/null 2>&1
+check report_large_flat_column_ends [ "$?" -eq 0 ]
+check report_large_flat_column_small python3 - "$TMP/big.html" <<'PY'
+import os, re, sys
+h = open(sys.argv[1]).read()
+assert os.path.getsize(sys.argv[1]) < 100000, os.path.getsize(sys.argv[1])
+ticks = re.findall(r'class="ytick">([^<]*)<', h)
+assert 2 <= len(ticks) <= 42 and len(set(ticks)) == len(ticks), ticks     # labels tell ticks apart
+assert not re.search(r'="[^"]*(nan|inf)', h, re.I), "a coordinate is not a number"
+PY
+
+# a value whose square overflows (inf) leaves the window: the window's
+# numbers come back (inf - inf had left a NaN for good)
+printf 'v\n1e200\n1\n2\n3\n4\n' > "$TMP/w.csv"
+"$TIDE" drift "$TMP/w.csv" --column v --detector adwin --window 2 --report "$TMP/w.html" > /dev/null 2>&1
+check report_window_recovers_after_inf python3 - "$TMP/w.html" <<'PY'
+import json, math, re, sys
+h = open(sys.argv[1]).read()
+d = json.loads(re.search(r'<script id="tide-data" type="application/json">(.*?)</script>', h, re.S).group(1))
+last = d["points"][-1]
+assert last[0] == 5 and abs(last[3] - 3.5) < 1e-12, last
+assert abs(last[4] - math.sqrt((9 + 16) / 2)) < 1e-12, last
+PY
+
+# rows without a value inside a warning run do not end it: the report's
+# runs start at the --json onsets (it started a run after every gap)
+python3 - "$TMP/gap.csv" <<'PY'
+import random, sys
+rng = random.Random(7)
+with open(sys.argv[1], "w") as f:
+    f.write("err\n")
+    for i in range(3000):
+        p = 0.1 if i < 1000 else 0.45
+        f.write(("" if i >= 1000 and i % 3 == 0 else str(int(rng.random() < p))) + "\n")
+PY
+"$TIDE" drift "$TMP/gap.csv" --column err --detector ddm --json > "$TMP/gap.json" 2>/dev/null
+"$TIDE" drift "$TMP/gap.csv" --column err --detector ddm --report "$TMP/gap.html" > /dev/null 2>&1
+check report_warning_runs_span_gaps python3 - "$TMP/gap.html" "$TMP/gap.json" <<'PY'
+import json, re, sys
+h, run = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+d = json.loads(re.search(r'<script id="tide-data" type="application/json">(.*?)</script>', h, re.S).group(1))
+starts = sorted(a["row"] for a in d["alarms"] if a["kind"] == "warning")
+assert any(w >= 1000 for w in run["warnings"]), run      # a run over the gaps exists
+assert starts == run["warnings"], (starts[:8], run["warnings"])
+PY
+
 finish
