@@ -264,37 +264,36 @@ static int vw_parse_hashed(tide_reader *r, char *s, char *e, uint64_t lineno, ti
     return vw_parse_as(r, s, e, lineno, row, 1, hv, mask, err);
 }
 
-int tide_vw_next(tide_reader *r, tide_row *row, tide_err *err)
+/* The next line that is not blank (TIDE_OK), or the reader's status. */
+static int vw_line(tide_reader *r, char **s, size_t *n, uint64_t *lineno, tide_err *err)
 {
     for (;;) {
-        char *s, *p;
-        size_t n;
-        uint64_t lineno;
-        int rc = tide_io_next_line(r, &s, &n, &lineno, err);
+        char *p;
+        int rc = tide_io_next_line(r, s, n, lineno, err);
         if (rc)
             return rc;
-        for (p = s; p < s + n && (CL(*p) & C_WS); p++)
+        for (p = *s; p < *s + *n && (CL(*p) & C_WS); p++)
             ;
-        if (p == s + n)
-            continue; /* blank line */
-        return vw_parse(r, s, s + n, lineno, row, err);
+        if (p < *s + *n)
+            return TIDE_OK;
     }
+}
+
+int tide_vw_next(tide_reader *r, tide_row *row, tide_err *err)
+{
+    char *s;
+    size_t n;
+    uint64_t lineno;
+    int rc = vw_line(r, &s, &n, &lineno, err);
+    return rc ? rc : vw_parse(r, s, s + n, lineno, row, err);
 }
 
 int tide_vw_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, tide_fvec *v,
                         tide_err *err)
 {
-    for (;;) {
-        char *s, *p;
-        size_t n;
-        uint64_t lineno;
-        int rc = tide_io_next_line(r, &s, &n, &lineno, err);
-        if (rc)
-            return rc;
-        for (p = s; p < s + n && (CL(*p) & C_WS); p++)
-            ;
-        if (p == s + n)
-            continue; /* blank line */
-        return vw_parse_hashed(r, s, s + n, lineno, row, v, mask, err);
-    }
+    char *s;
+    size_t n;
+    uint64_t lineno;
+    int rc = vw_line(r, &s, &n, &lineno, err);
+    return rc ? rc : vw_parse_hashed(r, s, s + n, lineno, row, v, mask, err);
 }
