@@ -31,6 +31,11 @@
  * that is continuous at the parent: none of its values repeated there, or
  * more than 11 distinct ones (child_prior() in ht.c; seeds 1..50 Bananas
  * +0.2 point, Phishing unchanged: docs/bench/trees.md, fifth pass).
+ * With grid_var, a class whose rows at a leaf all had the same value of a
+ * feature with at most 11 distinct values there gets the variance h^2/12
+ * of the values' grid (Sheppard's correction; grid_var() in ht.c) in the
+ * leaf's naive Bayes instead of a near-zero one (seeds 1..50 Phishing
+ * +0.27 point, Bananas unchanged, Elec2 -0.09: trees.md, sixth pass).
  * learn_predict computes each tree's answer once for the vote and for the
  * tree's accuracy, detectors and NB-adaptive bookkeeping.
  * Prediction: sum of the trees' distributions, each weighted by the tree's
@@ -88,6 +93,10 @@ static const tide_param_spec ARF_PARAMS[] = {
     {"split_prior", TIDE_PARAM_BOOL, "true", NULL,
      "with nb_prior: a continuous split feature (no value repeated at the leaf, or over 11 distinct) "
      "gives the new leaves its Gaussian truncated to their side of the threshold"},
+    {"grid_var", TIDE_PARAM_BOOL, "true", NULL,
+     "with split_prior: naive Bayes gives a class whose rows at a leaf all had one value of a "
+     "feature with at most 11 distinct values there the variance h^2/12 of their grid (h: the "
+     "smallest gap between the values), not a near-zero one"},
     {"seed", TIDE_PARAM_INT, "42", "0..4294967295", "seed of bagging weights and feature subsets"},
 };
 
@@ -193,6 +202,8 @@ static int arf_create(const tide_params *p, int bits, tide_learner **out, tide_e
     /* the observers record their values only when the prior will use them */
     a->c.split_prior = tide_params_num(p, "split_prior") != 0 && a->c.nb_prior > 0 &&
                        a->c.leaf_pred != TT_PRED_MC;
+    /* it reads the values the observers record for split_prior */
+    a->c.grid_var = tide_params_num(p, "grid_var") != 0 && a->c.split_prior;
     n = (int)tide_params_num(p, "n_models");
     a->f.ops = &ARF_OPS;
     a->f.owner = a;
@@ -353,20 +364,27 @@ static int arf_load(tide_learner *l, tide_rbuf *r, tide_err *err)
     return tt_forest_load(&a->f, r, err);
 }
 
-/* State version 3 (before split_prior): its observers recorded no values,
- * so the model goes on as it was trained, with split_prior off (saved as
- * such from now on). */
+/* State version 4 (before grid_var; the layout of version 5): the model
+ * goes on as it was trained, with grid_var off. Version 3 (before
+ * split_prior): its observers recorded no values, so split_prior is off
+ * too. Both are saved as such from now on. */
 static int arf_load_old(tide_learner *l, tide_rbuf *r, uint32_t version, tide_err *err)
 {
     arf_learner *a = (arf_learner *)l;
-    if (version != 3)
+    int rc;
+    if (version != 3 && version != 4)
         return tide_err_set(err, TIDE_ERR_VERSION, "arf: state version %u is not supported",
                             version);
-    int rc = tide_params_set(&l->params, "split_prior=false", err);
-    if (rc)
+    if ((rc = tide_params_set(&l->params, "grid_var=false", err)))
         return rc;
-    a->c.split_prior = 0;   /* the loaded trees and every later one copy a->c */
-    a->load_flags = TT_SAVE_PRIOR;
+    a->c.grid_var = 0;   /* the loaded trees and every later one copy a->c */
+    a->load_flags = ARF_SAVE;
+    if (version == 3) {
+        if ((rc = tide_params_set(&l->params, "split_prior=false", err)))
+            return rc;
+        a->c.split_prior = 0;
+        a->load_flags = TT_SAVE_PRIOR;
+    }
     return tt_forest_load(&a->f, r, err);
 }
 
@@ -414,8 +432,9 @@ const tide_learner_vt tide_arf_vt = {
     .memory = arf_memory,
     /* 2: tree leaves carry sums of squared weights (tree.h);
      * 3: and their naive Bayes prior (nb_prior);
-     * 4: and their observers' values (split_prior); 3 still loads */
-    .state_version = 4,
+     * 4: and their observers' values (split_prior);
+     * 5: the same layout, naive Bayes with grid_var; 3 and 4 still load */
+    .state_version = 5,
     .learn_predict = arf_learn_predict,
     .min_state_version = 3,
     .load_old_state = arf_load_old,

@@ -553,10 +553,49 @@ static int prior_term(const tt_node *leaf, const double *st, const double *pr, i
     return 1;
 }
 
+/* Variance of a class whose rows at the leaf all had one value of a
+ * feature observer o records (tt_cfg.grid_var): h^2 / 12, h the smallest
+ * gap between the distinct values of the feature at the leaf (o's recorded
+ * values, and 0 when some class has rows without the feature). A value read
+ * on a grid of spacing h stands for an interval of width h, which adds
+ * h^2/12 to the variance of a continuous quantity (Sheppard's correction:
+ * W. F. Sheppard, "On the calculation of the most probable values of
+ * frequency-constants, for data arranged according to equidistant
+ * divisions of a scale", Proc. London Math. Soc. 29, 1898; e.g. Kendall
+ * and Stuart, "The Advanced Theory of Statistics", vol. 1, sec. 3.18): a
+ * class whose values never left one grid point has a variance of that order,
+ * not 0. On a 0/0.5/1 code this is 1/48, a 0/1 flag 1/12: a class constant
+ * over a few rows is evidence of a size a few rows can carry, where
+ * NB_VAR_SMOOTH made it a near-certain veto (docs/bench/trees.md, sixth
+ * pass). 0 when o holds no values (more than TT_NVAL distinct, or not
+ * recorded) or the leaf has a single value: the caller then keeps the
+ * NB_VAR_SMOOTH rule. */
+static double grid_var(const tt_node *leaf, const tt_obs *o, int K)
+{
+    double gv[TT_NVAL + 1], h = INFINITY;
+    int ng = 0, zeros = 0;
+    if (!o || !TT_VS_HOLDS(o->vs))
+        return 0;
+    const float *vals = tt_obs_vals(o, leaf->K);
+    for (uint32_t a = 0; a < o->nv; a++)
+        gv[ng++] = vals[a];
+    for (int c = 0; c < K && c < leaf->K; c++)
+        zeros |= leaf->seen[c] - o->st[(size_t)c * TT_OS + OS_N] > ZERO_EPS;
+    if (zeros)
+        gv[ng++] = 0;
+    for (int a = 0; a < ng; a++)
+        for (int b = a + 1; b < ng; b++) {
+            double g = fabs(gv[a] - gv[b]);
+            if (g > 0 && g < h)
+                h = g;
+        }
+    return h < INFINITY ? h * h / 12 : 0;
+}
+
 /* Log posterior scores (up to a common constant) into out[0..K-1];
  * -INFINITY for classes without weight. Returns 0 when the leaf has no
- * weight at all (out untouched). */
-static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out)
+ * weight at all (out untouched). grid: tt_cfg.grid_var. */
+static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out, int grid)
 {
     double tot = 0;
     double q[TIDE_MAX_CLASSES], p[TIDE_MAX_CLASSES];
@@ -577,13 +616,16 @@ static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out)
     uint32_t i = 0, j = 0, kp = 0;
     while (j < leaf->nob || kp < leaf->npr) {
         const double *st = NULL, *pr = NULL;
+        const tt_obs *ob = NULL;
         uint32_t f;
         if (kp >= leaf->npr || (j < leaf->nob && leaf->ob[j].feat <= leaf->prf[kp]))
             f = leaf->ob[j].feat;
         else
             f = leaf->prf[kp];
-        if (j < leaf->nob && leaf->ob[j].feat == f)
-            st = leaf->ob[j++].st;
+        if (j < leaf->nob && leaf->ob[j].feat == f) {
+            ob = &leaf->ob[j++];
+            st = ob->st;
+        }
         if (kp < leaf->npr && leaf->prf[kp] == f)
             pr = leaf->prs + (size_t)(kp++) * (size_t)leaf->prK * TT_PR;
         while (i < x->n && x->idx[i] < f)
@@ -625,8 +667,13 @@ static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out)
                 dd[c] = d;
             }
         }
-        /* NB_VAR_SMOOTH of the largest variance (none without one) */
-        double iv_deg = ndeg && min_iv < INFINITY ? min_iv / NB_VAR_SMOOTH : 0;
+        /* grid_var(), at most the largest variance; else NB_VAR_SMOOTH of
+         * the largest variance (none without one) */
+        double hv = grid && ndeg ? grid_var(leaf, ob, Kl) : 0, iv_deg;
+        if (hv > 0)
+            iv_deg = min_iv < INFINITY && 1 / hv < min_iv ? min_iv : 1 / hv;
+        else
+            iv_deg = ndeg && min_iv < INFINITY ? min_iv / NB_VAR_SMOOTH : 0;
         if (iv_deg > 0 && iv_deg < DBL_MAX)
             for (int k = 0; k < ndeg; k++)
                 nb_term(q, p, pe, used, deg[k], dd[deg[k]], iv_deg);
@@ -667,9 +714,9 @@ static void nb_normalise(double *out, int K, int b)
         out[c] = s > 0 ? out[c] / s : 1.0 / K;
 }
 
-static void nb_dist(const tt_node *leaf, const tt_x *x, int K, double *out)
+static void nb_dist(const tt_node *leaf, const tt_x *x, int K, double *out, int grid)
 {
-    if (!nb_logpost(leaf, x, K, out)) {
+    if (!nb_logpost(leaf, x, K, out, grid)) {
         mc_dist(leaf, K, out);
         return;
     }
@@ -682,7 +729,7 @@ void tt_leaf_predict(const tt_tree *t, const tt_node *leaf, const tt_x *x, doubl
              (t->c.leaf_pred == TT_PRED_NB ||
               (t->c.leaf_pred == TT_PRED_NBA && !(leaf->mc_ok > leaf->nb_ok)));
     if (nb)
-        nb_dist(leaf, x, t->K, out);
+        nb_dist(leaf, x, t->K, out, t->c.grid_var);
     else
         mc_dist(leaf, t->K, out);
 }
@@ -948,7 +995,7 @@ int tt_leaf_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, int *nbp
     int K = t->K;
     *nbp = TT_NB_UNKNOWN;
     if (nb || (leaf->active && t->c.leaf_pred == TT_PRED_NBA)) {
-        *nbp = nb_logpost(leaf, x, K, d) ? argmax(d, K) : -1;
+        *nbp = nb_logpost(leaf, x, K, d, t->c.grid_var) ? argmax(d, K) : -1;
         if (nb)
             return *nbp >= 0 ? *nbp : 0;
     }
@@ -965,7 +1012,7 @@ int tt_leaf_dist_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, dou
     int K = t->K;
     *nbp = TT_NB_UNKNOWN;
     if (nb || (leaf->active && t->c.leaf_pred == TT_PRED_NBA)) {
-        if (nb_logpost(leaf, x, K, out)) {
+        if (nb_logpost(leaf, x, K, out, t->c.grid_var)) {
             *nbp = argmax(out, K);
             if (nb) {
                 nb_normalise(out, K, *nbp);
@@ -998,7 +1045,7 @@ int tt_leaf_learn_hint(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w
             if (argmax(leaf->cls, leaf->K) == y)
                 leaf->mc_ok += w;
             if (nbp == TT_NB_UNKNOWN)
-                nbp = nb_logpost(leaf, x, leaf->K, d) ? argmax(d, leaf->K) : -1;
+                nbp = nb_logpost(leaf, x, leaf->K, d, t->c.grid_var) ? argmax(d, leaf->K) : -1;
             if (nbp == y)
                 leaf->nb_ok += w;
         }

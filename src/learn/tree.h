@@ -187,6 +187,10 @@ typedef struct tt_cfg {
     int split_prior;    /* with nb_prior: observers record their values (tt_obs.vs)
                          * and a continuous split feature's truncated Gaussian
                          * joins the children's prior (child_prior() in ht.c) */
+    int grid_var;       /* with split_prior: naive Bayes gives a class whose rows
+                         * all had one value of a feature with recorded values
+                         * the variance h^2/12 of the values' grid (grid_var()
+                         * in ht.c), not NB_VAR_SMOOTH of the largest one */
 } tt_cfg;
 
 /* Flags of tt_tree_save/tt_node_save/..._load (the with_hat argument):

@@ -1166,7 +1166,8 @@ static void test_arf_split_prior_off_is_before(void **st)
  * (arf.c: header, params, rng, counters, the tree with its priors, no
  * observer values, detectors, score), loads: same predictions as the
  * forest it came from, split_prior off from then on (its observers never
- * record values), saved again as version 4. Versions 2 and 5 are refused. */
+ * record values) and so is grid_var, saved again as version 5. Versions 2
+ * and 6 are refused. */
 static void test_arf_state_v3_loads(void **st)
 {
     (void)st;
@@ -1216,9 +1217,10 @@ static void test_arf_state_v3_loads(void **st)
     assert_int_equal(tide_learner_load(&r, &l, &e), TIDE_OK);
     assert_int_equal(r.pos, b.len);
     assert_int_equal(tt_arf_tree(l, 0)->c.split_prior, 0);
+    assert_int_equal(tt_arf_tree(l, 0)->c.grid_var, 0);
     tide_wbuf_init(&b2);
     assert_int_equal(tide_learner_save(l, &b2), TIDE_OK);
-    assert_int_equal(b2.data[7], 4);       /* after u32 3 + "arf": version 4 */
+    assert_int_equal(b2.data[7], 5);       /* after u32 3 + "arf": version 5 */
     tide_rbuf_init(&r, b2.data, b2.len);
     assert_int_equal(tide_learner_load(&r, &l2, &e), TIDE_OK);
     for (int i = 0; i < 600; i++) {
@@ -1255,19 +1257,166 @@ static void test_arf_state_v3_loads(void **st)
             assert_int_equal(n->ob[j].vs, TT_VS_NONE);
     }
     assert_true(leaves >= 3);
-    for (int v = 2; v <= 5; v += 3) {
+    for (int v = 2; v <= 6; v += 4) {
         tide_learner *bad = NULL;
         b.data[7] = (uint8_t)v;
         tide_rbuf_init(&r, b.data, b.len);
         assert_int_equal(tide_learner_load(&r, &bad, &e), TIDE_ERR_VERSION);
         assert_null(bad);
-        assert_non_null(strstr(e.msg, "3 to 4"));
+        assert_non_null(strstr(e.msg, "3 to 5"));
     }
     tide_wbuf_free(&b);
     tide_wbuf_free(&b2);
     tide_learner_free(src);
     tide_learner_free(l);
     tide_learner_free(l2);
+}
+
+/* grid_var by hand: one leaf, naive Bayes, weight-1 rows of feature 0.
+ * (a) class 0 at 0, 0 (constant: den = 2 - 2/2 = 1), class 1 at 0.5, 1,
+ * 0.5 (mean 2/3, M2 = 1/6, den = 2: variance 1/12). The values on record
+ * are 0, 0.5, 1: h = 0.5, so class 0 gets h^2/12 = 1/48 (under 1/12, the
+ * largest variance). At x the log scores differ by
+ *   log(2/3) + 0.5 log(48/12) - 24 x^2 + 6 (x - 2/3)^2,
+ * so p(0 | x = 0.5) = 1 / (1 + 0.75 e^(35/6)) and
+ * p(0 | x = 0) = 1 / (1 + 0.75 e^(-8/3)). Without grid_var class 0's
+ * variance is 1e-9 / 12: p(0 | 0.5) = 0.
+ * (b) class 0 at 0, 0 and class 1 at 1, 1: no class has a variance. The
+ * grid (h = 1) gives both 1/12: p(0 | 0.25) = 1 / (1 + e^-3); without
+ * grid_var the feature carries no scale and is skipped: 0.5. */
+static double grid_leaf_p0(int grid, const float *xs, const int *ys, int n, float probe)
+{
+    tt_cfg c = {.crit = TT_CRIT_INFO, .grace = 100000, .delta = 0.01, .tau = 0.05,
+                .leaf_pred = TT_PRED_NB, .max_depth = 100, .n_splits = 10,
+                .nb_prior = 50, .split_prior = 1, .grid_var = grid};
+    tt_tree t;
+    double out[2];
+    tt_x px;
+    assert_int_equal(tt_tree_init(&t, &c, 1), TIDE_OK);
+    for (int i = 0; i < n; i++) {
+        tide_feat f = {0, xs[i]};
+        tide_fvec v = {&f, 1, 1};
+        assert_int_equal(tt_x_prep(&px, &v), TIDE_OK);
+        assert_int_equal(tt_tree_learn(&t, &px, ys[i], 1), TIDE_OK);
+        tt_x_free(&px);
+    }
+    assert_int_equal(t.root->ob[0].vs, TT_VS_REP);
+    tide_feat f = {0, probe};
+    tide_fvec v = {&f, 1, 1};
+    assert_int_equal(tt_x_prep(&px, &v), TIDE_OK);
+    tt_tree_predict(&t, &px, out);
+    tt_x_free(&px);
+    tt_tree_free(&t);
+    return out[0];
+}
+
+static void test_tree_grid_var_by_hand(void **st)
+{
+    (void)st;
+    const float xa[] = {0, 0, 0.5f, 1, 0.5f}, xb[] = {0, 0, 1, 1};
+    const int ya[] = {0, 0, 1, 1, 1}, yb[] = {0, 0, 1, 1};
+    assert_near(grid_leaf_p0(1, xa, ya, 5, 0.5f), 1 / (1 + 0.75 * exp(35.0 / 6)), 1e-12);
+    assert_near(grid_leaf_p0(1, xa, ya, 5, 0), 1 / (1 + 0.75 * exp(-8.0 / 3)), 1e-12);
+    assert_true(grid_leaf_p0(0, xa, ya, 5, 0.5f) < 1e-300);
+    assert_near(grid_leaf_p0(1, xb, yb, 4, 0.25f), 1 / (1 + exp(-3.0)), 1e-12);
+    assert_near(grid_leaf_p0(0, xb, yb, 4, 0.25f), 0.5, 1e-12);
+}
+
+/* grid_var=false gives the predictions of the tide before it, bit for bit
+ * up to the last digits of a sum: arf (seed 7, 5 trees), progressive on
+ * Phishing (every feature 0/0.5/1 or 0/1). The figures were printed by
+ * the tide at commit 7a81e9f. The default (on) moves them. */
+static void test_arf_grid_var_off_is_before(void **st)
+{
+    (void)st;
+    const char *off[] = {"seed=7", "n_models=5", "grid_var=false"};
+    stream s;
+    size_t right, right_on;
+    double sum, sum_on;
+    if (load_csv("phishing.csv", &s, 100000))
+        skip();
+    arf_progressive(off, 3, &s, s.n, &right, &sum);
+    assert_int_equal(right, 1124);
+    assert_near(sum, 543.82034897263463, 1e-9);
+    arf_progressive(off, 2, &s, s.n, &right_on, &sum_on);
+    assert_true(fabs(sum_on - sum) > 0.1);
+    stream_free(&s);
+}
+
+/* A state of version 4 (before grid_var; the layout is version 5's) loads
+ * with grid_var off: it predicts and goes on learning exactly as the same
+ * forest trained with grid_var=false, and is saved as version 5 with that
+ * parameter. The file is the grid_var=false forest's own state with its
+ * version set to 4 and without the parameter, which version 4 did not
+ * know. */
+static void test_arf_state_v4_loads(void **st)
+{
+    (void)st;
+    const char *kv[] = {"n_models=2", "grace_period=20", "seed=3", "grid_var=false"};
+    tide_learner *src = mk("arf", kv, 4), *l = NULL;
+    uint64_t rng = 5;
+    double xv[3], p1[2], p2[2];
+    vec x;
+    tide_wbuf b, b4;
+    tide_rbuf r;
+    tide_err e;
+    for (int i = 0; i < 600; i++) {
+        xv[0] = (double)(tide_test_rand(&rng) % 3) / 2;
+        xv[1] = (double)(tide_test_rand(&rng) % 2);
+        xv[2] = tide_test_uniform(&rng);
+        vec_set(&x, xv, 3);
+        assert_int_equal(tide_learner_learn(src, &x.v, xv[0] + xv[1] > 1, 1), TIDE_OK);
+    }
+    tide_wbuf_init(&b);
+    assert_int_equal(tide_learner_save(src, &b), TIDE_OK);
+    /* header: str name, u32 version, bits, classes, u64 n_seen, u32 n, n str */
+    tide_rbuf_init(&r, b.data, b.len);
+    free(tide_rbuf_str(&r, 16));
+    assert_int_equal(tide_rbuf_u32(&r), 5);
+    uint32_t bits = tide_rbuf_u32(&r), classes = tide_rbuf_u32(&r);
+    uint64_t n_seen = tide_rbuf_u64(&r);
+    uint32_t np = tide_rbuf_u32(&r);
+    tide_wbuf_init(&b4);
+    tide_wbuf_str(&b4, "arf");
+    tide_wbuf_u32(&b4, 4);
+    tide_wbuf_u32(&b4, bits);
+    tide_wbuf_u32(&b4, classes);
+    tide_wbuf_u64(&b4, n_seen);
+    tide_wbuf_u32(&b4, np - 1);
+    for (uint32_t i = 0; i < np; i++) {
+        char *kvs = tide_rbuf_str(&r, 64);
+        assert_non_null(kvs);
+        if (strcmp(kvs, "grid_var=false"))
+            tide_wbuf_str(&b4, kvs);
+        free(kvs);
+    }
+    assert_false(r.bad);
+    tide_wbuf_put(&b4, b.data + r.pos, b.len - r.pos);
+    tide_rbuf_init(&r, b4.data, b4.len);
+    assert_int_equal(tide_learner_load(&r, &l, &e), TIDE_OK);
+    assert_int_equal(r.pos, b4.len);
+    assert_int_equal(tt_arf_tree(l, 0)->c.grid_var, 0);
+    assert_int_equal(tt_arf_tree(l, 0)->c.split_prior, 1);
+    tide_wbuf_free(&b4);
+    tide_wbuf_init(&b4);
+    assert_int_equal(tide_learner_save(l, &b4), TIDE_OK);
+    assert_int_equal(b4.len, b.len);   /* version 5, grid_var=false: src's state */
+    assert_memory_equal(b4.data, b.data, b.len);
+    for (int i = 0; i < 800; i++) {
+        xv[0] = (double)(tide_test_rand(&rng) % 3) / 2;
+        xv[1] = (double)(tide_test_rand(&rng) % 2);
+        xv[2] = tide_test_uniform(&rng);
+        vec_set(&x, xv, 3);
+        tide_learner_predict(l, &x.v, p1);
+        tide_learner_predict(src, &x.v, p2);
+        assert_memory_equal(p1, p2, sizeof p1);
+        assert_int_equal(tide_learner_learn(l, &x.v, xv[0] + xv[1] > 1, 1), TIDE_OK);
+        assert_int_equal(tide_learner_learn(src, &x.v, xv[0] + xv[1] > 1, 1), TIDE_OK);
+    }
+    tide_wbuf_free(&b);
+    tide_wbuf_free(&b4);
+    tide_learner_free(src);
+    tide_learner_free(l);
 }
 
 /* A tree whose error FALLS is learning, not drifting: 600 rows of coin-flip
@@ -1555,6 +1704,9 @@ int main(void)
         cmocka_unit_test(test_tree_continuous_rule),
         cmocka_unit_test(test_arf_split_prior_off_is_before),
         cmocka_unit_test(test_arf_state_v3_loads),
+        cmocka_unit_test(test_tree_grid_var_by_hand),
+        cmocka_unit_test(test_arf_grid_var_off_is_before),
+        cmocka_unit_test(test_arf_state_v4_loads),
         cmocka_unit_test(test_learn_predict_identical),
         cmocka_unit_test(test_arfr),
         cmocka_unit_test(test_arfr_change),
