@@ -63,9 +63,10 @@ typedef struct arf_learner {
     tt_forest f;      /* members: tt_tree trees (forest.c) */
 } arf_learner;
 
-/* The trees carry their leaves' priors and their observers' values (state
- * version 4); version 3 had no values (TT_SAVE_PRIOR only). */
-#define ARF_SAVE (TT_SAVE_PRIOR | TT_SAVE_VALS)
+/* The trees carry their leaves' priors, their observers' values (state
+ * version 4) and their own record of each feature's values (version 5);
+ * version 3 had no values (TT_SAVE_PRIOR only). */
+#define ARF_SAVE (TT_SAVE_PRIOR | TT_SAVE_VALS | TT_SAVE_GRID)
 
 static const tide_param_spec ARF_PARAMS[] = {
     {"n_models", TIDE_PARAM_INT, "10", "1..1000", "number of trees"},
@@ -364,7 +365,7 @@ static int arf_load(tide_learner *l, tide_rbuf *r, tide_err *err)
     return tt_forest_load(&a->f, r, err);
 }
 
-/* State version 4 (before grid_var; the layout of version 5): the model
+/* State version 4 (before grid_var; trees without their tt_fvals): the model
  * goes on as it was trained, with grid_var off. Version 3 (before
  * split_prior): its observers recorded no values, so split_prior is off
  * too. Both are saved as such from now on. */
@@ -378,7 +379,7 @@ static int arf_load_old(tide_learner *l, tide_rbuf *r, uint32_t version, tide_er
     if ((rc = tide_params_set(&l->params, "grid_var=false", err)))
         return rc;
     a->c.grid_var = 0;   /* the loaded trees and every later one copy a->c */
-    a->load_flags = ARF_SAVE;
+    a->load_flags = TT_SAVE_PRIOR | TT_SAVE_VALS;
     if (version == 3) {
         if ((rc = tide_params_set(&l->params, "split_prior=false", err)))
             return rc;
@@ -433,7 +434,8 @@ const tide_learner_vt tide_arf_vt = {
     /* 2: tree leaves carry sums of squared weights (tree.h);
      * 3: and their naive Bayes prior (nb_prior);
      * 4: and their observers' values (split_prior);
-     * 5: the same layout, naive Bayes with grid_var; 3 and 4 still load */
+     * 5: and each tree's record of its features' values (grid_var);
+     * 3 and 4 still load */
     .state_version = 5,
     .learn_predict = arf_learn_predict,
     .min_state_version = 3,

@@ -554,7 +554,8 @@ static int prior_term(const tt_node *leaf, const double *st, const double *pr, i
 }
 
 /* Variance of a class whose rows at the leaf all had one value of a
- * feature observer o records (tt_cfg.grid_var): h^2 / 12, h the smallest
+ * feature that is discrete for the tree (tt_fvals TT_VS_REP), recorded by
+ * the leaf's observer o (tt_cfg.grid_var): h^2 / 12, h the smallest
  * gap between the distinct values of the feature at the leaf (o's recorded
  * values, and 0 when some class has rows without the feature). A value read
  * on a grid of spacing h stands for an interval of width h, which adds
@@ -592,10 +593,26 @@ static double grid_var(const tt_node *leaf, const tt_obs *o, int K)
     return h < INFINITY ? h * h / 12 : 0;
 }
 
+/* Whether feature feat is discrete over tree t's rows (tt_fvals). */
+static int tree_discrete(const tt_tree *t, uint32_t feat)
+{
+    uint32_t lo = 0, hi = t->nfv;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (t->fv[mid].feat < feat)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < t->nfv && t->fv[lo].feat == feat && t->fv[lo].vs == TT_VS_REP;
+}
+
 /* Log posterior scores (up to a common constant) into out[0..K-1];
  * -INFINITY for classes without weight. Returns 0 when the leaf has no
- * weight at all (out untouched). grid: tt_cfg.grid_var. */
-static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out, int grid)
+ * weight at all (out untouched). gt: the leaf's tree when it applies
+ * tt_cfg.grid_var, else NULL. */
+static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out,
+                      const tt_tree *gt)
 {
     double tot = 0;
     double q[TIDE_MAX_CLASSES], p[TIDE_MAX_CLASSES];
@@ -669,7 +686,7 @@ static int nb_logpost(const tt_node *leaf, const tt_x *x, int K, double *out, in
         }
         /* grid_var(), at most the largest variance; else NB_VAR_SMOOTH of
          * the largest variance (none without one) */
-        double hv = grid && ndeg ? grid_var(leaf, ob, Kl) : 0, iv_deg;
+        double hv = gt && ndeg && tree_discrete(gt, f) ? grid_var(leaf, ob, Kl) : 0, iv_deg;
         if (hv > 0)
             iv_deg = min_iv < INFINITY && 1 / hv < min_iv ? min_iv : 1 / hv;
         else
@@ -714,9 +731,9 @@ static void nb_normalise(double *out, int K, int b)
         out[c] = s > 0 ? out[c] / s : 1.0 / K;
 }
 
-static void nb_dist(const tt_node *leaf, const tt_x *x, int K, double *out, int grid)
+static void nb_dist(const tt_node *leaf, const tt_x *x, int K, double *out, const tt_tree *gt)
 {
-    if (!nb_logpost(leaf, x, K, out, grid)) {
+    if (!nb_logpost(leaf, x, K, out, gt)) {
         mc_dist(leaf, K, out);
         return;
     }
@@ -729,7 +746,7 @@ void tt_leaf_predict(const tt_tree *t, const tt_node *leaf, const tt_x *x, doubl
              (t->c.leaf_pred == TT_PRED_NB ||
               (t->c.leaf_pred == TT_PRED_NBA && !(leaf->mc_ok > leaf->nb_ok)));
     if (nb)
-        nb_dist(leaf, x, t->K, out, t->c.grid_var);
+        nb_dist(leaf, x, t->K, out, t->c.grid_var ? t : NULL);
     else
         mc_dist(leaf, t->K, out);
 }
@@ -995,7 +1012,7 @@ int tt_leaf_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, int *nbp
     int K = t->K;
     *nbp = TT_NB_UNKNOWN;
     if (nb || (leaf->active && t->c.leaf_pred == TT_PRED_NBA)) {
-        *nbp = nb_logpost(leaf, x, K, d, t->c.grid_var) ? argmax(d, K) : -1;
+        *nbp = nb_logpost(leaf, x, K, d, t->c.grid_var ? t : NULL) ? argmax(d, K) : -1;
         if (nb)
             return *nbp >= 0 ? *nbp : 0;
     }
@@ -1012,7 +1029,7 @@ int tt_leaf_dist_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, dou
     int K = t->K;
     *nbp = TT_NB_UNKNOWN;
     if (nb || (leaf->active && t->c.leaf_pred == TT_PRED_NBA)) {
-        if (nb_logpost(leaf, x, K, out, t->c.grid_var)) {
+        if (nb_logpost(leaf, x, K, out, t->c.grid_var ? t : NULL)) {
             *nbp = argmax(out, K);
             if (nb) {
                 nb_normalise(out, K, *nbp);
@@ -1045,7 +1062,8 @@ int tt_leaf_learn_hint(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w
             if (argmax(leaf->cls, leaf->K) == y)
                 leaf->mc_ok += w;
             if (nbp == TT_NB_UNKNOWN)
-                nbp = nb_logpost(leaf, x, leaf->K, d, t->c.grid_var) ? argmax(d, leaf->K) : -1;
+                nbp = nb_logpost(leaf, x, leaf->K, d, t->c.grid_var ? t : NULL) ? argmax(d, leaf->K)
+                                                                             : -1;
             if (nbp == y)
                 leaf->nb_ok += w;
         }
@@ -1156,6 +1174,43 @@ void tt_tree_free(tt_tree *t)
 {
     tt_node_free(t->root);
     t->root = NULL;
+    free(t->fv);
+    t->fv = NULL;
+    t->nfv = t->cfv = 0;
+}
+
+/* Records the explicit values of x in t's tt_fvals (tt_cfg.grid_var). */
+static int tree_vals_add(tt_tree *t, const tt_x *x)
+{
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < x->n; i++) {
+        uint32_t feat = x->idx[i];
+        while (j < t->nfv && t->fv[j].feat < feat)
+            j++;
+        if (j == t->nfv || t->fv[j].feat != feat) {
+            tt_fvals *a = tt_arr_insert(t->fv, &t->nfv, &t->cfv, j, sizeof *a, 8);
+            if (!a)
+                return TIDE_ERR_NOMEM;
+            t->fv = a;
+            a[j].feat = feat;
+            a[j].vs = TT_VS_FEW;
+            a[j].nv = 0;
+        }
+        tt_fvals *e = &t->fv[j];
+        float fv = (float)x->v[i];
+        uint32_t k = 0;
+        if (e->vs == TT_VS_MANY)
+            continue;
+        while (k < e->nv && e->v[k] != fv)
+            k++;
+        if (k < e->nv)
+            e->vs = TT_VS_REP;
+        else if (e->nv < TT_NVAL)
+            e->v[e->nv++] = fv;
+        else
+            e->vs = TT_VS_MANY;
+    }
+    return TIDE_OK;
 }
 
 static void count_node(const tt_node *n, uint32_t *leaves, uint32_t *inactive)
@@ -1179,12 +1234,21 @@ int tt_tree_clone(const tt_tree *src, tt_tree *dst)
 {
     *dst = *src;
     dst->root = NULL;
+    dst->fv = NULL;
+    dst->nfv = dst->cfv = 0;
+    if (src->nfv) {
+        dst->fv = malloc(src->nfv * sizeof *dst->fv);
+        if (!dst->fv)
+            return TIDE_ERR_NOMEM;
+        memcpy(dst->fv, src->fv, src->nfv * sizeof *dst->fv);
+        dst->nfv = dst->cfv = src->nfv;
+    }
     return tt_node_clone(src->root, &dst->root);
 }
 
 size_t tt_tree_memory(const tt_tree *t)
 {
-    return sizeof *t + tt_node_memory(t->root);
+    return sizeof *t + t->cfv * sizeof *t->fv + tt_node_memory(t->root);
 }
 
 int tt_tree_learn(tt_tree *t, const tt_x *x, int y, double w)
@@ -1202,6 +1266,8 @@ int tt_tree_learn_hint(tt_tree *t, const tt_x *x, int y, double w, int nbp)
     int rc;
     if (y >= t->K)
         t->K = y + 1;
+    if (t->c.grid_var && (rc = tree_vals_add(t, x)))
+        return rc;
     rc = tt_leaf_learn_hint(t, tt_sort(t->root, x), x, y, w, nbp);
     if (++t->n_learn % MEM_PERIOD == 0)
         tt_tree_enforce_memory(t);
@@ -1434,6 +1500,47 @@ void tt_tree_save(const tt_tree *t, tide_wbuf *b, int with_hat)
     tide_wbuf_u64(b, t->rng);
     tide_wbuf_u64(b, t->n_learn);
     tt_node_save(t->root, b, with_hat);
+    if (with_hat & TT_SAVE_GRID) {   /* u32 nfv, nfv x (u32 feat, u8 vs [FEW/REP: u8 nv, f32 v[nv]]) */
+        tide_wbuf_u32(b, t->nfv);
+        for (uint32_t i = 0; i < t->nfv; i++) {
+            tide_wbuf_u32(b, t->fv[i].feat);
+            tide_wbuf_u8(b, t->fv[i].vs);
+            if (t->fv[i].vs != TT_VS_MANY) {
+                tide_wbuf_u8(b, t->fv[i].nv);
+                tide_wbuf_f32s(b, t->fv[i].v, t->fv[i].nv);
+            }
+        }
+    }
+}
+
+/* The tt_fvals block of a TT_SAVE_GRID state into t (empty before). */
+static int tree_vals_load(tt_tree *t, tide_rbuf *r)
+{
+    uint32_t n = tide_rbuf_u32(r);
+    if (r->bad || (uint64_t)n * 5 > r->len - r->pos)   /* 5 bytes each at least */
+        return TIDE_ERR_FORMAT;
+    if (n && !(t->fv = calloc(n, sizeof *t->fv)))
+        return TIDE_ERR_NOMEM;
+    t->cfv = n;
+    for (uint32_t i = 0; i < n; i++) {
+        tt_fvals *e = &t->fv[i];
+        e->feat = tide_rbuf_u32(r);
+        e->vs = tide_rbuf_u8(r);
+        t->nfv = i + 1;
+        if (r->bad || (i > 0 && e->feat <= t->fv[i - 1].feat) ||
+            (e->vs != TT_VS_FEW && e->vs != TT_VS_REP && e->vs != TT_VS_MANY))
+            return TIDE_ERR_FORMAT;
+        if (e->vs == TT_VS_MANY)
+            continue;
+        e->nv = tide_rbuf_u8(r);
+        if (r->bad || e->nv < 1 || e->nv > TT_NVAL || !tide_rbuf_f32s(r, e->v, e->nv))
+            return TIDE_ERR_FORMAT;
+        for (uint32_t a = 0; a < e->nv; a++)
+            for (uint32_t b = a + 1; b < e->nv; b++)
+                if (!(e->v[a] != e->v[b]))   /* distinct, not NaN */
+                    return TIDE_ERR_FORMAT;
+    }
+    return TIDE_OK;
 }
 
 int tt_tree_load(tt_tree *t, tide_rbuf *r, int with_hat, tide_err *err)
@@ -1448,6 +1555,14 @@ int tt_tree_load(tt_tree *t, tide_rbuf *r, int with_hat, tide_err *err)
     rc = tt_node_load(r, 0, with_hat, &root);
     if (rc)
         return tide_err_set(err, rc, "tree state: node block is truncated or corrupt");
+    free(t->fv);
+    t->fv = NULL;
+    t->nfv = t->cfv = 0;
+    if ((with_hat & TT_SAVE_GRID) && (rc = tree_vals_load(t, r))) {
+        tt_node_free(root);
+        return tide_err_set(err, rc, rc == TIDE_ERR_NOMEM ? "tree state: out of memory"
+                                                          : "tree state: value block is corrupt");
+    }
     tt_node_free(t->root);
     t->root = root;
     t->K = (int)K;

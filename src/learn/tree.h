@@ -201,6 +201,20 @@ typedef struct tt_cfg {
 #define TT_SAVE_HAT 1
 #define TT_SAVE_PRIOR 2
 #define TT_SAVE_VALS 4
+#define TT_SAVE_GRID 8   /* the tree's tt_fvals (arf state version 5) */
+
+/* What a tree knows of a feature's explicit values over all the rows it
+ * learned (tt_cfg.grid_var): the TT_VS_* rule of tt_obs, for the tree's
+ * whole stream instead of one leaf. A feature is discrete for the tree
+ * when one of its values repeated and it took at most TT_NVAL values
+ * (TT_VS_REP); a young leaf of a continuous feature can look discrete (a
+ * date repeats within a day), its tree's stream does not. */
+typedef struct tt_fvals {
+    uint32_t feat;          /* bucket */
+    uint8_t vs;             /* TT_VS_FEW, TT_VS_REP or TT_VS_MANY */
+    uint8_t nv;             /* distinct values in v (FEW/REP) */
+    float v[TT_NVAL];
+} tt_fvals;
 
 typedef struct tt_tree {
     tt_cfg c;
@@ -209,6 +223,8 @@ typedef struct tt_tree {
     uint64_t rng;       /* feature subsampling (ARF) */
     uint64_t n_learn;   /* learn calls (memory check period) */
     uint32_t n_leaves, n_inactive;
+    tt_fvals *fv;       /* sorted by feat, owned (tt_cfg.grid_var; else NULL) */
+    uint32_t nfv, cfv;
 } tt_tree;
 
 int tt_tree_init(tt_tree *t, const tt_cfg *c, uint64_t seed);

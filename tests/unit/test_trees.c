@@ -1283,12 +1283,15 @@ static void test_arf_state_v3_loads(void **st)
  * variance is 1e-9 / 12: p(0 | 0.5) = 0.
  * (b) class 0 at 0, 0 and class 1 at 1, 1: no class has a variance. The
  * grid (h = 1) gives both 1/12: p(0 | 0.25) = 1 / (1 + e^-3); without
- * grid_var the feature carries no scale and is skipped: 0.5. */
+ * grid_var the feature carries no scale and is skipped: 0.5.
+ * (c) as (a), but the tree has seen the feature take more than 11 values
+ * (its tt_fvals say TT_VS_MANY: continuous for the tree, whatever the
+ * leaf saw): the NB_VAR_SMOOTH rule, as without grid_var. */
 static double grid_leaf_p0(int grid, const float *xs, const int *ys, int n, float probe)
 {
     tt_cfg c = {.crit = TT_CRIT_INFO, .grace = 100000, .delta = 0.01, .tau = 0.05,
                 .leaf_pred = TT_PRED_NB, .max_depth = 100, .n_splits = 10,
-                .nb_prior = 50, .split_prior = 1, .grid_var = grid};
+                .nb_prior = 50, .split_prior = 1, .grid_var = grid != 0};
     tt_tree t;
     double out[2];
     tt_x px;
@@ -1301,6 +1304,9 @@ static double grid_leaf_p0(int grid, const float *xs, const int *ys, int n, floa
         tt_x_free(&px);
     }
     assert_int_equal(t.root->ob[0].vs, TT_VS_REP);
+    assert_int_equal(t.nfv, grid != 0);
+    if (grid == 2)
+        t.fv[0].vs = TT_VS_MANY;
     tide_feat f = {0, probe};
     tide_fvec v = {&f, 1, 1};
     assert_int_equal(tt_x_prep(&px, &v), TIDE_OK);
@@ -1320,6 +1326,78 @@ static void test_tree_grid_var_by_hand(void **st)
     assert_true(grid_leaf_p0(0, xa, ya, 5, 0.5f) < 1e-300);
     assert_near(grid_leaf_p0(1, xb, yb, 4, 0.25f), 1 / (1 + exp(-3.0)), 1e-12);
     assert_near(grid_leaf_p0(0, xb, yb, 4, 0.25f), 0.5, 1e-12);
+    assert_true(grid_leaf_p0(2, xa, ya, 5, 0.5f) < 1e-300);
+    assert_near(grid_leaf_p0(2, xb, yb, 4, 0.25f), 0.5, 1e-12);
+}
+
+/* A tree's tt_fvals (grid_var): per feature FEW while its values are
+ * distinct, REP once one repeats, MANY past 11 distinct values (for good);
+ * implicit zeros are not values; clone and save/load (TT_SAVE_GRID) keep
+ * them, a corrupt block is refused. */
+static void test_tree_fvals_rule(void **st)
+{
+    (void)st;
+    tt_cfg c = {.crit = TT_CRIT_INFO, .grace = 100000, .delta = 0.01, .tau = 0.05,
+                .leaf_pred = TT_PRED_NB, .max_depth = 100, .n_splits = 10,
+                .nb_prior = 50, .split_prior = 1, .grid_var = 1};
+    tt_tree t, u, v;
+    assert_int_equal(tt_tree_init(&t, &c, 1), TIDE_OK);
+    for (int i = 0; i < 14; i++) {
+        tide_feat f[3];
+        size_t nf = 0;
+        f[nf++] = (tide_feat){2, (float)i};            /* 14 distinct: MANY at the 12th */
+        f[nf++] = (tide_feat){5, (float)(i % 3) / 2};  /* 0, 0.5, 1: REP from the 4th */
+        if (i == 3)
+            f[nf++] = (tide_feat){9, 7.0f};            /* once; absent (zero) elsewhere */
+        tide_fvec fv = {f, nf, nf};
+        tt_x px;
+        assert_int_equal(tt_x_prep(&px, &fv), TIDE_OK);
+        assert_int_equal(tt_tree_learn(&t, &px, i % 2, 1), TIDE_OK);
+        tt_x_free(&px);
+        assert_int_equal(t.fv[0].feat, 2);
+        assert_int_equal(t.fv[0].vs, i < 11 ? TT_VS_FEW : TT_VS_MANY);
+        assert_int_equal(t.fv[1].feat, 5);
+        assert_int_equal(t.fv[1].vs, i < 3 ? TT_VS_FEW : TT_VS_REP);
+        assert_int_equal(t.fv[1].nv, i < 3 ? i + 1 : 3);
+        assert_int_equal(t.nfv, i < 3 ? 2 : 3);
+    }
+    assert_int_equal(t.fv[2].vs, TT_VS_FEW);
+    assert_int_equal(t.fv[2].nv, 1);
+    assert_true(t.fv[2].v[0] == 7.0f);
+    assert_true(t.fv[1].v[0] == 0.0f && t.fv[1].v[1] == 0.5f && t.fv[1].v[2] == 1.0f);
+    assert_int_equal(tt_tree_clone(&t, &u), TIDE_OK);
+    assert_int_equal(u.nfv, 3);
+    assert_memory_equal(u.fv, t.fv, 3 * sizeof *t.fv);
+    tide_wbuf b;
+    tide_rbuf r;
+    tide_err e;
+    tide_wbuf_init(&b);
+    tt_tree_save(&t, &b, TT_SAVE_PRIOR | TT_SAVE_VALS | TT_SAVE_GRID);
+    assert_int_equal(tt_tree_init(&v, &c, 2), TIDE_OK);
+    tide_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(tt_tree_load(&v, &r, TT_SAVE_PRIOR | TT_SAVE_VALS | TT_SAVE_GRID, &e), TIDE_OK);
+    assert_int_equal(r.pos, b.len);
+    assert_int_equal(v.nfv, 3);
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_int_equal(v.fv[i].feat, t.fv[i].feat);
+        assert_int_equal(v.fv[i].vs, t.fv[i].vs);
+        if (t.fv[i].vs != TT_VS_MANY) {
+            assert_int_equal(v.fv[i].nv, t.fv[i].nv);
+            assert_memory_equal(v.fv[i].v, t.fv[i].v, t.fv[i].nv * sizeof(float));
+        }
+    }
+    /* the last entry is feat 9: u32 feat, u8 vs (FEW), u8 nv (1), f32 7 */
+    b.data[b.len - 6] = 7;                          /* vs 7: no such state */
+    tide_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(tt_tree_load(&v, &r, TT_SAVE_PRIOR | TT_SAVE_VALS | TT_SAVE_GRID, &e),
+                     TIDE_ERR_FORMAT);
+    tide_rbuf_init(&r, b.data, b.len - 1);          /* truncated */
+    assert_int_not_equal(tt_tree_load(&v, &r, TT_SAVE_PRIOR | TT_SAVE_VALS | TT_SAVE_GRID, &e),
+                         TIDE_OK);
+    tide_wbuf_free(&b);
+    tt_tree_free(&t);
+    tt_tree_free(&u);
+    tt_tree_free(&v);
 }
 
 /* grid_var=false gives the predictions of the tide before it, bit for bit
@@ -1343,16 +1421,17 @@ static void test_arf_grid_var_off_is_before(void **st)
     stream_free(&s);
 }
 
-/* A state of version 4 (before grid_var; the layout is version 5's) loads
- * with grid_var off: it predicts and goes on learning exactly as the same
- * forest trained with grid_var=false, and is saved as version 5 with that
- * parameter. The file is the grid_var=false forest's own state with its
- * version set to 4 and without the parameter, which version 4 did not
- * know. */
+/* A state of version 4 (before grid_var) loads with grid_var off: it
+ * predicts and goes on learning exactly as the same forest trained with
+ * grid_var=false, and is saved as version 5 with that parameter. The file
+ * is the grid_var=false forest's own state with its version set to 4,
+ * without the parameter (version 4 did not know it) and without the tree's
+ * record of its values (tt_fvals: u32 0 at the end of the tree, as
+ * grid_var=false records none). */
 static void test_arf_state_v4_loads(void **st)
 {
     (void)st;
-    const char *kv[] = {"n_models=2", "grace_period=20", "seed=3", "grid_var=false"};
+    const char *kv[] = {"n_models=1", "grace_period=20", "seed=3", "grid_var=false"};
     tide_learner *src = mk("arf", kv, 4), *l = NULL;
     uint64_t rng = 5;
     double xv[3], p1[2], p2[2];
@@ -1391,7 +1470,21 @@ static void test_arf_state_v4_loads(void **st)
         free(kvs);
     }
     assert_false(r.bad);
-    tide_wbuf_put(&b4, b.data + r.pos, b.len - r.pos);
+    /* body: u64 rng, warnings, drifts, u32 trees, then the tree */
+    uint64_t nw, nd;
+    tt_arf_counters(src, &nw, &nd);
+    assert_true(nw == 0 && nd == 0);   /* no background tree */
+    tide_wbuf tb;
+    tide_wbuf_init(&tb);
+    tt_tree_save(tt_arf_tree(src, 0), &tb, TT_SAVE_PRIOR | TT_SAVE_VALS | TT_SAVE_GRID);
+    size_t tree_end = r.pos + 28 + tb.len;
+    assert_true(tree_end <= b.len);
+    assert_memory_equal(b.data + r.pos + 28, tb.data, tb.len);
+    static const uint8_t no_vals[4] = {0, 0, 0, 0};
+    assert_memory_equal(b.data + tree_end - 4, no_vals, 4);
+    tide_wbuf_free(&tb);
+    tide_wbuf_put(&b4, b.data + r.pos, tree_end - 4 - r.pos);
+    tide_wbuf_put(&b4, b.data + tree_end, b.len - tree_end);
     tide_rbuf_init(&r, b4.data, b4.len);
     assert_int_equal(tide_learner_load(&r, &l, &e), TIDE_OK);
     assert_int_equal(r.pos, b4.len);
@@ -1705,6 +1798,7 @@ int main(void)
         cmocka_unit_test(test_arf_split_prior_off_is_before),
         cmocka_unit_test(test_arf_state_v3_loads),
         cmocka_unit_test(test_tree_grid_var_by_hand),
+        cmocka_unit_test(test_tree_fvals_rule),
         cmocka_unit_test(test_arf_grid_var_off_is_before),
         cmocka_unit_test(test_arf_state_v4_loads),
         cmocka_unit_test(test_learn_predict_identical),
