@@ -32,10 +32,11 @@
  * more than 11 distinct ones (child_prior() in ht.c; seeds 1..50 Bananas
  * +0.2 point, Phishing unchanged: docs/bench/trees.md, fifth pass).
  * With grid_var, a class whose rows at a leaf all had the same value of a
- * feature with at most 11 distinct values there gets the variance h^2/12
- * of the values' grid (Sheppard's correction; grid_var() in ht.c) in the
- * leaf's naive Bayes instead of a near-zero one (seeds 1..50 Phishing
- * +0.27 point, Bananas unchanged, Elec2 -0.09: trees.md, sixth pass).
+ * feature discrete over the tree's rows (a value repeated, at most 11
+ * distinct: tt_fvals) gets the variance h^2/12 of the grid of the leaf's
+ * values (Sheppard's correction; grid_var() in ht.c) in the leaf's naive
+ * Bayes instead of a near-zero one (seeds 1..50 Phishing +0.27 point,
+ * Bananas unchanged, Elec2 -0.01: trees.md, sixth pass).
  * learn_predict computes each tree's answer once for the vote and for the
  * tree's accuracy, detectors and NB-adaptive bookkeeping.
  * Prediction: sum of the trees' distributions, each weighted by the tree's
@@ -96,8 +97,8 @@ static const tide_param_spec ARF_PARAMS[] = {
      "gives the new leaves its Gaussian truncated to their side of the threshold"},
     {"grid_var", TIDE_PARAM_BOOL, "true", NULL,
      "with split_prior: naive Bayes gives a class whose rows at a leaf all had one value of a "
-     "feature with at most 11 distinct values there the variance h^2/12 of their grid (h: the "
-     "smallest gap between the values), not a near-zero one"},
+     "discrete feature (a value repeated, at most 11 distinct in the tree's rows) the variance "
+     "h^2/12 of the grid of the leaf's values (h: their smallest gap), not a near-zero one"},
     {"seed", TIDE_PARAM_INT, "42", "0..4294967295", "seed of bagging weights and feature subsets"},
 };
 

@@ -29,7 +29,9 @@
  * of the other features, pooled with its own rows (prior_term()); with
  * tt_cfg.split_prior also from the split feature's Gaussian truncated to
  * the leaf's side of the threshold, when that feature is continuous at the
- * parent (child_prior()).
+ * parent (child_prior()). With tt_cfg.grid_var (arf), a class constant at
+ * the leaf in a feature discrete for the tree gets the variance of the
+ * values' grid instead of NB_VAR_SMOOTH of the largest (grid_var()).
  *
  * Memory: every 1000 learn calls the tree measures itself; above max_size
  * MiB it deactivates the leaves with the lowest promise (weight seen minus
