@@ -21,4 +21,8 @@ extern const tide_detector_vt tide_drift_kswin_vt;
 /* Two-sample KS statistic D of two already sorted arrays (stattest.c). */
 double tide_drift_ks_stat_sorted(const double *a, size_t na, const double *b, size_t nb);
 
+/* Tests only: KSWIN detectors created after on = 1 use the portable
+ * functions even where the AVX-512 ones would run (same results). */
+void tide_drift_kswin_force_generic(int on);
+
 #endif

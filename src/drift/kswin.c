@@ -88,10 +88,20 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define KSWIN_X86_SIMD 1
+#include <immintrin.h>
+#else
+#define KSWIN_X86_SIMD 0
+#endif
 
-#define KSWIN_FORMAT 3     /* 2: no rng01; 1: as 2, perm over window positions */
+#define KSWIN_FORMAT 4     /* 3: general-path draws by Fisher-Yates at every size;
+                            * 2: no rng01; 1: as 2, perm over window positions */
 #define KSWIN_MAX_WINDOW 100000
 #define KSWIN_MAX_STAT 2000
+/* Windows up to this size take the merged path (one sorted order of all
+ * values, masks of 128 bits). */
+#define KSWIN_MERGED_MAX 128
 
 static const tide_param_spec KSWIN_PARAMS[] = {
     {"alpha", TIDE_PARAM_DOUBLE, "0.005", "1e-12..0.5",
@@ -135,6 +145,16 @@ typedef struct kswin_det {
     uint32_t nonbin;      /* values in the window other than 0 and 1 */
     uint32_t ones_old;    /* ones in the older part (window full) */
     uint32_t ones_new;    /* ones in the newest stat values (window full) */
+    /* merged path (win <= KSWIN_MERGED_MAX; derived state, never saved;
+     * valid when sorted_valid) */
+    int merged;           /* this detector takes the merged path */
+    int simd;             /* AVX-512 VBMI + BMI2 functions (same results) */
+    uint32_t drawe;       /* the draw's first mask has bits of probability 2^-drawe */
+    double *mv;           /* the win values ascending, then +inf up to 136 */
+    uint8_t *mg;          /* 128: ring index of each merged slot (padding 127) */
+    unsigned __int128 rnew;   /* merged slots holding the newest stat values */
+    uint32_t nties;       /* adjacent equal pairs in mv[0..win-1] */
+    int8_t (*nib)[3];     /* 256 nibble pairs (w, r): sum, max prefix, min prefix */
 } kswin_det;
 
 /* Hypergeometric tables are kept when they are this small (the default
@@ -186,6 +206,9 @@ static void kswin_destroy(tide_detector *d)
     free(s->bthr);
     free(s->dig);
     free(s->hcdf);
+    free(s->mv);
+    free(s->mg);
+    free(s->nib);
     free(s);
 }
 
@@ -246,6 +269,25 @@ static void recount(kswin_det *s)
     }
 }
 
+static int kswin_force_generic;
+
+void tide_drift_kswin_force_generic(int on) { kswin_force_generic = on; }
+
+/* Whether this CPU runs the AVX-512 functions of the merged path. */
+static int kswin_have_simd(void)
+{
+#if KSWIN_X86_SIMD
+    __builtin_cpu_init();
+    return !kswin_force_generic && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi") &&
+           __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
+#else
+    return 0;
+#endif
+}
+
+static void nibble_table(int8_t (*nib)[3]);
+
 /* Allocates a detector with parameters from p (state reset). */
 static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det **out,
                        tide_err *err)
@@ -269,21 +311,31 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->stat = stat;
     s->seed = (uint64_t)tide_params_num(p, "seed");
     s->rng01 = rng01_start(s->seed);
+    s->merged = win <= KSWIN_MERGED_MAX;
+    s->simd = s->merged && kswin_have_simd();
     s->ring = calloc(win, sizeof *s->ring);
     s->perm = calloc(win - stat, sizeof *s->perm);
-    s->osort = calloc((size_t)(win - stat) + 8, sizeof *s->osort);   /* + 8: +inf */
-    s->le = calloc((win - stat + 7) / 8 * 8, sizeof *s->le);   /* whole 8-lane chunks */
-    s->lt = calloc((win - stat + 7) / 8 * 8, sizeof *s->lt);
-    s->rk = calloc(win, sizeof *s->rk);
-    s->pairs = calloc(win - stat, sizeof *s->pairs);
-    s->rsort = calloc(stat, sizeof *s->rsort);
     s->nwords = (win - stat + 63) / 64;
-    s->mask = calloc(s->nwords, sizeof *s->mask);
-    s->bend = calloc(stat, sizeof *s->bend);
-    s->bthr = calloc(stat, sizeof *s->bthr);
-    s->dig = calloc(stat, sizeof *s->dig);
-    if (!s->ring || !s->perm || !s->osort || !s->le || !s->lt || !s->rk || !s->pairs || !s->rsort || !s->mask ||
-        !s->bend || !s->bthr || !s->dig) {
+    s->mask = calloc(s->nwords, sizeof *s->mask);   /* (also load's seen-set) */
+    if (s->merged) {
+        s->mv = calloc(KSWIN_MERGED_MAX + 8, sizeof *s->mv);
+        s->mg = calloc(KSWIN_MERGED_MAX, sizeof *s->mg);
+        s->nib = calloc(256, sizeof *s->nib);
+    } else {
+        s->osort = calloc((size_t)(win - stat) + 8, sizeof *s->osort);   /* + 8: +inf */
+        s->le = calloc((win - stat + 7) / 8 * 8, sizeof *s->le);   /* whole 8-lane chunks */
+        s->lt = calloc((win - stat + 7) / 8 * 8, sizeof *s->lt);
+        s->rk = calloc(win, sizeof *s->rk);
+        s->pairs = calloc(win - stat, sizeof *s->pairs);
+        s->rsort = calloc(stat, sizeof *s->rsort);
+        s->bend = calloc(stat, sizeof *s->bend);
+        s->bthr = calloc(stat, sizeof *s->bthr);
+        s->dig = calloc(stat, sizeof *s->dig);
+    }
+    if (!s->ring || !s->perm || !s->mask ||
+        (s->merged ? !s->mv || !s->mg || !s->nib
+                   : !s->osort || !s->le || !s->lt || !s->rk || !s->pairs || !s->rsort ||
+                         !s->bend || !s->bthr || !s->dig)) {
         kswin_destroy(&s->base);
         return tide_err_set(err, TIDE_ERR_NOMEM, "kswin: out of memory");
     }
@@ -310,7 +362,19 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     /* batches of the bounded draws older - t, t = 0..stat-1: as many as
      * keep the product of the bounds <= 2^50 (at most 64; a bound is at
      * most 10^5, so each batch takes at least 3) */
-    for (uint32_t t = 0, older = win - stat; t < stat;) {
+    if (s->merged) {
+        /* the draw's density 2^-e: older 2^-e closest to stat */
+        double best = fabs((double)(win - stat) - stat);
+        for (uint32_t e = 1; e <= 6; e++) {
+            double dev = fabs((double)(win - stat) / (double)(1u << e) - stat);
+            if (dev < best) {
+                best = dev;
+                s->drawe = e;
+            }
+        }
+        nibble_table(s->nib);
+    }
+    for (uint32_t t = 0, older = win - stat; !s->merged && t < stat;) {
         uint64_t prod = 1;
         uint32_t e = t;
         while (e < stat && e - t < 64 && prod <= (1ULL << 50) / (older - e))
@@ -319,7 +383,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         s->bthr[s->nbatch++] = (0 - prod) % prod;
         t = e;
     }
-    for (uint32_t t = 0; t < 8; t++)
+    for (uint32_t t = 0; !s->merged && t < 8; t++)
         s->osort[win - stat + t] = INFINITY;
     kswin_reset(&s->base);
     *out = s;
@@ -704,11 +768,334 @@ static int ks_reaches(kswin_det *s)
     return (besta + 1 > bestb ? besta + 1 : bestb) >= kstar;
 }
 
+/* ---- merged path (windows of at most KSWIN_MERGED_MAX values) ----------- */
+
+typedef unsigned __int128 kswin_u128;
+
+/* Bits 0..n-1 set, n <= 128. */
+static inline kswin_u128 low_bits(uint32_t n)
+{
+    return n >= 128 ? ~(kswin_u128)0 : ((kswin_u128)1 << n) - 1;
+}
+
+/* Position of the k-th set bit (from 0) of x, k < popcount(x): the byte
+ * counts and their running sums in one word, the byte found by one SWAR
+ * comparison with k, then the bit inside the byte (broadword selection as
+ * in S. Vigna, "Broadword implementation of rank/select queries", WEA 2008). */
+static uint32_t select64(uint64_t x, uint32_t k)
+{
+    const uint64_t L8 = 0x0101010101010101ULL, H8 = 0x8080808080808080ULL;
+    uint64_t b = x - ((x >> 1) & 0x5555555555555555ULL), le;
+    uint32_t nb, sh, byte;
+    b = (b & 0x3333333333333333ULL) + ((b >> 2) & 0x3333333333333333ULL);
+    b = ((b + (b >> 4)) & 0x0F0F0F0F0F0F0F0FULL) * L8;   /* byte i: bits in bytes 0..i */
+    /* high bit of byte i set when that running count is <= k (k < 64 and
+     * counts <= 64: no borrow between bytes); these bytes form a prefix */
+    le = (((uint64_t)k * L8 | H8) - b) & H8;
+    nb = (uint32_t)(((le >> 7) * L8) >> 56);
+    sh = 8 * nb;
+    if (nb)
+        k -= (uint32_t)(b >> (sh - 8)) & 0xFF;
+    byte = (uint32_t)(x >> sh) & 0xFF;
+    for (; k; k--)
+        byte &= byte - 1;
+    return sh + (uint32_t)__builtin_ctz(byte);
+}
+
+/* The k-th set bit of the 128-bit (lo, hi). */
+static uint32_t select128(uint64_t lo, uint64_t hi, uint32_t k)
+{
+    uint32_t c = (uint32_t)__builtin_popcountll(lo);
+    return k < c ? select64(lo, k) : 64 + select64(hi, k - c);
+}
+
+#if KSWIN_X86_SIMD
+__attribute__((target("bmi,bmi2,popcnt"))) static uint32_t select128_bmi2(uint64_t lo, uint64_t hi,
+                                                                      uint32_t k)
+{
+    uint32_t c = (uint32_t)_mm_popcnt_u64(lo);
+    return k < c ? (uint32_t)__builtin_ctzll(_pdep_u64(1ULL << k, lo))
+                 : 64 + (uint32_t)__builtin_ctzll(_pdep_u64(1ULL << (k - c), hi));
+}
+#endif
+
+/* dig[i] uniform on [0, top - i) for i < n (top >= n), independent and
+ * exactly uniform: the mixed-radix digits of one 64-bit word per batch of
+ * bounds with product P <= 2^50, the word redrawn when the final low word
+ * is below 2^64 mod P (Lemire's test; that remainder is only computed when
+ * the low word is below P, at most 2^-14 of the time). */
+static inline void draw_digits(uint64_t *rng, uint32_t top, uint32_t n, uint32_t *dig)
+{
+    for (uint32_t t = 0; t < n;) {
+        uint64_t prod = 1, x;
+        uint32_t e = t;
+        while (e < n && e - t < 64 && prod * (top - e) <= (1ULL << 50))   /* (top <= 128) */
+            prod *= top - e++;
+        for (;;) {
+            x = next_u64(rng);
+            for (uint32_t j = t; j < e; j++) {
+                uint64_t b = top - j;
+                dig[j] = (uint32_t)(((kswin_u128)x * b) >> 64);
+                x *= b;
+            }
+            if (x >= prod || x >= (0 - prod) % prod)
+                break;
+        }
+        t = e;
+    }
+}
+
+typedef uint32_t (*kswin_select_fn)(uint64_t lo, uint64_t hi, uint32_t k);
+
+/* A uniform draw of stat of the older positions 0..older-1 (counted from
+ * the oldest value), as a bit mask. First a mask M whose bits are
+ * independent with probability 2^-drawe (the AND of drawe random words per
+ * 64 positions; drawe makes older 2^-drawe closest to stat): given its size
+ * m, M is a uniform m-subset. Then m - stat of its bits are removed one at
+ * a time, each uniform among those left (or stat - m bits added, each
+ * uniform among the positions not in it), the k-th bit found by `sel`:
+ * a uniform subset of a uniform m-subset (or a uniform superset within the
+ * positions) is a uniform stat-subset, for every m, so the draw is exactly
+ * uniform and independent of everything before it. */
+static inline __attribute__((always_inline)) kswin_u128 draw_mask(kswin_det *s, kswin_select_fn sel)
+{
+    uint32_t older = s->win - s->stat, stat = s->stat, m, d, dig[KSWIN_MERGED_MAX];
+    const uint64_t flo = older >= 64 ? ~0ULL : (1ULL << older) - 1;
+    const uint64_t fhi = older <= 64 ? 0 : older >= 128 ? ~0ULL : (1ULL << (older - 64)) - 1;
+    uint64_t lo = flo, hi = fhi;
+    for (uint32_t i = 0; i < s->drawe; i++) {
+        lo &= next_u64(&s->rng);
+        if (older > 64)
+            hi &= next_u64(&s->rng);
+    }
+    m = (uint32_t)(__builtin_popcountll(lo) + __builtin_popcountll(hi));
+    if (m > stat) {
+        d = m - stat;
+        draw_digits(&s->rng, m, d, dig);
+        for (uint32_t i = 0; i < d; i++) {   /* drop the dig[i]-th bit left */
+            uint32_t b = sel(lo, hi, dig[i]);
+            uint64_t bit = 1ULL << (b & 63);
+            lo ^= bit & (0 - (uint64_t)(b < 64));
+            hi ^= bit & (0 - (uint64_t)(b >= 64));
+        }
+    } else if (m < stat) {
+        d = stat - m;
+        draw_digits(&s->rng, older - m, d, dig);
+        for (uint32_t i = 0; i < d; i++) {   /* add the dig[i]-th free position */
+            uint32_t b = sel(~lo & flo, ~hi & fhi, dig[i]);
+            uint64_t bit = 1ULL << (b & 63);
+            lo ^= bit & (0 - (uint64_t)(b < 64));
+            hi ^= bit & (0 - (uint64_t)(b >= 64));
+        }
+    }
+    return (kswin_u128)hi << 64 | lo;
+}
+
+/* A mask over positions from the oldest (head) turned into ring indices. */
+static inline kswin_u128 to_ring(kswin_u128 p, uint32_t head, uint32_t win)
+{
+    if (!head)
+        return p;
+    return ((p << head) | (p >> (win - head))) & low_bits(win);
+}
+
+/* Run ends of the merged order: slot j when mv[j] != mv[j + 1], and the
+ * last slot (all slots when there are no ties). */
+static kswin_u128 run_ends(const kswin_det *s)
+{
+    kswin_u128 e = (kswin_u128)1 << (s->win - 1);
+    if (!s->nties)
+        return low_bits(s->win);
+    for (uint32_t j = 0; j + 1 < s->win; j++)
+        e |= (kswin_u128)(s->mv[j] != s->mv[j + 1]) << j;
+    return e;
+}
+
+/* Nibble table of the portable KS pass: for 4 slots with drawn bits w and
+ * newest bits r (index w << 4 | r), the sum of w - r and the largest and
+ * smallest running sum (with 0). */
+static void nibble_table(int8_t (*nib)[3])
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        int sum = 0, mx = 0, mn = 0;
+        for (uint32_t b = 0; b < 4; b++) {
+            sum += (int)(i >> (4 + b) & 1) - (int)(i >> b & 1);
+            mx = sum > mx ? sum : mx;
+            mn = sum < mn ? sum : mn;
+        }
+        nib[i][0] = (int8_t)sum;
+        nib[i][1] = (int8_t)mx;
+        nib[i][2] = (int8_t)mn;
+    }
+}
+
+/* Whether stat * D >= kstar for the drawn older values (ring mask ring)
+ * against the newest ones, portable: the merged slots of the drawn values
+ * (a byte table by ring index), then the running count
+ * S_j = #W in slots <= j - #R in slots <= j, whose largest |S_j| over the
+ * run ends j is stat * D (ties: the empirical CDFs are compared only after
+ * a whole run of equal values). */
+static int merged_reaches_generic(kswin_det *s)
+{
+    uint32_t win = s->win, j;
+    kswin_u128 ring = to_ring(draw_mask(s, select128), s->head, win), rn = s->rnew;
+    uint64_t w[2] = {0, 0}, r[2] = {(uint64_t)rn, (uint64_t)(rn >> 64)};
+    uint8_t tb[128];
+    int sum = 0, mx = 0, mn = 0, k = (int)s->kstar;
+    memset(tb, 0, sizeof tb);
+    for (uint64_t x = (uint64_t)ring; x; x &= x - 1)
+        tb[__builtin_ctzll(x)] = 1;
+    for (uint64_t x = (uint64_t)(ring >> 64); x; x &= x - 1)
+        tb[64 + __builtin_ctzll(x)] = 1;
+    for (j = 0; j < win; j++)
+        w[j >> 6] |= (uint64_t)tb[s->mg[j]] << (j & 63);
+    if (!s->nties) {
+        for (j = 0; j < win; j += 4) {
+            uint32_t wn = (uint32_t)(w[j >> 6] >> (j & 63)) & 15;
+            uint32_t rn4 = (uint32_t)(r[j >> 6] >> (j & 63)) & 15;
+            const int8_t *e = s->nib[wn << 4 | rn4];
+            mx = sum + e[1] > mx ? sum + e[1] : mx;
+            mn = sum + e[2] < mn ? sum + e[2] : mn;
+            sum += e[0];
+        }
+    } else {
+        kswin_u128 ends = run_ends(s);
+        for (j = 0; j < win; j++) {
+            sum += (int)(w[j >> 6] >> (j & 63) & 1) - (int)(r[j >> 6] >> (j & 63) & 1);
+            if ((uint64_t)(ends >> j) & 1) {
+                mx = sum > mx ? sum : mx;
+                mn = sum < mn ? sum : mn;
+            }
+        }
+    }
+    return mx >= k || -mn >= k;
+}
+
+#if KSWIN_X86_SIMD
+/* As merged_reaches_generic with AVX-512 (same draws, same result): the
+ * ring mask spread into 128 bytes, gathered into merged order by the ring
+ * indices (vpermi2b), +1 per drawn slot and -1 per newest slot, running
+ * sums over 128 bytes (six shifted adds per 64, then the first half's
+ * total), compared with +-kstar at the run ends. */
+static const uint8_t KSWIN_IOTA[64] = {
+    0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+    22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+    44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static int
+merged_reaches_avx512(kswin_det *s)
+{
+    kswin_u128 ring = to_ring(draw_mask(s, select128_bmi2), s->head, s->win);
+    kswin_u128 ends = s->nties ? run_ends(s) : ~(kswin_u128)0;
+    __m512i tb0 = _mm512_movm_epi8((__mmask64)(uint64_t)ring);
+    __m512i tb1 = _mm512_movm_epi8((__mmask64)(uint64_t)(ring >> 64));
+    __m512i w0 = _mm512_permutex2var_epi8(tb0, _mm512_loadu_si512((const void *)s->mg), tb1);
+    __m512i w1 = _mm512_permutex2var_epi8(tb0, _mm512_loadu_si512((const void *)(s->mg + 64)), tb1);
+    __m512i zero = _mm512_setzero_si512(), m1 = _mm512_set1_epi8(-1);
+    __m512i iota = _mm512_loadu_si512((const void *)KSWIN_IOTA);
+    __m512i x0 = _mm512_mask_mov_epi8(_mm512_sub_epi8(zero, w0), (__mmask64)(uint64_t)s->rnew, m1);
+    __m512i x1 = _mm512_mask_mov_epi8(_mm512_sub_epi8(zero, w1),
+                                      (__mmask64)(uint64_t)(s->rnew >> 64), m1);
+    __m512i kp = _mm512_set1_epi8((char)s->kstar), kn = _mm512_set1_epi8((char)-(int)s->kstar);
+    __mmask64 hit;
+    for (int k = 1; k < 64; k *= 2) {   /* x[i] += x[i - k] */
+        __m512i idx = _mm512_sub_epi8(iota, _mm512_set1_epi8((char)k));
+        __mmask64 from = ~0ULL << k;
+        x0 = _mm512_add_epi8(x0, _mm512_maskz_permutexvar_epi8(from, idx, x0));
+        x1 = _mm512_add_epi8(x1, _mm512_maskz_permutexvar_epi8(from, idx, x1));
+    }
+    x1 = _mm512_add_epi8(x1, _mm512_permutexvar_epi8(_mm512_set1_epi8(63), x0));
+    hit = _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)ends, x0, kp) |
+          _mm512_mask_cmple_epi8_mask((__mmask64)(uint64_t)ends, x0, kn) |
+          _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)(ends >> 64), x1, kp) |
+          _mm512_mask_cmple_epi8_mask((__mmask64)(uint64_t)(ends >> 64), x1, kn);
+    return hit != 0;
+}
+#endif
+
+/* Merged slots *pa, *pb of ring indices a and b in mg (128 bytes). */
+static inline void find_slots(const uint8_t *g, uint32_t a, uint32_t b, uint32_t *pa, uint32_t *pb)
+{
+#if defined(__SSE2__)
+    __m128i va = _mm_set1_epi8((char)a), vb = _mm_set1_epi8((char)b);
+    uint64_t ma[2] = {0, 0}, mb[2] = {0, 0};
+    for (uint32_t j = 0; j < KSWIN_MERGED_MAX; j += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(g + j));
+        ma[j >> 6] |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, va)) << (j & 63);
+        mb[j >> 6] |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vb)) << (j & 63);
+    }
+    *pa = ma[0] ? (uint32_t)__builtin_ctzll(ma[0]) : 64 + (uint32_t)__builtin_ctzll(ma[1]);
+    *pb = mb[0] ? (uint32_t)__builtin_ctzll(mb[0]) : 64 + (uint32_t)__builtin_ctzll(mb[1]);
+#else
+    *pa = (uint32_t)((const uint8_t *)memchr(g, (int)a, KSWIN_MERGED_MAX) - g);
+    *pb = (uint32_t)((const uint8_t *)memchr(g, (int)b, KSWIN_MERGED_MAX) - g);
+#endif
+}
+
+/* One step of the merged order: y (ring slot h) leaves, z (slot mid) moves
+ * from the newest part to the older one, x enters (into ring slot h). */
+static void slide_merged(kswin_det *s, uint32_t h, uint32_t mid, double x)
+{
+    uint32_t win = s->win, py, pz, q;
+    double *m = s->mv, y;
+    const uint8_t h8 = (uint8_t)h;
+    kswin_u128 r, lo;
+    find_slots(s->mg, h, mid, &py, &pz);
+    y = m[py];
+    r = s->rnew & ~((kswin_u128)1 << pz);
+    /* ties: y's pairs go, its neighbours become one */
+    s->nties -= (uint32_t)(py > 0 && m[py - 1] == y) + (uint32_t)(py + 1 < win && m[py + 1] == y);
+    s->nties += (uint32_t)(py > 0 && py + 1 < win && m[py - 1] == m[py + 1]);
+    /* x's slot among the win - 1 others (mv[win..] is +inf) */
+    q = count_below_2level(m, win, x) - (y < x);
+    {   /* its neighbours there: slots q - 1 and q of the array without y */
+        int ha = q > 0, hb = q + 1 < win;
+        double a = ha ? m[q - 1 + (q - 1 >= py)] : 0, b = hb ? m[q + (q >= py)] : 0;
+        s->nties -= (uint32_t)(ha && hb && a == b);
+        s->nties += (uint32_t)(ha && a == x) + (uint32_t)(hb && b == x);
+    }
+    move_elem(m, sizeof *m, py, q, &x);
+    move_elem(s->mg, 1, py, q, &h8);
+    lo = low_bits(py);
+    r = (r & lo) | ((r >> 1) & ~lo);
+    lo = low_bits(q);
+    s->rnew = (r & lo) | ((r & ~lo) << 1) | ((kswin_u128)1 << q);
+}
+
+/* The merged order from the ring (window full): values inserted one at a
+ * time (no comparison callbacks: this runs after every reset). */
+static void rebuild_merged(kswin_det *s)
+{
+    uint32_t win = s->win, older = win - s->stat;
+    double *m = s->mv;
+    kswin_u128 r = 0;
+    for (uint32_t i = 0; i < KSWIN_MERGED_MAX + 8; i++)
+        m[i] = INFINITY;
+    memset(s->mg, 127, KSWIN_MERGED_MAX);
+    for (uint32_t n = 0; n < win; n++) {
+        uint32_t k = s->head + n < win ? s->head + n : s->head + n - win;
+        double v = s->ring[k];
+        uint32_t q = count_below_2level(m, n, v);
+        memmove(m + q + 1, m + q, (n - q) * sizeof *m);
+        memmove(s->mg + q + 1, s->mg + q, n - q);
+        m[q] = v;
+        s->mg[q] = (uint8_t)k;
+    }
+    s->nties = 0;
+    for (uint32_t j = 0; j < win; j++) {
+        uint32_t age = s->mg[j] >= s->head ? s->mg[j] - s->head : s->mg[j] + win - s->head;
+        r |= (kswin_u128)(age >= older) << j;
+        s->nties += j + 1 < win && m[j] == m[j + 1];
+    }
+    s->rnew = r;
+}
+
 /* One value. */
 static tide_drift_state kswin_update(tide_detector *d, double x)
 {
     kswin_det *s = (kswin_det *)d;
     uint32_t older = s->win - s->stat, kmax = 0;
+    int hit;
     if (s->count < s->win) {
         s->ring[(s->head + s->count) % s->win] = x;
         s->count++;
@@ -725,8 +1112,12 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         s->ones_new += (uint32_t)(x == 1.0) - (uint32_t)(moved == 1.0);
         /* (kept while the general path will read them: always without a
          * CDF table) */
-        if (s->sorted_valid && (s->nonbin || !s->hcdf))
-            slide_sorted(s, h, mid, x);
+        if (s->sorted_valid && (s->nonbin || !s->hcdf)) {
+            if (s->merged)
+                slide_merged(s, h, mid, x);
+            else
+                slide_sorted(s, h, mid, x);
+        }
         else
             s->sorted_valid = 0;
         s->ring[h] = x;
@@ -755,11 +1146,23 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         return TIDE_DRIFT_NONE;
     }
     if (!s->sorted_valid) {
-        rebuild_sorted(s);
+        if (s->merged)
+            rebuild_merged(s);
+        else
+            rebuild_sorted(s);
         s->sorted_valid = 1;
     }
-    draw_ranks(s);
-    if (ks_reaches(s)) {
+    if (s->merged) {
+#if KSWIN_X86_SIMD
+        hit = s->simd ? merged_reaches_avx512(s) : merged_reaches_generic(s);
+#else
+        hit = merged_reaches_generic(s);
+#endif
+    } else {
+        draw_ranks(s);
+        hit = ks_reaches(s);
+    }
+    if (hit) {
         kswin_reset(d);
         return TIDE_DRIFT_DETECTED;
     }
@@ -808,12 +1211,14 @@ static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
     uint32_t older = s->win - s->stat, count, head, win;
     uint64_t rng;
     uint8_t ver = tide_rbuf_u8(r);
-    /* formats 1 and 2 have the same layout without rng01 at the end (1's
+    /* format 3 is 4's layout (its general-path draws were Fisher-Yates at
+     * every window size; 4 draws masks up to KSWIN_MERGED_MAX, same law);
+     * formats 1 and 2 have the same layout without rng01 at the end (1's
      * perm indexed window positions; any permutation is a valid sampler
      * state); they get a fresh rng01 from the seed */
-    if (!r->bad && ver != KSWIN_FORMAT && ver != 1 && ver != 2)
+    if (!r->bad && (ver < 1 || ver > KSWIN_FORMAT))
         return tide_err_set(err, TIDE_ERR_VERSION,
-                            "kswin state: unknown format version %u (this build reads 1 to 3)",
+                            "kswin state: unknown format version %u (this build reads 1 to 4)",
                             ver);
     count = tide_rbuf_u32(r);
     head = tide_rbuf_u32(r);
@@ -861,9 +1266,13 @@ static size_t kswin_memory(const tide_detector *d)
 {
     const kswin_det *s = (const kswin_det *)d;
     uint32_t older = s->win - s->stat;
-    return sizeof *s + s->win * sizeof(double) +
-           (size_t)older * (2 * sizeof(uint32_t) + sizeof(double) + 2 * sizeof(uint16_t)) +
-           s->stat * (sizeof(double) + sizeof(uint32_t) + sizeof(uint64_t)) +
+    size_t path = s->merged ? (KSWIN_MERGED_MAX + 8) * sizeof(double) + KSWIN_MERGED_MAX + 256 * 3
+                            : (size_t)older * (sizeof(uint32_t) + sizeof(double) +
+                                               2 * sizeof(uint16_t) + sizeof(struct kswin_pair)) +
+                                  s->win * sizeof(uint32_t) +
+                                  s->stat * (sizeof(double) + 2 * sizeof(uint32_t) +
+                                             sizeof(uint64_t));
+    return sizeof *s + s->win * sizeof(double) + (size_t)older * sizeof(uint32_t) + path +
            s->nwords * sizeof(uint64_t) +
            (s->hcdf ? (size_t)(older + 1) * (s->stat + 1) * sizeof(double) : 0);
 }

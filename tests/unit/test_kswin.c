@@ -20,12 +20,14 @@
  */
 #include "testutil.h"
 #include "tide/drift.h"
+#include "drift/drift_impl.h"
 
 /* ---- the reference ------------------------------------------------------- */
 
-/* The sampler as documented in kswin.c: splitmix64 seeded with `seed`,
- * a permutation of the older part's positions 0..older-1, counted from the
- * oldest value (identity after a reset), per test
+/* The sampler as documented in kswin.c: splitmix64 seeded with `seed`;
+ * windows of more than 128 values: a permutation of the older part's
+ * positions 0..older-1, counted from the oldest value (identity after a
+ * reset), per test
  * stat bounded draws older - t (t = 0..stat-1) in batches whose product of
  * bounds stays <= 2^50 (at most 64 per batch), each batch the mixed-radix
  * digits of one 64-bit word u (successive 64x64 -> 128-bit products),
@@ -76,8 +78,80 @@ static void ref_free(ref_kswin *r)
     free(r->perm);
 }
 
+/* Windows of at most 128 values (the detector's merged path): a mask of the
+ * older positions whose bits are independent with probability 2^-e (e in
+ * 0..6 making older 2^-e closest to stat, the smallest e on a tie): e
+ * rounds of one word for positions 0..63 and, when older > 64, one more
+ * for positions 64..; position p is in the mask while bit p % 64 of every
+ * round's word for it is set. With m positions in the mask, m - stat of
+ * them are then removed (or stat - m added), one digit each, the bounds
+ * m, m - 1, ... (or older - m, older - m - 1, ...), drawn in batches as
+ * above (2^64 mod product computed here with 128-bit arithmetic); digit k
+ * removes the k-th position in the mask (adds the k-th outside it),
+ * counted from the oldest. Here with arrays of flags and scans. */
+static void ref_digits(ref_kswin *r, uint32_t top, uint32_t n, uint32_t *dig)
+{
+    uint32_t t = 0;
+    while (t < n) {
+        uint64_t prod = 1, x, thr;
+        uint32_t e = t;
+        while (e < n && e - t < 64 && (unsigned __int128)prod * (top - e) <= (1ULL << 50))
+            prod *= top - e++;
+        thr = (uint64_t)(((unsigned __int128)1 << 64) % prod);
+        do {
+            x = ref_next(&r->rng);
+            for (uint32_t j = t; j < e; j++) {
+                unsigned __int128 m = (unsigned __int128)x * (top - j);
+                dig[j] = (uint32_t)(m >> 64);
+                x = (uint64_t)m;
+            }
+        } while (x < thr);
+        t = e;
+    }
+}
+
+static void ref_draw_small(ref_kswin *r)
+{
+    uint32_t older = r->older, e = 0, m = 0, n = 0, dig[128];
+    int in[128];
+    double best = fabs((double)older - r->stat);
+    for (uint32_t k = 1; k <= 6; k++)
+        if (fabs(older / (double)(1u << k) - r->stat) < best) {
+            best = fabs(older / (double)(1u << k) - r->stat);
+            e = k;
+        }
+    for (uint32_t p = 0; p < older; p++)
+        in[p] = 1;
+    for (uint32_t k = 0; k < e; k++) {
+        uint64_t w0 = ref_next(&r->rng), w1 = older > 64 ? ref_next(&r->rng) : 0;
+        for (uint32_t p = 0; p < older; p++)
+            in[p] &= (int)(((p < 64 ? w0 : w1) >> (p % 64)) & 1);
+    }
+    for (uint32_t p = 0; p < older; p++)
+        m += (uint32_t)in[p];
+    if (m != r->stat) {
+        int want = m > r->stat;   /* flags looked for: in the mask, or not */
+        uint32_t d = m > r->stat ? m - r->stat : r->stat - m;
+        ref_digits(r, m > r->stat ? m : older - m, d, dig);
+        for (uint32_t i = 0; i < d; i++)
+            for (uint32_t p = 0, c = 0; p < older; p++)
+                if (in[p] == want && c++ == dig[i]) {
+                    in[p] = !want;
+                    break;
+                }
+    }
+    for (uint32_t p = 0; p < older; p++)
+        if (in[p])
+            r->perm[n++] = p;
+    assert_int_equal(n, r->stat);
+}
+
 static void ref_draw(ref_kswin *r)
 {
+    if (r->win <= 128) {
+        ref_draw_small(r);
+        return;
+    }
     uint32_t t = 0, dig[64];
     while (t < r->stat) {
         uint64_t prod = 1, x, thr;
@@ -196,32 +270,39 @@ static tide_detector *make_kswin(uint32_t win, uint32_t stat, double alpha, uint
 /* ---- tests ---------------------------------------------------------------- */
 
 /* Decisions value by value against the reference. Configurations: the
- * defaults (100/30/0.005: older part in registers, counting); 12/4/0.3
- * (tiny, many alarms); 300/60/0.05 (older 240: counting, bitmap of 4 words
- * in memory); 700/50/0.02 (older 650: binary search). */
+ * defaults (100/30/0.005: merged path, masks of two words, draw density
+ * 1/2); 12/4/0.3 (tiny, many alarms); 128/20/0.05 (merged path with no
+ * padding slot, density 1/8); 80/10/0.1 (older 70, density 1/8: bits
+ * added); 300/60/0.05 (older 240: counting, bitmap of 4 words in memory);
+ * 700/50/0.02 (older 650: binary search). The merged path runs twice: with
+ * the AVX-512 functions where this CPU has them, and with the portable ones
+ * (tide_drift_kswin_force_generic). */
 static void test_kswin_matches_reference(void **st)
 {
     static const struct {
         uint32_t win, stat;
         double alpha;
         int n;
-    } CFG[] = {{100, 30, 0.005, 6000}, {12, 4, 0.3, 6000}, {300, 60, 0.05, 4000},
-               {700, 50, 0.02, 3000}};
+    } CFG[] = {{100, 30, 0.005, 6000}, {12, 4, 0.3, 6000},   {128, 20, 0.05, 4000},
+               {80, 10, 0.1, 4000},    {300, 60, 0.05, 4000}, {700, 50, 0.02, 3000}};
+    const size_t NCFG = sizeof CFG / sizeof CFG[0];
     (void)st;
-    for (size_t c = 0; c < sizeof CFG / sizeof CFG[0]; c++) {
+    for (size_t c = 0; c < 2 * NCFG; c++) {
         int drifts = 0;
+        tide_drift_kswin_force_generic(c >= NCFG);
         for (int kind = 0; kind < 4; kind++) {
-            uint64_t seed = 100 + (uint64_t)c * 10 + (uint64_t)kind, s = seed * 7919;
-            tide_detector *d = make_kswin(CFG[c].win, CFG[c].stat, CFG[c].alpha, seed);
+            uint64_t seed = 100 + (uint64_t)(c % NCFG) * 10 + (uint64_t)kind, s = seed * 7919;
+            tide_detector *d = make_kswin(CFG[c % NCFG].win, CFG[c % NCFG].stat, CFG[c % NCFG].alpha, seed);
             ref_kswin r;
-            ref_init(&r, CFG[c].win, CFG[c].stat, CFG[c].alpha, seed);
-            for (int i = 0; i < CFG[c].n; i++) {
+            ref_init(&r, CFG[c % NCFG].win, CFG[c % NCFG].stat, CFG[c % NCFG].alpha, seed);
+            for (int i = 0; i < CFG[c % NCFG].n; i++) {
                 double x = stream_value(kind, i, &s);
                 int a = tide_detector_update(d, x) == TIDE_DRIFT_DETECTED, b = ref_update(&r, x);
                 if (a != b)
-                    fail_msg("kswin %u/%u/%g, stream %d, value %d (%g): detector %d, "
+                    fail_msg("kswin %u/%u/%g (%s), stream %d, value %d (%g): detector %d, "
                              "reference %d",
-                             CFG[c].win, CFG[c].stat, CFG[c].alpha, kind, i, x, a, b);
+                             CFG[c % NCFG].win, CFG[c % NCFG].stat, CFG[c % NCFG].alpha,
+                             c >= NCFG ? "portable" : "default", kind, i, x, a, b);
                 drifts += a;
             }
             ref_free(&r);
@@ -229,8 +310,9 @@ static void test_kswin_matches_reference(void **st)
         }
         /* the comparison must have seen both outcomes */
         if (drifts < 5)
-            fail_msg("kswin %u/%u: only %d drifts over 4 streams", CFG[c].win, CFG[c].stat, drifts);
+            fail_msg("kswin %u/%u: only %d drifts over 4 streams", CFG[c % NCFG].win, CFG[c % NCFG].stat, drifts);
     }
+    tide_drift_kswin_force_generic(0);
 }
 
 /* The exact p-value of D = k/n for two samples of n falls (weakly) as k
@@ -436,8 +518,9 @@ static void test_kswin_save_load_clone_continue(void **st)
 /* The state starts with its format byte, followed by count, head, rng,
  * window (u32, u32, u64, u32), the window's doubles, the permutation
  * (u32 each) and rng01 (u64): its offset is len - (1 + 20 + 8 win + 4 older
- * + 8). Formats 1 and 2 are the same without rng01 and load (and run); 4 is
- * refused with a message that names the version. */
+ * + 8). Format 3 has the same layout and loads; formats 1 and 2 are the
+ * same without rng01 and load (and run); 5 is refused with a message that
+ * names the version. */
 static void test_kswin_state_versions(void **st)
 {
     tide_detector *d = make_kswin(100, 30, 0.005, 1), *back = NULL;
@@ -452,21 +535,21 @@ static void test_kswin_state_versions(void **st)
     tide_wbuf_init(&w);
     assert_int_equal(tide_detector_save(d, &w), TIDE_OK);
     off = w.len - (1 + 20 + 8 * 100 + 4 * 70 + 8);
-    assert_int_equal(w.data[off], 3);
-    for (int ver = 1; ver <= 2; ver++) {
+    assert_int_equal(w.data[off], 4);
+    for (int ver = 1; ver <= 3; ver++) {
         w.data[off] = (uint8_t)ver;
-        tide_rbuf_init(&r, w.data, w.len - 8);
+        tide_rbuf_init(&r, w.data, ver == 3 ? w.len : w.len - 8);
         assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_OK);
         for (int i = 0; i < 300; i++)
             (void)tide_detector_update(back, normal(&s));
         tide_detector_free(back);
         back = NULL;
     }
-    w.data[off] = 4;
+    w.data[off] = 5;
     tide_rbuf_init(&r, w.data, w.len);
     assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_ERR_VERSION);
     assert_null(back);
-    assert_non_null(strstr(e.msg, "version 4"));
+    assert_non_null(strstr(e.msg, "version 5"));
     tide_wbuf_free(&w);
     tide_detector_free(d);
 }
