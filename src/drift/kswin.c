@@ -150,10 +150,9 @@ typedef struct kswin_det {
     int merged;           /* this detector takes the merged path */
     int simd;             /* AVX-512 VBMI + BMI2 functions (same results) */
     uint32_t drawe;       /* the draw's first mask has bits of probability 2^-drawe */
-    double *mv;           /* the win values ascending, then +inf up to 136 */
     uint8_t *mg;          /* 128: ring index of each merged slot (padding 127) */
     unsigned __int128 rnew;   /* merged slots holding the newest stat values */
-    uint32_t nties;       /* adjacent equal pairs in mv[0..win-1] */
+    uint32_t nties;       /* adjacent equal pairs in merged order */
     int8_t (*nib)[3];     /* 256 nibble pairs (w, r): sum, max prefix, min prefix */
 } kswin_det;
 
@@ -206,7 +205,6 @@ static void kswin_destroy(tide_detector *d)
     free(s->bthr);
     free(s->dig);
     free(s->hcdf);
-    free(s->mv);
     free(s->mg);
     free(s->nib);
     free(s);
@@ -313,12 +311,11 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->rng01 = rng01_start(s->seed);
     s->merged = win <= KSWIN_MERGED_MAX;
     s->simd = s->merged && kswin_have_simd();
-    s->ring = calloc(win, sizeof *s->ring);
+    s->ring = calloc((size_t)win + 8, sizeof *s->ring);   /* + 8: +inf, whole blocks */
     s->perm = calloc(win - stat, sizeof *s->perm);
     s->nwords = (win - stat + 63) / 64;
     s->mask = calloc(s->nwords, sizeof *s->mask);   /* (also load's seen-set) */
     if (s->merged) {
-        s->mv = calloc(KSWIN_MERGED_MAX + 8, sizeof *s->mv);
         s->mg = calloc(KSWIN_MERGED_MAX, sizeof *s->mg);
         s->nib = calloc(256, sizeof *s->nib);
     } else {
@@ -333,7 +330,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         s->dig = calloc(stat, sizeof *s->dig);
     }
     if (!s->ring || !s->perm || !s->mask ||
-        (s->merged ? !s->mv || !s->mg || !s->nib
+        (s->merged ? !s->mg || !s->nib
                    : !s->osort || !s->le || !s->lt || !s->rk || !s->pairs || !s->rsort ||
                          !s->bend || !s->bthr || !s->dig)) {
         kswin_destroy(&s->base);
@@ -385,6 +382,8 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     }
     for (uint32_t t = 0; !s->merged && t < 8; t++)
         s->osort[win - stat + t] = INFINITY;
+    for (uint32_t t = 0; t < 8; t++)
+        s->ring[win + t] = INFINITY;
     kswin_reset(&s->base);
     *out = s;
     return TIDE_OK;
@@ -819,29 +818,30 @@ __attribute__((target("bmi,bmi2,popcnt"))) static uint32_t select128_bmi2(uint64
 }
 #endif
 
-/* dig[i] uniform on [0, top - i) for i < n (top >= n), independent and
- * exactly uniform: the mixed-radix digits of one 64-bit word per batch of
- * bounds with product P <= 2^50, the word redrawn when the final low word
- * is below 2^64 mod P (Lemire's test; that remainder is only computed when
- * the low word is below P, at most 2^-14 of the time). */
-static inline void draw_digits(uint64_t *rng, uint32_t top, uint32_t n, uint32_t *dig)
+/* Eight independent exactly uniform digits: dig[i] on [0, max(top - i, 1)),
+ * the mixed-radix digits of one 64-bit word (P = product of the 8 bounds
+ * <= 128^8 = 2^56), the word redrawn when the final low word is below
+ * 2^64 mod P (D. Lemire, "Fast random integer generation in an interval",
+ * ACM TOMACS 29(1), 2019, batched as in N. Brackett-Rozinsky, D. Lemire,
+ * "Batched ranged random integer generation", Softw. Pract. Exp. 2025;
+ * the remainder is only computed when the low word is below P). Digits
+ * beyond those needed are drawn and left unused: the 8 are independent, so
+ * the used ones keep their law. */
+static inline void draw_digits8(uint64_t *rng, int32_t top, uint32_t *dig)
 {
-    for (uint32_t t = 0; t < n;) {
-        uint64_t prod = 1, x;
-        uint32_t e = t;
-        while (e < n && e - t < 64 && prod * (top - e) <= (1ULL << 50))   /* (top <= 128) */
-            prod *= top - e++;
-        for (;;) {
-            x = next_u64(rng);
-            for (uint32_t j = t; j < e; j++) {
-                uint64_t b = top - j;
-                dig[j] = (uint32_t)(((kswin_u128)x * b) >> 64);
-                x *= b;
-            }
-            if (x >= prod || x >= (0 - prod) % prod)
-                break;
+    for (;;) {
+        uint64_t x = next_u64(rng), prod = 1;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+        for (int32_t j = 0; j < 8; j++) {
+            uint64_t b = (uint64_t)(top - j > 1 ? top - j : 1);
+            dig[j] = (uint32_t)(((kswin_u128)x * b) >> 64);
+            x *= b;
+            prod *= b;
         }
-        t = e;
+        if (x >= prod || x >= (0 - prod) % prod)
+            return;
     }
 }
 
@@ -856,39 +856,42 @@ typedef uint32_t (*kswin_select_fn)(uint64_t lo, uint64_t hi, uint32_t k);
  * uniform among the positions not in it), the k-th bit found by `sel`:
  * a uniform subset of a uniform m-subset (or a uniform superset within the
  * positions) is a uniform stat-subset, for every m, so the draw is exactly
- * uniform and independent of everything before it. */
+ * uniform and independent of everything before it. The digits come 8 per
+ * word (draw_digits8, bounds m - j or older - m - j for the j-th change). */
 static inline __attribute__((always_inline)) kswin_u128 draw_mask(kswin_det *s, kswin_select_fn sel)
 {
-    uint32_t older = s->win - s->stat, stat = s->stat, m, d, dig[KSWIN_MERGED_MAX];
+    uint32_t older = s->win - s->stat, stat = s->stat, m, d, dig[8];
     const uint64_t flo = older >= 64 ? ~0ULL : (1ULL << older) - 1;
     const uint64_t fhi = older <= 64 ? 0 : older >= 128 ? ~0ULL : (1ULL << (older - 64)) - 1;
-    uint64_t lo = flo, hi = fhi;
+    uint64_t lo = flo, hi = fhi, ilo, ihi;   /* (ilo, ihi): the bits looked for */
+    int32_t top;
     for (uint32_t i = 0; i < s->drawe; i++) {
         lo &= next_u64(&s->rng);
         if (older > 64)
             hi &= next_u64(&s->rng);
     }
     m = (uint32_t)(__builtin_popcountll(lo) + __builtin_popcountll(hi));
-    if (m > stat) {
-        d = m - stat;
-        draw_digits(&s->rng, m, d, dig);
-        for (uint32_t i = 0; i < d; i++) {   /* drop the dig[i]-th bit left */
+    d = m > stat ? m - stat : stat - m;
+    top = (int32_t)(m > stat ? m : older - m);
+    /* removals look for set bits, additions for clear ones (within older):
+     * kept as the complement while adding */
+    ilo = m > stat ? 0 : flo;
+    ihi = m > stat ? 0 : fhi;
+    lo ^= ilo;
+    hi ^= ihi;
+    for (uint32_t t = 0; t < d; t += 8, top -= 8) {
+        draw_digits8(&s->rng, top, dig);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+        for (uint32_t i = 0; i < 8; i++) {   /* drop the dig[i]-th bit left */
             uint32_t b = sel(lo, hi, dig[i]);
-            uint64_t bit = 1ULL << (b & 63);
-            lo ^= bit & (0 - (uint64_t)(b < 64));
-            hi ^= bit & (0 - (uint64_t)(b >= 64));
-        }
-    } else if (m < stat) {
-        d = stat - m;
-        draw_digits(&s->rng, older - m, d, dig);
-        for (uint32_t i = 0; i < d; i++) {   /* add the dig[i]-th free position */
-            uint32_t b = sel(~lo & flo, ~hi & fhi, dig[i]);
-            uint64_t bit = 1ULL << (b & 63);
+            uint64_t bit = (1ULL << (b & 63)) & (0 - (uint64_t)(t + i < d));
             lo ^= bit & (0 - (uint64_t)(b < 64));
             hi ^= bit & (0 - (uint64_t)(b >= 64));
         }
     }
-    return (kswin_u128)hi << 64 | lo;
+    return (kswin_u128)(hi ^ ihi) << 64 | (lo ^ ilo);
 }
 
 /* A mask over positions from the oldest (head) turned into ring indices. */
@@ -899,15 +902,15 @@ static inline kswin_u128 to_ring(kswin_u128 p, uint32_t head, uint32_t win)
     return ((p << head) | (p >> (win - head))) & low_bits(win);
 }
 
-/* Run ends of the merged order: slot j when mv[j] != mv[j + 1], and the
- * last slot (all slots when there are no ties). */
+/* Run ends of the merged order: slot j when its value differs from slot
+ * j + 1's, and the last slot (all slots when there are no ties). */
 static kswin_u128 run_ends(const kswin_det *s)
 {
     kswin_u128 e = (kswin_u128)1 << (s->win - 1);
     if (!s->nties)
         return low_bits(s->win);
     for (uint32_t j = 0; j + 1 < s->win; j++)
-        e |= (kswin_u128)(s->mv[j] != s->mv[j + 1]) << j;
+        e |= (kswin_u128)(s->ring[s->mg[j]] != s->ring[s->mg[j + 1]]) << j;
     return e;
 }
 
@@ -998,12 +1001,19 @@ merged_reaches_avx512(kswin_det *s)
                                       (__mmask64)(uint64_t)(s->rnew >> 64), m1);
     __m512i kp = _mm512_set1_epi8((char)s->kstar), kn = _mm512_set1_epi8((char)-(int)s->kstar);
     __mmask64 hit;
-    for (int k = 1; k < 64; k *= 2) {   /* x[i] += x[i - k] */
-        __m512i idx = _mm512_sub_epi8(iota, _mm512_set1_epi8((char)k));
-        __mmask64 from = ~0ULL << k;
-        x0 = _mm512_add_epi8(x0, _mm512_maskz_permutexvar_epi8(from, idx, x0));
-        x1 = _mm512_add_epi8(x1, _mm512_maskz_permutexvar_epi8(from, idx, x1));
-    }
+#define KSWIN_PREFIX_STEP(k)                                                              \
+    do {   /* x[i] += x[i - k] */                                                         \
+        __m512i idx_ = _mm512_sub_epi8(iota, _mm512_set1_epi8(k));                        \
+        x0 = _mm512_add_epi8(x0, _mm512_maskz_permutexvar_epi8(~0ULL << (k), idx_, x0));  \
+        x1 = _mm512_add_epi8(x1, _mm512_maskz_permutexvar_epi8(~0ULL << (k), idx_, x1));  \
+    } while (0)
+    KSWIN_PREFIX_STEP(1);
+    KSWIN_PREFIX_STEP(2);
+    KSWIN_PREFIX_STEP(4);
+    KSWIN_PREFIX_STEP(8);
+    KSWIN_PREFIX_STEP(16);
+    KSWIN_PREFIX_STEP(32);
+#undef KSWIN_PREFIX_STEP
     x1 = _mm512_add_epi8(x1, _mm512_permutexvar_epi8(_mm512_set1_epi8(63), x0));
     hit = _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)ends, x0, kp) |
           _mm512_mask_cmple_epi8_mask((__mmask64)(uint64_t)ends, x0, kn) |
@@ -1032,42 +1042,127 @@ static inline void find_slots(const uint8_t *g, uint32_t a, uint32_t b, uint32_t
 #endif
 }
 
-/* One step of the merged order: y (ring slot h) leaves, z (slot mid) moves
- * from the newest part to the older one, x enters (into ring slot h). */
-static void slide_merged(kswin_det *s, uint32_t h, uint32_t mid, double x)
+/* Number of ring values below x (the ring is padded with +inf to whole
+ * blocks of 8; x is finite). */
+static uint32_t ring_count_below(const double *ring, uint32_t win, double x)
 {
-    uint32_t win = s->win, py, pz, q;
-    double *m = s->mv, y;
-    const uint8_t h8 = (uint8_t)h;
-    kswin_u128 r, lo;
-    find_slots(s->mg, h, mid, &py, &pz);
-    y = m[py];
-    r = s->rnew & ~((kswin_u128)1 << pz);
-    /* ties: y's pairs go, its neighbours become one */
-    s->nties -= (uint32_t)(py > 0 && m[py - 1] == y) + (uint32_t)(py + 1 < win && m[py + 1] == y);
-    s->nties += (uint32_t)(py > 0 && py + 1 < win && m[py - 1] == m[py + 1]);
-    /* x's slot among the win - 1 others (mv[win..] is +inf) */
-    q = count_below_2level(m, win, x) - (y < x);
-    {   /* its neighbours there: slots q - 1 and q of the array without y */
-        int ha = q > 0, hb = q + 1 < win;
-        double a = ha ? m[q - 1 + (q - 1 >= py)] : 0, b = hb ? m[q + (q >= py)] : 0;
-        s->nties -= (uint32_t)(ha && hb && a == b);
-        s->nties += (uint32_t)(ha && a == x) + (uint32_t)(hb && b == x);
+    uint32_t i = 0, n = 0;
+#if defined(__SSE2__)
+    __m128d b = _mm_set1_pd(x);
+    __m128i acc = _mm_setzero_si128();
+    int64_t l[2];
+    for (; i < win; i += 2)   /* a true compare is all ones: -1 */
+        acc = _mm_sub_epi64(acc, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(ring + i), b)));
+    _mm_storeu_si128((__m128i *)l, acc);
+    n = (uint32_t)(l[0] + l[1]);
+#endif
+    for (; i < win; i++)
+        n += ring[i] < x;
+    return n;
+}
+
+/* The bookkeeping of one step shared by both slides, before mg moves: y
+ * (merged slot py) leaves, z (slot pz) joins the older part, x enters at
+ * slot q of the order without y. Ties: the values of merged slots are
+ * ring[mg[j]] (ring slot h still holds y); y's pairs with its neighbours
+ * go and they may form one; x splits the pair around q and may pair with
+ * either side. Then the newest-part mask: z's bit cleared, y's slot
+ * removed, a set bit inserted at q. */
+static inline void merged_step(kswin_det *s, uint32_t py, uint32_t pz, uint32_t q, double y,
+                               double x)
+{
+    const double *ring = s->ring;
+    const uint8_t *g = s->mg;
+    uint32_t win = s->win;
+    kswin_u128 r = s->rnew & ~((kswin_u128)1 << pz), lo;
+    if (py > 0 && py + 1 < win) {
+        double a = ring[g[py - 1]], b = ring[g[py + 1]];
+        s->nties += (uint32_t)(a == b) - (uint32_t)(a == y) - (uint32_t)(b == y);
+    } else {
+        s->nties -= (uint32_t)(py > 0 && ring[g[py - 1]] == y) +
+                    (uint32_t)(py + 1 < win && ring[g[py + 1]] == y);
     }
-    move_elem(m, sizeof *m, py, q, &x);
-    move_elem(s->mg, 1, py, q, &h8);
+    if (q > 0 && q + 1 < win) {   /* neighbours: slots q - 1 and q without y */
+        double a = ring[g[q - 1 + (q - 1 >= py)]], b = ring[g[q + (q >= py)]];
+        s->nties += (uint32_t)(a == x) + (uint32_t)(b == x) - (uint32_t)(a == b);
+    } else if (q > 0) {
+        s->nties += (uint32_t)(ring[g[q - 1 + (q - 1 >= py)]] == x);
+    } else if (q + 1 < win) {
+        s->nties += (uint32_t)(ring[g[q + (q >= py)]] == x);
+    }
     lo = low_bits(py);
     r = (r & lo) | ((r >> 1) & ~lo);
     lo = low_bits(q);
     s->rnew = (r & lo) | ((r & ~lo) << 1) | ((kswin_u128)1 << q);
 }
 
+/* One step of the merged order: y (ring slot h, still there) leaves, z
+ * (slot mid) moves from the newest part to the older one, x enters (into
+ * ring slot h). x's slot: the values below it among the others. */
+static void slide_merged(kswin_det *s, uint32_t h, uint32_t mid, double x)
+{
+    uint32_t py, pz, q;
+    const uint8_t h8 = (uint8_t)h;
+    double y = s->ring[h];
+    find_slots(s->mg, h, mid, &py, &pz);
+    q = ring_count_below(s->ring, s->win, x) - (y < x);
+    merged_step(s, py, pz, q, y, x);
+    move_elem(s->mg, 1, py, q, &h8);
+}
+
+#if KSWIN_X86_SIMD
+/* slide_merged with AVX-512 (same result): both slots found by byte
+ * compares, x's place by compares of 8 values at a time, the ring indices
+ * moved by one byte permutation. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static void
+slide_merged_avx512(kswin_det *s, uint32_t h, uint32_t mid, double x)
+{
+    uint32_t win = s->win, py, pz, q;
+    double y = s->ring[h];
+    __m512i g0 = _mm512_loadu_si512((const void *)s->mg);
+    __m512i g1 = _mm512_loadu_si512((const void *)(s->mg + 64));
+    __m512i vh = _mm512_set1_epi8((char)h), vm = _mm512_set1_epi8((char)mid);
+    __m512i acc = _mm512_setzero_si512(), m1 = _mm512_set1_epi64(-1);
+    __m512d vx = _mm512_set1_pd(x);
+    uint64_t a0 = _mm512_cmpeq_epi8_mask(g0, vh), a1 = _mm512_cmpeq_epi8_mask(g1, vh);
+    uint64_t b0 = _mm512_cmpeq_epi8_mask(g0, vm), b1 = _mm512_cmpeq_epi8_mask(g1, vm);
+    for (uint32_t j = 0; j < win; j += 8)   /* (the ring is padded with +inf) */
+        acc = _mm512_mask_sub_epi64(
+            acc, _mm512_cmp_pd_mask(_mm512_loadu_pd(s->ring + j), vx, _CMP_LT_OQ), acc, m1);
+    py = a0 ? (uint32_t)_tzcnt_u64(a0) : 64 + (uint32_t)_tzcnt_u64(a1);
+    pz = b0 ? (uint32_t)_tzcnt_u64(b0) : 64 + (uint32_t)_tzcnt_u64(b1);
+    q = (uint32_t)_mm512_reduce_add_epi64(acc) - (y < x);
+    merged_step(s, py, pz, q, y, x);
+    {   /* slot j of the result takes old slot j + 1 in [py, q), j - 1 in
+         * (q, py], itself elsewhere; slot q takes h */
+        __m512i iota = _mm512_loadu_si512((const void *)KSWIN_IOTA), one = _mm512_set1_epi8(1);
+        __m512i i1 = _mm512_add_epi8(iota, _mm512_set1_epi8(64));
+        kswin_u128 up = py < q ? low_bits(q) & ~low_bits(py) : 0;
+        kswin_u128 dn = q < py ? low_bits(py + 1) & ~low_bits(q + 1) : 0;
+        kswin_u128 at = (kswin_u128)1 << q;
+        __m512i j0 = _mm512_mask_sub_epi8(
+            _mm512_mask_add_epi8(iota, (__mmask64)(uint64_t)up, iota, one),
+            (__mmask64)(uint64_t)dn, iota, one);
+        __m512i j1 = _mm512_mask_sub_epi8(
+            _mm512_mask_add_epi8(i1, (__mmask64)(uint64_t)(up >> 64), i1, one),
+            (__mmask64)(uint64_t)(dn >> 64), i1, one);
+        __m512i n0 = _mm512_permutex2var_epi8(g0, j0, g1);
+        __m512i n1 = _mm512_permutex2var_epi8(g0, j1, g1);
+        n0 = _mm512_mask_mov_epi8(n0, (__mmask64)(uint64_t)at, vh);
+        n1 = _mm512_mask_mov_epi8(n1, (__mmask64)(uint64_t)(at >> 64), vh);
+        _mm512_storeu_si512((void *)s->mg, n0);
+        _mm512_storeu_si512((void *)(s->mg + 64), n1);
+    }
+}
+#endif
+
 /* The merged order from the ring (window full): values inserted one at a
- * time (no comparison callbacks: this runs after every reset). */
+ * time into a sorted scratch copy (no comparison callbacks: this runs after
+ * every reset). */
 static void rebuild_merged(kswin_det *s)
 {
     uint32_t win = s->win, older = win - s->stat;
-    double *m = s->mv;
+    double m[KSWIN_MERGED_MAX + 8];
     kswin_u128 r = 0;
     for (uint32_t i = 0; i < KSWIN_MERGED_MAX + 8; i++)
         m[i] = INFINITY;
@@ -1113,8 +1208,14 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         /* (kept while the general path will read them: always without a
          * CDF table) */
         if (s->sorted_valid && (s->nonbin || !s->hcdf)) {
-            if (s->merged)
-                slide_merged(s, h, mid, x);
+            if (s->merged) {
+#if KSWIN_X86_SIMD
+                if (s->simd)
+                    slide_merged_avx512(s, h, mid, x);
+                else
+#endif
+                    slide_merged(s, h, mid, x);
+            }
             else
                 slide_sorted(s, h, mid, x);
         }
@@ -1266,13 +1367,13 @@ static size_t kswin_memory(const tide_detector *d)
 {
     const kswin_det *s = (const kswin_det *)d;
     uint32_t older = s->win - s->stat;
-    size_t path = s->merged ? (KSWIN_MERGED_MAX + 8) * sizeof(double) + KSWIN_MERGED_MAX + 256 * 3
+    size_t path = s->merged ? KSWIN_MERGED_MAX + 256 * 3
                             : (size_t)older * (sizeof(uint32_t) + sizeof(double) +
                                                2 * sizeof(uint16_t) + sizeof(struct kswin_pair)) +
                                   s->win * sizeof(uint32_t) +
                                   s->stat * (sizeof(double) + 2 * sizeof(uint32_t) +
                                              sizeof(uint64_t));
-    return sizeof *s + s->win * sizeof(double) + (size_t)older * sizeof(uint32_t) + path +
+    return sizeof *s + (s->win + 8) * sizeof(double) + (size_t)older * sizeof(uint32_t) + path +
            s->nwords * sizeof(uint64_t) +
            (s->hcdf ? (size_t)(older + 1) * (s->stat + 1) * sizeof(double) : 0);
 }

@@ -84,35 +84,33 @@ static void ref_free(ref_kswin *r)
  * rounds of one word for positions 0..63 and, when older > 64, one more
  * for positions 64..; position p is in the mask while bit p % 64 of every
  * round's word for it is set. With m positions in the mask, m - stat of
- * them are then removed (or stat - m added), one digit each, the bounds
- * m, m - 1, ... (or older - m, older - m - 1, ...), drawn in batches as
- * above (2^64 mod product computed here with 128-bit arithmetic); digit k
+ * them are then removed (or stat - m added), one digit each: digit j
+ * (j = 0, 1, ...) has bound top - j with top = m (or older - m) and
  * removes the k-th position in the mask (adds the k-th outside it),
- * counted from the oldest. Here with arrays of flags and scans. */
-static void ref_digits(ref_kswin *r, uint32_t top, uint32_t n, uint32_t *dig)
+ * counted from the oldest. Digits come 8 per word: the bounds
+ * max(top - j, 1) for the 8 digits j of the batch (also those past the
+ * last change, drawn and unused), the mixed-radix digits of one word u,
+ * redrawn when the final low word is below 2^64 mod (product) (computed
+ * here with 128-bit arithmetic). Here with arrays of flags and scans. */
+static void ref_digits8(ref_kswin *r, int top, uint32_t *dig)
 {
-    uint32_t t = 0;
-    while (t < n) {
-        uint64_t prod = 1, x, thr;
-        uint32_t e = t;
-        while (e < n && e - t < 64 && (unsigned __int128)prod * (top - e) <= (1ULL << 50))
-            prod *= top - e++;
-        thr = (uint64_t)(((unsigned __int128)1 << 64) % prod);
-        do {
-            x = ref_next(&r->rng);
-            for (uint32_t j = t; j < e; j++) {
-                unsigned __int128 m = (unsigned __int128)x * (top - j);
-                dig[j] = (uint32_t)(m >> 64);
-                x = (uint64_t)m;
-            }
-        } while (x < thr);
-        t = e;
-    }
+    uint64_t prod = 1, x, thr;
+    for (int j = 0; j < 8; j++)
+        prod *= (uint64_t)(top - j > 1 ? top - j : 1);
+    thr = (uint64_t)(((unsigned __int128)1 << 64) % prod);
+    do {
+        x = ref_next(&r->rng);
+        for (int j = 0; j < 8; j++) {
+            unsigned __int128 m = (unsigned __int128)x * (uint64_t)(top - j > 1 ? top - j : 1);
+            dig[j] = (uint32_t)(m >> 64);
+            x = (uint64_t)m;
+        }
+    } while (x < thr);
 }
 
 static void ref_draw_small(ref_kswin *r)
 {
-    uint32_t older = r->older, e = 0, m = 0, n = 0, dig[128];
+    uint32_t older = r->older, e = 0, m = 0, n = 0, dig[8];
     int in[128];
     double best = fabs((double)older - r->stat);
     for (uint32_t k = 1; k <= 6; k++)
@@ -132,13 +130,16 @@ static void ref_draw_small(ref_kswin *r)
     if (m != r->stat) {
         int want = m > r->stat;   /* flags looked for: in the mask, or not */
         uint32_t d = m > r->stat ? m - r->stat : r->stat - m;
-        ref_digits(r, m > r->stat ? m : older - m, d, dig);
-        for (uint32_t i = 0; i < d; i++)
+        int top = (int)(m > r->stat ? m : older - m);
+        for (uint32_t i = 0; i < d; i++) {
+            if (i % 8 == 0)
+                ref_digits8(r, top - (int)i, dig);
             for (uint32_t p = 0, c = 0; p < older; p++)
-                if (in[p] == want && c++ == dig[i]) {
+                if (in[p] == want && c++ == dig[i % 8]) {
                     in[p] = !want;
                     break;
                 }
+        }
     }
     for (uint32_t p = 0; p < older; p++)
         if (in[p])
