@@ -808,15 +808,6 @@ static uint32_t select128(uint64_t lo, uint64_t hi, uint32_t k)
     return k < c ? select64(lo, k) : 64 + select64(hi, k - c);
 }
 
-#if KSWIN_X86_SIMD
-__attribute__((target("bmi,bmi2,popcnt"))) static uint32_t select128_bmi2(uint64_t lo, uint64_t hi,
-                                                                      uint32_t k)
-{
-    uint32_t c = (uint32_t)_mm_popcnt_u64(lo);
-    return k < c ? (uint32_t)__builtin_ctzll(_pdep_u64(1ULL << k, lo))
-                 : 64 + (uint32_t)__builtin_ctzll(_pdep_u64(1ULL << (k - c), hi));
-}
-#endif
 
 /* Eight independent exactly uniform digits: dig[i] on [0, max(top - i, 1)),
  * the mixed-radix digits of one 64-bit word (P = product of the 8 bounds
@@ -845,7 +836,73 @@ static inline void draw_digits8(uint64_t *rng, int32_t top, uint32_t *dig)
     }
 }
 
-typedef uint32_t (*kswin_select_fn)(uint64_t lo, uint64_t hi, uint32_t k);
+/* Removes from the set bits of (lo, hi) n <= 8 of them, one after the
+ * other: the dig[i]-th (from 0) of those left. Portable: each found by a
+ * selection. */
+static void remove_seq(uint64_t *lo, uint64_t *hi, const uint32_t *dig, uint32_t n)
+{
+    uint64_t a = *lo, b = *hi;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t p = select128(a, b, dig[i]);
+        uint64_t bit = 1ULL << (p & 63);
+        a ^= bit & (0 - (uint64_t)(p < 64));
+        b ^= bit & (0 - (uint64_t)(p >= 64));
+    }
+    *lo = a;
+    *hi = b;
+}
+
+#if KSWIN_X86_SIMD
+/* remove_seq with BMI2, same result without a chain of n selections: the
+ * i-th removal takes rank dig[i] among those left, which is rank
+ * f_0(f_1(... f_{i-1}(dig[i]))) among the original set bits with
+ * f_j(p) = p + (p >= dig[j]) (removal j shifts the ranks at and above it);
+ * the removed ranks then become a mask of ranks to keep, laid onto the set
+ * bits by one pdep per word. */
+__attribute__((target("bmi,bmi2,popcnt"))) static void remove_pdep(uint64_t *lo, uint64_t *hi,
+                                                                  const uint32_t *dig, uint32_t n)
+{
+    uint64_t klo = ~0ULL, khi = ~0ULL;
+    uint32_t c = (uint32_t)_mm_popcnt_u64(*lo);
+    uint32_t p1 = dig[1], p2 = dig[2], p3 = dig[3], p4 = dig[4], p5 = dig[5], p6 = dig[6],
+             p7 = dig[7];
+    /* p_j = f_0(f_1(... f_{j-1}(dig[j]))): f_{j-1} first; written out so
+     * that the p_j stay in registers (the lanes are independent chains) */
+#define KSWIN_F(i) (dig[i])
+    p7 += p7 >= KSWIN_F(6);
+    p7 += p7 >= KSWIN_F(5), p6 += p6 >= KSWIN_F(5);
+    p7 += p7 >= KSWIN_F(4), p6 += p6 >= KSWIN_F(4), p5 += p5 >= KSWIN_F(4);
+    p7 += p7 >= KSWIN_F(3), p6 += p6 >= KSWIN_F(3), p5 += p5 >= KSWIN_F(3), p4 += p4 >= KSWIN_F(3);
+    p7 += p7 >= KSWIN_F(2), p6 += p6 >= KSWIN_F(2), p5 += p5 >= KSWIN_F(2), p4 += p4 >= KSWIN_F(2),
+        p3 += p3 >= KSWIN_F(2);
+    p7 += p7 >= KSWIN_F(1), p6 += p6 >= KSWIN_F(1), p5 += p5 >= KSWIN_F(1), p4 += p4 >= KSWIN_F(1),
+        p3 += p3 >= KSWIN_F(1), p2 += p2 >= KSWIN_F(1);
+    p7 += p7 >= KSWIN_F(0), p6 += p6 >= KSWIN_F(0), p5 += p5 >= KSWIN_F(0), p4 += p4 >= KSWIN_F(0),
+        p3 += p3 >= KSWIN_F(0), p2 += p2 >= KSWIN_F(0), p1 += p1 >= KSWIN_F(0);
+#undef KSWIN_F
+#define KSWIN_DROP(j, pj)                                                    \
+    do {   /* (ranks past n: not removed) */                                \
+        uint64_t bit_ = (1ULL << ((pj) & 63)) & (0 - (uint64_t)((j) < n));   \
+        klo &= ~(bit_ & (0 - (uint64_t)((pj) < 64)));                        \
+        khi &= ~(bit_ & (0 - (uint64_t)((pj) >= 64)));                       \
+    } while (0)
+    KSWIN_DROP(0, dig[0]);
+    KSWIN_DROP(1, p1);
+    KSWIN_DROP(2, p2);
+    KSWIN_DROP(3, p3);
+    KSWIN_DROP(4, p4);
+    KSWIN_DROP(5, p5);
+    KSWIN_DROP(6, p6);
+    KSWIN_DROP(7, p7);
+#undef KSWIN_DROP
+    /* ranks c.. are the high word's: keep bits shifted down by c */
+    khi = c == 64 ? khi : c == 0 ? klo : (klo >> c) | (khi << (64 - c));
+    *lo = _pdep_u64(klo, *lo);
+    *hi = _pdep_u64(khi, *hi);
+}
+#endif
+
+typedef void (*kswin_remove_fn)(uint64_t *lo, uint64_t *hi, const uint32_t *dig, uint32_t n);
 
 /* A uniform draw of stat of the older positions 0..older-1 (counted from
  * the oldest value), as a bit mask. First a mask M whose bits are
@@ -853,12 +910,12 @@ typedef uint32_t (*kswin_select_fn)(uint64_t lo, uint64_t hi, uint32_t k);
  * 64 positions; drawe makes older 2^-drawe closest to stat): given its size
  * m, M is a uniform m-subset. Then m - stat of its bits are removed one at
  * a time, each uniform among those left (or stat - m bits added, each
- * uniform among the positions not in it), the k-th bit found by `sel`:
+ * uniform among the positions not in it), the k-th bit found by `rem`:
  * a uniform subset of a uniform m-subset (or a uniform superset within the
  * positions) is a uniform stat-subset, for every m, so the draw is exactly
  * uniform and independent of everything before it. The digits come 8 per
  * word (draw_digits8, bounds m - j or older - m - j for the j-th change). */
-static inline __attribute__((always_inline)) kswin_u128 draw_mask(kswin_det *s, kswin_select_fn sel)
+static inline __attribute__((always_inline)) kswin_u128 draw_mask(kswin_det *s, kswin_remove_fn rem)
 {
     uint32_t older = s->win - s->stat, stat = s->stat, m, d, dig[8];
     const uint64_t flo = older >= 64 ? ~0ULL : (1ULL << older) - 1;
@@ -881,15 +938,7 @@ static inline __attribute__((always_inline)) kswin_u128 draw_mask(kswin_det *s, 
     hi ^= ihi;
     for (uint32_t t = 0; t < d; t += 8, top -= 8) {
         draw_digits8(&s->rng, top, dig);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 8
-#endif
-        for (uint32_t i = 0; i < 8; i++) {   /* drop the dig[i]-th bit left */
-            uint32_t b = sel(lo, hi, dig[i]);
-            uint64_t bit = (1ULL << (b & 63)) & (0 - (uint64_t)(t + i < d));
-            lo ^= bit & (0 - (uint64_t)(b < 64));
-            hi ^= bit & (0 - (uint64_t)(b >= 64));
-        }
+        rem(&lo, &hi, dig, d - t < 8 ? d - t : 8);
     }
     return (kswin_u128)(hi ^ ihi) << 64 | (lo ^ ilo);
 }
@@ -941,7 +990,7 @@ static void nibble_table(int8_t (*nib)[3])
 static int merged_reaches_generic(kswin_det *s)
 {
     uint32_t win = s->win, j;
-    kswin_u128 ring = to_ring(draw_mask(s, select128), s->head, win), rn = s->rnew;
+    kswin_u128 ring = to_ring(draw_mask(s, remove_seq), s->head, win), rn = s->rnew;
     uint64_t w[2] = {0, 0}, r[2] = {(uint64_t)rn, (uint64_t)(rn >> 64)};
     uint8_t tb[128];
     int sum = 0, mx = 0, mn = 0, k = (int)s->kstar;
@@ -988,7 +1037,7 @@ static const uint8_t KSWIN_IOTA[64] = {
 __attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static int
 merged_reaches_avx512(kswin_det *s)
 {
-    kswin_u128 ring = to_ring(draw_mask(s, select128_bmi2), s->head, s->win);
+    kswin_u128 ring = to_ring(draw_mask(s, remove_pdep), s->head, s->win);
     kswin_u128 ends = s->nties ? run_ends(s) : ~(kswin_u128)0;
     __m512i tb0 = _mm512_movm_epi8((__mmask64)(uint64_t)ring);
     __m512i tb1 = _mm512_movm_epi8((__mmask64)(uint64_t)(ring >> 64));
