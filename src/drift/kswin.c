@@ -905,42 +905,64 @@ __attribute__((target("bmi,bmi2,popcnt"))) static void remove_pdep(uint64_t *lo,
 typedef void (*kswin_remove_fn)(uint64_t *lo, uint64_t *hi, const uint32_t *dig, uint32_t n);
 
 /* A uniform draw of stat of the older positions 0..older-1 (counted from
- * the oldest value), as a bit mask. First a mask M whose bits are
- * independent with probability 2^-drawe (the AND of drawe random words per
- * 64 positions; drawe makes older 2^-drawe closest to stat): given its size
- * m, M is a uniform m-subset. Then m - stat of its bits are removed one at
- * a time, each uniform among those left (or stat - m bits added, each
- * uniform among the positions not in it), the k-th bit found by `rem`:
+ * the oldest value), as a bit mask, in two parts. draw_start: a mask M
+ * whose bits are independent with probability 2^-drawe (the AND of drawe
+ * random words per 64 positions; drawe makes older 2^-drawe closest to
+ * stat): given its size m, M is a uniform m-subset. draw_finish: m - stat
+ * of its bits removed one at a time, each uniform among those left (or
+ * stat - m added, each uniform among the positions not in it), by `rem`:
  * a uniform subset of a uniform m-subset (or a uniform superset within the
  * positions) is a uniform stat-subset, for every m, so the draw is exactly
  * uniform and independent of everything before it. The digits come 8 per
- * word (draw_digits8, bounds m - j or older - m - j for the j-th change). */
-static inline __attribute__((always_inline)) kswin_u128 draw_mask(kswin_det *s, kswin_remove_fn rem)
+ * word (draw_digits8, bounds m - j or older - m - j for the j-th change).
+ * Between the two, the caller may find that no such change of M can make
+ * an alarm and skip draw_finish (merged_reaches_*). */
+typedef struct kswin_draw {
+    uint64_t lo, hi;     /* M, complemented within the older positions when adding */
+    uint64_t ilo, ihi;   /* that complement (all 0 when removing) */
+    uint32_t d;          /* changes to make: |m - stat| */
+    int32_t top;         /* bound of the first change's digit */
+    int adding;          /* m < stat */
+} kswin_draw;
+
+static inline __attribute__((always_inline)) void draw_start(kswin_det *s, kswin_draw *w)
 {
-    uint32_t older = s->win - s->stat, stat = s->stat, m, d, dig[8];
+    uint32_t older = s->win - s->stat, stat = s->stat, m;
     const uint64_t flo = older >= 64 ? ~0ULL : (1ULL << older) - 1;
     const uint64_t fhi = older <= 64 ? 0 : older >= 128 ? ~0ULL : (1ULL << (older - 64)) - 1;
-    uint64_t lo = flo, hi = fhi, ilo, ihi;   /* (ilo, ihi): the bits looked for */
-    int32_t top;
+    uint64_t lo = flo, hi = fhi;
     for (uint32_t i = 0; i < s->drawe; i++) {
         lo &= next_u64(&s->rng);
         if (older > 64)
             hi &= next_u64(&s->rng);
     }
     m = (uint32_t)(__builtin_popcountll(lo) + __builtin_popcountll(hi));
-    d = m > stat ? m - stat : stat - m;
-    top = (int32_t)(m > stat ? m : older - m);
+    w->adding = m < stat;
+    w->d = m > stat ? m - stat : stat - m;
+    w->top = (int32_t)(m > stat ? m : older - m);
     /* removals look for set bits, additions for clear ones (within older):
      * kept as the complement while adding */
-    ilo = m > stat ? 0 : flo;
-    ihi = m > stat ? 0 : fhi;
-    lo ^= ilo;
-    hi ^= ihi;
-    for (uint32_t t = 0; t < d; t += 8, top -= 8) {
+    w->ilo = w->adding ? flo : 0;
+    w->ihi = w->adding ? fhi : 0;
+    w->lo = lo ^ w->ilo;
+    w->hi = hi ^ w->ihi;
+}
+
+static inline kswin_u128 draw_mask_of(const kswin_draw *w)
+{
+    return (kswin_u128)(w->hi ^ w->ihi) << 64 | (w->lo ^ w->ilo);
+}
+
+static inline __attribute__((always_inline)) kswin_u128 draw_finish(kswin_det *s, kswin_draw *w,
+                                                                    kswin_remove_fn rem)
+{
+    uint32_t dig[8];
+    int32_t top = w->top;
+    for (uint32_t t = 0; t < w->d; t += 8, top -= 8) {
         draw_digits8(&s->rng, top, dig);
-        rem(&lo, &hi, dig, d - t < 8 ? d - t : 8);
+        rem(&w->lo, &w->hi, dig, w->d - t < 8 ? w->d - t : 8);
     }
-    return (kswin_u128)(hi ^ ihi) << 64 | (lo ^ ilo);
+    return draw_mask_of(w);
 }
 
 /* A mask over positions from the oldest (head) turned into ring indices. */
@@ -981,19 +1003,19 @@ static void nibble_table(int8_t (*nib)[3])
     }
 }
 
-/* Whether stat * D >= kstar for the drawn older values (ring mask ring)
- * against the newest ones, portable: the merged slots of the drawn values
- * (a byte table by ring index), then the running count
- * S_j = #W in slots <= j - #R in slots <= j, whose largest |S_j| over the
- * run ends j is stat * D (ties: the empirical CDFs are compared only after
- * a whole run of equal values). */
-static int merged_reaches_generic(kswin_det *s)
+/* For the older values at ring mask ring: the largest and smallest of 0
+ * and of the running counts S_j = #(them in slots <= j) - #(newest in
+ * slots <= j) over the run ends j of the merged order (ties: the empirical
+ * CDFs are compared only after a whole run of equal values), portable:
+ * their merged slots (a byte table by ring index), then nibble tables (no
+ * ties) or a pass over the slots. */
+static void merged_extremes(const kswin_det *s, kswin_u128 ring, int *pmx, int *pmn)
 {
     uint32_t win = s->win, j;
-    kswin_u128 ring = to_ring(draw_mask(s, remove_seq), s->head, win), rn = s->rnew;
+    kswin_u128 rn = s->rnew;
     uint64_t w[2] = {0, 0}, r[2] = {(uint64_t)rn, (uint64_t)(rn >> 64)};
     uint8_t tb[128];
-    int sum = 0, mx = 0, mn = 0, k = (int)s->kstar;
+    int sum = 0, mx = 0, mn = 0;
     memset(tb, 0, sizeof tb);
     for (uint64_t x = (uint64_t)ring; x; x &= x - 1)
         tb[__builtin_ctzll(x)] = 1;
@@ -1020,6 +1042,30 @@ static int merged_reaches_generic(kswin_det *s)
             }
         }
     }
+    *pmx = mx;
+    *pmn = mn;
+}
+
+/* Whether stat * D >= kstar for a fresh draw W against the newest values:
+ * stat * D is the largest |S_j| (merged_extremes) for W. First, for the
+ * mask M of draw_start, T_j = S_j(M): W is M less d of its values (or plus
+ * d others), so every S_j(W) lies in [T_j - d, T_j] (or [T_j, T_j + d]).
+ * When these bands stay within (-kstar, kstar) no alarm is possible
+ * whatever the changes: the test answers no without drawing them (its
+ * decision is the one of the full draw; the words not drawn are simply
+ * used by the next tests, which stay fresh and independent). Otherwise the
+ * draw is finished and W tested. Portable. */
+static int merged_reaches_generic(kswin_det *s)
+{
+    kswin_draw w;
+    int mx, mn, k = (int)s->kstar, a, b;
+    draw_start(s, &w);
+    a = w.adding ? 0 : (int)w.d;
+    b = w.adding ? (int)w.d : 0;
+    merged_extremes(s, to_ring(draw_mask_of(&w), s->head, s->win), &mx, &mn);
+    if (mx + b < k && mn - a > -k)
+        return 0;
+    merged_extremes(s, to_ring(draw_finish(s, &w, remove_seq), s->head, s->win), &mx, &mn);
     return mx >= k || -mn >= k;
 }
 
@@ -1028,17 +1074,17 @@ static int merged_reaches_generic(kswin_det *s)
  * ring mask spread into 128 bytes, gathered into merged order by the ring
  * indices (vpermi2b), +1 per drawn slot and -1 per newest slot, running
  * sums over 128 bytes (six shifted adds per 64, then the first half's
- * total), compared with +-kstar at the run ends. */
+ * total), compared at the run ends with the bounds. */
 static const uint8_t KSWIN_IOTA[64] = {
     0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
     22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
     44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
 
-__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static int
-merged_reaches_avx512(kswin_det *s)
+/* Whether some running count S_j at a run end is >= hi or <= lo (both
+ * within -128..127) for the older values at ring mask ring. */
+static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt")))
+int merged_outside_avx512(const kswin_det *s, kswin_u128 ring, kswin_u128 ends, int lo, int hi)
 {
-    kswin_u128 ring = to_ring(draw_mask(s, remove_pdep), s->head, s->win);
-    kswin_u128 ends = s->nties ? run_ends(s) : ~(kswin_u128)0;
     __m512i tb0 = _mm512_movm_epi8((__mmask64)(uint64_t)ring);
     __m512i tb1 = _mm512_movm_epi8((__mmask64)(uint64_t)(ring >> 64));
     __m512i w0 = _mm512_permutex2var_epi8(tb0, _mm512_loadu_si512((const void *)s->mg), tb1);
@@ -1048,8 +1094,8 @@ merged_reaches_avx512(kswin_det *s)
     __m512i x0 = _mm512_mask_mov_epi8(_mm512_sub_epi8(zero, w0), (__mmask64)(uint64_t)s->rnew, m1);
     __m512i x1 = _mm512_mask_mov_epi8(_mm512_sub_epi8(zero, w1),
                                       (__mmask64)(uint64_t)(s->rnew >> 64), m1);
-    __m512i kp = _mm512_set1_epi8((char)s->kstar), kn = _mm512_set1_epi8((char)-(int)s->kstar);
-    __mmask64 hit;
+    __m512i vhi = _mm512_set1_epi8((char)hi), vlo = _mm512_set1_epi8((char)lo);
+    __mmask64 out;
 #define KSWIN_PREFIX_STEP(k)                                                              \
     do {   /* x[i] += x[i - k] */                                                         \
         __m512i idx_ = _mm512_sub_epi8(iota, _mm512_set1_epi8(k));                        \
@@ -1064,11 +1110,29 @@ merged_reaches_avx512(kswin_det *s)
     KSWIN_PREFIX_STEP(32);
 #undef KSWIN_PREFIX_STEP
     x1 = _mm512_add_epi8(x1, _mm512_permutexvar_epi8(_mm512_set1_epi8(63), x0));
-    hit = _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)ends, x0, kp) |
-          _mm512_mask_cmple_epi8_mask((__mmask64)(uint64_t)ends, x0, kn) |
-          _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)(ends >> 64), x1, kp) |
-          _mm512_mask_cmple_epi8_mask((__mmask64)(uint64_t)(ends >> 64), x1, kn);
-    return hit != 0;
+    out = _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)ends, x0, vhi) |
+          _mm512_mask_cmple_epi8_mask((__mmask64)(uint64_t)ends, x0, vlo) |
+          _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)(ends >> 64), x1, vhi) |
+          _mm512_mask_cmple_epi8_mask((__mmask64)(uint64_t)(ends >> 64), x1, vlo);
+    return out != 0;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static int
+merged_reaches_avx512(kswin_det *s)
+{
+    kswin_draw w;
+    int k = (int)s->kstar, a, b;
+    kswin_u128 ends = s->nties ? run_ends(s) : ~(kswin_u128)0;
+    draw_start(s, &w);
+    a = w.adding ? 0 : (int)w.d;
+    b = w.adding ? (int)w.d : 0;
+    /* the bands [T_j - a, T_j + b] (and 0's) within (-k, k): no alarm */
+    if (a < k && b < k &&
+        !merged_outside_avx512(s, to_ring(draw_mask_of(&w), s->head, s->win), ends,
+                               a - k < -128 ? -128 : a - k, k - b))
+        return 0;
+    return merged_outside_avx512(s, to_ring(draw_finish(s, &w, remove_pdep), s->head, s->win),
+                                 ends, -k, k);
 }
 #endif
 

@@ -108,7 +108,24 @@ static void ref_digits8(ref_kswin *r, int top, uint32_t *dig)
     } while (x < thr);
 }
 
-static void ref_draw_small(ref_kswin *r)
+/* stat * D threshold: the smallest k with p(k / stat) <= alpha and
+ * k / stat > 0.1 (stat + 1: none). */
+static uint32_t ref_kstar(const ref_kswin *r)
+{
+    uint32_t k = 0;
+    while (k <= r->stat && !(r->pk[k] <= r->alpha && (double)k / r->stat > 0.1))
+        k++;
+    return k;
+}
+
+/* The merged path's shortcut between the mask and its changes: with
+ * T(v) = #(mask values <= v) - #(newest values <= v) over the window's
+ * values v, Tmax = max(0, max T), Tmin = min(0, min T), and the changes
+ * (d removals or d additions) able to move each count down by up to d (or
+ * up by up to d): no drift is possible when Tmax (+ d if adding) < kstar
+ * and Tmin (- d if removing) > -kstar; then no digits are drawn. Returns 1
+ * in that case (perm not filled). */
+static int ref_draw_small(ref_kswin *r)
 {
     uint32_t older = r->older, e = 0, m = 0, n = 0, dig[8];
     int in[128];
@@ -127,6 +144,20 @@ static void ref_draw_small(ref_kswin *r)
     }
     for (uint32_t p = 0; p < older; p++)
         m += (uint32_t)in[p];
+    {
+        int tmax = 0, tmin = 0, ks = (int)ref_kstar(r);
+        int up = m < r->stat ? (int)(r->stat - m) : 0, down = m > r->stat ? (int)(m - r->stat) : 0;
+        for (uint32_t i = 0; i < r->win; i++) {
+            int t = 0;
+            for (uint32_t p = 0; p < r->win; p++)
+                if (r->ring[p] <= r->ring[i])
+                    t += p >= older ? -1 : in[p];
+            tmax = t > tmax ? t : tmax;
+            tmin = t < tmin ? t : tmin;
+        }
+        if (tmax + up < ks && tmin - down > -ks)
+            return 1;
+    }
     if (m != r->stat) {
         int want = m > r->stat;   /* flags looked for: in the mask, or not */
         uint32_t d = m > r->stat ? m - r->stat : r->stat - m;
@@ -145,14 +176,15 @@ static void ref_draw_small(ref_kswin *r)
         if (in[p])
             r->perm[n++] = p;
     assert_int_equal(n, r->stat);
+    return 0;
 }
 
-static void ref_draw(ref_kswin *r)
+/* Draws W into perm[0..stat-1]; 1 when the merged path's shortcut
+ * decides there is no drift without finishing the draw. */
+static int ref_draw(ref_kswin *r)
 {
-    if (r->win <= 128) {
-        ref_draw_small(r);
-        return;
-    }
+    if (r->win <= 128)
+        return ref_draw_small(r);
     uint32_t t = 0, dig[64];
     while (t < r->stat) {
         uint64_t prod = 1, x, thr;
@@ -175,6 +207,7 @@ static void ref_draw(ref_kswin *r)
         }
         t = e;
     }
+    return 0;
 }
 
 /* stat * D of two samples of n values, by counting at every value. */
@@ -217,7 +250,11 @@ static int ref_update(ref_kswin *r, double x)
     assert_non_null(w);
     assert_non_null(nw);
     memcpy(nw, r->ring + r->older, r->stat * sizeof *nw);
-    ref_draw(r);
+    if (ref_draw(r)) {
+        free(w);
+        free(nw);
+        return 0;
+    }
     for (uint32_t t = 0; t < r->stat; t++)
         w[t] = r->ring[r->perm[t]];
     k = ref_ks(w, nw, r->stat);
