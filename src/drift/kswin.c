@@ -112,6 +112,8 @@ static const tide_param_spec KSWIN_PARAMS[] = {
     {"seed", TIDE_PARAM_INT, "42", "0..1000000000000", "seed of the sampler"},
 };
 
+typedef unsigned __int128 kswin_u128_t;
+
 typedef struct kswin_det {
     tide_detector base;
     double alpha;
@@ -154,6 +156,8 @@ typedef struct kswin_det {
     unsigned __int128 rnew;   /* merged slots holding the newest stat values */
     uint32_t nties;       /* adjacent equal pairs in merged order */
     int8_t (*nib)[3];     /* 256 nibble pairs (w, r): sum, max prefix, min prefix */
+    kswin_u128_t wlast;   /* the last finished draw (positions; for the tests) */
+    uint64_t nfinished;   /* draws finished since creation (for the tests) */
 } kswin_det;
 
 /* Hypergeometric tables are kept when they are this small (the default
@@ -270,6 +274,18 @@ static void recount(kswin_det *s)
 static int kswin_force_generic;
 
 void tide_drift_kswin_force_generic(int on) { kswin_force_generic = on; }
+
+int tide_drift_kswin_last_draw(const tide_detector *d, uint64_t *lo, uint64_t *hi,
+                               uint64_t *count)
+{
+    const kswin_det *s = (const kswin_det *)d;
+    if (d->vt != &tide_drift_kswin_vt || !s->merged)
+        return 0;
+    *lo = (uint64_t)s->wlast;
+    *hi = (uint64_t)(s->wlast >> 64);
+    *count = s->nfinished;
+    return 1;
+}
 
 /* Whether this CPU runs the AVX-512 functions of the merged path. */
 static int kswin_have_simd(void)
@@ -769,7 +785,7 @@ static int ks_reaches(kswin_det *s)
 
 /* ---- merged path (windows of at most KSWIN_MERGED_MAX values) ----------- */
 
-typedef unsigned __int128 kswin_u128;
+typedef kswin_u128_t kswin_u128;
 
 /* Bits 0..n-1 set, n <= 128. */
 static inline kswin_u128 low_bits(uint32_t n)
@@ -1065,7 +1081,9 @@ static int merged_reaches_generic(kswin_det *s)
     merged_extremes(s, to_ring(draw_mask_of(&w), s->head, s->win), &mx, &mn);
     if (mx + b < k && mn - a > -k)
         return 0;
-    merged_extremes(s, to_ring(draw_finish(s, &w, remove_seq), s->head, s->win), &mx, &mn);
+    s->wlast = draw_finish(s, &w, remove_seq);
+    s->nfinished++;
+    merged_extremes(s, to_ring(s->wlast, s->head, s->win), &mx, &mn);
     return mx >= k || -mn >= k;
 }
 
@@ -1131,8 +1149,9 @@ merged_reaches_avx512(kswin_det *s)
         !merged_outside_avx512(s, to_ring(draw_mask_of(&w), s->head, s->win), ends,
                                a - k < -128 ? -128 : a - k, k - b))
         return 0;
-    return merged_outside_avx512(s, to_ring(draw_finish(s, &w, remove_pdep), s->head, s->win),
-                                 ends, -k, k);
+    s->wlast = draw_finish(s, &w, remove_pdep);
+    s->nfinished++;
+    return merged_outside_avx512(s, to_ring(s->wlast, s->head, s->win), ends, -k, k);
 }
 #endif
 

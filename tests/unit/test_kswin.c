@@ -40,6 +40,8 @@ typedef struct ref_kswin {
     double *ring;       /* arrival order, count values */
     uint32_t count;
     uint32_t *perm;
+    uint64_t nfinished;   /* merged path: draws finished (not settled before) */
+    uint64_t wlast[2];    /* merged path: positions of the last finished draw */
     double pk[2001];    /* exact p-value of D = k / stat */
 } ref_kswin;
 
@@ -63,6 +65,8 @@ static void ref_init(ref_kswin *r, uint32_t win, uint32_t stat, double alpha, ui
     r->older = win - stat;
     r->alpha = alpha;
     r->seed = seed;
+    r->nfinished = 0;
+    r->wlast[0] = r->wlast[1] = 0;
     r->ring = calloc(win, sizeof *r->ring);
     r->perm = calloc(r->older, sizeof *r->perm);
     assert_non_null(r->ring);
@@ -176,6 +180,11 @@ static int ref_draw_small(ref_kswin *r)
         if (in[p])
             r->perm[n++] = p;
     assert_int_equal(n, r->stat);
+    r->nfinished++;
+    r->wlast[0] = r->wlast[1] = 0;
+    for (uint32_t p = 0; p < older; p++)
+        if (in[p])
+            r->wlast[p / 64] |= 1ULL << (p % 64);
     return 0;
 }
 
@@ -268,7 +277,7 @@ static int ref_update(ref_kswin *r, double x)
 
 /* ---- streams -------------------------------------------------------------- */
 
-enum { S_NORMAL_SHIFT, S_UNIFORM, S_TIES, S_NORMAL_DRIFTY };
+enum { S_NORMAL_SHIFT, S_UNIFORM, S_TIES, S_NORMAL_DRIFTY, S_NORMAL_DOWN };
 
 static double normal(uint64_t *s)
 {
@@ -285,6 +294,8 @@ static double stream_value(int kind, int i, uint64_t *s)
         return tide_test_uniform(s) + (i >= 3000 ? 0.3 : 0.0);
     case S_TIES:           /* 4 values (never 0 or 1), shifting at 2500 */
         return floor(tide_test_uniform(s) * 4) + 2.5 + (i >= 2500 && tide_test_uniform(s) < 0.5);
+    case S_NORMAL_DOWN:    /* N(0,1), then N(-1,1) for 250 rows in every 1000 */
+        return normal(s) - (i % 1000 >= 600 && i % 1000 < 850 ? 1.0 : 0.0);
     default:               /* N(mu,1), mu a slow random walk: frequent alarms */
         return normal(s) + 0.5 * sin(i / 300.0);
     }
@@ -307,11 +318,31 @@ static tide_detector *make_kswin(uint32_t win, uint32_t stat, double alpha, uint
 
 /* ---- tests ---------------------------------------------------------------- */
 
-/* Decisions value by value against the reference. Configurations: the
+/* The general path's generator state, from the saved state: KSWIN's part
+ * is the last 1 + 20 + 8 win + 4 older + 8 bytes (test_kswin_state_versions)
+ * and holds the format byte, count, head, then the state (little-endian). */
+static uint64_t saved_rng(const tide_detector *d, uint32_t win, uint32_t older)
+{
+    tide_wbuf w;
+    uint64_t v = 0;
+    size_t off;
+    tide_wbuf_init(&w);
+    assert_int_equal(tide_detector_save(d, &w), TIDE_OK);
+    off = w.len - (1 + 20 + 8 * (size_t)win + 4 * (size_t)older + 8) + 9;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)w.data[off + i] << (8 * i);
+    tide_wbuf_free(&w);
+    return v;
+}
+
+/* Decisions value by value against the reference, and the generator
+ * state after every value (so that a draw taking other words than the
+ * documented ones is caught even when no decision changes). Configurations: the
  * defaults (100/30/0.005: merged path, masks of two words, draw density
  * 1/2); 12/4/0.3 (tiny, many alarms); 128/20/0.05 (merged path with no
  * padding slot, density 1/8); 80/10/0.1 (older 70, density 1/8: bits
- * added); 300/60/0.05 (older 240: counting, bitmap of 4 words in memory);
+ * added); 116/30/0.2 (older 86, density 1/4: often 8 changes or more, a
+ * low threshold: few tests settled before the changes); 300/60/0.05 (older 240: counting, bitmap of 4 words in memory);
  * 700/50/0.02 (older 650: binary search). The merged path runs twice: with
  * the AVX-512 functions where this CPU has them, and with the portable ones
  * (tide_drift_kswin_force_generic). */
@@ -322,13 +353,14 @@ static void test_kswin_matches_reference(void **st)
         double alpha;
         int n;
     } CFG[] = {{100, 30, 0.005, 6000}, {12, 4, 0.3, 6000},   {128, 20, 0.05, 4000},
-               {80, 10, 0.1, 4000},    {300, 60, 0.05, 4000}, {700, 50, 0.02, 3000}};
+               {80, 10, 0.1, 4000},    {116, 30, 0.2, 3000},  {300, 60, 0.05, 4000},
+               {700, 50, 0.02, 3000}};
     const size_t NCFG = sizeof CFG / sizeof CFG[0];
     (void)st;
     for (size_t c = 0; c < 2 * NCFG; c++) {
         int drifts = 0;
         tide_drift_kswin_force_generic(c >= NCFG);
-        for (int kind = 0; kind < 4; kind++) {
+        for (int kind = 0; kind < 5; kind++) {
             uint64_t seed = 100 + (uint64_t)(c % NCFG) * 10 + (uint64_t)kind, s = seed * 7919;
             tide_detector *d = make_kswin(CFG[c % NCFG].win, CFG[c % NCFG].stat, CFG[c % NCFG].alpha, seed);
             ref_kswin r;
@@ -341,6 +373,24 @@ static void test_kswin_matches_reference(void **st)
                              "reference %d",
                              CFG[c % NCFG].win, CFG[c % NCFG].stat, CFG[c % NCFG].alpha,
                              c >= NCFG ? "portable" : "default", kind, i, x, a, b);
+                if (r.win <= 128) {   /* the drawn positions themselves */
+                    uint64_t lo, hi, cnt;
+                    assert_true(tide_drift_kswin_last_draw(d, &lo, &hi, &cnt));
+                    if (cnt != r.nfinished)
+                        fail_msg("kswin %u/%u, stream %d, value %d: %llu draws finished, "
+                                 "reference %llu",
+                                 r.win, r.stat, kind, i, (unsigned long long)cnt,
+                                 (unsigned long long)r.nfinished);
+                    if (lo != r.wlast[0] || hi != r.wlast[1])
+                        fail_msg("kswin %u/%u (%s), stream %d, value %d: drawn positions "
+                                 "differ from the reference's",
+                                 r.win, r.stat, c >= NCFG ? "portable" : "default", kind, i);
+                }
+                if (saved_rng(d, r.win, r.older) != r.rng)
+                    fail_msg("kswin %u/%u/%g (%s), stream %d, value %d: generator state "
+                             "differs from the reference's",
+                             CFG[c % NCFG].win, CFG[c % NCFG].stat, CFG[c % NCFG].alpha,
+                             c >= NCFG ? "portable" : "default", kind, i);
                 drifts += a;
             }
             ref_free(&r);
@@ -348,7 +398,7 @@ static void test_kswin_matches_reference(void **st)
         }
         /* the comparison must have seen both outcomes */
         if (drifts < 5)
-            fail_msg("kswin %u/%u: only %d drifts over 4 streams", CFG[c % NCFG].win, CFG[c % NCFG].stat, drifts);
+            fail_msg("kswin %u/%u: only %d drifts over 5 streams", CFG[c % NCFG].win, CFG[c % NCFG].stat, drifts);
     }
     tide_drift_kswin_force_generic(0);
 }
