@@ -1108,26 +1108,40 @@ int merged_outside_avx512(const kswin_det *s, kswin_u128 ring, kswin_u128 ends, 
     __m512i w0 = _mm512_permutex2var_epi8(tb0, _mm512_loadu_si512((const void *)s->mg), tb1);
     __m512i w1 = _mm512_permutex2var_epi8(tb0, _mm512_loadu_si512((const void *)(s->mg + 64)), tb1);
     __m512i zero = _mm512_setzero_si512(), m1 = _mm512_set1_epi8(-1);
-    __m512i iota = _mm512_loadu_si512((const void *)KSWIN_IOTA);
     __m512i x0 = _mm512_mask_mov_epi8(_mm512_sub_epi8(zero, w0), (__mmask64)(uint64_t)s->rnew, m1);
     __m512i x1 = _mm512_mask_mov_epi8(_mm512_sub_epi8(zero, w1),
                                       (__mmask64)(uint64_t)(s->rnew >> 64), m1);
     __m512i vhi = _mm512_set1_epi8((char)hi), vlo = _mm512_set1_epi8((char)lo);
     __mmask64 out;
-#define KSWIN_PREFIX_STEP(k)                                                              \
-    do {   /* x[i] += x[i - k] */                                                         \
-        __m512i idx_ = _mm512_sub_epi8(iota, _mm512_set1_epi8(k));                        \
-        x0 = _mm512_add_epi8(x0, _mm512_maskz_permutexvar_epi8(~0ULL << (k), idx_, x0));  \
-        x1 = _mm512_add_epi8(x1, _mm512_maskz_permutexvar_epi8(~0ULL << (k), idx_, x1));  \
+    /* running sums inside each 16-byte lane (x[i] += x[i - k], k = 1, 2,
+     * 4, 8), then each lane gets the totals of the lanes below it (lane
+     * totals broadcast in their lanes, shifted up by 1, 2, 3 lanes), then
+     * the second half gets the first half's total */
+#define KSWIN_LANE_STEP(k)                                       \
+    do {                                                         \
+        x0 = _mm512_add_epi8(x0, _mm512_bslli_epi128(x0, k));    \
+        x1 = _mm512_add_epi8(x1, _mm512_bslli_epi128(x1, k));    \
     } while (0)
-    KSWIN_PREFIX_STEP(1);
-    KSWIN_PREFIX_STEP(2);
-    KSWIN_PREFIX_STEP(4);
-    KSWIN_PREFIX_STEP(8);
-    KSWIN_PREFIX_STEP(16);
-    KSWIN_PREFIX_STEP(32);
-#undef KSWIN_PREFIX_STEP
-    x1 = _mm512_add_epi8(x1, _mm512_permutexvar_epi8(_mm512_set1_epi8(63), x0));
+    KSWIN_LANE_STEP(1);
+    KSWIN_LANE_STEP(2);
+    KSWIN_LANE_STEP(4);
+    KSWIN_LANE_STEP(8);
+#undef KSWIN_LANE_STEP
+    {
+        __m512i b15 = _mm512_set1_epi8(15);
+        __m512i t0 = _mm512_shuffle_epi8(x0, b15), t1 = _mm512_shuffle_epi8(x1, b15);
+        __m512i c0 = _mm512_add_epi8(_mm512_add_epi8(_mm512_alignr_epi64(t0, zero, 6),
+                                                     _mm512_alignr_epi64(t0, zero, 4)),
+                                     _mm512_alignr_epi64(t0, zero, 2));
+        __m512i c1 = _mm512_add_epi8(_mm512_add_epi8(_mm512_alignr_epi64(t1, zero, 6),
+                                                     _mm512_alignr_epi64(t1, zero, 4)),
+                                     _mm512_alignr_epi64(t1, zero, 2));
+        /* first half's total: its top lane's total plus that lane's carry */
+        __m512i tot = _mm512_add_epi8(t0, c0);
+        x0 = _mm512_add_epi8(x0, c0);
+        x1 = _mm512_add_epi8(_mm512_add_epi8(x1, c1),
+                             _mm512_shuffle_i64x2(tot, tot, 0xFF));
+    }
     out = _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)ends, x0, vhi) |
           _mm512_mask_cmple_epi8_mask((__mmask64)(uint64_t)ends, x0, vlo) |
           _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)(ends >> 64), x1, vhi) |
@@ -1200,7 +1214,7 @@ static uint32_t ring_count_below(const double *ring, uint32_t win, double x)
  * go and they may form one; x splits the pair around q and may pair with
  * either side. Then the newest-part mask: z's bit cleared, y's slot
  * removed, a set bit inserted at q. */
-static inline void merged_step(kswin_det *s, uint32_t py, uint32_t pz, uint32_t q, double y,
+static inline __attribute__((always_inline)) void merged_step(kswin_det *s, uint32_t py, uint32_t pz, uint32_t q, double y,
                                double x)
 {
     const double *ring = s->ring;
