@@ -1099,18 +1099,22 @@ static const uint8_t KSWIN_IOTA[64] = {
     44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
 
 /* Whether some running count S_j at a run end is >= hi or <= lo (both
- * within -128..127) for the older values at ring mask ring. */
+ * within -128..127) for the older values at the positions of mask pm (bit
+ * p: p-th oldest). pos: each merged slot's position (its ring index - head,
+ * mod win), rv: slots holding newest values, valid: slots < win. */
 static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt")))
-int merged_outside_avx512(const kswin_det *s, kswin_u128 ring, kswin_u128 ends, int lo, int hi)
+int merged_outside_avx512(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 rv0,
+                          __mmask64 rv1, __mmask64 valid0, __mmask64 valid1, kswin_u128 ends,
+                          int lo, int hi)
 {
-    __m512i tb0 = _mm512_movm_epi8((__mmask64)(uint64_t)ring);
-    __m512i tb1 = _mm512_movm_epi8((__mmask64)(uint64_t)(ring >> 64));
-    __m512i w0 = _mm512_permutex2var_epi8(tb0, _mm512_loadu_si512((const void *)s->mg), tb1);
-    __m512i w1 = _mm512_permutex2var_epi8(tb0, _mm512_loadu_si512((const void *)(s->mg + 64)), tb1);
+    __m512i tb0 = _mm512_movm_epi8((__mmask64)(uint64_t)pm);
+    __m512i tb1 = _mm512_movm_epi8((__mmask64)(uint64_t)(pm >> 64));
+    __m512i w0 = _mm512_permutex2var_epi8(tb0, pos0, tb1);
+    __m512i w1 = _mm512_permutex2var_epi8(tb0, pos1, tb1);
     __m512i zero = _mm512_setzero_si512(), m1 = _mm512_set1_epi8(-1);
-    __m512i x0 = _mm512_mask_mov_epi8(_mm512_sub_epi8(zero, w0), (__mmask64)(uint64_t)s->rnew, m1);
-    __m512i x1 = _mm512_mask_mov_epi8(_mm512_sub_epi8(zero, w1),
-                                      (__mmask64)(uint64_t)(s->rnew >> 64), m1);
+    /* +1 per drawn slot (w = -1 there), -1 per newest slot, 0 past win */
+    __m512i x0 = _mm512_mask_mov_epi8(_mm512_maskz_sub_epi8(valid0, zero, w0), rv0, m1);
+    __m512i x1 = _mm512_mask_mov_epi8(_mm512_maskz_sub_epi8(valid1, zero, w1), rv1, m1);
     __m512i vhi = _mm512_set1_epi8((char)hi), vlo = _mm512_set1_epi8((char)lo);
     __mmask64 out;
     /* running sums inside each 16-byte lane (x[i] += x[i - k], k = 1, 2,
@@ -1139,8 +1143,7 @@ int merged_outside_avx512(const kswin_det *s, kswin_u128 ring, kswin_u128 ends, 
         /* first half's total: its top lane's total plus that lane's carry */
         __m512i tot = _mm512_add_epi8(t0, c0);
         x0 = _mm512_add_epi8(x0, c0);
-        x1 = _mm512_add_epi8(_mm512_add_epi8(x1, c1),
-                             _mm512_shuffle_i64x2(tot, tot, 0xFF));
+        x1 = _mm512_add_epi8(_mm512_add_epi8(x1, c1), _mm512_shuffle_i64x2(tot, tot, 0xFF));
     }
     out = _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)ends, x0, vhi) |
           _mm512_mask_cmple_epi8_mask((__mmask64)(uint64_t)ends, x0, vlo) |
@@ -1154,18 +1157,31 @@ merged_reaches_avx512(kswin_det *s)
 {
     kswin_draw w;
     int k = (int)s->kstar, a, b;
-    kswin_u128 ends = s->nties ? run_ends(s) : ~(kswin_u128)0;
+    uint32_t win = s->win, older = win - s->stat;
+    kswin_u128 ends = s->nties ? run_ends(s) : ~(kswin_u128)0, valid = low_bits(win);
+    __m512i g0 = _mm512_loadu_si512((const void *)s->mg);
+    __m512i g1 = _mm512_loadu_si512((const void *)(s->mg + 64));
+    __m512i vh = _mm512_set1_epi8((char)s->head), vw = _mm512_set1_epi8((char)win);
+    __m512i vo = _mm512_set1_epi8((char)older);
+    /* position of each slot: ring index - head, + win below head (< 128) */
+    __m512i pos0 = _mm512_mask_add_epi8(_mm512_sub_epi8(g0, vh), _mm512_cmplt_epu8_mask(g0, vh),
+                                        _mm512_sub_epi8(g0, vh), vw);
+    __m512i pos1 = _mm512_mask_add_epi8(_mm512_sub_epi8(g1, vh), _mm512_cmplt_epu8_mask(g1, vh),
+                                        _mm512_sub_epi8(g1, vh), vw);
+    __mmask64 valid0 = (__mmask64)(uint64_t)valid, valid1 = (__mmask64)(uint64_t)(valid >> 64);
+    __mmask64 rv0 = _mm512_mask_cmpge_epu8_mask(valid0, pos0, vo);
+    __mmask64 rv1 = _mm512_mask_cmpge_epu8_mask(valid1, pos1, vo);
     draw_start(s, &w);
     a = w.adding ? 0 : (int)w.d;
     b = w.adding ? (int)w.d : 0;
     /* the bands [T_j - a, T_j + b] (and 0's) within (-k, k): no alarm */
     if (a < k && b < k &&
-        !merged_outside_avx512(s, to_ring(draw_mask_of(&w), s->head, s->win), ends,
-                               a - k < -128 ? -128 : a - k, k - b))
+        !merged_outside_avx512(draw_mask_of(&w), pos0, pos1, rv0, rv1, valid0, valid1, ends,
+                               a - k, k - b))
         return 0;
     s->wlast = draw_finish(s, &w, remove_pdep);
     s->nfinished++;
-    return merged_outside_avx512(s, to_ring(s->wlast, s->head, s->win), ends, -k, k);
+    return merged_outside_avx512(s->wlast, pos0, pos1, rv0, rv1, valid0, valid1, ends, -k, k);
 }
 #endif
 
@@ -1207,20 +1223,17 @@ static uint32_t ring_count_below(const double *ring, uint32_t win, double x)
     return n;
 }
 
-/* The bookkeeping of one step shared by both slides, before mg moves: y
- * (merged slot py) leaves, z (slot pz) joins the older part, x enters at
- * slot q of the order without y. Ties: the values of merged slots are
- * ring[mg[j]] (ring slot h still holds y); y's pairs with its neighbours
- * go and they may form one; x splits the pair around q and may pair with
- * either side. Then the newest-part mask: z's bit cleared, y's slot
- * removed, a set bit inserted at q. */
-static inline __attribute__((always_inline)) void merged_step(kswin_det *s, uint32_t py, uint32_t pz, uint32_t q, double y,
-                               double x)
+/* The tie count after one step, before mg moves: y (merged slot py)
+ * leaves, x enters at slot q of the order without y. The values of merged
+ * slots are ring[mg[j]] (ring slot h still holds y); y's pairs with its
+ * neighbours go and they may form one; x splits the pair around q and may
+ * pair with either side. */
+static inline __attribute__((always_inline)) void merged_ties(kswin_det *s, uint32_t py,
+                                                              uint32_t q, double y, double x)
 {
     const double *ring = s->ring;
     const uint8_t *g = s->mg;
     uint32_t win = s->win;
-    kswin_u128 r = s->rnew & ~((kswin_u128)1 << pz), lo;
     if (py > 0 && py + 1 < win) {
         double a = ring[g[py - 1]], b = ring[g[py + 1]];
         s->nties += (uint32_t)(a == b) - (uint32_t)(a == y) - (uint32_t)(b == y);
@@ -1236,10 +1249,6 @@ static inline __attribute__((always_inline)) void merged_step(kswin_det *s, uint
     } else if (q + 1 < win) {
         s->nties += (uint32_t)(ring[g[q + (q >= py)]] == x);
     }
-    lo = low_bits(py);
-    r = (r & lo) | ((r >> 1) & ~lo);
-    lo = low_bits(q);
-    s->rnew = (r & lo) | ((r & ~lo) << 1) | ((kswin_u128)1 << q);
 }
 
 /* One step of the merged order: y (ring slot h, still there) leaves, z
@@ -1250,35 +1259,41 @@ static void slide_merged(kswin_det *s, uint32_t h, uint32_t mid, double x)
     uint32_t py, pz, q;
     const uint8_t h8 = (uint8_t)h;
     double y = s->ring[h];
+    kswin_u128 r, lo;
     find_slots(s->mg, h, mid, &py, &pz);
     q = ring_count_below(s->ring, s->win, x) - (y < x);
-    merged_step(s, py, pz, q, y, x);
+    merged_ties(s, py, q, y, x);
     move_elem(s->mg, 1, py, q, &h8);
+    /* newest-part mask: z's bit cleared, y's slot removed, x's inserted */
+    r = s->rnew & ~((kswin_u128)1 << pz);
+    lo = low_bits(py);
+    r = (r & lo) | ((r >> 1) & ~lo);
+    lo = low_bits(q);
+    s->rnew = (r & lo) | ((r & ~lo) << 1) | ((kswin_u128)1 << q);
 }
 
 #if KSWIN_X86_SIMD
-/* slide_merged with AVX-512 (same result): both slots found by byte
- * compares, x's place by compares of 8 values at a time, the ring indices
- * moved by one byte permutation. */
+/* slide_merged with AVX-512 (same merged order and ties): y's slot found by
+ * byte compares, x's place by compares of 8 values at a time, the ring
+ * indices moved by one byte permutation. No newest-part mask: the AVX-512
+ * test derives it from the ring indices. */
 __attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static void
-slide_merged_avx512(kswin_det *s, uint32_t h, uint32_t mid, double x)
+slide_merged_avx512(kswin_det *s, uint32_t h, double x)
 {
-    uint32_t win = s->win, py, pz, q;
+    uint32_t win = s->win, py, q;
     double y = s->ring[h];
     __m512i g0 = _mm512_loadu_si512((const void *)s->mg);
     __m512i g1 = _mm512_loadu_si512((const void *)(s->mg + 64));
-    __m512i vh = _mm512_set1_epi8((char)h), vm = _mm512_set1_epi8((char)mid);
+    __m512i vh = _mm512_set1_epi8((char)h);
     __m512i acc = _mm512_setzero_si512(), m1 = _mm512_set1_epi64(-1);
     __m512d vx = _mm512_set1_pd(x);
     uint64_t a0 = _mm512_cmpeq_epi8_mask(g0, vh), a1 = _mm512_cmpeq_epi8_mask(g1, vh);
-    uint64_t b0 = _mm512_cmpeq_epi8_mask(g0, vm), b1 = _mm512_cmpeq_epi8_mask(g1, vm);
     for (uint32_t j = 0; j < win; j += 8)   /* (the ring is padded with +inf) */
         acc = _mm512_mask_sub_epi64(
             acc, _mm512_cmp_pd_mask(_mm512_loadu_pd(s->ring + j), vx, _CMP_LT_OQ), acc, m1);
     py = a0 ? (uint32_t)_tzcnt_u64(a0) : 64 + (uint32_t)_tzcnt_u64(a1);
-    pz = b0 ? (uint32_t)_tzcnt_u64(b0) : 64 + (uint32_t)_tzcnt_u64(b1);
     q = (uint32_t)_mm512_reduce_add_epi64(acc) - (y < x);
-    merged_step(s, py, pz, q, y, x);
+    merged_ties(s, py, q, y, x);
     {   /* slot j of the result takes old slot j + 1 in [py, q), j - 1 in
          * (q, py], itself elsewhere; slot q takes h */
         __m512i iota = _mm512_loadu_si512((const void *)KSWIN_IOTA), one = _mm512_set1_epi8(1);
@@ -1357,7 +1372,7 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
             if (s->merged) {
 #if KSWIN_X86_SIMD
                 if (s->simd)
-                    slide_merged_avx512(s, h, mid, x);
+                    slide_merged_avx512(s, h, x);
                 else
 #endif
                     slide_merged(s, h, mid, x);
