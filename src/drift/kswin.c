@@ -1152,7 +1152,7 @@ int merged_outside_avx512(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 r
     return out != 0;
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static int
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static inline int
 merged_reaches_avx512(kswin_det *s)
 {
     kswin_draw w;
@@ -1277,7 +1277,7 @@ static void slide_merged(kswin_det *s, uint32_t h, uint32_t mid, double x)
  * byte compares, x's place by compares of 8 values at a time, the ring
  * indices moved by one byte permutation. No newest-part mask: the AVX-512
  * test derives it from the ring indices. */
-__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static void
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static inline void
 slide_merged_avx512(kswin_det *s, uint32_t h, double x)
 {
     uint32_t win = s->win, py, q;
@@ -1346,12 +1346,77 @@ static void rebuild_merged(kswin_det *s)
     s->rnew = r;
 }
 
+/* The test of a full window of 0s and 1s (with a CDF table): stat * D =
+ * |ones in W - ones in R| (header comment). */
+static tide_drift_state kswin_binary_test(kswin_det *s)
+{
+    uint32_t older = s->win - s->stat, kmax;
+    uint32_t zeros_old = older - s->ones_old, stat = s->stat;
+    uint32_t lo = zeros_old >= stat ? 0 : stat - zeros_old;
+    uint32_t hi = s->ones_old < stat ? s->ones_old : stat, r = s->ones_new, w;
+    uint32_t reach = hi > r ? hi - r : r - hi, reach_lo = lo > r ? lo - r : r - lo;
+    const double *cdf = s->hcdf + (size_t)s->ones_old * (stat + 1);
+    double u;
+    if (reach_lo > reach)
+        reach = reach_lo;
+    if (reach < s->kstar)
+        return TIDE_DRIFT_NONE;   /* no draw could reach kstar */
+    u = (double)(next_u64(&s->rng01) >> 11) * 0x1p-53;
+    for (w = lo; w < hi && cdf[w] <= u; w++)
+        ;
+    kmax = w > r ? w - r : r - w;
+    if (kmax >= s->kstar) {
+        kswin_reset(&s->base);
+        return TIDE_DRIFT_DETECTED;
+    }
+    return TIDE_DRIFT_NONE;
+}
+
+#if KSWIN_X86_SIMD
+/* kswin_update for a full window whose merged order is valid, on the
+ * AVX-512 functions (inlined here: one call per value). Same steps. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static tide_drift_state
+kswin_update_avx512(kswin_det *s, double x)
+{
+    uint32_t win = s->win, older = win - s->stat, h = s->head;
+    uint32_t mid = h + older >= win ? h + older - win : h + older;
+    double out = s->ring[h], moved = s->ring[mid];
+    s->nonbin += (uint32_t)!is_bin(x) - (uint32_t)!is_bin(out);
+    s->ones_old += (uint32_t)(moved == 1.0) - (uint32_t)(out == 1.0);
+    s->ones_new += (uint32_t)(x == 1.0) - (uint32_t)(moved == 1.0);
+    if (s->nonbin || !s->hcdf)
+        slide_merged_avx512(s, h, x);
+    else
+        s->sorted_valid = 0;
+    s->ring[h] = x;
+    s->head = h + 1 == win ? 0 : h + 1;
+    if (!s->nonbin && s->hcdf)
+        return kswin_binary_test(s);
+    if (merged_reaches_avx512(s)) {
+        kswin_reset(&s->base);
+        return TIDE_DRIFT_DETECTED;
+    }
+    return TIDE_DRIFT_NONE;
+}
+
+/* merged_reaches_avx512 for kswin_update (after a rebuild). */
+__attribute__((noinline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static int
+merged_reaches_avx512_call(kswin_det *s)
+{
+    return merged_reaches_avx512(s);
+}
+#endif
+
 /* One value. */
 static tide_drift_state kswin_update(tide_detector *d, double x)
 {
     kswin_det *s = (kswin_det *)d;
-    uint32_t older = s->win - s->stat, kmax = 0;
+    uint32_t older = s->win - s->stat;
     int hit;
+#if KSWIN_X86_SIMD
+    if (s->simd && s->sorted_valid && s->count == s->win)
+        return kswin_update_avx512(s, x);
+#endif
     if (s->count < s->win) {
         s->ring[(s->head + s->count) % s->win] = x;
         s->count++;
@@ -1369,14 +1434,8 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         /* (kept while the general path will read them: always without a
          * CDF table) */
         if (s->sorted_valid && (s->nonbin || !s->hcdf)) {
-            if (s->merged) {
-#if KSWIN_X86_SIMD
-                if (s->simd)
-                    slide_merged_avx512(s, h, x);
-                else
-#endif
-                    slide_merged(s, h, mid, x);
-            }
+            if (s->merged)   /* (AVX-512 detectors: in kswin_update_avx512) */
+                slide_merged(s, h, mid, x);
             else
                 slide_sorted(s, h, mid, x);
         }
@@ -1385,28 +1444,8 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         s->ring[h] = x;
         s->head = h + 1 == s->win ? 0 : h + 1;
     }
-    if (!s->nonbin && s->hcdf) {
-        /* 0/1 window: stat * D = |ones in W - ones in R| */
-        uint32_t zeros_old = older - s->ones_old, stat = s->stat;
-        uint32_t lo = zeros_old >= stat ? 0 : stat - zeros_old;
-        uint32_t hi = s->ones_old < stat ? s->ones_old : stat, r = s->ones_new, w;
-        uint32_t reach = hi > r ? hi - r : r - hi, reach_lo = lo > r ? lo - r : r - lo;
-        const double *cdf = s->hcdf + (size_t)s->ones_old * (stat + 1);
-        double u;
-        if (reach_lo > reach)
-            reach = reach_lo;
-        if (reach < s->kstar)
-            return TIDE_DRIFT_NONE;   /* no draw could reach kstar */
-        u = (double)(next_u64(&s->rng01) >> 11) * 0x1p-53;
-        for (w = lo; w < hi && cdf[w] <= u; w++)
-            ;
-        kmax = w > r ? w - r : r - w;
-        if (kmax >= s->kstar) {
-            kswin_reset(d);
-            return TIDE_DRIFT_DETECTED;
-        }
-        return TIDE_DRIFT_NONE;
-    }
+    if (!s->nonbin && s->hcdf)
+        return kswin_binary_test(s);
     if (!s->sorted_valid) {
         if (s->merged)
             rebuild_merged(s);
@@ -1416,7 +1455,7 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
     }
     if (s->merged) {
 #if KSWIN_X86_SIMD
-        hit = s->simd ? merged_reaches_avx512(s) : merged_reaches_generic(s);
+        hit = s->simd ? merged_reaches_avx512_call(s) : merged_reaches_generic(s);
 #else
         hit = merged_reaches_generic(s);
 #endif
