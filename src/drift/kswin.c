@@ -153,6 +153,7 @@ typedef struct kswin_det {
     int simd;             /* AVX-512 VBMI + BMI2 functions (same results) */
     uint32_t drawe;       /* the draw's first mask has bits of probability 2^-drawe */
     uint8_t *mg;          /* 128: ring index of each merged slot (padding 127) */
+    uint8_t *inv;         /* 128: merged slot of each ring index (portable path) */
     unsigned __int128 rnew;   /* merged slots holding the newest stat values */
     uint32_t nties;       /* adjacent equal pairs in merged order */
     int8_t (*nib)[3];     /* 256 nibble pairs (w, r): sum, max prefix, min prefix */
@@ -171,6 +172,17 @@ static uint64_t next_u64(uint64_t *s)
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
+
+/* Population counts of the bytes (no popcnt instruction is assumed). */
+static const uint8_t POP8[256] = {
+#define P2(n) n, n + 1, n + 1, n + 2
+#define P4(n) P2(n), P2(n + 1), P2(n + 1), P2(n + 2)
+#define P6(n) P4(n), P4(n + 1), P4(n + 1), P4(n + 2)
+    P6(0), P6(1), P6(1), P6(2)
+#undef P2
+#undef P4
+#undef P6
+};
 
 /* The shortcut's own generator, from the seed on a different stream. */
 static uint64_t rng01_start(uint64_t seed)
@@ -210,6 +222,7 @@ static void kswin_destroy(tide_detector *d)
     free(s->dig);
     free(s->hcdf);
     free(s->mg);
+    free(s->inv);
     free(s->nib);
     free(s);
 }
@@ -333,6 +346,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->mask = calloc(s->nwords, sizeof *s->mask);   /* (also load's seen-set) */
     if (s->merged) {
         s->mg = calloc(KSWIN_MERGED_MAX, sizeof *s->mg);
+        s->inv = calloc(KSWIN_MERGED_MAX, sizeof *s->inv);
         s->nib = calloc(256, sizeof *s->nib);
     } else {
         s->osort = calloc((size_t)(win - stat) + 8, sizeof *s->osort);   /* + 8: +inf */
@@ -346,7 +360,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         s->dig = calloc(stat, sizeof *s->dig);
     }
     if (!s->ring || !s->perm || !s->mask ||
-        (s->merged ? !s->mg || !s->nib
+        (s->merged ? !s->mg || !s->inv || !s->nib
                    : !s->osort || !s->le || !s->lt || !s->rk || !s->pairs || !s->rsort ||
                          !s->bend || !s->bthr || !s->dig)) {
         kswin_destroy(&s->base);
@@ -703,16 +717,6 @@ static void draw_ranks(kswin_det *s)
         i++;                                                             \
     } while (0)
 
-/* Population counts of the bytes (no popcnt instruction is assumed). */
-static const uint8_t POP8[256] = {
-#define P2(n) n, n + 1, n + 1, n + 2
-#define P4(n) P2(n), P2(n + 1), P2(n + 1), P2(n + 2)
-#define P6(n) P4(n), P4(n + 1), P4(n + 1), P4(n + 2)
-    P6(0), P6(1), P6(1), P6(2)
-#undef P2
-#undef P4
-#undef P6
-};
 
 /* Whether stat * D >= kstar for the older positions perm[0..stat-1]
  * (through their ranks rk, in increasing order). Up to 128 older values the
@@ -1019,36 +1023,30 @@ static void nibble_table(int8_t (*nib)[3])
     }
 }
 
-/* For the older values at ring mask ring: the largest and smallest of 0
- * and of the running counts S_j = #(them in slots <= j) - #(newest in
- * slots <= j) over the run ends j of the merged order (ties: the empirical
- * CDFs are compared only after a whole run of equal values), portable:
- * their merged slots (a byte table by ring index), then nibble tables (no
- * ties) or a pass over the slots. */
-static void merged_extremes(const kswin_det *s, kswin_u128 ring, int *pmx, int *pmn)
+
+/* Whether, for the older values at ring mask ring against the newest ones,
+ * some running count S_j = #(them in slots <= j) - #(newest in slots <= j)
+ * at a run end j of the merged order (ties: the empirical CDFs are compared
+ * only after a whole run of equal values) is >= hi or <= lo (hi > 0 > lo),
+ * portable: their merged slots (inv), then per 8 slots a bound (S stays
+ * within [P - #newest, P + #drawn] of the block's start value P) and, when
+ * a block could cross, the exact pass with nibble tables; with ties a pass
+ * over the slots. */
+static int merged_outside(const kswin_det *s, kswin_u128 ring, int lo, int hi)
 {
     uint32_t win = s->win, j;
     kswin_u128 rn = s->rnew;
     uint64_t w[2] = {0, 0}, r[2] = {(uint64_t)rn, (uint64_t)(rn >> 64)};
-    uint8_t tb[128];
-    int sum = 0, mx = 0, mn = 0;
-    memset(tb, 0, sizeof tb);
-    for (uint64_t x = (uint64_t)ring; x; x &= x - 1)
-        tb[__builtin_ctzll(x)] = 1;
-    for (uint64_t x = (uint64_t)(ring >> 64); x; x &= x - 1)
-        tb[64 + __builtin_ctzll(x)] = 1;
-    for (j = 0; j < win; j++)
-        w[j >> 6] |= (uint64_t)tb[s->mg[j]] << (j & 63);
-    if (!s->nties) {
-        for (j = 0; j < win; j += 4) {
-            uint32_t wn = (uint32_t)(w[j >> 6] >> (j & 63)) & 15;
-            uint32_t rn4 = (uint32_t)(r[j >> 6] >> (j & 63)) & 15;
-            const int8_t *e = s->nib[wn << 4 | rn4];
-            mx = sum + e[1] > mx ? sum + e[1] : mx;
-            mn = sum + e[2] < mn ? sum + e[2] : mn;
-            sum += e[0];
-        }
-    } else {
+    int sum = 0, mx = 0, mn = 0, cross = 0;
+    for (uint64_t x = (uint64_t)ring; x; x &= x - 1) {
+        uint32_t slot = s->inv[__builtin_ctzll(x)];
+        w[slot >> 6] |= 1ULL << (slot & 63);
+    }
+    for (uint64_t x = (uint64_t)(ring >> 64); x; x &= x - 1) {
+        uint32_t slot = s->inv[64 + __builtin_ctzll(x)];
+        w[slot >> 6] |= 1ULL << (slot & 63);
+    }
+    if (s->nties) {
         kswin_u128 ends = run_ends(s);
         for (j = 0; j < win; j++) {
             sum += (int)(w[j >> 6] >> (j & 63) & 1) - (int)(r[j >> 6] >> (j & 63) & 1);
@@ -1057,13 +1055,30 @@ static void merged_extremes(const kswin_det *s, kswin_u128 ring, int *pmx, int *
                 mn = sum < mn ? sum : mn;
             }
         }
+        return mx >= hi || mn <= lo;
     }
-    *pmx = mx;
-    *pmn = mn;
+    for (j = 0; j < win && !cross; j += 8) {
+        int cw = POP8[(w[j >> 6] >> (j & 63)) & 0xFF], cr = POP8[(r[j >> 6] >> (j & 63)) & 0xFF];
+        cross = sum + cw >= hi || sum - cr <= lo;
+        sum += cw - cr;
+    }
+    if (!cross)
+        return 0;
+    sum = 0;
+    for (uint32_t k = 0; k < 2; k++) {   /* each word, 4 slots at a time */
+        uint64_t a = w[k], b = r[k];
+        for (int n = (int)win - 64 * (int)k; n > 0; n -= 4, a >>= 4, b >>= 4) {
+            const int8_t *e = s->nib[(a & 15) << 4 | (b & 15)];
+            mx = sum + e[1] > mx ? sum + e[1] : mx;
+            mn = sum + e[2] < mn ? sum + e[2] : mn;
+            sum += e[0];
+        }
+    }
+    return mx >= hi || mn <= lo;
 }
 
 /* Whether stat * D >= kstar for a fresh draw W against the newest values:
- * stat * D is the largest |S_j| (merged_extremes) for W. First, for the
+ * stat * D is the largest |S_j| (merged_outside) for W. First, for the
  * mask M of draw_start, T_j = S_j(M): W is M less d of its values (or plus
  * d others), so every S_j(W) lies in [T_j - d, T_j] (or [T_j, T_j + d]).
  * When these bands stay within (-kstar, kstar) no alarm is possible
@@ -1074,17 +1089,16 @@ static void merged_extremes(const kswin_det *s, kswin_u128 ring, int *pmx, int *
 static int merged_reaches_generic(kswin_det *s)
 {
     kswin_draw w;
-    int mx, mn, k = (int)s->kstar, a, b;
+    int k = (int)s->kstar, a, b;
     draw_start(s, &w);
     a = w.adding ? 0 : (int)w.d;
     b = w.adding ? (int)w.d : 0;
-    merged_extremes(s, to_ring(draw_mask_of(&w), s->head, s->win), &mx, &mn);
-    if (mx + b < k && mn - a > -k)
+    if (a < k && b < k &&
+        !merged_outside(s, to_ring(draw_mask_of(&w), s->head, s->win), a - k, k - b))
         return 0;
     s->wlast = draw_finish(s, &w, remove_seq);
     s->nfinished++;
-    merged_extremes(s, to_ring(s->wlast, s->head, s->win), &mx, &mn);
-    return mx >= k || -mn >= k;
+    return merged_outside(s, to_ring(s->wlast, s->head, s->win), -k, k);
 }
 
 #if KSWIN_X86_SIMD
@@ -1223,6 +1237,30 @@ static uint32_t ring_count_below(const double *ring, uint32_t win, double x)
     return n;
 }
 
+/* The inverse map after slot py left and ring index h entered at slot q
+ * (q counted after the removal): slots above py fall by one, then slots
+ * >= q rise by one (all 128 entries; slots < 128 compare as signed bytes). */
+static void inv_move(uint8_t *inv, uint32_t py, uint32_t q, uint32_t h)
+{
+    uint32_t k = 0;
+#if defined(__SSE2__)
+    __m128i pv = _mm_set1_epi8((char)py), qv = _mm_set1_epi8((char)((int)q - 1));
+    for (; k < KSWIN_MERGED_MAX; k += 16) {   /* a true compare is all ones: -1 */
+        __m128i r = _mm_loadu_si128((const __m128i *)(inv + k));
+        r = _mm_add_epi8(r, _mm_cmpgt_epi8(r, pv));
+        r = _mm_sub_epi8(r, _mm_cmpgt_epi8(r, qv));
+        _mm_storeu_si128((__m128i *)(inv + k), r);
+    }
+#endif
+    for (; k < KSWIN_MERGED_MAX; k++) {
+        uint32_t r = inv[k];
+        r -= r > py;
+        r += r >= q;
+        inv[k] = (uint8_t)r;
+    }
+    inv[h] = (uint8_t)q;
+}
+
 /* The tie count after one step, before mg moves: y (merged slot py)
  * leaves, x enters at slot q of the order without y. The values of merged
  * slots are ring[mg[j]] (ring slot h still holds y); y's pairs with its
@@ -1264,6 +1302,7 @@ static void slide_merged(kswin_det *s, uint32_t h, uint32_t mid, double x)
     q = ring_count_below(s->ring, s->win, x) - (y < x);
     merged_ties(s, py, q, y, x);
     move_elem(s->mg, 1, py, q, &h8);
+    inv_move(s->inv, py, q, h);
     /* newest-part mask: z's bit cleared, y's slot removed, x's inserted */
     r = s->rnew & ~((kswin_u128)1 << pz);
     lo = low_bits(py);
@@ -1340,6 +1379,7 @@ static void rebuild_merged(kswin_det *s)
     s->nties = 0;
     for (uint32_t j = 0; j < win; j++) {
         uint32_t age = s->mg[j] >= s->head ? s->mg[j] - s->head : s->mg[j] + win - s->head;
+        s->inv[s->mg[j]] = (uint8_t)j;
         r |= (kswin_u128)(age >= older) << j;
         s->nties += j + 1 < win && m[j] == m[j + 1];
     }
@@ -1567,7 +1607,7 @@ static size_t kswin_memory(const tide_detector *d)
 {
     const kswin_det *s = (const kswin_det *)d;
     uint32_t older = s->win - s->stat;
-    size_t path = s->merged ? KSWIN_MERGED_MAX + 256 * 3
+    size_t path = s->merged ? 2 * KSWIN_MERGED_MAX + 256 * 3
                             : (size_t)older * (sizeof(uint32_t) + sizeof(double) +
                                                2 * sizeof(uint16_t) + sizeof(struct kswin_pair)) +
                                   s->win * sizeof(uint32_t) +
