@@ -20,23 +20,70 @@
  * Equivalent to testing p <= alpha at every step, without the
  * O(stat_size^2) p-value per value.
  *
- * General path (any values; format 2). The older part O of the window
+ * General path (any values). W is a uniform random stat-subset of the
+ * older POSITIONS (as River draws window indices). (Drawing ranks directly
+ * would have the same law averaged over seeds, but not for a fixed seed:
+ * the generator is re-seeded at each reset, so the first tests after every
+ * reset would reuse the same ranks — e.g. the 30 lowest — which is not a
+ * random sample of the values. Positions are exchangeable, ranks are not.)
+ * Two implementations by window size:
+ *
+ * Merged path (window_size <= 128: the default 100; since format 4). One
+ * sorted order of all win values is kept as the ring index of each merged
+ * slot (mg, bytes; ties in any order). A step moves one value: y's slot
+ * found by a byte compare, x's slot = the number of ring values below x
+ * (vector compares on the unsorted ring), mg moved by one byte permutation
+ * (or memmove); a tie count (adjacent equal values) kept from the values
+ * around the two slots. The test: each slot's position in the window
+ * (ring index - head mod win) tells newest (position >= older) from older;
+ * with W's positions as a bit mask, S_j = #W in slots <= j - #newest in
+ * slots <= j (running sums over 128 bytes: +1, -1, 0 per slot) and
+ *   stat * D = max |S_j| over the run ends j
+ * (slots whose value differs from the next slot's; all slots without ties:
+ * the empirical CDFs are compared only after a whole run of equal values).
+ * The draw (draw_start/draw_finish): a mask M of the older positions whose
+ * bits are independent with probability 2^-e (the AND of e random words
+ * per 64 positions; e makes older 2^-e closest to stat: e = 1 at the
+ * defaults, m = |M| ~ Binomial(70, 1/2)). Given m, M is a uniform
+ * m-subset; then d = |m - stat| bits are removed one at a time, each
+ * uniform among those left (or added, each uniform among the positions not
+ * in M): a uniform subset of a uniform m-subset is a uniform stat-subset,
+ * so W is exactly uniform whatever m, and independent of the past. The
+ * removal digits come 8 per 64-bit word: bounds n_j = max(top - j, 1),
+ * the mixed-radix digits of floor(u P / 2^64) (successive 64x64->128
+ * products, P = n_1 ... n_8 <= 2^56) are independent uniform draws below
+ * each n_j exactly when the final low word passes the rejection test (D.
+ * Lemire, "Fast random integer generation in an interval", ACM TOMACS
+ * 29(1), 2019; batched as in N. Brackett-Rozinsky, D. Lemire, "Batched
+ * ranged random integer generation", Softw. Pract. Exp. 2025); digits past
+ * the d needed are left unused. A no-alarm certificate comes before the
+ * removals: with T_j = S_j(M), every S_j(W) lies in [T_j - d, T_j] (W is M
+ * less d values; [T_j, T_j + d] when adding), so when all these bands stay
+ * within (-kstar, kstar) the test cannot alarm whatever the removals and
+ * they are not drawn (about 87% of the tests on a stationary normal
+ * stream); the decision is the one of the full draw, and the words not
+ * drawn are used by the next tests, which stay fresh and independent (the
+ * number of words a test takes depends only on the past). AVX-512
+ * (F/BW/VBMI + BMI2, chosen at run time; same results as the portable
+ * functions, checked by the tests on both): the mask is spread into bytes
+ * and gathered into merged order by vpermi2b, the removals map the
+ * sequential digits to ranks among M's set bits (p_j = f_0(... f_{j-1}(dig
+ * j)), f_i(p) = p + (p >= dig i)) and drop them with one pdep per word.
+ * Portable: an inverse map (slot of each ring index), nibble tables for the
+ * running sums after a per-byte bound, sequential broadword selections
+ * (S. Vigna, "Broadword implementation of rank/select queries", WEA 2008).
+ *
+ * Sorted-older path (window_size > 128). The older part O of the window
  * (older = window_size - stat_size values) is kept sorted, o[0..older-1],
  * with each o[r] two counts over the newest part R: le[r] = #R <= o[r] and
  * lt[r] = #R < o[r], and with the rank in o of every older ring slot (rk).
  * A value moves through the window in O(window) simple work (counting its
  * place, memory moves, one vector pass over le/lt and one over rk), no
- * sort. W is a
- * uniform random stat-subset of the older POSITIONS (a partial Fisher-Yates
- * shuffle of the permutation perm, kept between steps, as River draws
- * window indices); rk turns it into a bitmap of ranks. (Drawing ranks
- * directly would have the same law averaged over seeds, but not for a
- * fixed seed: the generator is re-seeded at each reset, so the first tests
- * after every reset would reuse the same ranks — e.g. the 30 lowest — which
- * is not a random sample of the values. Positions are exchangeable, ranks
- * are not.) With the drawn ranks in increasing order s_0 < ... <
- * s_{stat-1} (the bitmap read with count-trailing-zeros), the KS statistic
- * is, ties included,
+ * sort. W: a partial Fisher-Yates shuffle of the permutation perm of the
+ * older positions, kept between steps; rk turns it into a bitmap of ranks.
+ * With the drawn ranks in increasing order s_0 < ... < s_{stat-1} (the
+ * bitmap read with count-trailing-zeros), the KS statistic is, ties
+ * included,
  *   stat * D = max(0, max_i (i + 1 - le[s_i]), max_i (lt[s_i] - i)):
  * F_W - F_R rises only at W's values (at o[s_i] it is at least
  * i + 1 - le[s_i], and exactly that at the last of a run of equal values)
@@ -45,17 +92,14 @@
  * drawn ranks decides, instead of a merge of two sorted samples with
  * unpredictable branches; a bound per block of 8 ranks (ks_reaches)
  * usually decides before it. The stat bounded draws come in batches from one
- * 64-bit word each: for bounds n_1..n_b with product P <= 2^50, the digits
- * of floor(u P / 2^64) in mixed radix (successive 64x64->128 products)
- * are independent uniform draws below each n_j, exactly when the final
- * low word passes the rejection test of D. Lemire ("Fast random integer
- * generation in an interval", ACM TOMACS 29(1), 2019; batched as in
- * N. Brackett-Rozinsky, D. Lemire, "Batched ranged random integer
- * generation", Softw. Pract. Exp. 2025), so the subsets are exactly
- * uniform, 4 words per step at the defaults. Format 1 states have the same
- * layout and meaning (perm over positions) and load; from there on the
- * draws differ from what a format-1 build would make (one word per draw),
- * with the same law.
+ * 64-bit word each (as above, with products of bounds <= 2^50).
+ *
+ * State formats: 4 = 3's layout (perm saved at every size; the merged path
+ * leaves it as the identity). 3's merged-size windows drew by Fisher-Yates;
+ * loaded here they continue with the mask draw (same law, other subsets).
+ * Format 1 states have the same layout and meaning (perm over positions)
+ * and load; from there on the draws differ from what a format-1 build
+ * would make (one word per draw), with the same law.
  *
  * 0/1 streams (a model's errors, the common case) take a shortcut with the
  * same decisions in law: while every value in the window is 0 or 1, D is
@@ -72,8 +116,8 @@
  * test after reset firing at 0.002 or 0.041 depending on the seed, where
  * the general path fires at 0.011-0.013 for every seed;
  * test_kswin_shortcut_fixed_seed).
- * Counts are kept per step in O(1); the sorted arrays are rebuilt only when
- * a value other than 0/1 enters the window. Windows too large for the table
+ * Counts are kept per step in O(1); the sorted structures are rebuilt only
+ * when a value other than 0/1 enters the window. Windows too large for the table
  * (more than KSWIN_HCDF_MAX entries) take the general path on 0/1 values
  * too, so their arrays are kept up to date at every value.
  * Differences to River: the sampler is splitmix64 with parameter `seed`

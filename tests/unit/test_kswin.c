@@ -1,14 +1,20 @@
 /* test_kswin.c — KSWIN's general (continuous-value) path, src/drift/kswin.c.
  *
- * The detector keeps the window's older part sorted with per-rank counts of
- * the newest part and reads the KS statistic off the drawn ranks; these
- * tests hold it to a straightforward sort-based KSWIN written here:
+ * The detector keeps one merged sorted order of the window (windows up to
+ * 128 values; AVX-512 or portable functions) or the older part sorted with
+ * per-rank counts of the newest part (larger windows) and reads the KS
+ * statistic off them; these tests hold it to a straightforward KSWIN
+ * written here:
  *  - same decisions at every value as the reference (the older values at
  *    the positions drawn by the documented sampler against the newest ones,
- *    D counted by brute force, exact p-value <= alpha and D > 0.1),
- *    on normal streams with a mean shift, uniform streams, heavy ties, with
- *    the default window and with windows that take the other code paths
- *    (binary search, bitmap in memory, tiny windows);
+ *    D counted by brute force, exact p-value <= alpha and D > 0.1; for
+ *    windows up to 128 the no-alarm shortcut before the draw's changes
+ *    recomputed by brute force), the same generator state after every
+ *    value and the same drawn positions at every finished draw, on normal
+ *    streams with mean shifts up and down, uniform streams, heavy ties,
+ *    with the default window and windows that take the other code paths
+ *    (binary search, bitmap in memory, tiny windows, bits added or many
+ *    removed), both on the AVX-512 and the portable functions;
  *  - the exact p-value falls as D grows (what the precomputed threshold
  *    relies on);
  *  - the alarm rate on fresh i.i.d. windows equals the exact p-value of the
