@@ -1491,6 +1491,37 @@ merged_reaches_avx512_call(kswin_det *s)
 }
 #endif
 
+#if KSWIN_X86_SIMD
+/* rebuild_merged with AVX-512 (a valid merged order; ties may come in
+ * another order, which no result depends on): each value's slot counted
+ * directly, the values below it plus the equal ones at lower ring indices,
+ * 8 compares at a time (no insertion, no memory moves). mg, nties only
+ * (this path keeps no rnew or inv). */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static void
+rebuild_merged_avx512(kswin_det *s)
+{
+    uint32_t win = s->win;
+    const double *ring = s->ring;
+    __m512i m1 = _mm512_set1_epi64(-1);
+    memset(s->mg, 127, KSWIN_MERGED_MAX);
+    for (uint32_t k = 0; k < win; k++) {
+        __m512d vx = _mm512_set1_pd(ring[k]);
+        __m512i acc = _mm512_setzero_si512();
+        for (uint32_t j = 0; j < win; j += 8) {   /* (the ring is padded with +inf) */
+            __m512d b = _mm512_loadu_pd(ring + j);
+            __mmask8 before = (__mmask8)(k <= j ? 0 : k - j >= 8 ? 0xFF : (1u << (k - j)) - 1);
+            __mmask8 in = _mm512_cmp_pd_mask(b, vx, _CMP_LT_OQ) |
+                          _mm512_mask_cmp_pd_mask(before, b, vx, _CMP_EQ_OQ);
+            acc = _mm512_mask_sub_epi64(acc, in, acc, m1);
+        }
+        s->mg[_mm512_reduce_add_epi64(acc)] = (uint8_t)k;
+    }
+    s->nties = 0;
+    for (uint32_t j = 0; j + 1 < win; j++)
+        s->nties += ring[s->mg[j]] == ring[s->mg[j + 1]];
+}
+#endif
+
 /* One value. */
 static tide_drift_state kswin_update(tide_detector *d, double x)
 {
@@ -1531,10 +1562,16 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
     if (!s->nonbin && s->hcdf)
         return kswin_binary_test(s);
     if (!s->sorted_valid) {
-        if (s->merged)
-            rebuild_merged(s);
-        else
+        if (s->merged) {
+#if KSWIN_X86_SIMD
+            if (s->simd)
+                rebuild_merged_avx512(s);
+            else
+#endif
+                rebuild_merged(s);
+        } else {
             rebuild_sorted(s);
+        }
         s->sorted_valid = 1;
     }
     if (s->merged) {
