@@ -21,4 +21,15 @@ extern const tide_detector_vt tide_drift_kswin_vt;
 /* Two-sample KS statistic D of two already sorted arrays (stattest.c). */
 double tide_drift_ks_stat_sorted(const double *a, size_t na, const double *b, size_t nb);
 
+/* Tests only: KSWIN detectors created after on = 1 use the portable
+ * functions even where the AVX-512 ones would run (same results). */
+void tide_drift_kswin_force_generic(int on);
+
+/* Tests only: for a KSWIN detector on the merged path (window <= 128), the
+ * older positions of its last finished draw (bit p: p-th oldest) and how
+ * many draws it has finished since creation (tests settled before the
+ * draw's changes do not finish it); 0 for other detectors. */
+int tide_drift_kswin_last_draw(const tide_detector *d, uint64_t *lo, uint64_t *hi,
+                               uint64_t *count);
+
 #endif

@@ -20,23 +20,70 @@
  * Equivalent to testing p <= alpha at every step, without the
  * O(stat_size^2) p-value per value.
  *
- * General path (any values; format 2). The older part O of the window
+ * General path (any values). W is a uniform random stat-subset of the
+ * older POSITIONS (as River draws window indices). (Drawing ranks directly
+ * would have the same law averaged over seeds, but not for a fixed seed:
+ * the generator is re-seeded at each reset, so the first tests after every
+ * reset would reuse the same ranks — e.g. the 30 lowest — which is not a
+ * random sample of the values. Positions are exchangeable, ranks are not.)
+ * Two implementations by window size:
+ *
+ * Merged path (window_size <= 128: the default 100; since format 4). One
+ * sorted order of all win values is kept as the ring index of each merged
+ * slot (mg, bytes; ties in any order). A step moves one value: y's slot
+ * found by a byte compare, x's slot = the number of ring values below x
+ * (vector compares on the unsorted ring), mg moved by one byte permutation
+ * (or memmove); a tie count (adjacent equal values) kept from the values
+ * around the two slots. The test: each slot's position in the window
+ * (ring index - head mod win) tells newest (position >= older) from older;
+ * with W's positions as a bit mask, S_j = #W in slots <= j - #newest in
+ * slots <= j (running sums over 128 bytes: +1, -1, 0 per slot) and
+ *   stat * D = max |S_j| over the run ends j
+ * (slots whose value differs from the next slot's; all slots without ties:
+ * the empirical CDFs are compared only after a whole run of equal values).
+ * The draw (draw_start/draw_finish): a mask M of the older positions whose
+ * bits are independent with probability 2^-e (the AND of e random words
+ * per 64 positions; e makes older 2^-e closest to stat: e = 1 at the
+ * defaults, m = |M| ~ Binomial(70, 1/2)). Given m, M is a uniform
+ * m-subset; then d = |m - stat| bits are removed one at a time, each
+ * uniform among those left (or added, each uniform among the positions not
+ * in M): a uniform subset of a uniform m-subset is a uniform stat-subset,
+ * so W is exactly uniform whatever m, and independent of the past. The
+ * removal digits come 8 per 64-bit word: bounds n_j = max(top - j, 1),
+ * the mixed-radix digits of floor(u P / 2^64) (successive 64x64->128
+ * products, P = n_1 ... n_8 <= 2^56) are independent uniform draws below
+ * each n_j exactly when the final low word passes the rejection test (D.
+ * Lemire, "Fast random integer generation in an interval", ACM TOMACS
+ * 29(1), 2019; batched as in N. Brackett-Rozinsky, D. Lemire, "Batched
+ * ranged random integer generation", Softw. Pract. Exp. 2025); digits past
+ * the d needed are left unused. A no-alarm certificate comes before the
+ * removals: with T_j = S_j(M), every S_j(W) lies in [T_j - d, T_j] (W is M
+ * less d values; [T_j, T_j + d] when adding), so when all these bands stay
+ * within (-kstar, kstar) the test cannot alarm whatever the removals and
+ * they are not drawn (about 87% of the tests on a stationary normal
+ * stream); the decision is the one of the full draw, and the words not
+ * drawn are used by the next tests, which stay fresh and independent (the
+ * number of words a test takes depends only on the past). AVX-512
+ * (F/BW/VBMI + BMI2, chosen at run time; same results as the portable
+ * functions, checked by the tests on both): the mask is spread into bytes
+ * and gathered into merged order by vpermi2b, the removals map the
+ * sequential digits to ranks among M's set bits (p_j = f_0(... f_{j-1}(dig
+ * j)), f_i(p) = p + (p >= dig i)) and drop them with one pdep per word.
+ * Portable: an inverse map (slot of each ring index), nibble tables for the
+ * running sums after a per-byte bound, sequential broadword selections
+ * (S. Vigna, "Broadword implementation of rank/select queries", WEA 2008).
+ *
+ * Sorted-older path (window_size > 128). The older part O of the window
  * (older = window_size - stat_size values) is kept sorted, o[0..older-1],
  * with each o[r] two counts over the newest part R: le[r] = #R <= o[r] and
  * lt[r] = #R < o[r], and with the rank in o of every older ring slot (rk).
  * A value moves through the window in O(window) simple work (counting its
  * place, memory moves, one vector pass over le/lt and one over rk), no
- * sort. W is a
- * uniform random stat-subset of the older POSITIONS (a partial Fisher-Yates
- * shuffle of the permutation perm, kept between steps, as River draws
- * window indices); rk turns it into a bitmap of ranks. (Drawing ranks
- * directly would have the same law averaged over seeds, but not for a
- * fixed seed: the generator is re-seeded at each reset, so the first tests
- * after every reset would reuse the same ranks — e.g. the 30 lowest — which
- * is not a random sample of the values. Positions are exchangeable, ranks
- * are not.) With the drawn ranks in increasing order s_0 < ... <
- * s_{stat-1} (the bitmap read with count-trailing-zeros), the KS statistic
- * is, ties included,
+ * sort. W: a partial Fisher-Yates shuffle of the permutation perm of the
+ * older positions, kept between steps; rk turns it into a bitmap of ranks.
+ * With the drawn ranks in increasing order s_0 < ... < s_{stat-1} (the
+ * bitmap read with count-trailing-zeros), the KS statistic is, ties
+ * included,
  *   stat * D = max(0, max_i (i + 1 - le[s_i]), max_i (lt[s_i] - i)):
  * F_W - F_R rises only at W's values (at o[s_i] it is at least
  * i + 1 - le[s_i], and exactly that at the last of a run of equal values)
@@ -45,17 +92,14 @@
  * drawn ranks decides, instead of a merge of two sorted samples with
  * unpredictable branches; a bound per block of 8 ranks (ks_reaches)
  * usually decides before it. The stat bounded draws come in batches from one
- * 64-bit word each: for bounds n_1..n_b with product P <= 2^50, the digits
- * of floor(u P / 2^64) in mixed radix (successive 64x64->128 products)
- * are independent uniform draws below each n_j, exactly when the final
- * low word passes the rejection test of D. Lemire ("Fast random integer
- * generation in an interval", ACM TOMACS 29(1), 2019; batched as in
- * N. Brackett-Rozinsky, D. Lemire, "Batched ranged random integer
- * generation", Softw. Pract. Exp. 2025), so the subsets are exactly
- * uniform, 4 words per step at the defaults. Format 1 states have the same
- * layout and meaning (perm over positions) and load; from there on the
- * draws differ from what a format-1 build would make (one word per draw),
- * with the same law.
+ * 64-bit word each (as above, with products of bounds <= 2^50).
+ *
+ * State formats: 4 = 3's layout (perm saved at every size; the merged path
+ * leaves it as the identity). 3's merged-size windows drew by Fisher-Yates;
+ * loaded here they continue with the mask draw (same law, other subsets).
+ * Format 1 states have the same layout and meaning (perm over positions)
+ * and load; from there on the draws differ from what a format-1 build
+ * would make (one word per draw), with the same law.
  *
  * 0/1 streams (a model's errors, the common case) take a shortcut with the
  * same decisions in law: while every value in the window is 0 or 1, D is
@@ -72,8 +116,8 @@
  * test after reset firing at 0.002 or 0.041 depending on the seed, where
  * the general path fires at 0.011-0.013 for every seed;
  * test_kswin_shortcut_fixed_seed).
- * Counts are kept per step in O(1); the sorted arrays are rebuilt only when
- * a value other than 0/1 enters the window. Windows too large for the table
+ * Counts are kept per step in O(1); the sorted structures are rebuilt only
+ * when a value other than 0/1 enters the window. Windows too large for the table
  * (more than KSWIN_HCDF_MAX entries) take the general path on 0/1 values
  * too, so their arrays are kept up to date at every value.
  * Differences to River: the sampler is splitmix64 with parameter `seed`
@@ -88,10 +132,20 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define KSWIN_X86_SIMD 1
+#include <immintrin.h>
+#else
+#define KSWIN_X86_SIMD 0
+#endif
 
-#define KSWIN_FORMAT 3     /* 2: no rng01; 1: as 2, perm over window positions */
+#define KSWIN_FORMAT 4     /* 3: general-path draws by Fisher-Yates at every size;
+                            * 2: no rng01; 1: as 2, perm over window positions */
 #define KSWIN_MAX_WINDOW 100000
 #define KSWIN_MAX_STAT 2000
+/* Windows up to this size take the merged path (one sorted order of all
+ * values, masks of 128 bits). */
+#define KSWIN_MERGED_MAX 128
 
 static const tide_param_spec KSWIN_PARAMS[] = {
     {"alpha", TIDE_PARAM_DOUBLE, "0.005", "1e-12..0.5",
@@ -101,6 +155,8 @@ static const tide_param_spec KSWIN_PARAMS[] = {
      "values in each tested sample (newest ones vs a random draw of the older ones)"},
     {"seed", TIDE_PARAM_INT, "42", "0..1000000000000", "seed of the sampler"},
 };
+
+typedef unsigned __int128 kswin_u128_t;
 
 typedef struct kswin_det {
     tide_detector base;
@@ -135,6 +191,18 @@ typedef struct kswin_det {
     uint32_t nonbin;      /* values in the window other than 0 and 1 */
     uint32_t ones_old;    /* ones in the older part (window full) */
     uint32_t ones_new;    /* ones in the newest stat values (window full) */
+    /* merged path (win <= KSWIN_MERGED_MAX; derived state, never saved;
+     * valid when sorted_valid) */
+    int merged;           /* this detector takes the merged path */
+    int simd;             /* AVX-512 VBMI + BMI2 functions (same results) */
+    uint32_t drawe;       /* the draw's first mask has bits of probability 2^-drawe */
+    uint8_t *mg;          /* 128: ring index of each merged slot (padding 127) */
+    uint8_t *inv;         /* 128: merged slot of each ring index (portable path) */
+    unsigned __int128 rnew;   /* merged slots holding the newest stat values */
+    uint32_t nties;       /* adjacent equal pairs in merged order */
+    int8_t (*nib)[3];     /* 256 nibble pairs (w, r): sum, max prefix, min prefix */
+    kswin_u128_t wlast;   /* the last finished draw (positions; for the tests) */
+    uint64_t nfinished;   /* draws finished since creation (for the tests) */
 } kswin_det;
 
 /* Hypergeometric tables are kept when they are this small (the default
@@ -148,6 +216,17 @@ static uint64_t next_u64(uint64_t *s)
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
+
+/* Population counts of the bytes (no popcnt instruction is assumed). */
+static const uint8_t POP8[256] = {
+#define P2(n) n, n + 1, n + 1, n + 2
+#define P4(n) P2(n), P2(n + 1), P2(n + 1), P2(n + 2)
+#define P6(n) P4(n), P4(n + 1), P4(n + 1), P4(n + 2)
+    P6(0), P6(1), P6(1), P6(2)
+#undef P2
+#undef P4
+#undef P6
+};
 
 /* The shortcut's own generator, from the seed on a different stream. */
 static uint64_t rng01_start(uint64_t seed)
@@ -186,6 +265,9 @@ static void kswin_destroy(tide_detector *d)
     free(s->bthr);
     free(s->dig);
     free(s->hcdf);
+    free(s->mg);
+    free(s->inv);
+    free(s->nib);
     free(s);
 }
 
@@ -246,6 +328,37 @@ static void recount(kswin_det *s)
     }
 }
 
+static int kswin_force_generic;
+
+void tide_drift_kswin_force_generic(int on) { kswin_force_generic = on; }
+
+int tide_drift_kswin_last_draw(const tide_detector *d, uint64_t *lo, uint64_t *hi,
+                               uint64_t *count)
+{
+    const kswin_det *s = (const kswin_det *)d;
+    if (d->vt != &tide_drift_kswin_vt || !s->merged)
+        return 0;
+    *lo = (uint64_t)s->wlast;
+    *hi = (uint64_t)(s->wlast >> 64);
+    *count = s->nfinished;
+    return 1;
+}
+
+/* Whether this CPU runs the AVX-512 functions of the merged path. */
+static int kswin_have_simd(void)
+{
+#if KSWIN_X86_SIMD
+    __builtin_cpu_init();
+    return !kswin_force_generic && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi") &&
+           __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
+#else
+    return 0;
+#endif
+}
+
+static void nibble_table(int8_t (*nib)[3]);
+
 /* Allocates a detector with parameters from p (state reset). */
 static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det **out,
                        tide_err *err)
@@ -269,21 +382,31 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->stat = stat;
     s->seed = (uint64_t)tide_params_num(p, "seed");
     s->rng01 = rng01_start(s->seed);
-    s->ring = calloc(win, sizeof *s->ring);
+    s->merged = win <= KSWIN_MERGED_MAX;
+    s->simd = s->merged && kswin_have_simd();
+    s->ring = calloc((size_t)win + 8, sizeof *s->ring);   /* + 8: +inf, whole blocks */
     s->perm = calloc(win - stat, sizeof *s->perm);
-    s->osort = calloc((size_t)(win - stat) + 8, sizeof *s->osort);   /* + 8: +inf */
-    s->le = calloc((win - stat + 7) / 8 * 8, sizeof *s->le);   /* whole 8-lane chunks */
-    s->lt = calloc((win - stat + 7) / 8 * 8, sizeof *s->lt);
-    s->rk = calloc(win, sizeof *s->rk);
-    s->pairs = calloc(win - stat, sizeof *s->pairs);
-    s->rsort = calloc(stat, sizeof *s->rsort);
     s->nwords = (win - stat + 63) / 64;
-    s->mask = calloc(s->nwords, sizeof *s->mask);
-    s->bend = calloc(stat, sizeof *s->bend);
-    s->bthr = calloc(stat, sizeof *s->bthr);
-    s->dig = calloc(stat, sizeof *s->dig);
-    if (!s->ring || !s->perm || !s->osort || !s->le || !s->lt || !s->rk || !s->pairs || !s->rsort || !s->mask ||
-        !s->bend || !s->bthr || !s->dig) {
+    s->mask = calloc(s->nwords, sizeof *s->mask);   /* (also load's seen-set) */
+    if (s->merged) {
+        s->mg = calloc(KSWIN_MERGED_MAX, sizeof *s->mg);
+        s->inv = calloc(KSWIN_MERGED_MAX, sizeof *s->inv);
+        s->nib = calloc(256, sizeof *s->nib);
+    } else {
+        s->osort = calloc((size_t)(win - stat) + 8, sizeof *s->osort);   /* + 8: +inf */
+        s->le = calloc((win - stat + 7) / 8 * 8, sizeof *s->le);   /* whole 8-lane chunks */
+        s->lt = calloc((win - stat + 7) / 8 * 8, sizeof *s->lt);
+        s->rk = calloc(win, sizeof *s->rk);
+        s->pairs = calloc(win - stat, sizeof *s->pairs);
+        s->rsort = calloc(stat, sizeof *s->rsort);
+        s->bend = calloc(stat, sizeof *s->bend);
+        s->bthr = calloc(stat, sizeof *s->bthr);
+        s->dig = calloc(stat, sizeof *s->dig);
+    }
+    if (!s->ring || !s->perm || !s->mask ||
+        (s->merged ? !s->mg || !s->inv || !s->nib
+                   : !s->osort || !s->le || !s->lt || !s->rk || !s->pairs || !s->rsort ||
+                         !s->bend || !s->bthr || !s->dig)) {
         kswin_destroy(&s->base);
         return tide_err_set(err, TIDE_ERR_NOMEM, "kswin: out of memory");
     }
@@ -310,7 +433,19 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     /* batches of the bounded draws older - t, t = 0..stat-1: as many as
      * keep the product of the bounds <= 2^50 (at most 64; a bound is at
      * most 10^5, so each batch takes at least 3) */
-    for (uint32_t t = 0, older = win - stat; t < stat;) {
+    if (s->merged) {
+        /* the draw's density 2^-e: older 2^-e closest to stat */
+        double best = fabs((double)(win - stat) - stat);
+        for (uint32_t e = 1; e <= 6; e++) {
+            double dev = fabs((double)(win - stat) / (double)(1u << e) - stat);
+            if (dev < best) {
+                best = dev;
+                s->drawe = e;
+            }
+        }
+        nibble_table(s->nib);
+    }
+    for (uint32_t t = 0, older = win - stat; !s->merged && t < stat;) {
         uint64_t prod = 1;
         uint32_t e = t;
         while (e < stat && e - t < 64 && prod <= (1ULL << 50) / (older - e))
@@ -319,8 +454,10 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         s->bthr[s->nbatch++] = (0 - prod) % prod;
         t = e;
     }
-    for (uint32_t t = 0; t < 8; t++)
+    for (uint32_t t = 0; !s->merged && t < 8; t++)
         s->osort[win - stat + t] = INFINITY;
+    for (uint32_t t = 0; t < 8; t++)
+        s->ring[win + t] = INFINITY;
     kswin_reset(&s->base);
     *out = s;
     return TIDE_OK;
@@ -624,16 +761,6 @@ static void draw_ranks(kswin_det *s)
         i++;                                                             \
     } while (0)
 
-/* Population counts of the bytes (no popcnt instruction is assumed). */
-static const uint8_t POP8[256] = {
-#define P2(n) n, n + 1, n + 1, n + 2
-#define P4(n) P2(n), P2(n + 1), P2(n + 1), P2(n + 2)
-#define P6(n) P4(n), P4(n + 1), P4(n + 1), P4(n + 2)
-    P6(0), P6(1), P6(1), P6(2)
-#undef P2
-#undef P4
-#undef P6
-};
 
 /* Whether stat * D >= kstar for the older positions perm[0..stat-1]
  * (through their ranks rk, in increasing order). Up to 128 older values the
@@ -704,11 +831,707 @@ static int ks_reaches(kswin_det *s)
     return (besta + 1 > bestb ? besta + 1 : bestb) >= kstar;
 }
 
+/* ---- merged path (windows of at most KSWIN_MERGED_MAX values) ----------- */
+
+typedef kswin_u128_t kswin_u128;
+
+/* Bits 0..n-1 set, n <= 128. */
+static inline kswin_u128 low_bits(uint32_t n)
+{
+    return n >= 128 ? ~(kswin_u128)0 : ((kswin_u128)1 << n) - 1;
+}
+
+/* Position of the k-th set bit (from 0) of x, k < popcount(x): the byte
+ * counts and their running sums in one word, the byte found by one SWAR
+ * comparison with k, then the bit inside the byte (broadword selection as
+ * in S. Vigna, "Broadword implementation of rank/select queries", WEA 2008). */
+static uint32_t select64(uint64_t x, uint32_t k)
+{
+    const uint64_t L8 = 0x0101010101010101ULL, H8 = 0x8080808080808080ULL;
+    uint64_t b = x - ((x >> 1) & 0x5555555555555555ULL), le;
+    uint32_t nb, sh, byte;
+    b = (b & 0x3333333333333333ULL) + ((b >> 2) & 0x3333333333333333ULL);
+    b = ((b + (b >> 4)) & 0x0F0F0F0F0F0F0F0FULL) * L8;   /* byte i: bits in bytes 0..i */
+    /* high bit of byte i set when that running count is <= k (k < 64 and
+     * counts <= 64: no borrow between bytes); these bytes form a prefix */
+    le = (((uint64_t)k * L8 | H8) - b) & H8;
+    nb = (uint32_t)(((le >> 7) * L8) >> 56);
+    sh = 8 * nb;
+    if (nb)
+        k -= (uint32_t)(b >> (sh - 8)) & 0xFF;
+    byte = (uint32_t)(x >> sh) & 0xFF;
+    for (; k; k--)
+        byte &= byte - 1;
+    return sh + (uint32_t)__builtin_ctz(byte);
+}
+
+/* The k-th set bit of the 128-bit (lo, hi). */
+static uint32_t select128(uint64_t lo, uint64_t hi, uint32_t k)
+{
+    uint32_t c = (uint32_t)__builtin_popcountll(lo);
+    return k < c ? select64(lo, k) : 64 + select64(hi, k - c);
+}
+
+
+/* Eight independent exactly uniform digits: dig[i] on [0, max(top - i, 1)),
+ * the mixed-radix digits of one 64-bit word (P = product of the 8 bounds
+ * <= 128^8 = 2^56), the word redrawn when the final low word is below
+ * 2^64 mod P (D. Lemire, "Fast random integer generation in an interval",
+ * ACM TOMACS 29(1), 2019, batched as in N. Brackett-Rozinsky, D. Lemire,
+ * "Batched ranged random integer generation", Softw. Pract. Exp. 2025;
+ * the remainder is only computed when the low word is below P). Digits
+ * beyond those needed are drawn and left unused: the 8 are independent, so
+ * the used ones keep their law. */
+static inline void draw_digits8(uint64_t *rng, int32_t top, uint32_t *dig)
+{
+    for (;;) {
+        uint64_t x = next_u64(rng), prod = 1;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+        for (int32_t j = 0; j < 8; j++) {
+            uint64_t b = (uint64_t)(top - j > 1 ? top - j : 1);
+            dig[j] = (uint32_t)(((kswin_u128)x * b) >> 64);
+            x *= b;
+            prod *= b;
+        }
+        if (x >= prod || x >= (0 - prod) % prod)
+            return;
+    }
+}
+
+/* Removes from the set bits of (lo, hi) n <= 8 of them, one after the
+ * other: the dig[i]-th (from 0) of those left. Portable: each found by a
+ * selection. */
+static void remove_seq(uint64_t *lo, uint64_t *hi, const uint32_t *dig, uint32_t n)
+{
+    uint64_t a = *lo, b = *hi;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t p = select128(a, b, dig[i]);
+        uint64_t bit = 1ULL << (p & 63);
+        a ^= bit & (0 - (uint64_t)(p < 64));
+        b ^= bit & (0 - (uint64_t)(p >= 64));
+    }
+    *lo = a;
+    *hi = b;
+}
+
+#if KSWIN_X86_SIMD
+/* remove_seq with BMI2, same result without a chain of n selections: the
+ * i-th removal takes rank dig[i] among those left, which is rank
+ * f_0(f_1(... f_{i-1}(dig[i]))) among the original set bits with
+ * f_j(p) = p + (p >= dig[j]) (removal j shifts the ranks at and above it);
+ * the removed ranks then become a mask of ranks to keep, laid onto the set
+ * bits by one pdep per word. */
+__attribute__((target("bmi,bmi2,popcnt"))) static void remove_pdep(uint64_t *lo, uint64_t *hi,
+                                                                  const uint32_t *dig, uint32_t n)
+{
+    uint64_t klo = ~0ULL, khi = ~0ULL;
+    uint32_t c = (uint32_t)_mm_popcnt_u64(*lo);
+    uint32_t p1 = dig[1], p2 = dig[2], p3 = dig[3], p4 = dig[4], p5 = dig[5], p6 = dig[6],
+             p7 = dig[7];
+    /* p_j = f_0(f_1(... f_{j-1}(dig[j]))): f_{j-1} first; written out so
+     * that the p_j stay in registers (the lanes are independent chains) */
+#define KSWIN_F(i) (dig[i])
+    p7 += p7 >= KSWIN_F(6);
+    p7 += p7 >= KSWIN_F(5), p6 += p6 >= KSWIN_F(5);
+    p7 += p7 >= KSWIN_F(4), p6 += p6 >= KSWIN_F(4), p5 += p5 >= KSWIN_F(4);
+    p7 += p7 >= KSWIN_F(3), p6 += p6 >= KSWIN_F(3), p5 += p5 >= KSWIN_F(3), p4 += p4 >= KSWIN_F(3);
+    p7 += p7 >= KSWIN_F(2), p6 += p6 >= KSWIN_F(2), p5 += p5 >= KSWIN_F(2), p4 += p4 >= KSWIN_F(2),
+        p3 += p3 >= KSWIN_F(2);
+    p7 += p7 >= KSWIN_F(1), p6 += p6 >= KSWIN_F(1), p5 += p5 >= KSWIN_F(1), p4 += p4 >= KSWIN_F(1),
+        p3 += p3 >= KSWIN_F(1), p2 += p2 >= KSWIN_F(1);
+    p7 += p7 >= KSWIN_F(0), p6 += p6 >= KSWIN_F(0), p5 += p5 >= KSWIN_F(0), p4 += p4 >= KSWIN_F(0),
+        p3 += p3 >= KSWIN_F(0), p2 += p2 >= KSWIN_F(0), p1 += p1 >= KSWIN_F(0);
+#undef KSWIN_F
+#define KSWIN_DROP(j, pj)                                                    \
+    do {   /* (ranks past n: not removed) */                                \
+        uint64_t bit_ = (1ULL << ((pj) & 63)) & (0 - (uint64_t)((j) < n));   \
+        klo &= ~(bit_ & (0 - (uint64_t)((pj) < 64)));                        \
+        khi &= ~(bit_ & (0 - (uint64_t)((pj) >= 64)));                       \
+    } while (0)
+    KSWIN_DROP(0, dig[0]);
+    KSWIN_DROP(1, p1);
+    KSWIN_DROP(2, p2);
+    KSWIN_DROP(3, p3);
+    KSWIN_DROP(4, p4);
+    KSWIN_DROP(5, p5);
+    KSWIN_DROP(6, p6);
+    KSWIN_DROP(7, p7);
+#undef KSWIN_DROP
+    /* ranks c.. are the high word's: keep bits shifted down by c */
+    khi = c == 64 ? khi : c == 0 ? klo : (klo >> c) | (khi << (64 - c));
+    *lo = _pdep_u64(klo, *lo);
+    *hi = _pdep_u64(khi, *hi);
+}
+#endif
+
+typedef void (*kswin_remove_fn)(uint64_t *lo, uint64_t *hi, const uint32_t *dig, uint32_t n);
+
+/* A uniform draw of stat of the older positions 0..older-1 (counted from
+ * the oldest value), as a bit mask, in two parts. draw_start: a mask M
+ * whose bits are independent with probability 2^-drawe (the AND of drawe
+ * random words per 64 positions; drawe makes older 2^-drawe closest to
+ * stat): given its size m, M is a uniform m-subset. draw_finish: m - stat
+ * of its bits removed one at a time, each uniform among those left (or
+ * stat - m added, each uniform among the positions not in it), by `rem`:
+ * a uniform subset of a uniform m-subset (or a uniform superset within the
+ * positions) is a uniform stat-subset, for every m, so the draw is exactly
+ * uniform and independent of everything before it. The digits come 8 per
+ * word (draw_digits8, bounds m - j or older - m - j for the j-th change).
+ * Between the two, the caller may find that no such change of M can make
+ * an alarm and skip draw_finish (merged_reaches_*). */
+typedef struct kswin_draw {
+    uint64_t lo, hi;     /* M, complemented within the older positions when adding */
+    uint64_t ilo, ihi;   /* that complement (all 0 when removing) */
+    uint32_t d;          /* changes to make: |m - stat| */
+    int32_t top;         /* bound of the first change's digit */
+    int adding;          /* m < stat */
+} kswin_draw;
+
+static inline __attribute__((always_inline)) void draw_start(kswin_det *s, kswin_draw *w)
+{
+    uint32_t older = s->win - s->stat, stat = s->stat, m;
+    const uint64_t flo = older >= 64 ? ~0ULL : (1ULL << older) - 1;
+    const uint64_t fhi = older <= 64 ? 0 : older >= 128 ? ~0ULL : (1ULL << (older - 64)) - 1;
+    uint64_t lo = flo, hi = fhi;
+    for (uint32_t i = 0; i < s->drawe; i++) {
+        lo &= next_u64(&s->rng);
+        if (older > 64)
+            hi &= next_u64(&s->rng);
+    }
+    m = (uint32_t)(__builtin_popcountll(lo) + __builtin_popcountll(hi));
+    w->adding = m < stat;
+    w->d = m > stat ? m - stat : stat - m;
+    w->top = (int32_t)(m > stat ? m : older - m);
+    /* removals look for set bits, additions for clear ones (within older):
+     * kept as the complement while adding */
+    w->ilo = w->adding ? flo : 0;
+    w->ihi = w->adding ? fhi : 0;
+    w->lo = lo ^ w->ilo;
+    w->hi = hi ^ w->ihi;
+}
+
+static inline kswin_u128 draw_mask_of(const kswin_draw *w)
+{
+    return (kswin_u128)(w->hi ^ w->ihi) << 64 | (w->lo ^ w->ilo);
+}
+
+static inline __attribute__((always_inline)) kswin_u128 draw_finish(kswin_det *s, kswin_draw *w,
+                                                                    kswin_remove_fn rem)
+{
+    uint32_t dig[8];
+    int32_t top = w->top;
+    for (uint32_t t = 0; t < w->d; t += 8, top -= 8) {
+        draw_digits8(&s->rng, top, dig);
+        rem(&w->lo, &w->hi, dig, w->d - t < 8 ? w->d - t : 8);
+    }
+    return draw_mask_of(w);
+}
+
+/* A mask over positions from the oldest (head) turned into ring indices. */
+static inline kswin_u128 to_ring(kswin_u128 p, uint32_t head, uint32_t win)
+{
+    if (!head)
+        return p;
+    return ((p << head) | (p >> (win - head))) & low_bits(win);
+}
+
+/* Run ends of the merged order: slot j when its value differs from slot
+ * j + 1's, and the last slot (all slots when there are no ties). */
+static kswin_u128 run_ends(const kswin_det *s)
+{
+    kswin_u128 e = (kswin_u128)1 << (s->win - 1);
+    if (!s->nties)
+        return low_bits(s->win);
+    for (uint32_t j = 0; j + 1 < s->win; j++)
+        e |= (kswin_u128)(s->ring[s->mg[j]] != s->ring[s->mg[j + 1]]) << j;
+    return e;
+}
+
+/* Nibble table of the portable KS pass: for 4 slots with drawn bits w and
+ * newest bits r (index w << 4 | r), the sum of w - r and the largest and
+ * smallest running sum (with 0). */
+static void nibble_table(int8_t (*nib)[3])
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        int sum = 0, mx = 0, mn = 0;
+        for (uint32_t b = 0; b < 4; b++) {
+            sum += (int)(i >> (4 + b) & 1) - (int)(i >> b & 1);
+            mx = sum > mx ? sum : mx;
+            mn = sum < mn ? sum : mn;
+        }
+        nib[i][0] = (int8_t)sum;
+        nib[i][1] = (int8_t)mx;
+        nib[i][2] = (int8_t)mn;
+    }
+}
+
+
+/* Whether, for the older values at ring mask ring against the newest ones,
+ * some running count S_j = #(them in slots <= j) - #(newest in slots <= j)
+ * at a run end j of the merged order (ties: the empirical CDFs are compared
+ * only after a whole run of equal values) is >= hi or <= lo (hi > 0 > lo),
+ * portable: their merged slots (inv), then per 8 slots a bound (S stays
+ * within [P - #newest, P + #drawn] of the block's start value P) and, when
+ * a block could cross, the exact pass with nibble tables; with ties a pass
+ * over the slots. */
+static int merged_outside(const kswin_det *s, kswin_u128 ring, int lo, int hi)
+{
+    uint32_t win = s->win, j;
+    kswin_u128 rn = s->rnew;
+    uint64_t w[2] = {0, 0}, r[2] = {(uint64_t)rn, (uint64_t)(rn >> 64)};
+    int sum = 0, mx = 0, mn = 0, cross = 0;
+    for (uint64_t x = (uint64_t)ring; x; x &= x - 1) {
+        uint32_t slot = s->inv[__builtin_ctzll(x)];
+        w[slot >> 6] |= 1ULL << (slot & 63);
+    }
+    for (uint64_t x = (uint64_t)(ring >> 64); x; x &= x - 1) {
+        uint32_t slot = s->inv[64 + __builtin_ctzll(x)];
+        w[slot >> 6] |= 1ULL << (slot & 63);
+    }
+    if (s->nties) {
+        kswin_u128 ends = run_ends(s);
+        for (j = 0; j < win; j++) {
+            sum += (int)(w[j >> 6] >> (j & 63) & 1) - (int)(r[j >> 6] >> (j & 63) & 1);
+            if ((uint64_t)(ends >> j) & 1) {
+                mx = sum > mx ? sum : mx;
+                mn = sum < mn ? sum : mn;
+            }
+        }
+        return mx >= hi || mn <= lo;
+    }
+    for (j = 0; j < win && !cross; j += 8) {
+        int cw = POP8[(w[j >> 6] >> (j & 63)) & 0xFF], cr = POP8[(r[j >> 6] >> (j & 63)) & 0xFF];
+        cross = sum + cw >= hi || sum - cr <= lo;
+        sum += cw - cr;
+    }
+    if (!cross)
+        return 0;
+    sum = 0;
+    for (uint32_t k = 0; k < 2; k++) {   /* each word, 4 slots at a time */
+        uint64_t a = w[k], b = r[k];
+        for (int n = (int)win - 64 * (int)k; n > 0; n -= 4, a >>= 4, b >>= 4) {
+            const int8_t *e = s->nib[(a & 15) << 4 | (b & 15)];
+            mx = sum + e[1] > mx ? sum + e[1] : mx;
+            mn = sum + e[2] < mn ? sum + e[2] : mn;
+            sum += e[0];
+        }
+    }
+    return mx >= hi || mn <= lo;
+}
+
+/* Whether stat * D >= kstar for a fresh draw W against the newest values:
+ * stat * D is the largest |S_j| (merged_outside) for W. First, for the
+ * mask M of draw_start, T_j = S_j(M): W is M less d of its values (or plus
+ * d others), so every S_j(W) lies in [T_j - d, T_j] (or [T_j, T_j + d]).
+ * When these bands stay within (-kstar, kstar) no alarm is possible
+ * whatever the changes: the test answers no without drawing them (its
+ * decision is the one of the full draw; the words not drawn are simply
+ * used by the next tests, which stay fresh and independent). Otherwise the
+ * draw is finished and W tested. Portable. */
+static int merged_reaches_generic(kswin_det *s)
+{
+    kswin_draw w;
+    int k = (int)s->kstar, a, b;
+    draw_start(s, &w);
+    a = w.adding ? 0 : (int)w.d;
+    b = w.adding ? (int)w.d : 0;
+    if (a < k && b < k &&
+        !merged_outside(s, to_ring(draw_mask_of(&w), s->head, s->win), a - k, k - b))
+        return 0;
+    s->wlast = draw_finish(s, &w, remove_seq);
+    s->nfinished++;
+    return merged_outside(s, to_ring(s->wlast, s->head, s->win), -k, k);
+}
+
+#if KSWIN_X86_SIMD
+/* As merged_reaches_generic with AVX-512 (same draws, same result): the
+ * ring mask spread into 128 bytes, gathered into merged order by the ring
+ * indices (vpermi2b), +1 per drawn slot and -1 per newest slot, running
+ * sums over 128 bytes (six shifted adds per 64, then the first half's
+ * total), compared at the run ends with the bounds. */
+static const uint8_t KSWIN_IOTA[64] = {
+    0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+    22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+    44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+
+/* Whether some running count S_j at a run end is >= hi or <= lo (both
+ * within -128..127) for the older values at the positions of mask pm (bit
+ * p: p-th oldest). pos: each merged slot's position (its ring index - head,
+ * mod win), rv: slots holding newest values, valid: slots < win. */
+static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt")))
+int merged_outside_avx512(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 rv0,
+                          __mmask64 rv1, __mmask64 valid0, __mmask64 valid1, kswin_u128 ends,
+                          int lo, int hi)
+{
+    __m512i tb0 = _mm512_movm_epi8((__mmask64)(uint64_t)pm);
+    __m512i tb1 = _mm512_movm_epi8((__mmask64)(uint64_t)(pm >> 64));
+    __m512i w0 = _mm512_permutex2var_epi8(tb0, pos0, tb1);
+    __m512i w1 = _mm512_permutex2var_epi8(tb0, pos1, tb1);
+    __m512i zero = _mm512_setzero_si512(), m1 = _mm512_set1_epi8(-1);
+    /* +1 per drawn slot (w = -1 there), -1 per newest slot, 0 past win */
+    __m512i x0 = _mm512_mask_mov_epi8(_mm512_maskz_sub_epi8(valid0, zero, w0), rv0, m1);
+    __m512i x1 = _mm512_mask_mov_epi8(_mm512_maskz_sub_epi8(valid1, zero, w1), rv1, m1);
+    __m512i vhi = _mm512_set1_epi8((char)hi), vlo = _mm512_set1_epi8((char)lo);
+    __mmask64 out;
+    /* running sums inside each 16-byte lane (x[i] += x[i - k], k = 1, 2,
+     * 4, 8), then each lane gets the totals of the lanes below it (lane
+     * totals broadcast in their lanes, shifted up by 1, 2, 3 lanes), then
+     * the second half gets the first half's total */
+#define KSWIN_LANE_STEP(k)                                       \
+    do {                                                         \
+        x0 = _mm512_add_epi8(x0, _mm512_bslli_epi128(x0, k));    \
+        x1 = _mm512_add_epi8(x1, _mm512_bslli_epi128(x1, k));    \
+    } while (0)
+    KSWIN_LANE_STEP(1);
+    KSWIN_LANE_STEP(2);
+    KSWIN_LANE_STEP(4);
+    KSWIN_LANE_STEP(8);
+#undef KSWIN_LANE_STEP
+    {
+        __m512i b15 = _mm512_set1_epi8(15);
+        __m512i t0 = _mm512_shuffle_epi8(x0, b15), t1 = _mm512_shuffle_epi8(x1, b15);
+        __m512i c0 = _mm512_add_epi8(_mm512_add_epi8(_mm512_alignr_epi64(t0, zero, 6),
+                                                     _mm512_alignr_epi64(t0, zero, 4)),
+                                     _mm512_alignr_epi64(t0, zero, 2));
+        __m512i c1 = _mm512_add_epi8(_mm512_add_epi8(_mm512_alignr_epi64(t1, zero, 6),
+                                                     _mm512_alignr_epi64(t1, zero, 4)),
+                                     _mm512_alignr_epi64(t1, zero, 2));
+        /* first half's total: its top lane's total plus that lane's carry */
+        __m512i tot = _mm512_add_epi8(t0, c0);
+        x0 = _mm512_add_epi8(x0, c0);
+        x1 = _mm512_add_epi8(_mm512_add_epi8(x1, c1), _mm512_shuffle_i64x2(tot, tot, 0xFF));
+    }
+    out = _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)ends, x0, vhi) |
+          _mm512_mask_cmple_epi8_mask((__mmask64)(uint64_t)ends, x0, vlo) |
+          _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)(ends >> 64), x1, vhi) |
+          _mm512_mask_cmple_epi8_mask((__mmask64)(uint64_t)(ends >> 64), x1, vlo);
+    return out != 0;
+}
+
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static inline int
+merged_reaches_avx512(kswin_det *s)
+{
+    kswin_draw w;
+    int k = (int)s->kstar, a, b;
+    uint32_t win = s->win, older = win - s->stat;
+    kswin_u128 ends = s->nties ? run_ends(s) : ~(kswin_u128)0, valid = low_bits(win);
+    __m512i g0 = _mm512_loadu_si512((const void *)s->mg);
+    __m512i g1 = _mm512_loadu_si512((const void *)(s->mg + 64));
+    __m512i vh = _mm512_set1_epi8((char)s->head), vw = _mm512_set1_epi8((char)win);
+    __m512i vo = _mm512_set1_epi8((char)older);
+    /* position of each slot: ring index - head, + win below head (< 128) */
+    __m512i pos0 = _mm512_mask_add_epi8(_mm512_sub_epi8(g0, vh), _mm512_cmplt_epu8_mask(g0, vh),
+                                        _mm512_sub_epi8(g0, vh), vw);
+    __m512i pos1 = _mm512_mask_add_epi8(_mm512_sub_epi8(g1, vh), _mm512_cmplt_epu8_mask(g1, vh),
+                                        _mm512_sub_epi8(g1, vh), vw);
+    __mmask64 valid0 = (__mmask64)(uint64_t)valid, valid1 = (__mmask64)(uint64_t)(valid >> 64);
+    __mmask64 rv0 = _mm512_mask_cmpge_epu8_mask(valid0, pos0, vo);
+    __mmask64 rv1 = _mm512_mask_cmpge_epu8_mask(valid1, pos1, vo);
+    draw_start(s, &w);
+    a = w.adding ? 0 : (int)w.d;
+    b = w.adding ? (int)w.d : 0;
+    /* the bands [T_j - a, T_j + b] (and 0's) within (-k, k): no alarm */
+    if (a < k && b < k &&
+        !merged_outside_avx512(draw_mask_of(&w), pos0, pos1, rv0, rv1, valid0, valid1, ends,
+                               a - k, k - b))
+        return 0;
+    s->wlast = draw_finish(s, &w, remove_pdep);
+    s->nfinished++;
+    return merged_outside_avx512(s->wlast, pos0, pos1, rv0, rv1, valid0, valid1, ends, -k, k);
+}
+#endif
+
+/* Merged slots *pa, *pb of ring indices a and b in mg (128 bytes). */
+static inline void find_slots(const uint8_t *g, uint32_t a, uint32_t b, uint32_t *pa, uint32_t *pb)
+{
+#if defined(__SSE2__)
+    __m128i va = _mm_set1_epi8((char)a), vb = _mm_set1_epi8((char)b);
+    uint64_t ma[2] = {0, 0}, mb[2] = {0, 0};
+    for (uint32_t j = 0; j < KSWIN_MERGED_MAX; j += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(g + j));
+        ma[j >> 6] |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, va)) << (j & 63);
+        mb[j >> 6] |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vb)) << (j & 63);
+    }
+    *pa = ma[0] ? (uint32_t)__builtin_ctzll(ma[0]) : 64 + (uint32_t)__builtin_ctzll(ma[1]);
+    *pb = mb[0] ? (uint32_t)__builtin_ctzll(mb[0]) : 64 + (uint32_t)__builtin_ctzll(mb[1]);
+#else
+    *pa = (uint32_t)((const uint8_t *)memchr(g, (int)a, KSWIN_MERGED_MAX) - g);
+    *pb = (uint32_t)((const uint8_t *)memchr(g, (int)b, KSWIN_MERGED_MAX) - g);
+#endif
+}
+
+/* Number of ring values below x (the ring is padded with +inf to whole
+ * blocks of 8; x is finite). */
+static uint32_t ring_count_below(const double *ring, uint32_t win, double x)
+{
+    uint32_t i = 0, n = 0;
+#if defined(__SSE2__)
+    __m128d b = _mm_set1_pd(x);
+    __m128i acc = _mm_setzero_si128();
+    int64_t l[2];
+    for (; i < win; i += 2)   /* a true compare is all ones: -1 */
+        acc = _mm_sub_epi64(acc, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(ring + i), b)));
+    _mm_storeu_si128((__m128i *)l, acc);
+    n = (uint32_t)(l[0] + l[1]);
+#endif
+    for (; i < win; i++)
+        n += ring[i] < x;
+    return n;
+}
+
+/* The inverse map after slot py left and ring index h entered at slot q
+ * (q counted after the removal): slots above py fall by one, then slots
+ * >= q rise by one (all 128 entries; slots < 128 compare as signed bytes). */
+static void inv_move(uint8_t *inv, uint32_t py, uint32_t q, uint32_t h)
+{
+    uint32_t k = 0;
+#if defined(__SSE2__)
+    __m128i pv = _mm_set1_epi8((char)py), qv = _mm_set1_epi8((char)((int)q - 1));
+    for (; k < KSWIN_MERGED_MAX; k += 16) {   /* a true compare is all ones: -1 */
+        __m128i r = _mm_loadu_si128((const __m128i *)(inv + k));
+        r = _mm_add_epi8(r, _mm_cmpgt_epi8(r, pv));
+        r = _mm_sub_epi8(r, _mm_cmpgt_epi8(r, qv));
+        _mm_storeu_si128((__m128i *)(inv + k), r);
+    }
+#endif
+    for (; k < KSWIN_MERGED_MAX; k++) {
+        uint32_t r = inv[k];
+        r -= r > py;
+        r += r >= q;
+        inv[k] = (uint8_t)r;
+    }
+    inv[h] = (uint8_t)q;
+}
+
+/* The tie count after one step, before mg moves: y (merged slot py)
+ * leaves, x enters at slot q of the order without y. The values of merged
+ * slots are ring[mg[j]] (ring slot h still holds y); y's pairs with its
+ * neighbours go and they may form one; x splits the pair around q and may
+ * pair with either side. */
+static inline __attribute__((always_inline)) void merged_ties(kswin_det *s, uint32_t py,
+                                                              uint32_t q, double y, double x)
+{
+    const double *ring = s->ring;
+    const uint8_t *g = s->mg;
+    uint32_t win = s->win;
+    if (py > 0 && py + 1 < win) {
+        double a = ring[g[py - 1]], b = ring[g[py + 1]];
+        s->nties += (uint32_t)(a == b) - (uint32_t)(a == y) - (uint32_t)(b == y);
+    } else {
+        s->nties -= (uint32_t)(py > 0 && ring[g[py - 1]] == y) +
+                    (uint32_t)(py + 1 < win && ring[g[py + 1]] == y);
+    }
+    if (q > 0 && q + 1 < win) {   /* neighbours: slots q - 1 and q without y */
+        double a = ring[g[q - 1 + (q - 1 >= py)]], b = ring[g[q + (q >= py)]];
+        s->nties += (uint32_t)(a == x) + (uint32_t)(b == x) - (uint32_t)(a == b);
+    } else if (q > 0) {
+        s->nties += (uint32_t)(ring[g[q - 1 + (q - 1 >= py)]] == x);
+    } else if (q + 1 < win) {
+        s->nties += (uint32_t)(ring[g[q + (q >= py)]] == x);
+    }
+}
+
+/* One step of the merged order: y (ring slot h, still there) leaves, z
+ * (slot mid) moves from the newest part to the older one, x enters (into
+ * ring slot h). x's slot: the values below it among the others. */
+static void slide_merged(kswin_det *s, uint32_t h, uint32_t mid, double x)
+{
+    uint32_t py, pz, q;
+    const uint8_t h8 = (uint8_t)h;
+    double y = s->ring[h];
+    kswin_u128 r, lo;
+    find_slots(s->mg, h, mid, &py, &pz);
+    q = ring_count_below(s->ring, s->win, x) - (y < x);
+    merged_ties(s, py, q, y, x);
+    move_elem(s->mg, 1, py, q, &h8);
+    inv_move(s->inv, py, q, h);
+    /* newest-part mask: z's bit cleared, y's slot removed, x's inserted */
+    r = s->rnew & ~((kswin_u128)1 << pz);
+    lo = low_bits(py);
+    r = (r & lo) | ((r >> 1) & ~lo);
+    lo = low_bits(q);
+    s->rnew = (r & lo) | ((r & ~lo) << 1) | ((kswin_u128)1 << q);
+}
+
+#if KSWIN_X86_SIMD
+/* slide_merged with AVX-512 (same merged order and ties): y's slot found by
+ * byte compares, x's place by compares of 8 values at a time, the ring
+ * indices moved by one byte permutation. No newest-part mask: the AVX-512
+ * test derives it from the ring indices. */
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static inline void
+slide_merged_avx512(kswin_det *s, uint32_t h, double x)
+{
+    uint32_t win = s->win, py, q;
+    double y = s->ring[h];
+    __m512i g0 = _mm512_loadu_si512((const void *)s->mg);
+    __m512i g1 = _mm512_loadu_si512((const void *)(s->mg + 64));
+    __m512i vh = _mm512_set1_epi8((char)h);
+    __m512i acc = _mm512_setzero_si512(), m1 = _mm512_set1_epi64(-1);
+    __m512d vx = _mm512_set1_pd(x);
+    uint64_t a0 = _mm512_cmpeq_epi8_mask(g0, vh), a1 = _mm512_cmpeq_epi8_mask(g1, vh);
+    for (uint32_t j = 0; j < win; j += 8)   /* (the ring is padded with +inf) */
+        acc = _mm512_mask_sub_epi64(
+            acc, _mm512_cmp_pd_mask(_mm512_loadu_pd(s->ring + j), vx, _CMP_LT_OQ), acc, m1);
+    py = a0 ? (uint32_t)_tzcnt_u64(a0) : 64 + (uint32_t)_tzcnt_u64(a1);
+    q = (uint32_t)_mm512_reduce_add_epi64(acc) - (y < x);
+    merged_ties(s, py, q, y, x);
+    {   /* slot j of the result takes old slot j + 1 in [py, q), j - 1 in
+         * (q, py], itself elsewhere; slot q takes h */
+        __m512i iota = _mm512_loadu_si512((const void *)KSWIN_IOTA), one = _mm512_set1_epi8(1);
+        __m512i i1 = _mm512_add_epi8(iota, _mm512_set1_epi8(64));
+        kswin_u128 up = py < q ? low_bits(q) & ~low_bits(py) : 0;
+        kswin_u128 dn = q < py ? low_bits(py + 1) & ~low_bits(q + 1) : 0;
+        kswin_u128 at = (kswin_u128)1 << q;
+        __m512i j0 = _mm512_mask_sub_epi8(
+            _mm512_mask_add_epi8(iota, (__mmask64)(uint64_t)up, iota, one),
+            (__mmask64)(uint64_t)dn, iota, one);
+        __m512i j1 = _mm512_mask_sub_epi8(
+            _mm512_mask_add_epi8(i1, (__mmask64)(uint64_t)(up >> 64), i1, one),
+            (__mmask64)(uint64_t)(dn >> 64), i1, one);
+        __m512i n0 = _mm512_permutex2var_epi8(g0, j0, g1);
+        __m512i n1 = _mm512_permutex2var_epi8(g0, j1, g1);
+        n0 = _mm512_mask_mov_epi8(n0, (__mmask64)(uint64_t)at, vh);
+        n1 = _mm512_mask_mov_epi8(n1, (__mmask64)(uint64_t)(at >> 64), vh);
+        _mm512_storeu_si512((void *)s->mg, n0);
+        _mm512_storeu_si512((void *)(s->mg + 64), n1);
+    }
+}
+#endif
+
+/* The merged order from the ring (window full): values inserted one at a
+ * time into a sorted scratch copy (no comparison callbacks: this runs after
+ * every reset). */
+static void rebuild_merged(kswin_det *s)
+{
+    uint32_t win = s->win, older = win - s->stat;
+    double m[KSWIN_MERGED_MAX + 8];
+    kswin_u128 r = 0;
+    for (uint32_t i = 0; i < KSWIN_MERGED_MAX + 8; i++)
+        m[i] = INFINITY;
+    memset(s->mg, 127, KSWIN_MERGED_MAX);
+    for (uint32_t n = 0; n < win; n++) {
+        uint32_t k = s->head + n < win ? s->head + n : s->head + n - win;
+        double v = s->ring[k];
+        uint32_t q = count_below_2level(m, n, v);
+        memmove(m + q + 1, m + q, (n - q) * sizeof *m);
+        memmove(s->mg + q + 1, s->mg + q, n - q);
+        m[q] = v;
+        s->mg[q] = (uint8_t)k;
+    }
+    s->nties = 0;
+    for (uint32_t j = 0; j < win; j++) {
+        uint32_t age = s->mg[j] >= s->head ? s->mg[j] - s->head : s->mg[j] + win - s->head;
+        s->inv[s->mg[j]] = (uint8_t)j;
+        r |= (kswin_u128)(age >= older) << j;
+        s->nties += j + 1 < win && m[j] == m[j + 1];
+    }
+    s->rnew = r;
+}
+
+/* The test of a full window of 0s and 1s (with a CDF table): stat * D =
+ * |ones in W - ones in R| (header comment). */
+static tide_drift_state kswin_binary_test(kswin_det *s)
+{
+    uint32_t older = s->win - s->stat, kmax;
+    uint32_t zeros_old = older - s->ones_old, stat = s->stat;
+    uint32_t lo = zeros_old >= stat ? 0 : stat - zeros_old;
+    uint32_t hi = s->ones_old < stat ? s->ones_old : stat, r = s->ones_new, w;
+    uint32_t reach = hi > r ? hi - r : r - hi, reach_lo = lo > r ? lo - r : r - lo;
+    const double *cdf = s->hcdf + (size_t)s->ones_old * (stat + 1);
+    double u;
+    if (reach_lo > reach)
+        reach = reach_lo;
+    if (reach < s->kstar)
+        return TIDE_DRIFT_NONE;   /* no draw could reach kstar */
+    u = (double)(next_u64(&s->rng01) >> 11) * 0x1p-53;
+    for (w = lo; w < hi && cdf[w] <= u; w++)
+        ;
+    kmax = w > r ? w - r : r - w;
+    if (kmax >= s->kstar) {
+        kswin_reset(&s->base);
+        return TIDE_DRIFT_DETECTED;
+    }
+    return TIDE_DRIFT_NONE;
+}
+
+#if KSWIN_X86_SIMD
+/* kswin_update for a full window whose merged order is valid, on the
+ * AVX-512 functions (inlined here: one call per value). Same steps. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static tide_drift_state
+kswin_update_avx512(kswin_det *s, double x)
+{
+    uint32_t win = s->win, older = win - s->stat, h = s->head;
+    uint32_t mid = h + older >= win ? h + older - win : h + older;
+    double out = s->ring[h], moved = s->ring[mid];
+    s->nonbin += (uint32_t)!is_bin(x) - (uint32_t)!is_bin(out);
+    s->ones_old += (uint32_t)(moved == 1.0) - (uint32_t)(out == 1.0);
+    s->ones_new += (uint32_t)(x == 1.0) - (uint32_t)(moved == 1.0);
+    if (s->nonbin || !s->hcdf)
+        slide_merged_avx512(s, h, x);
+    else
+        s->sorted_valid = 0;
+    s->ring[h] = x;
+    s->head = h + 1 == win ? 0 : h + 1;
+    if (!s->nonbin && s->hcdf)
+        return kswin_binary_test(s);
+    if (merged_reaches_avx512(s)) {
+        kswin_reset(&s->base);
+        return TIDE_DRIFT_DETECTED;
+    }
+    return TIDE_DRIFT_NONE;
+}
+
+/* merged_reaches_avx512 for kswin_update (after a rebuild). */
+__attribute__((noinline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static int
+merged_reaches_avx512_call(kswin_det *s)
+{
+    return merged_reaches_avx512(s);
+}
+#endif
+
+#if KSWIN_X86_SIMD
+/* rebuild_merged with AVX-512 (a valid merged order; ties may come in
+ * another order, which no result depends on): each value's slot counted
+ * directly, the values below it plus the equal ones at lower ring indices,
+ * 8 compares at a time (no insertion, no memory moves). mg, nties only
+ * (this path keeps no rnew or inv). */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static void
+rebuild_merged_avx512(kswin_det *s)
+{
+    uint32_t win = s->win;
+    const double *ring = s->ring;
+    __m512i m1 = _mm512_set1_epi64(-1);
+    memset(s->mg, 127, KSWIN_MERGED_MAX);
+    for (uint32_t k = 0; k < win; k++) {
+        __m512d vx = _mm512_set1_pd(ring[k]);
+        __m512i acc = _mm512_setzero_si512();
+        for (uint32_t j = 0; j < win; j += 8) {   /* (the ring is padded with +inf) */
+            __m512d b = _mm512_loadu_pd(ring + j);
+            __mmask8 before = (__mmask8)(k <= j ? 0 : k - j >= 8 ? 0xFF : (1u << (k - j)) - 1);
+            __mmask8 in = _mm512_cmp_pd_mask(b, vx, _CMP_LT_OQ) |
+                          _mm512_mask_cmp_pd_mask(before, b, vx, _CMP_EQ_OQ);
+            acc = _mm512_mask_sub_epi64(acc, in, acc, m1);
+        }
+        s->mg[_mm512_reduce_add_epi64(acc)] = (uint8_t)k;
+    }
+    s->nties = 0;
+    for (uint32_t j = 0; j + 1 < win; j++)
+        s->nties += ring[s->mg[j]] == ring[s->mg[j + 1]];
+}
+#endif
+
 /* One value. */
 static tide_drift_state kswin_update(tide_detector *d, double x)
 {
     kswin_det *s = (kswin_det *)d;
-    uint32_t older = s->win - s->stat, kmax = 0;
+    uint32_t older = s->win - s->stat;
+    int hit;
+#if KSWIN_X86_SIMD
+    if (s->simd && s->sorted_valid && s->count == s->win)
+        return kswin_update_avx512(s, x);
+#endif
     if (s->count < s->win) {
         s->ring[(s->head + s->count) % s->win] = x;
         s->count++;
@@ -725,41 +1548,43 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         s->ones_new += (uint32_t)(x == 1.0) - (uint32_t)(moved == 1.0);
         /* (kept while the general path will read them: always without a
          * CDF table) */
-        if (s->sorted_valid && (s->nonbin || !s->hcdf))
-            slide_sorted(s, h, mid, x);
+        if (s->sorted_valid && (s->nonbin || !s->hcdf)) {
+            if (s->merged)   /* (AVX-512 detectors: in kswin_update_avx512) */
+                slide_merged(s, h, mid, x);
+            else
+                slide_sorted(s, h, mid, x);
+        }
         else
             s->sorted_valid = 0;
         s->ring[h] = x;
         s->head = h + 1 == s->win ? 0 : h + 1;
     }
-    if (!s->nonbin && s->hcdf) {
-        /* 0/1 window: stat * D = |ones in W - ones in R| */
-        uint32_t zeros_old = older - s->ones_old, stat = s->stat;
-        uint32_t lo = zeros_old >= stat ? 0 : stat - zeros_old;
-        uint32_t hi = s->ones_old < stat ? s->ones_old : stat, r = s->ones_new, w;
-        uint32_t reach = hi > r ? hi - r : r - hi, reach_lo = lo > r ? lo - r : r - lo;
-        const double *cdf = s->hcdf + (size_t)s->ones_old * (stat + 1);
-        double u;
-        if (reach_lo > reach)
-            reach = reach_lo;
-        if (reach < s->kstar)
-            return TIDE_DRIFT_NONE;   /* no draw could reach kstar */
-        u = (double)(next_u64(&s->rng01) >> 11) * 0x1p-53;
-        for (w = lo; w < hi && cdf[w] <= u; w++)
-            ;
-        kmax = w > r ? w - r : r - w;
-        if (kmax >= s->kstar) {
-            kswin_reset(d);
-            return TIDE_DRIFT_DETECTED;
-        }
-        return TIDE_DRIFT_NONE;
-    }
+    if (!s->nonbin && s->hcdf)
+        return kswin_binary_test(s);
     if (!s->sorted_valid) {
-        rebuild_sorted(s);
+        if (s->merged) {
+#if KSWIN_X86_SIMD
+            if (s->simd)
+                rebuild_merged_avx512(s);
+            else
+#endif
+                rebuild_merged(s);
+        } else {
+            rebuild_sorted(s);
+        }
         s->sorted_valid = 1;
     }
-    draw_ranks(s);
-    if (ks_reaches(s)) {
+    if (s->merged) {
+#if KSWIN_X86_SIMD
+        hit = s->simd ? merged_reaches_avx512_call(s) : merged_reaches_generic(s);
+#else
+        hit = merged_reaches_generic(s);
+#endif
+    } else {
+        draw_ranks(s);
+        hit = ks_reaches(s);
+    }
+    if (hit) {
         kswin_reset(d);
         return TIDE_DRIFT_DETECTED;
     }
@@ -808,12 +1633,14 @@ static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
     uint32_t older = s->win - s->stat, count, head, win;
     uint64_t rng;
     uint8_t ver = tide_rbuf_u8(r);
-    /* formats 1 and 2 have the same layout without rng01 at the end (1's
+    /* format 3 is 4's layout (its general-path draws were Fisher-Yates at
+     * every window size; 4 draws masks up to KSWIN_MERGED_MAX, same law);
+     * formats 1 and 2 have the same layout without rng01 at the end (1's
      * perm indexed window positions; any permutation is a valid sampler
      * state); they get a fresh rng01 from the seed */
-    if (!r->bad && ver != KSWIN_FORMAT && ver != 1 && ver != 2)
+    if (!r->bad && (ver < 1 || ver > KSWIN_FORMAT))
         return tide_err_set(err, TIDE_ERR_VERSION,
-                            "kswin state: unknown format version %u (this build reads 1 to 3)",
+                            "kswin state: unknown format version %u (this build reads 1 to 4)",
                             ver);
     count = tide_rbuf_u32(r);
     head = tide_rbuf_u32(r);
@@ -861,9 +1688,13 @@ static size_t kswin_memory(const tide_detector *d)
 {
     const kswin_det *s = (const kswin_det *)d;
     uint32_t older = s->win - s->stat;
-    return sizeof *s + s->win * sizeof(double) +
-           (size_t)older * (2 * sizeof(uint32_t) + sizeof(double) + 2 * sizeof(uint16_t)) +
-           s->stat * (sizeof(double) + sizeof(uint32_t) + sizeof(uint64_t)) +
+    size_t path = s->merged ? 2 * KSWIN_MERGED_MAX + 256 * 3
+                            : (size_t)older * (sizeof(uint32_t) + sizeof(double) +
+                                               2 * sizeof(uint16_t) + sizeof(struct kswin_pair)) +
+                                  s->win * sizeof(uint32_t) +
+                                  s->stat * (sizeof(double) + 2 * sizeof(uint32_t) +
+                                             sizeof(uint64_t));
+    return sizeof *s + (s->win + 8) * sizeof(double) + (size_t)older * sizeof(uint32_t) + path +
            s->nwords * sizeof(uint64_t) +
            (s->hcdf ? (size_t)(older + 1) * (s->stat + 1) * sizeof(double) : 0);
 }
