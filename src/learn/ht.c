@@ -119,19 +119,6 @@ void tt_x_free(tt_x *p)
     p->n = 0;
 }
 
-double tt_x_get(const tt_x *p, uint32_t feat)
-{
-    uint32_t lo = 0, hi = p->n;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (p->idx[mid] < feat)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < p->n && p->idx[lo] == feat ? p->v[lo] : 0.0;
-}
-
 /* ---- criteria ----------------------------------------------------------- */
 
 double tt_hoeffding_bound(double range, double delta, double n)

@@ -68,7 +68,27 @@ typedef struct tt_x {
 
 int tt_x_prep(tt_x *p, const tide_fvec *x);   /* TIDE_ERR_NOMEM on failure */
 void tt_x_free(tt_x *p);
-double tt_x_get(const tt_x *p, uint32_t feat);  /* 0 when absent */
+/* x[feat], 0 when absent. A short vector (a CSV row's few features) is
+ * counted through without branches (the position of feat is the number of
+ * smaller buckets, idx being strictly increasing); a long one is bisected. */
+static inline double tt_x_get(const tt_x *p, uint32_t feat)
+{
+    uint32_t lo = 0, n = p->n;
+    if (n <= 16) {
+        for (uint32_t i = 0; i < n; i++)
+            lo += p->idx[i] < feat;
+    } else {
+        uint32_t hi = n;
+        while (lo < hi) {
+            uint32_t mid = (lo + hi) / 2;
+            if (p->idx[mid] < feat)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    return lo < n && p->idx[lo] == feat ? p->v[lo] : 0.0;
+}
 
 /* Opens a gap at position at of the array a of *n elements of size bytes
  * (capacity *cap, doubled when full, first first_cap): elements at.. move
