@@ -265,6 +265,7 @@ static int arf_step(tide_learner *l, const tide_fvec *x, double yd, double w, do
     }
     for (int c = 0; out && c < K; c++)
         out[c] = 0;
+    double el = exp(-a->f.lambda);   /* the Poisson draws' exp(-lambda) */
     for (int i = 0; i < a->f.n && rc == TIDE_OK; i++) {
         tt_fmember *m = &a->f.m[i];
         tt_tree *t = m->t, *bg = m->bg;
@@ -273,23 +274,24 @@ static int arf_step(tide_learner *l, const tide_fvec *x, double yd, double w, do
         if (bg && bg->K < K)
             bg->K = K;
         int nbp, pred;
+        tt_node *leaf = tt_sort(t->root, &px);   /* t's leaf until t learns x */
         if (out) {
             double wt = vote_weight(a, m);
-            pred = tt_tree_dist_class(t, &px, d, &nbp);
+            pred = tt_leaf_dist_class(t, leaf, &px, d, &nbp);
             for (int c = 0; c < K; c++)
                 out[c] += wt * d[c];
         } else {
-            pred = tt_tree_class(t, &px, &nbp);
+            pred = tt_leaf_class(t, leaf, &px, &nbp);
         }
         int wrong = pred != y;
         m->score[SC_CORRECT] += wrong ? 0 : 1;
         m->score[SC_SEEN] += 1;
-        int k = tt_poisson(&a->f.rng, a->f.lambda);
+        int k = tt_poisson_l(&a->f.rng, el);
         if (k == 0)
             continue;
         if (bg && (rc = tt_tree_learn(bg, &px, y, w * k)))
             break;
-        if ((rc = tt_tree_learn_hint(t, &px, y, w * k, nbp)))
+        if ((rc = tt_tree_learn_at(t, leaf, &px, y, w * k, nbp)))
             break;
         /* the detectors signal a RISE of the error only (forest.c) */
         rc = tt_forest_signal(&a->f, m, wrong);

@@ -1286,12 +1286,17 @@ int tt_tree_class(const tt_tree *t, const tt_x *x, int *nbp)
 
 int tt_tree_learn_hint(tt_tree *t, const tt_x *x, int y, double w, int nbp)
 {
+    return tt_tree_learn_at(t, tt_sort(t->root, x), x, y, w, nbp);
+}
+
+int tt_tree_learn_at(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w, int nbp)
+{
     int rc;
     if (y >= t->K)
         t->K = y + 1;
     if (t->c.grid_var && (rc = tree_vals_add(t, x)))
         return rc;
-    rc = tt_leaf_learn_hint(t, tt_sort(t->root, x), x, y, w, nbp);
+    rc = tt_leaf_learn_hint(t, leaf, x, y, w, nbp);
     if (++t->n_learn % MEM_PERIOD == 0)
         tt_tree_enforce_memory(t);
     return rc;

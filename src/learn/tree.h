@@ -45,16 +45,21 @@ static inline double tt_unif(uint64_t *s)
 {
     return (double)(tt_rand(s) >> 11) * (1.0 / 9007199254740992.0);
 }
-/* Knuth's multiplication method; fine for the small lambdas used (1, 6). */
-static inline int tt_poisson(uint64_t *s, double lambda)
+/* Knuth's multiplication method; fine for the small lambdas used (1, 6).
+ * tt_poisson_l takes l = exp(-lambda), for a caller drawing many. */
+static inline int tt_poisson_l(uint64_t *s, double l)
 {
-    double l = exp(-lambda), p = 1.0;
+    double p = 1.0;
     int k = 0;
     do {
         k++;
         p *= tt_unif(s);
     } while (p > l && k < 1000);
     return k - 1;
+}
+static inline int tt_poisson(uint64_t *s, double lambda)
+{
+    return tt_poisson_l(s, exp(-lambda));
 }
 
 /* ---- prepared input: sorted by bucket, duplicates summed ---------------- */
@@ -278,6 +283,9 @@ int tt_leaf_dist_class(const tt_tree *t, const tt_node *leaf, const tt_x *x, dou
 int tt_tree_dist_class(const tt_tree *t, const tt_x *x, double *out, int *nbp);
 int tt_leaf_learn_hint(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w, int nbp);
 int tt_tree_learn_hint(tt_tree *t, const tt_x *x, int y, double w, int nbp);
+/* Same, given the leaf x sorts to (tt_sort(t->root, x)): a learner that
+ * just predicted x on t passes the leaf it found, t unchanged since. */
+int tt_tree_learn_at(tt_tree *t, tt_node *leaf, const tt_x *x, int y, double w, int nbp);
 
 /* Node-level operations (HAT builds its own descent on these). */
 tt_node *tt_leaf_new(int K, int depth, const double *init, int kinit);
