@@ -382,7 +382,8 @@ static double wden(double n, double n2)
     return n > 0 ? n - n2 / n : 0;
 }
 
-static void obs_class(const tt_node *leaf, const double *st, int c, gstat *g)
+static inline __attribute__((always_inline)) void obs_class(const tt_node *leaf, const double *st,
+                                                          int c, gstat *g)
 {
     const double *s = st + (size_t)c * TT_OS;
     double n = s[OS_N], z = leaf->seen[c] - n;
