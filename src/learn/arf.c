@@ -248,6 +248,30 @@ static void vote_normalise(double *out, int K)
         out[c] = s > 0 ? out[c] / s : 1.0 / K;
 }
 
+/* lv[k] = the leaf x sorts to in the tree of member i + k, for the members
+ * of the block of ARF_BLOCK from i: the trees are descended a level at a
+ * time, all of them together, so that the memory reads of the nodes of
+ * different trees overlap instead of queueing one descent after the
+ * other. Member i + k's tree changes only when member i + k learns, after
+ * its leaf is used (tt_forest_signal replaces that member's tree only). */
+#define ARF_BLOCK 32
+static void sort_block(const arf_learner *a, int i, const tt_x *x, tt_node **lv)
+{
+    int nb = a->f.n - i < ARF_BLOCK ? a->f.n - i : ARF_BLOCK, more = 1;
+    for (int k = 0; k < nb; k++)
+        lv[k] = ((tt_tree *)a->f.m[i + k].t)->root;
+    while (more) {
+        more = 0;
+        for (int k = 0; k < nb; k++) {
+            tt_node *n = lv[k];
+            if (n->feat != TT_LEAF) {
+                lv[k] = n->kid[tt_x_get(x, n->feat) <= n->thr ? 0 : 1];
+                more = 1;
+            }
+        }
+    }
+}
+
 /* One progressive step; out (NULL: learn only) receives what arf_predict
  * would answer before the row is learned, computed from the same per-tree
  * evaluations as the learning (one descent and one naive Bayes per tree
@@ -266,7 +290,10 @@ static int arf_step(tide_learner *l, const tide_fvec *x, double yd, double w, do
     for (int c = 0; out && c < K; c++)
         out[c] = 0;
     double el = exp(-a->f.lambda);   /* the Poisson draws' exp(-lambda) */
+    tt_node *lv[ARF_BLOCK];
     for (int i = 0; i < a->f.n && rc == TIDE_OK; i++) {
+        if (i % ARF_BLOCK == 0)
+            sort_block(a, i, &px, lv);
         tt_fmember *m = &a->f.m[i];
         tt_tree *t = m->t, *bg = m->bg;
         if (t->K < K)
@@ -274,7 +301,7 @@ static int arf_step(tide_learner *l, const tide_fvec *x, double yd, double w, do
         if (bg && bg->K < K)
             bg->K = K;
         int nbp, pred;
-        tt_node *leaf = tt_sort(t->root, &px);   /* t's leaf until t learns x */
+        tt_node *leaf = lv[i % ARF_BLOCK];   /* t's leaf until t learns x */
         if (out) {
             double wt = vote_weight(a, m);
             pred = tt_leaf_dist_class(t, leaf, &px, d, &nbp);
