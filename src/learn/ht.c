@@ -766,7 +766,14 @@ static double merit_memo(int crit, const double *l, const double *r, int k, spli
     double w = wl + wr;
     if (w <= 0 || wl <= MIN_BRANCH_FRAC * w || wr <= MIN_BRANCH_FRAC * w)
         return -INFINITY;
-    if (sb->mvalid && !memcmp(pre, sb->mpre, (size_t)k * sizeof *pre)) {
+    int same = sb->mvalid;
+    for (int i = 0; same && i < k; i++) {   /* bitwise, as memcmp (no call for a few classes) */
+        uint64_t u, v;
+        memcpy(&u, &pre[i], sizeof u);
+        memcpy(&v, &sb->mpre[i], sizeof v);
+        same = u == v;
+    }
+    if (same) {
         hp = sb->mh;
     } else {
         hp = crit == TT_CRIT_GINI ? tt_gini(pre, k) : tt_entropy(pre, k);
