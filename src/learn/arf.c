@@ -269,7 +269,7 @@ static int sort_block(const arf_learner *a, int i, const tt_x *x, tt_node **lv)
         for (int k = 0; k < 2 * nb; k++) {
             tt_node *n = lv[k];
             if (n && n->feat != TT_LEAF) {
-                lv[k] = n->kid[tt_x_get(x, n->feat) <= n->thr ? 0 : 1];
+                lv[k] = n->kid[tt_x_get_flat(x, n->feat) <= n->thr ? 0 : 1];
                 more = 1;
             }
         }
