@@ -248,6 +248,35 @@ static void vote_normalise(double *out, int K)
         out[c] = s > 0 ? out[c] / s : 1.0 / K;
 }
 
+/* lv[k] = the leaf x sorts to in the tree of member i + k, for the nb
+ * members of the block of ARF_BLOCK from i (returned), lv[nb + k] in its
+ * background tree (NULL when none): the trees are descended a level at a
+ * time, all of them together, so that the memory reads of the nodes of
+ * different trees overlap instead of queueing one descent after the
+ * other. Member i + k's tree changes only when member i + k learns, after
+ * its leaf is used (tt_forest_signal replaces that member's tree only). */
+#define ARF_BLOCK 32
+static int sort_block(const arf_learner *a, int i, const tt_x *x, tt_node **lv)
+{
+    int nb = a->f.n - i < ARF_BLOCK ? a->f.n - i : ARF_BLOCK, more = 1;
+    for (int k = 0; k < nb; k++) {
+        const tt_tree *bg = a->f.m[i + k].bg;
+        lv[k] = ((tt_tree *)a->f.m[i + k].t)->root;
+        lv[nb + k] = bg ? bg->root : NULL;
+    }
+    while (more) {
+        more = 0;
+        for (int k = 0; k < 2 * nb; k++) {
+            tt_node *n = lv[k];
+            if (n && n->feat != TT_LEAF) {
+                lv[k] = n->kid[tt_x_get_flat(x, n->feat) <= n->thr ? 0 : 1];
+                more = 1;
+            }
+        }
+    }
+    return nb;
+}
+
 /* One progressive step; out (NULL: learn only) receives what arf_predict
  * would answer before the row is learned, computed from the same per-tree
  * evaluations as the learning (one descent and one naive Bayes per tree
@@ -265,7 +294,12 @@ static int arf_step(tide_learner *l, const tide_fvec *x, double yd, double w, do
     }
     for (int c = 0; out && c < K; c++)
         out[c] = 0;
+    double el = exp(-a->f.lambda);   /* the Poisson draws' exp(-lambda) */
+    tt_node *lv[2 * ARF_BLOCK];
+    int nb = 0;
     for (int i = 0; i < a->f.n && rc == TIDE_OK; i++) {
+        if (i % ARF_BLOCK == 0)
+            nb = sort_block(a, i, &px, lv);
         tt_fmember *m = &a->f.m[i];
         tt_tree *t = m->t, *bg = m->bg;
         if (t->K < K)
@@ -273,23 +307,25 @@ static int arf_step(tide_learner *l, const tide_fvec *x, double yd, double w, do
         if (bg && bg->K < K)
             bg->K = K;
         int nbp, pred;
+        tt_node *leaf = lv[i % ARF_BLOCK];   /* t's leaf until t learns x */
         if (out) {
             double wt = vote_weight(a, m);
-            pred = tt_tree_dist_class(t, &px, d, &nbp);
+            pred = tt_leaf_dist_class(t, leaf, &px, d, &nbp);
             for (int c = 0; c < K; c++)
                 out[c] += wt * d[c];
         } else {
-            pred = tt_tree_class(t, &px, &nbp);
+            pred = tt_leaf_class(t, leaf, &px, &nbp);
         }
         int wrong = pred != y;
         m->score[SC_CORRECT] += wrong ? 0 : 1;
         m->score[SC_SEEN] += 1;
-        int k = tt_poisson(&a->f.rng, a->f.lambda);
+        int k = tt_poisson_l(&a->f.rng, el);
         if (k == 0)
             continue;
-        if (bg && (rc = tt_tree_learn(bg, &px, y, w * k)))
+        if (bg && (rc = tt_tree_learn_at(bg, lv[nb + i % ARF_BLOCK], &px, y, w * k,
+                                         TT_NB_UNKNOWN)))
             break;
-        if ((rc = tt_tree_learn_hint(t, &px, y, w * k, nbp)))
+        if ((rc = tt_tree_learn_at(t, leaf, &px, y, w * k, nbp)))
             break;
         /* the detectors signal a RISE of the error only (forest.c) */
         rc = tt_forest_signal(&a->f, m, wrong);
