@@ -151,9 +151,20 @@ double tt_gini(const double *d, int k)
     return g;
 }
 
-double tt_merit(int crit, const double *l, const double *r, int k)
+/* The last pre-split distribution of a split attempt and its impurity:
+ * the candidates of one attempt mostly split the same class weights (the
+ * leaf's), so merit() reuses it when l + r is bitwise the same. */
+typedef struct merit_memo {
+    double *pre;   /* k entries, owned by the caller */
+    double h;      /* entropy or Gini of pre */
+    int valid;
+} merit_memo;
+
+/* tt_merit; with mm (NULL: none) the same value at a third fewer
+ * logarithms. */
+static double merit(int crit, const double *l, const double *r, int k, merit_memo *mm)
 {
-    double wl = 0, wr = 0, pre[TIDE_MAX_CLASSES];
+    double wl = 0, wr = 0, pre[TIDE_MAX_CLASSES], hp;
     for (int i = 0; i < k; i++) {
         wl += l[i];
         wr += r[i];
@@ -162,9 +173,31 @@ double tt_merit(int crit, const double *l, const double *r, int k)
     double w = wl + wr;
     if (w <= 0 || wl <= MIN_BRANCH_FRAC * w || wr <= MIN_BRANCH_FRAC * w)
         return -INFINITY;
+    int same = mm && mm->valid;
+    for (int i = 0; same && i < k; i++) {   /* bitwise, as memcmp (no call for a few classes) */
+        uint64_t u, v;
+        memcpy(&u, &pre[i], sizeof u);
+        memcpy(&v, &mm->pre[i], sizeof v);
+        same = u == v;
+    }
+    if (same) {
+        hp = mm->h;
+    } else {
+        hp = crit == TT_CRIT_GINI ? tt_gini(pre, k) : tt_entropy(pre, k);
+        if (mm) {
+            memcpy(mm->pre, pre, (size_t)k * sizeof *pre);
+            mm->h = hp;
+            mm->valid = 1;
+        }
+    }
     if (crit == TT_CRIT_GINI)
-        return tt_gini(pre, k) - (wl / w) * tt_gini(l, k) - (wr / w) * tt_gini(r, k);
-    return tt_entropy(pre, k) - (wl / w) * tt_entropy(l, k) - (wr / w) * tt_entropy(r, k);
+        return hp - (wl / w) * tt_gini(l, k) - (wr / w) * tt_gini(r, k);
+    return hp - (wl / w) * tt_entropy(l, k) - (wr / w) * tt_entropy(r, k);
+}
+
+double tt_merit(int crit, const double *l, const double *r, int k)
+{
+    return merit(crit, l, r, k, NULL);
 }
 
 /* ---- nodes -------------------------------------------------------------- */
@@ -741,51 +774,14 @@ void tt_leaf_predict(const tt_tree *t, const tt_node *leaf, const tt_x *x, doubl
         mc_dist(leaf, t->K, out);
 }
 
-/* Best threshold of one observer; fills l/r (K each). */
 /* Scratch of one split attempt: K entries each, one allocation. */
 typedef struct split_buf {
     gstat *g;
     double *l, *r, *bl, *br, *tl, *tr;
-    /* merit_memo(): the last pre-split distribution and its entropy/Gini */
-    double *mpre, mh;
-    int mvalid;
+    merit_memo mm;   /* its pre: K entries of the same allocation */
 } split_buf;
 
-/* tt_merit, reusing the impurity of the pre-split distribution l + r when
- * it is bitwise the one of the previous call: the candidates of a split
- * attempt mostly split the same class weights (the leaf's), so the value
- * is the one tt_merit would compute, at a third fewer logarithms. */
-static double merit_memo(int crit, const double *l, const double *r, int k, split_buf *sb)
-{
-    double wl = 0, wr = 0, pre[TIDE_MAX_CLASSES], hp = 0;
-    for (int i = 0; i < k; i++) {
-        wl += l[i];
-        wr += r[i];
-        pre[i] = l[i] + r[i];
-    }
-    double w = wl + wr;
-    if (w <= 0 || wl <= MIN_BRANCH_FRAC * w || wr <= MIN_BRANCH_FRAC * w)
-        return -INFINITY;
-    int same = sb->mvalid;
-    for (int i = 0; same && i < k; i++) {   /* bitwise, as memcmp (no call for a few classes) */
-        uint64_t u, v;
-        memcpy(&u, &pre[i], sizeof u);
-        memcpy(&v, &sb->mpre[i], sizeof v);
-        same = u == v;
-    }
-    if (same) {
-        hp = sb->mh;
-    } else {
-        hp = crit == TT_CRIT_GINI ? tt_gini(pre, k) : tt_entropy(pre, k);
-        memcpy(sb->mpre, pre, (size_t)k * sizeof *pre);
-        sb->mh = hp;
-        sb->mvalid = 1;
-    }
-    if (crit == TT_CRIT_GINI)
-        return hp - (wl / w) * tt_gini(l, k) - (wr / w) * tt_gini(r, k);
-    return hp - (wl / w) * tt_entropy(l, k) - (wr / w) * tt_entropy(r, k);
-}
-
+/* Best threshold of one observer; fills l/r (K each). */
 static double best_threshold(const tt_tree *t, const tt_node *leaf, const tt_obs *o, double *thr,
                              double *bl, double *br, split_buf *sb)
 {
@@ -817,7 +813,7 @@ static double best_threshold(const tt_tree *t, const tt_node *leaf, const tt_obs
             l[c] = left;
             r[c] = g[c].n - left;
         }
-        double m = merit_memo(t->c.crit, l, r, K, sb);
+        double m = merit(t->c.crit, l, r, K, &sb->mm);
         if (m > best) {
             best = m;
             *thr = th;
@@ -949,9 +945,9 @@ static int attempt_split(tt_tree *t, tt_node *leaf)
     sb.br = sb.bl + K;
     sb.tl = sb.br + K;
     sb.tr = sb.tl + K;
-    sb.mpre = sb.tr + K;
-    sb.mvalid = 0;
-    sb.mh = 0;
+    sb.mm.pre = sb.tr + K;
+    sb.mm.valid = 0;
+    sb.mm.h = 0;
     bl = sb.bl;
     br = sb.br;
     l = sb.tl;

@@ -317,8 +317,6 @@ double tt_gini(const double *d, int k);
 /* merit of splitting pre into the two distributions l, r (k classes);
  * -INFINITY when fewer than two branches hold >= 1% of the weight. */
 double tt_merit(int crit, const double *l, const double *r, int k);
-/* Same with the pre-split distribution given (NULL: l + r). */
-double tt_merit_pre(int crit, const double *pre, const double *l, const double *r, int k);
 /* Deactivates the least promising leaves while the tree exceeds max_bytes. */
 void tt_tree_enforce_memory(tt_tree *t);
 /* hat: alternates started, swapped in, pruned. */
