@@ -28,7 +28,11 @@
  */
 #include "io/io_priv.h"
 
+#include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "feat/fhash.h"
 #include "tide/feat.h"
@@ -61,6 +65,235 @@ static const char *tok_end(const char *t, const char *e)
     while (t < e && !(CL(*t) & (C_WS | C_BAR)))
         t++;
     return t;
+}
+
+/* ---- the fused path's fast lane ---------------------------------------
+ *
+ * Most VW lines are regular: single spaces, `name:number` with a plain
+ * decimal number, short names. For those the feature section is split by a
+ * structural bitmap instead of byte loops (the idea of simdjson's first
+ * stage: G. Langdale, D. Lemire, "Parsing gigabytes of JSON per second",
+ * VLDB Journal 28, 2019): every 64-byte block of the line gives one 64-bit
+ * word with a bit per separator (a byte <= 0x20, ':' or '|', the bytes with
+ * a CLS class), computed with vector compares that depend on no earlier
+ * feature. The separators are then consumed in order, one
+ * count-trailing-zeros each, so a token's length is known without a
+ * data-dependent loop exit. Names of up to 8 bytes are hashed through a
+ * memo (the name's bytes as one word + the seed -> its XXH3 hash), which
+ * turns the repeated names of a stream into one table lookup; the memo
+ * only ever holds true (key, hash) pairs, so a miss just recomputes.
+ * Anything the lane does not take (a tab or double space, a namespace
+ * scale, an exponent or more than 7 integer / 8 fraction digits, an empty
+ * name, --ignore, a full vector) sends the whole feature section to the
+ * general loop below, which is the reference: the lane's output equals the
+ * general loop's for every line it accepts (test_vw_fast_lane_matches). */
+
+#define VW_MEMO_BITS 12
+
+typedef struct vw_memo_ent {
+    uint64_t w;      /* the name's bytes, zero above its length (names hold no NUL) */
+    uint64_t seed;   /* h(ns) for a feature name, 0 for a namespace name */
+    uint64_t h;      /* XXH3_64bits_withSeed(name, seed) */
+} vw_memo_ent;
+
+struct tide_vw_memo {
+    vw_memo_ent e[1u << VW_MEMO_BITS];
+};
+
+static struct tide_vw_memo *vw_memo_new(void)
+{
+    struct tide_vw_memo *m = malloc(sizeof *m);
+    if (!m)
+        return NULL;
+    /* every slot a true pair: the empty name with seed 0 */
+    const uint64_t h0 = XXH3_64bits_withSeed("", 0, 0);
+    for (size_t i = 0; i < (1u << VW_MEMO_BITS); i++)
+        m->e[i] = (vw_memo_ent){0, 0, h0};
+    return m;
+}
+
+void tide_vw_free(tide_reader *r)
+{
+    free(r->vw_memo);
+    r->vw_memo = NULL;
+}
+
+/* XXH3_64bits_withSeed(name, len, seed) for len <= 8, the name's bytes in w.
+ * (XXH3_64bits(x) is the seed-0 case, so namespaces share the table.) */
+static inline uint64_t vw_memo_hash(struct tide_vw_memo *m, uint64_t w, const char *name,
+                                    size_t len, uint64_t seed)
+{
+    vw_memo_ent *x = &m->e[((w ^ seed) * 0x9E3779B97F4A7C15ULL) >> (64 - VW_MEMO_BITS)];
+    if (x->w == w && x->seed == seed)
+        return x->h;
+    x->w = w;
+    x->seed = seed;
+    x->h = XXH3_64bits_withSeed(name, len, seed);
+    return x->h;
+}
+
+/* The first len (0..8) bytes at p as a word, zero above. */
+static inline uint64_t vw_word(const char *p, size_t len)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return len >= 8 ? w : w & ((1ULL << (8 * len)) - 1);
+}
+
+/* Separator bitmap of the 64 bytes at p (bit i: CLS[p[i]] != 0). */
+static inline uint64_t vw_sep64(const char *p)
+{
+#if defined(__SSE2__)
+    const __m128i sp = _mm_set1_epi8(0x20), co = _mm_set1_epi8(':'), ba = _mm_set1_epi8('|');
+    uint64_t m = 0;
+    for (int i = 0; i < 4; i++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+        __m128i t = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, sp), x),
+                                 _mm_or_si128(_mm_cmpeq_epi8(x, co), _mm_cmpeq_epi8(x, ba)));
+        m |= (uint64_t)(uint32_t)_mm_movemask_epi8(t) << (16 * i);
+    }
+    return m;
+#else
+    uint64_t m = 0;
+    for (int i = 0; i < 64; i++)
+        m |= (uint64_t)(CL(p[i]) != 0) << i;
+    return m;
+#endif
+}
+
+/* A plain decimal [-]D{1,7}[.D{1,8}] of at most 15 digits in [a, b) (b: the
+ * separator after it) into *out, with tide_io_num_nul's arithmetic (so the
+ * same double); 0 for anything else. The digits are read as one string:
+ * with the point at byte k of the 16 bytes lo|hi, the bytes above it move
+ * down by one, and the (at most 15) digits are converted in one or two
+ * SWAR steps. Reads 16 bytes at a, inside the line's slack. */
+static const double VW_INV10[9] = {1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8};
+static const double VW_SIGN[2] = {1.0, -1.0};
+
+static inline int vw_fast_num(const char *a, const char *b, float *out)
+{
+    static const uint64_t P10[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                    100000000};
+    const uint64_t neg = *a == '-';
+    const char *d = a + neg;
+    const size_t L = (size_t)(b - d);
+    uint64_t lo, hi, m, bits;
+    unsigned k, n, nfr;
+    double v;
+    memcpy(&lo, d, 8);
+    memcpy(&hi, d + 8, 8);
+    k = tide_io_swar_ndigits(lo);
+    if (k == L) {   /* an integer */
+        if (k == 0 || k == 8)
+            return 0;
+        m = tide_io_swar_value(lo, k);
+        nfr = 0;
+    } else {
+        uint64_t keep;
+        if (k == 0 || k == 8 || d[k] != '.' || L > 16 || L - k - 1 > 8 || L == k + 1)
+            return 0;
+        keep = (1ULL << (8 * k)) - 1;   /* the integer digits, below the point */
+        lo = (lo & keep) | ((lo >> 8) & ~keep) | (hi << 56);
+        hi >>= 8;
+        n = (unsigned)L - 1;
+        nfr = n - k;
+        if (n <= 8) {
+            if (tide_io_swar_ndigits(lo) < n)
+                return 0;
+            m = tide_io_swar_value(lo, n);
+        } else {
+            if (tide_io_swar_ndigits(lo) < 8 || tide_io_swar_ndigits(hi) < n - 8)
+                return 0;
+            m = tide_io_swar_value(lo, 8) * P10[n - 8] + tide_io_swar_value(hi, n - 8);
+        }
+    }
+    /* m / 10^nfr as a float, as the general path computes it: the
+     * correctly rounded double quotient, then rounded to float. The product
+     * with the rounded reciprocal is within 2 ulp of the quotient; unless
+     * that is within 4 ulp of a float rounding point (a midpoint between
+     * two floats: bits 28..0 of the double's significand = 1 << 28), both
+     * round to the same float, so the division is made only near one. */
+    v = (double)m * VW_INV10[nfr];
+    memcpy(&bits, &v, sizeof bits);
+    if (((bits & 0x1FFFFFFFULL) - ((1ULL << 28) - 4)) <= 8 || m > (1ULL << 53))
+        v = (double)m / tide_io_pow10[nfr];
+    *out = (float)(v * VW_SIGN[neg]);
+    return 1;
+}
+
+/* The feature section from bar (the first '|') to e into hv->f (n in *nf).
+ * 0 when done, 1 when the line needs the general loop (nothing observable
+ * was changed but hv's contents and capacity). */
+static int vw_fast(struct tide_vw_memo *mm, const char *bar, const char *e, tide_fvec *hv,
+                   uint32_t mask, size_t *nf_out)
+{
+    const char *blk = bar, *p = bar;
+    uint64_t cur = vw_sep64(blk) & ~1ULL;   /* bar itself is consumed */
+    tide_feat *hf = hv->f;
+    size_t nf = 0, hcap = hv->cap < TIDE_IO_MAX_FIELDS ? hv->cap : TIDE_IO_MAX_FIELDS;
+#define VW_POP(q)                                                                          \
+    do {                                                                                   \
+        while (!cur) {                                                                     \
+            blk += 64;                                                                     \
+            cur = vw_sep64(blk);                                                           \
+        }                                                                                  \
+        (q) = blk + __builtin_ctzll(cur);                                                  \
+        cur &= cur - 1;                                                                    \
+    } while (0)
+    for (;;) {   /* at a '|' */
+        const char *ns = p + 1, *q;
+        uint64_t nsh;
+        size_t ns_len;
+        VW_POP(q);
+        ns_len = (size_t)(q - ns);
+        if (*q == ':' || ns_len > 8)
+            return 1;
+        nsh = vw_memo_hash(mm, ns_len ? vw_word(ns, ns_len) : 0, ns, ns_len, 0);
+        p = q;
+        for (;;) {   /* at the separator that ended the last token */
+            const char *name;
+            size_t len;
+            uint64_t h;
+            float v = 1.0f;
+            if (p >= e)
+                goto done;
+            if (*p == '|')
+                break;
+            if (*p != ' ')
+                return 1;
+            name = p + 1;
+            VW_POP(q);
+            if (q == name) {
+                if (q >= e)
+                    goto done;
+                if (*q != '|')
+                    return 1;
+                p = q;
+                break;
+            }
+            len = (size_t)(q - name);
+            if (*q == ':') {
+                const char *ve;
+                VW_POP(ve);
+                if (*ve == ':' || !vw_fast_num(q + 1, ve, &v))
+                    return 1;
+                p = ve;
+            } else {
+                p = q;
+            }
+            h = len <= 8 ? vw_memo_hash(mm, vw_word(name, len), name, len, nsh)
+                         : tide_fhash_name(name, len, nsh);
+            if (nf == hcap)
+                return 1;
+            hf[nf].idx = (uint32_t)h & mask;
+            hf[nf].val = v;
+            nf++;
+        }
+    }
+#undef VW_POP
+done:
+    *nf_out = nf;
+    return 0;
 }
 
 /* Parses one line into row: into r->fields, or (hashed) into hv as
@@ -140,6 +373,8 @@ vw_parse_as(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row *row, co
     const char *ovf = NULL;
     size_t ovf_len = 0;
     double ovf_num = 0;
+    if (hashed && !n_ignore && bar && r->vw_memo && vw_fast(r->vw_memo, bar, e, hv, mask, &nf) == 0)
+        goto parsed;
     p = bar;
     while (p && p < e) {
         const char *ns = ++p;
@@ -236,6 +471,7 @@ vw_parse_as(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row *row, co
                               "is not finite:", name, tok_end(name, e));
         }
     }
+parsed:
     row->line = lineno;
     row->source = r->name;
     if (hashed) {
@@ -294,6 +530,9 @@ int tide_vw_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, tide_fvec 
     char *s;
     size_t n;
     uint64_t lineno;
-    int rc = vw_line(r, &s, &n, &lineno, err);
+    int rc;
+    if (!r->vw_memo)
+        r->vw_memo = vw_memo_new();   /* NULL (no memory): the general loop only */
+    rc = vw_line(r, &s, &n, &lineno, err);
     return rc ? rc : vw_parse_hashed(r, s, s + n, lineno, row, v, mask, err);
 }
