@@ -132,12 +132,12 @@ static inline uint64_t vw_memo_hash(struct tide_vw_memo *m, uint64_t w, const ch
     return x->h;
 }
 
-/* The first len (0..8) bytes at p as a word, zero above. */
+/* The first len (1..8) bytes at p as a word, zero above. */
 static inline uint64_t vw_word(const char *p, size_t len)
 {
     uint64_t w;
     memcpy(&w, p, 8);
-    return len >= 8 ? w : w & ((1ULL << (8 * len)) - 1);
+    return w & (~0ULL >> (64 - 8 * len));
 }
 
 /* Separator bitmap of the 64 bytes at p (bit i: CLS[p[i]] != 0). */
@@ -190,13 +190,13 @@ static inline int vw_fast_num(const char *a, const char *b, float *out)
         nfr = 0;
     } else {
         uint64_t keep;
-        if (k == 0 || k == 8 || d[k] != '.' || L > 16 || L - k - 1 > 8 || L == k + 1)
+        nfr = (unsigned)(L - k - 1);   /* k + 1 <= L: the bytes before b are no separators */
+        if (k - 1 >= 7 || d[k] != '.' || nfr - 1 >= 8)   /* k in 1..7, nfr in 1..8 */
             return 0;
         keep = (1ULL << (8 * k)) - 1;   /* the integer digits, below the point */
         lo = (lo & keep) | ((lo >> 8) & ~keep) | (hi << 56);
         hi >>= 8;
-        n = (unsigned)L - 1;
-        nfr = n - k;
+        n = k + nfr;
         if (n <= 8) {
             if (tide_io_swar_ndigits(lo) < n)
                 return 0;
