@@ -282,14 +282,14 @@ int tide_reader_open_mem(const void *data, size_t len, const char *name,
     if (rc)
         return rc;
     r->cap = len + 1;
-    r->buf = calloc(1, r->cap + TIDE_IO_SLACK);
+    r->buf = malloc(r->cap + TIDE_IO_SLACK);
     if (!r->buf) {
         rc = tide_err_set(err, TIDE_ERR_NOMEM, "%s: out of memory (%zu bytes)", name, len);
         goto fail;
     }
     if (len)
         memcpy(r->buf, data, len);
-    r->buf[len] = '\0';
+    memset(r->buf + len, 0, 1 + TIDE_IO_SLACK);   /* the NUL and the slack */
     r->len = len;
     r->eof = 1;
     r->total = len;
