@@ -106,6 +106,7 @@ struct tide_reader {
 
     /* VW fused path (vw.c): memo of short-name hashes, made on first use */
     struct tide_vw_memo *vw_memo;
+    int vw_nolane;             /* 1: the lane is not available (CPU, memory) */
 
     /* JSONL */
     void *json;                /* json_t of the current row (jansson) */

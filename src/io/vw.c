@@ -30,9 +30,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "feat/fhash.h"
 #include "tide/feat.h"
@@ -78,16 +75,26 @@ static const char *tok_end(const char *t, const char *e)
  * a CLS class), computed with vector compares that depend on no earlier
  * feature. The separators are then consumed in order, one
  * count-trailing-zeros each, so a token's length is known without a
- * data-dependent loop exit. Names of up to 8 bytes are hashed through a
- * memo (the name's bytes as one word + the seed -> its XXH3 hash), which
- * turns the repeated names of a stream into one table lookup; the memo
- * only ever holds true (key, hash) pairs, so a miss just recomputes.
+ * data-dependent loop exit. A number's digits (the point squeezed out by
+ * one byte shuffle) are converted in one vector pass: pairs, then fours,
+ * then eights, by multiply-adds (the SIMD form of the SWAR digit
+ * conversion, D. Lemire, "Quickly parsing eight digits", 2018). Names of up
+ * to 8 bytes are hashed through a memo (the name's bytes as one word + the
+ * seed -> its XXH3 hash), which turns the repeated names of a stream into
+ * one table lookup; the memo only ever holds true (key, hash) pairs, so a
+ * miss just recomputes.
  * Anything the lane does not take (a tab or double space, a namespace
- * scale, an exponent or more than 7 integer / 8 fraction digits, an empty
- * name, --ignore, a full vector) sends the whole feature section to the
- * general loop below, which is the reference: the lane's output equals the
- * general loop's for every line it accepts (test_vw_fast_lane_matches). */
+ * scale, an exponent, more than 15 digits, an empty name, --ignore, a full
+ * vector) sends the whole feature section to the general loop below, which
+ * is the reference: the lane's output equals the general loop's for every
+ * line it accepts (test_vw_fast_lane_matches, test_vw_fast_lane_midpoints).
+ * The lane is built for x86-64 with AVX2 and BMI2 (x86-64-v3) and taken
+ * when the CPU has them; elsewhere every line takes the general loop. */
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define VW_LANE 1
+#define VW_TARGET __attribute__((target("avx2,bmi,bmi2,popcnt")))
 #define VW_MEMO_BITS 12
 
 typedef struct vw_memo_ent {
@@ -98,24 +105,34 @@ typedef struct vw_memo_ent {
 
 struct tide_vw_memo {
     vw_memo_ent e[1u << VW_MEMO_BITS];
+    /* shuffle of a number's 16 bytes (minus '0') that right-aligns its n
+     * digits and skips the point at byte k: index [n][k], 0 <= k <= n <= 15
+     * (k = n: no point among the digits) */
+    uint8_t shuf[16][16][16];
 };
 
+/* NULL when the CPU lacks the lane's instructions or memory is short: then
+ * every line takes the general loop. */
 static struct tide_vw_memo *vw_memo_new(void)
 {
-    struct tide_vw_memo *m = malloc(sizeof *m);
-    if (!m)
+    struct tide_vw_memo *m;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi2") ||
+        !__builtin_cpu_supports("bmi") || !__builtin_cpu_supports("popcnt"))
+        return NULL;
+    if (!(m = malloc(sizeof *m)))
         return NULL;
     /* every slot a true pair: the empty name with seed 0 */
     const uint64_t h0 = XXH3_64bits_withSeed("", 0, 0);
     for (size_t i = 0; i < (1u << VW_MEMO_BITS); i++)
         m->e[i] = (vw_memo_ent){0, 0, h0};
+    for (int n = 0; n < 16; n++)
+        for (int k = 0; k <= n; k++)
+            for (int j = 0; j < 16; j++) {
+                int t = j - (16 - n);   /* digit index, most significant first */
+                m->shuf[n][k][j] = t < 0 ? 0x80 : (uint8_t)(t + (t >= k));
+            }
     return m;
-}
-
-void tide_vw_free(tide_reader *r)
-{
-    free(r->vw_memo);
-    r->vw_memo = NULL;
 }
 
 /* XXH3_64bits_withSeed(name, len, seed) for len <= 8, the name's bytes in w.
@@ -132,90 +149,80 @@ static inline uint64_t vw_memo_hash(struct tide_vw_memo *m, uint64_t w, const ch
     return x->h;
 }
 
-/* The first len (1..8) bytes at p as a word, zero above. */
-static inline uint64_t vw_word(const char *p, size_t len)
+/* The first len (0..8) bytes at p as a word, zero above. */
+static inline VW_TARGET uint64_t vw_word(const char *p, size_t len)
 {
     uint64_t w;
     memcpy(&w, p, 8);
-    return w & (~0ULL >> (64 - 8 * len));
+    return _bzhi_u64(w, (unsigned)(8 * len));
 }
 
 /* Separator bitmap of the 64 bytes at p (bit i: CLS[p[i]] != 0). */
-static inline uint64_t vw_sep64(const char *p)
+static inline VW_TARGET uint64_t vw_sep64(const char *p)
 {
-#if defined(__SSE2__)
-    const __m128i sp = _mm_set1_epi8(0x20), co = _mm_set1_epi8(':'), ba = _mm_set1_epi8('|');
-    uint64_t m = 0;
-    for (int i = 0; i < 4; i++) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
-        __m128i t = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, sp), x),
-                                 _mm_or_si128(_mm_cmpeq_epi8(x, co), _mm_cmpeq_epi8(x, ba)));
-        m |= (uint64_t)(uint32_t)_mm_movemask_epi8(t) << (16 * i);
-    }
-    return m;
-#else
-    uint64_t m = 0;
-    for (int i = 0; i < 64; i++)
-        m |= (uint64_t)(CL(p[i]) != 0) << i;
-    return m;
-#endif
+    const __m256i sp = _mm256_set1_epi8(0x20), co = _mm256_set1_epi8(':'),
+                  ba = _mm256_set1_epi8('|');
+    __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)p),
+            x1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+    __m256i t0 = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(x0, sp), x0),
+                                 _mm256_or_si256(_mm256_cmpeq_epi8(x0, co),
+                                                 _mm256_cmpeq_epi8(x0, ba)));
+    __m256i t1 = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(x1, sp), x1),
+                                 _mm256_or_si256(_mm256_cmpeq_epi8(x1, co),
+                                                 _mm256_cmpeq_epi8(x1, ba)));
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(t0) |
+           (uint64_t)(uint32_t)_mm256_movemask_epi8(t1) << 32;
 }
 
-/* A plain decimal [-]D{1,7}[.D{1,8}] of at most 15 digits in [a, b) (b: the
- * separator after it) into *out, with tide_io_num_nul's arithmetic (so the
- * same double); 0 for anything else. The digits are read as one string:
- * with the point at byte k of the 16 bytes lo|hi, the bytes above it move
- * down by one, and the (at most 15) digits are converted in one or two
- * SWAR steps. Reads 16 bytes at a, inside the line's slack. */
-static const double VW_INV10[9] = {1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8};
+static const double VW_INV10[16] = {1,     1e-1,  1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
+                                    1e-8,  1e-9,  1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15};
 static const double VW_SIGN[2] = {1.0, -1.0};
 
-static inline int vw_fast_num(const char *a, const char *b, float *out)
+/* A plain decimal [-]D*[.D*] of 1 to 15 digits in [a, b) (b: the separator
+ * after it) into *out as the general parser computes it (tide_io_num_nul
+ * and tide_io_num: the correctly rounded double of m / 10^nfr, then rounded
+ * to a float); 0 for anything else. Reads 16 bytes at a, inside the line's
+ * slack. */
+static inline VW_TARGET int vw_fast_num(const struct tide_vw_memo *mm, const char *a,
+                                        const char *b, float *out)
 {
-    static const uint64_t P10[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
-                                    100000000};
     const uint64_t neg = *a == '-';
     const char *d = a + neg;
-    const size_t L = (size_t)(b - d);
-    uint64_t lo, hi, m, bits;
+    const unsigned L = (unsigned)(b - d);   /* b >= d: '-' is no separator */
+    __m128i x, y;
     unsigned k, n, nfr;
+    uint64_t q, m, bits;
     double v;
-    memcpy(&lo, d, 8);
-    memcpy(&hi, d + 8, 8);
-    k = tide_io_swar_ndigits(lo);
-    if (k == L) {   /* an integer */
-        if (k == 0 || k == 8)
-            return 0;
-        m = tide_io_swar_value(lo, k);
-        nfr = 0;
-    } else {
-        uint64_t keep;
-        nfr = (unsigned)(L - k - 1);   /* k + 1 <= L: the bytes before b are no separators */
-        if (k - 1 >= 7 || d[k] != '.' || nfr - 1 >= 8)   /* k in 1..7, nfr in 1..8 */
-            return 0;
-        keep = (1ULL << (8 * k)) - 1;   /* the integer digits, below the point */
-        lo = (lo & keep) | ((lo >> 8) & ~keep) | (hi << 56);
-        hi >>= 8;
-        n = k + nfr;
-        if (n <= 8) {
-            if (tide_io_swar_ndigits(lo) < n)
-                return 0;
-            m = tide_io_swar_value(lo, n);
-        } else {
-            if (tide_io_swar_ndigits(lo) < 8 || tide_io_swar_ndigits(hi) < n - 8)
-                return 0;
-            m = tide_io_swar_value(lo, 8) * P10[n - 8] + tide_io_swar_value(hi, n - 8);
-        }
-    }
-    /* m / 10^nfr as a float, as the general path computes it: the
-     * correctly rounded double quotient, then rounded to float. The product
-     * with the rounded reciprocal is within 2 ulp of the quotient; unless
-     * that is within 4 ulp of a float rounding point (a midpoint between
-     * two floats: bits 28..0 of the double's significand = 1 << 28), both
+    if (L - 1 >= 16)
+        return 0;
+    x = _mm_loadu_si128((const __m128i *)(const void *)d);
+    /* the first point inside the span, or L */
+    k = (unsigned)_tzcnt_u32((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.'))) |
+                             (1u << L));
+    nfr = k < L ? L - k - 1 : 0;
+    n = k + nfr;
+    if (n - 1 >= 15)   /* 1..15 digits: m < 10^15 < 2^53 */
+        return 0;
+    /* the digits, right-aligned, point skipped; every kept byte must be a digit */
+    y = _mm_shuffle_epi8(_mm_sub_epi8(x, _mm_set1_epi8('0')),
+                         _mm_loadu_si128((const __m128i *)(const void *)mm->shuf[n][k]));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(y, _mm_set1_epi8(9)), y)) != 0xFFFF)
+        return 0;
+    y = _mm_maddubs_epi16(y, _mm_set1_epi16(0x010A));           /* 10 a + b */
+    y = _mm_madd_epi16(y, _mm_set1_epi32(0x00010064));          /* 100 ab + cd */
+    y = _mm_packs_epi32(y, y);                                   /* <= 9999: 16 bits */
+    y = _mm_madd_epi16(y, _mm_set1_epi32(0x00012710));          /* 10^4 abcd + efgh */
+    q = (uint64_t)_mm_cvtsi128_si64(y);
+    m = (q & 0xFFFFFFFFu) * 100000000u + (q >> 32);
+    /* m / 10^nfr as a float, as the general path computes it: the correctly
+     * rounded double quotient, then rounded to float. The product with the
+     * rounded reciprocal is within 2 ulp of the quotient; unless that is
+     * within 4 ulp of a float rounding point (a midpoint between two
+     * floats: bits 28..0 of the double's significand = 1 << 28), both
      * round to the same float, so the division is made only near one. */
     v = (double)m * VW_INV10[nfr];
     memcpy(&bits, &v, sizeof bits);
-    if (((bits & 0x1FFFFFFFULL) - ((1ULL << 28) - 4)) <= 8 || m > (1ULL << 53))
+    if (((bits & 0x1FFFFFFFULL) - ((1ULL << 28) - 4)) <= 8)
         v = (double)m / tide_io_pow10[nfr];
     *out = (float)(v * VW_SIGN[neg]);
     return 1;
@@ -224,8 +231,8 @@ static inline int vw_fast_num(const char *a, const char *b, float *out)
 /* The feature section from bar (the first '|') to e into hv->f (n in *nf).
  * 0 when done, 1 when the line needs the general loop (nothing observable
  * was changed but hv's contents and capacity). */
-static int vw_fast(struct tide_vw_memo *mm, const char *bar, const char *e, tide_fvec *hv,
-                   uint32_t mask, size_t *nf_out)
+static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const char *e,
+                             tide_fvec *hv, uint32_t mask, size_t *nf_out)
 {
     const char *blk = bar, *p = bar;
     uint64_t cur = vw_sep64(blk) & ~1ULL;   /* bar itself is consumed */
@@ -237,8 +244,8 @@ static int vw_fast(struct tide_vw_memo *mm, const char *bar, const char *e, tide
             blk += 64;                                                                     \
             cur = vw_sep64(blk);                                                           \
         }                                                                                  \
-        (q) = blk + __builtin_ctzll(cur);                                                  \
-        cur &= cur - 1;                                                                    \
+        (q) = blk + _tzcnt_u64(cur);                                                       \
+        cur = _blsr_u64(cur);                                                              \
     } while (0)
     for (;;) {   /* at a '|' */
         const char *ns = p + 1, *q;
@@ -248,7 +255,7 @@ static int vw_fast(struct tide_vw_memo *mm, const char *bar, const char *e, tide
         ns_len = (size_t)(q - ns);
         if (*q == ':' || ns_len > 8)
             return 1;
-        nsh = vw_memo_hash(mm, ns_len ? vw_word(ns, ns_len) : 0, ns, ns_len, 0);
+        nsh = vw_memo_hash(mm, vw_word(ns, ns_len), ns, ns_len, 0);
         p = q;
         for (;;) {   /* at the separator that ended the last token */
             const char *name;
@@ -275,7 +282,7 @@ static int vw_fast(struct tide_vw_memo *mm, const char *bar, const char *e, tide
             if (*q == ':') {
                 const char *ve;
                 VW_POP(ve);
-                if (*ve == ':' || !vw_fast_num(q + 1, ve, &v))
+                if (*ve == ':' || !vw_fast_num(mm, q + 1, ve, &v))
                     return 1;
                 p = ve;
             } else {
@@ -294,6 +301,28 @@ static int vw_fast(struct tide_vw_memo *mm, const char *bar, const char *e, tide
 done:
     *nf_out = nf;
     return 0;
+}
+#else
+#define VW_LANE 0
+struct tide_vw_memo {
+    char unused;
+};
+static struct tide_vw_memo *vw_memo_new(void)
+{
+    return NULL;
+}
+static int vw_fast(struct tide_vw_memo *mm, const char *bar, const char *e, tide_fvec *hv,
+                   uint32_t mask, size_t *nf_out)
+{
+    (void)mm, (void)bar, (void)e, (void)hv, (void)mask, (void)nf_out;
+    return 1;
+}
+#endif
+
+void tide_vw_free(tide_reader *r)
+{
+    free(r->vw_memo);
+    r->vw_memo = NULL;
 }
 
 /* Parses one line into row: into r->fields, or (hashed) into hv as
@@ -531,8 +560,10 @@ int tide_vw_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, tide_fvec 
     size_t n;
     uint64_t lineno;
     int rc;
-    if (!r->vw_memo)
-        r->vw_memo = vw_memo_new();   /* NULL (no memory): the general loop only */
+    if (!r->vw_memo && !r->vw_nolane) {
+        r->vw_memo = vw_memo_new();   /* NULL: the general loop only */
+        r->vw_nolane = !r->vw_memo;
+    }
     rc = vw_line(r, &s, &n, &lineno, err);
     return rc ? rc : vw_parse_hashed(r, s, s + n, lineno, row, v, mask, err);
 }
