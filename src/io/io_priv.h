@@ -36,6 +36,10 @@
  * plain files are then read straight into our buffer. */
 #define TIDE_IO_CHUNK ((size_t)1 << 20)
 #define TIDE_IO_MAX_FIELDS ((size_t)1000000)       /* per row */
+/* Zeroed bytes allocated past buf's cap: a line's NUL terminator is always
+ * followed by at least this many readable bytes, so the VW fused path can
+ * load whole 64-byte blocks and 8-byte words at any position in a line. */
+#define TIDE_IO_SLACK ((size_t)64)
 #define TIDE_IO_MAX_COLS ((size_t)100000)          /* CSV columns */
 #define TIDE_IO_INFER_BYTES ((size_t)64 << 20)     /* CSV inference buffer cap */
 
@@ -76,7 +80,7 @@ struct tide_reader {
 
     gzFile gz;                 /* NULL when reading from memory */
     uint64_t total;            /* file size, 0 if unknown */
-    char *buf;                 /* input buffer, cap bytes (one spare) */
+    char *buf;                 /* input buffer, cap bytes (one spare) + TIDE_IO_SLACK */
     size_t cap, pos, len;
     int eof;                   /* no more bytes will be appended to buf */
     uint64_t line;             /* physical line number of buf[pos] */
@@ -99,6 +103,10 @@ struct tide_reader {
     char *held_text;
     size_t held_text_len, held_text_cap;
     size_t held_bytes;         /* all memory held for inference (bounded) */
+
+    /* VW fused path (vw.c): memo of short-name hashes, made on first use */
+    struct tide_vw_memo *vw_memo;
+    int vw_nolane;             /* 1: the lane is not available (CPU, memory) */
 
     /* JSONL */
     void *json;                /* json_t of the current row (jansson) */
@@ -138,6 +146,7 @@ int tide_vw_next(tide_reader *r, tide_row *row, tide_err *err);
 /* The fused path of tide_reader_next_hashed (vw.c). */
 int tide_vw_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, struct tide_fvec *v,
                         tide_err *err);
+void tide_vw_free(tide_reader *r);
 
 /* ---- fast number parser ----------------------------------------------- */
 

@@ -249,7 +249,7 @@ int tide_reader_open(const char *path, const tide_reader_opts *opts, tide_reader
     r->cap = TIDE_IO_CHUNK + 1;
     if (r->max_line + 2 < r->cap)
         r->cap = r->max_line + 2;
-    r->buf = malloc(r->cap);
+    r->buf = calloc(1, r->cap + TIDE_IO_SLACK);
     if (!r->buf) {
         rc = tide_err_set(err, TIDE_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
@@ -282,14 +282,14 @@ int tide_reader_open_mem(const void *data, size_t len, const char *name,
     if (rc)
         return rc;
     r->cap = len + 1;
-    r->buf = malloc(r->cap);
+    r->buf = malloc(r->cap + TIDE_IO_SLACK);
     if (!r->buf) {
         rc = tide_err_set(err, TIDE_ERR_NOMEM, "%s: out of memory (%zu bytes)", name, len);
         goto fail;
     }
     if (len)
         memcpy(r->buf, data, len);
-    r->buf[len] = '\0';
+    memset(r->buf + len, 0, 1 + TIDE_IO_SLACK);   /* the NUL and the slack */
     r->len = len;
     r->eof = 1;
     r->total = len;
@@ -309,6 +309,7 @@ void tide_reader_free(tide_reader *r)
         return;
     tide_csv_free(r);
     tide_jsonl_free(r);
+    tide_vw_free(r);
     if (r->gz)
         gzclose(r->gz);
     free(r->buf);
@@ -343,10 +344,11 @@ int tide_io_fill(tide_reader *r, tide_err *err)
             return tide_err_set(err, TIDE_ERR_LIMIT, "%s:%llu:1: record longer than %zu bytes",
                                 r->name, (unsigned long long)r->line, r->max_line);
         ncap = r->cap > limit / 2 ? limit : r->cap * 2;
-        nb = realloc(r->buf, ncap);
+        nb = realloc(r->buf, ncap + TIDE_IO_SLACK);
         if (!nb)
             return tide_err_set(err, TIDE_ERR_NOMEM, "%s:%llu:1: out of memory growing the "
                                 "buffer to %zu bytes", r->name, (unsigned long long)r->line, ncap);
+        memset(nb + r->cap, 0, ncap - r->cap + TIDE_IO_SLACK);   /* defined bytes only */
         r->buf = nb;
         r->cap = ncap;
     }

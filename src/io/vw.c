@@ -28,6 +28,7 @@
  */
 #include "io/io_priv.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "feat/fhash.h"
@@ -61,6 +62,267 @@ static const char *tok_end(const char *t, const char *e)
     while (t < e && !(CL(*t) & (C_WS | C_BAR)))
         t++;
     return t;
+}
+
+/* ---- the fused path's fast lane ---------------------------------------
+ *
+ * Most VW lines are regular: single spaces, `name:number` with a plain
+ * decimal number, short names. For those the feature section is split by a
+ * structural bitmap instead of byte loops (the idea of simdjson's first
+ * stage: G. Langdale, D. Lemire, "Parsing gigabytes of JSON per second",
+ * VLDB Journal 28, 2019): every 64-byte block of the line gives one 64-bit
+ * word with a bit per separator (a byte <= 0x20, ':' or '|', the bytes with
+ * a CLS class), computed with vector compares that depend on no earlier
+ * feature. The separators are then consumed in order, one
+ * count-trailing-zeros each, so a token's length is known without a
+ * data-dependent loop exit. A number's digits (the point squeezed out by
+ * one byte shuffle) are converted in one vector pass: pairs, then fours,
+ * then eights, by multiply-adds (the SIMD form of the SWAR digit
+ * conversion, D. Lemire, "Quickly parsing eight digits", 2018). Names of up
+ * to 8 bytes are hashed through a memo (the name's bytes as one word + the
+ * seed -> its XXH3 hash), which turns the repeated names of a stream into
+ * one table lookup; the memo only ever holds true (key, hash) pairs, so a
+ * miss just recomputes.
+ * Anything the lane does not take (a tab or double space, a namespace
+ * scale, an exponent, more than 15 digits, an empty name, --ignore, a full
+ * vector) sends the whole feature section to the general loop below, which
+ * is the reference: the lane's output equals the general loop's for every
+ * line it accepts (test_vw_fast_lane_matches, test_vw_fast_lane_midpoints).
+ * The lane is built for x86-64 with AVX2 and BMI2 (x86-64-v3) and taken
+ * when the CPU has them; elsewhere every line takes the general loop. */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define VW_LANE 1
+#define VW_TARGET __attribute__((target("avx2,bmi,bmi2,popcnt")))
+#define VW_MEMO_BITS 12
+
+typedef struct vw_memo_ent {
+    uint64_t w;      /* the name's bytes, zero above its length (names hold no NUL) */
+    uint64_t seed;   /* h(ns) for a feature name, 0 for a namespace name */
+    uint64_t h;      /* XXH3_64bits_withSeed(name, seed) */
+} vw_memo_ent;
+
+struct tide_vw_memo {
+    vw_memo_ent e[1u << VW_MEMO_BITS];
+    /* shuffle of a number's 16 bytes (minus '0') that right-aligns its n
+     * digits and skips the point at byte k: index [n][k], 0 <= k <= n <= 15
+     * (k = n: no point among the digits) */
+    uint8_t shuf[16][16][16];
+};
+
+/* NULL when the CPU lacks the lane's instructions or memory is short: then
+ * every line takes the general loop. */
+static struct tide_vw_memo *vw_memo_new(void)
+{
+    struct tide_vw_memo *m;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi2") ||
+        !__builtin_cpu_supports("bmi") || !__builtin_cpu_supports("popcnt"))
+        return NULL;
+    if (!(m = malloc(sizeof *m)))
+        return NULL;
+    /* every slot a true pair: the empty name with seed 0 */
+    const uint64_t h0 = XXH3_64bits_withSeed("", 0, 0);
+    for (size_t i = 0; i < (1u << VW_MEMO_BITS); i++)
+        m->e[i] = (vw_memo_ent){0, 0, h0};
+    for (int n = 0; n < 16; n++)
+        for (int k = 0; k <= n; k++)
+            for (int j = 0; j < 16; j++) {
+                int t = j - (16 - n);   /* digit index, most significant first */
+                m->shuf[n][k][j] = t < 0 ? 0x80 : (uint8_t)(t + (t >= k));
+            }
+    return m;
+}
+
+/* XXH3_64bits_withSeed(name, len, seed) for len <= 8, the name's bytes in w.
+ * (XXH3_64bits(x) is the seed-0 case, so namespaces share the table.) */
+static inline uint64_t vw_memo_hash(struct tide_vw_memo *m, uint64_t w, const char *name,
+                                    size_t len, uint64_t seed)
+{
+    vw_memo_ent *x = &m->e[((w ^ seed) * 0x9E3779B97F4A7C15ULL) >> (64 - VW_MEMO_BITS)];
+    if (x->w == w && x->seed == seed)
+        return x->h;
+    x->w = w;
+    x->seed = seed;
+    x->h = XXH3_64bits_withSeed(name, len, seed);
+    return x->h;
+}
+
+/* The first len (0..8) bytes at p as a word, zero above. */
+static inline VW_TARGET uint64_t vw_word(const char *p, size_t len)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return _bzhi_u64(w, (unsigned)(8 * len));
+}
+
+/* Separator bitmap of the 64 bytes at p (bit i: CLS[p[i]] != 0). */
+static inline VW_TARGET uint64_t vw_sep64(const char *p)
+{
+    const __m256i sp = _mm256_set1_epi8(0x20), co = _mm256_set1_epi8(':'),
+                  ba = _mm256_set1_epi8('|');
+    __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)p),
+            x1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+    __m256i t0 = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(x0, sp), x0),
+                                 _mm256_or_si256(_mm256_cmpeq_epi8(x0, co),
+                                                 _mm256_cmpeq_epi8(x0, ba)));
+    __m256i t1 = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(x1, sp), x1),
+                                 _mm256_or_si256(_mm256_cmpeq_epi8(x1, co),
+                                                 _mm256_cmpeq_epi8(x1, ba)));
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(t0) |
+           (uint64_t)(uint32_t)_mm256_movemask_epi8(t1) << 32;
+}
+
+static const double VW_INV10[16] = {1,     1e-1,  1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
+                                    1e-8,  1e-9,  1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15};
+static const double VW_SIGN[2] = {1.0, -1.0};
+
+/* A plain decimal [-]D*[.D*] of 1 to 15 digits in [a, b) (b: the separator
+ * after it) into *out as the general parser computes it (tide_io_num_nul
+ * and tide_io_num: the correctly rounded double of m / 10^nfr, then rounded
+ * to a float); 0 for anything else. Reads 16 bytes at a, inside the line's
+ * slack. */
+static inline VW_TARGET int vw_fast_num(const struct tide_vw_memo *mm, const char *a,
+                                        const char *b, float *out)
+{
+    const uint64_t neg = *a == '-';
+    const char *d = a + neg;
+    const unsigned L = (unsigned)(b - d);   /* b >= d: '-' is no separator */
+    __m128i x, y;
+    unsigned k, n, nfr;
+    uint64_t q, m, bits;
+    double v;
+    if (L - 1 >= 16)
+        return 0;
+    x = _mm_loadu_si128((const __m128i *)(const void *)d);
+    /* the first point inside the span, or L */
+    k = (unsigned)_tzcnt_u32((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.'))) |
+                             (1u << L));
+    nfr = k < L ? L - k - 1 : 0;
+    n = k + nfr;
+    if (n - 1 >= 15)   /* 1..15 digits: m < 10^15 < 2^53 */
+        return 0;
+    /* the digits, right-aligned, point skipped; every kept byte must be a digit */
+    y = _mm_shuffle_epi8(_mm_sub_epi8(x, _mm_set1_epi8('0')),
+                         _mm_loadu_si128((const __m128i *)(const void *)mm->shuf[n][k]));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(y, _mm_set1_epi8(9)), y)) != 0xFFFF)
+        return 0;
+    y = _mm_maddubs_epi16(y, _mm_set1_epi16(0x010A));           /* 10 a + b */
+    y = _mm_madd_epi16(y, _mm_set1_epi32(0x00010064));          /* 100 ab + cd */
+    y = _mm_packs_epi32(y, y);                                   /* <= 9999: 16 bits */
+    y = _mm_madd_epi16(y, _mm_set1_epi32(0x00012710));          /* 10^4 abcd + efgh */
+    q = (uint64_t)_mm_cvtsi128_si64(y);
+    m = (q & 0xFFFFFFFFu) * 100000000u + (q >> 32);
+    /* m / 10^nfr as a float, as the general path computes it: the correctly
+     * rounded double quotient, then rounded to float. The product with the
+     * rounded reciprocal is within 2 ulp of the quotient; unless that is
+     * within 4 ulp of a float rounding point (a midpoint between two
+     * floats: bits 28..0 of the double's significand = 1 << 28), both
+     * round to the same float, so the division is made only near one. */
+    v = (double)m * VW_INV10[nfr];
+    memcpy(&bits, &v, sizeof bits);
+    if (((bits & 0x1FFFFFFFULL) - ((1ULL << 28) - 4)) <= 8)
+        v = (double)m / tide_io_pow10[nfr];
+    *out = (float)(v * VW_SIGN[neg]);
+    return 1;
+}
+
+/* The feature section from bar (the first '|') to e into hv->f (n in *nf).
+ * 0 when done, 1 when the line needs the general loop (nothing observable
+ * was changed but hv's contents and capacity). */
+static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const char *e,
+                             tide_fvec *hv, uint32_t mask, size_t *nf_out)
+{
+    const char *blk = bar, *p = bar;
+    uint64_t cur = vw_sep64(blk) & ~1ULL;   /* bar itself is consumed */
+    tide_feat *hf = hv->f;
+    size_t nf = 0, hcap = hv->cap < TIDE_IO_MAX_FIELDS ? hv->cap : TIDE_IO_MAX_FIELDS;
+#define VW_POP(q)                                                                          \
+    do {                                                                                   \
+        while (!cur) {                                                                     \
+            blk += 64;                                                                     \
+            cur = vw_sep64(blk);                                                           \
+        }                                                                                  \
+        (q) = blk + _tzcnt_u64(cur);                                                       \
+        cur = _blsr_u64(cur);                                                              \
+    } while (0)
+    for (;;) {   /* at a '|' */
+        const char *ns = p + 1, *q;
+        uint64_t nsh;
+        size_t ns_len;
+        VW_POP(q);
+        ns_len = (size_t)(q - ns);
+        if (*q == ':' || ns_len > 8)
+            return 1;
+        nsh = vw_memo_hash(mm, vw_word(ns, ns_len), ns, ns_len, 0);
+        p = q;
+        for (;;) {   /* at the separator that ended the last token */
+            const char *name;
+            size_t len;
+            uint64_t h;
+            float v = 1.0f;
+            if (p >= e)
+                goto done;
+            if (*p == '|')
+                break;
+            if (*p != ' ')
+                return 1;
+            name = p + 1;
+            VW_POP(q);
+            if (q == name) {
+                if (q >= e)
+                    goto done;
+                if (*q != '|')
+                    return 1;
+                p = q;
+                break;
+            }
+            len = (size_t)(q - name);
+            if (*q == ':') {
+                const char *ve;
+                VW_POP(ve);
+                if (*ve == ':' || !vw_fast_num(mm, q + 1, ve, &v))
+                    return 1;
+                p = ve;
+            } else {
+                p = q;
+            }
+            h = len <= 8 ? vw_memo_hash(mm, vw_word(name, len), name, len, nsh)
+                         : tide_fhash_name(name, len, nsh);
+            if (nf == hcap)
+                return 1;
+            hf[nf].idx = (uint32_t)h & mask;
+            hf[nf].val = v;
+            nf++;
+        }
+    }
+#undef VW_POP
+done:
+    *nf_out = nf;
+    return 0;
+}
+#else
+#define VW_LANE 0
+struct tide_vw_memo {
+    char unused;
+};
+static struct tide_vw_memo *vw_memo_new(void)
+{
+    return NULL;
+}
+static int vw_fast(struct tide_vw_memo *mm, const char *bar, const char *e, tide_fvec *hv,
+                   uint32_t mask, size_t *nf_out)
+{
+    (void)mm, (void)bar, (void)e, (void)hv, (void)mask, (void)nf_out;
+    return 1;
+}
+#endif
+
+void tide_vw_free(tide_reader *r)
+{
+    free(r->vw_memo);
+    r->vw_memo = NULL;
 }
 
 /* Parses one line into row: into r->fields, or (hashed) into hv as
@@ -140,6 +402,8 @@ vw_parse_as(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row *row, co
     const char *ovf = NULL;
     size_t ovf_len = 0;
     double ovf_num = 0;
+    if (hashed && !n_ignore && bar && r->vw_memo && vw_fast(r->vw_memo, bar, e, hv, mask, &nf) == 0)
+        goto parsed;
     p = bar;
     while (p && p < e) {
         const char *ns = ++p;
@@ -236,6 +500,7 @@ vw_parse_as(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row *row, co
                               "is not finite:", name, tok_end(name, e));
         }
     }
+parsed:
     row->line = lineno;
     row->source = r->name;
     if (hashed) {
@@ -294,6 +559,11 @@ int tide_vw_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, tide_fvec 
     char *s;
     size_t n;
     uint64_t lineno;
-    int rc = vw_line(r, &s, &n, &lineno, err);
+    int rc;
+    if (!r->vw_memo && !r->vw_nolane) {
+        r->vw_memo = vw_memo_new();   /* NULL: the general loop only */
+        r->vw_nolane = !r->vw_memo;
+    }
+    rc = vw_line(r, &s, &n, &lineno, err);
     return rc ? rc : vw_parse_hashed(r, s, s + n, lineno, row, v, mask, err);
 }

@@ -879,6 +879,166 @@ static void test_fused_fallback(void **st)
     tide_featurizer_free(quad);
 }
 
+/* ---- the fused path's fast lane (io/vw.c vw_fast) ----------------------- */
+
+static uint64_t lane_rng(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Appends a random token likely to sit at an edge of the lane: plain
+ * decimals of every length, signs, exponents, missing digits. */
+static size_t lane_value(char *o, uint64_t *s)
+{
+    static const char *odd[] = {"-", "+1", ".5", "5.", "1e5", "00.5", "-0.0", "0", "-0",
+                                "12345678", "1234567.12345678", "1234567.123456789",
+                                "12345678.5", "1.5.5", "1-2", "0x10", "inf", "nan", "1:2",
+                                "99999999", "9999999.99999999", "0.00000001", "-.5", "1e-3"};
+    uint64_t r = lane_rng(s);
+    if (r % 512 == 0)
+        return (size_t)sprintf(o, "%s", odd[(r >> 8) % (sizeof odd / sizeof *odd)]);
+    {
+        int ni = 1 + (int)((r >> 8) % 8), nf = (int)((r >> 12) % 10);
+        size_t n = 0;
+        if ((r >> 16) & 1)
+            o[n++] = '-';
+        for (int i = 0; i < ni; i++)
+            o[n++] = (char)('0' + lane_rng(s) % 10);
+        if (nf) {
+            o[n++] = '.';
+            for (int i = 0; i < nf; i++)
+                o[n++] = (char)('0' + lane_rng(s) % 10);
+        }
+        o[n] = '\0';
+        return n;
+    }
+}
+
+static size_t lane_name(char *o, uint64_t *s)
+{
+    static const char alpha[] = "abcxyz019_=-.\x80\xc3\xa9";
+    uint64_t r = lane_rng(s);
+    size_t n = 1 + (size_t)(r % 12);
+    if (r % 64 == 1)
+        n = 8 + (size_t)((r >> 8) % 3);   /* around the memo's 8 bytes */
+    for (size_t i = 0; i < n; i++)
+        o[i] = alpha[lane_rng(s) % (sizeof alpha - 1)];
+    o[n] = '\0';
+    return n;
+}
+
+/* Random VW lines, mostly regular (the lane's case) with rare oddities:
+ * every line through the fused path must equal the generic path. */
+static void test_vw_fast_lane_matches(void **st)
+{
+    (void)st;
+    tide_featurizer *fz = new_fz(18, NULL, 0), *small = new_fz(4, NULL, 0);
+    tide_reader_opts o;
+    size_t cap = 4 << 20, len = 0, errors, n, lines = 0;
+    char *buf = malloc(cap);
+    uint64_t s = 0x9E3779B97F4A7C15ULL;
+    assert_non_null(buf);
+    tide_reader_opts_init(&o);
+    o.format = TIDE_FMT_VW;
+    while (len < cap - 4096) {
+        uint64_t r = lane_rng(&s);
+        int nns = 1 + (int)(r % 3);
+        len += (size_t)sprintf(buf + len, "%d", (int)(r >> 8) & 1);
+        if ((r >> 10) % 97 == 0)
+            len += (size_t)sprintf(buf + len, " 2.5");
+        for (int k = 0; k < nns; k++) {
+            uint64_t q = lane_rng(&s);
+            int nf = (int)(q % 30);
+            buf[len++] = (q >> 8) % 53 == 0 ? '\t' : ' ';
+            buf[len++] = '|';
+            if ((q >> 16) % 4)   /* a named namespace, sometimes with a scale */
+                len += lane_name(buf + len, &s);
+            if ((q >> 20) % 89 == 0)
+                len += (size_t)sprintf(buf + len, ":2");
+            for (int i = 0; i < nf; i++) {
+                uint64_t t = lane_rng(&s);
+                buf[len++] = t % 211 == 0 ? '\t' : ' ';
+                if (t % 307 == 1)
+                    buf[len++] = ' ';
+                len += lane_name(buf + len, &s);
+                if ((t >> 12) % 4) {
+                    buf[len++] = ':';
+                    len += lane_value(buf + len, &s);
+                }
+            }
+        }
+        if (lane_rng(&s) % 13 == 0)
+            buf[len++] = ' ';
+        buf[len++] = '\n';
+        lines++;
+    }
+    n = compare_paths(fz, buf, len, &o, 1, &errors);
+    assert_true(n + errors == lines);
+    assert_true(n > lines * 3 / 4);   /* mostly regular lines */
+    assert_true(errors > 0);          /* and the bad ones seen as bad */
+    n = compare_paths(small, buf, len, &o, 1, &errors);
+    assert_true(n + errors == lines);
+    /* the same 50 names in 300 namespaces: memo slots shared by one name
+     * under different namespace seeds */
+    len = lines = 0;
+    for (int k = 0; k < 3000; k++) {
+        len += (size_t)sprintf(buf + len, "1 |ns%d", (int)(lane_rng(&s) % 300));
+        for (int i = 0; i < 50; i++)
+            len += (size_t)sprintf(buf + len, " f%d:%d", i, i);
+        buf[len++] = '\n';
+        lines++;
+    }
+    n = compare_paths(fz, buf, len, &o, 1, &errors);
+    assert_int_equal(n, lines);
+    free(buf);
+    tide_featurizer_free(fz);
+    tide_featurizer_free(small);
+}
+
+/* Decimals at and next to the points where rounding a double to a float
+ * changes direction (the midpoints between two floats in [2^16, 2^23),
+ * whose decimal expansions have at most 15 digits): the lane's product with
+ * a reciprocal must give the float of the correctly rounded quotient. */
+static void test_vw_fast_lane_midpoints(void **st)
+{
+    (void)st;
+    tide_featurizer *fz = new_fz(18, NULL, 0);
+    tide_reader_opts o;
+    size_t cap = 2 << 20, len = 0, errors, n, lines = 0;
+    char *buf = malloc(cap);
+    uint64_t s = 12345;
+    assert_non_null(buf);
+    tide_reader_opts_init(&o);
+    o.format = TIDE_FMT_VW;
+    while (len < cap - 512) {
+        int e = 16 + (int)(lane_rng(&s) % 7), f = 24 - e;   /* fraction digits */
+        uint64_t M = (1u << 23) + lane_rng(&s) % (1u << 23), p5 = 1, p10 = 1, N;
+        for (int i = 0; i < f; i++) {
+            p5 *= 5;
+            p10 *= 10;
+        }
+        /* (2M + 1) 2^(e - 24) = (2M + 1) 5^f / 10^f, exactly */
+        N = (2 * M + 1) * p5;
+        len += (size_t)sprintf(buf + len, "1 |m");
+        for (int d = -2; d <= 2; d++) {
+            uint64_t x = N + (uint64_t)(int64_t)d;
+            len += (size_t)sprintf(buf + len, " v%d:%s%llu.%0*llu", d + 2, d & 1 ? "-" : "",
+                                   (unsigned long long)(x / p10), f,
+                                   (unsigned long long)(x % p10));
+        }
+        buf[len++] = '\n';
+        lines++;
+    }
+    n = compare_paths(fz, buf, len, &o, 1, &errors);
+    assert_int_equal(n, lines);
+    assert_int_equal(errors, 0);
+    free(buf);
+    tide_featurizer_free(fz);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -898,6 +1058,8 @@ int main(void)
         cmocka_unit_test(test_fused_same_as_generic),
         cmocka_unit_test(test_fused_by_hand),
         cmocka_unit_test(test_fused_fallback),
+        cmocka_unit_test(test_vw_fast_lane_matches),
+        cmocka_unit_test(test_vw_fast_lane_midpoints),
         cmocka_unit_test(test_fvec_basics),
         cmocka_unit_test(test_scaler_welford),
         cmocka_unit_test(test_scaler_unseen_and_many),
