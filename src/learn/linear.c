@@ -569,7 +569,7 @@ auto_scores1(const linear *m, const tide_fvec *x, size_t stride, float *restrict
     const char *const base = m->rec;
     const tide_feat *const f = x->f;
     const size_t n = x->n;
-    const float c = m->zclip;
+    const float c = m->zclip, nc = -c;
     const int ic = m->intercept;
     double z0 = ic ? m->ab[0] : 0.0, z1 = ic ? m->ab[1] : 0.0, z2 = ic ? m->ab[2] : 0.0,
            z3 = ic ? m->ab[3] : 0.0, z4 = ic ? m->ab[4] : 0.0, qq = ic ? 1.0 : 0.0;
@@ -577,13 +577,15 @@ auto_scores1(const linear *m, const tide_fvec *x, size_t stride, float *restrict
     for (size_t i = 0; i < n; i++) {
         const arec *r = (const arec *)(base + (size_t)f[i].idx * stride);
         const float val = f[i].val;
-        float v = 0.0f;
-        /* an unseen bucket's record is all zeros: a 1 passes as 1 (zclip >= 1) */
-        if (__builtin_expect(r->kind != 0, 1) || val == 1.0f) {
-            /* auto_scale: both bounds tested, as there (c > 0, NaN passes) */
+        float v;
+        if (__builtin_expect(r->kind != 0, 1)) {
+            /* auto_scale (c > 0: the bounds exclude each other; NaN passes) */
             v = (val - r->hot[0]) * (r->hot[1] + 1.0f);
-            v = v < -c ? -c : v;
-            v = v > c ? c : v;
+            v = nc > v ? nc : v;
+            v = c < v ? c : v;
+        } else {
+            /* an unseen bucket's record is all zeros: a 1 passes as 1 (c >= 1) */
+            v = val == 1.0f ? 1.0f : 0.0f;
         }
         xs[i] = v;
         qq += (double)v * v;
@@ -618,9 +620,7 @@ auto_update1(linear *m, const tide_fvec *x, size_t stride, const float *restrict
         arec *r = (arec *)(base + (size_t)f[i].idx * stride);
         const float v = xs[i];
         const double val = f[i].val;
-        /* kind: 2 once a value other than 1 is seen, else at least 1 */
-        const uint32_t k_new = val != 1.0 ? 2 : 1, k_old = r->kind;
-        const uint32_t kind = k_old > k_new ? k_old : k_new;
+        uint32_t kind = r->kind;
         r->hot[2] += s0 * v;
         r->hot[3] += s1 * v;
         r->hot[4] += s2 * v;
@@ -628,7 +628,11 @@ auto_update1(linear *m, const tide_fvec *x, size_t stride, const float *restrict
         r->hot[6] += s4 * v;
         r->sum += wt * val;
         r->sumsq += wt * val * val;
-        r->kind = kind;
+        if (__builtin_expect(kind != 2, 0)) {
+            /* 2 (numeric) once a value other than 1 is seen, else 1 */
+            kind = val != 1.0 ? 2 : 1;
+            r->kind = kind;
+        }
         if (kind == 2) {
             const double mean = r->sum * inv_t, var = r->sumsq * inv_t - mean * mean;
             r->hot[0] = (float)mean;
@@ -676,23 +680,41 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
         auto_scores(m, x, m->xs, K, z, &q);
     }
     if (m->loss == LOSS_LOGISTIC) {
+        /* auto_sigmoid and the log loss of the copies, with the libm calls in
+         * loops of their own (each call spills every live double) and the
+         * arithmetic around them in loops over the copies: the same
+         * operations on the same values */
+        float a[AUTO_M];
+        for (int j = 0; j < AUTO_M; j++)
+            a[j] = -fabsf((float)z[j]);
+        for (int j = 0; j < AUTO_M; j++)
+            e[j] = expf(a[j]);
         for (int j = 0; j < AUTO_M; j++) {
-            double zr = z[j];
-            z[j] = auto_sigmoid(zr, &e[j]);
+            const double zr = z[j], ed = e[j];
+            z[j] = (zr >= 0 ? 1.0 : ed) / (1.0 + ed);
             margin[j] = y > 0.5 ? -zr : zr;
+            a[j] = 1.0f + e[j];
+        }
+        if (out)
+            auto_mix(m, K, z, out);
+        for (int j = 0; j < AUTO_M; j++)
+            a[j] = logf(a[j]);
+        for (int j = 0; j < AUTO_M; j++) {
+            double loss = (double)a[j] + (margin[j] > 0 ? margin[j] : 0.0);
+            if (!isfinite(loss))
+                loss = 1e6;
+            m->aloss[j] = m->aloss[j] * m->discount + wt * loss;
+            z[j] = (z[j] - y) * wt;
         }
     } else {
         auto_link(m, K, z);
+        if (out)
+            auto_mix(m, K, z, out);
     }
-    if (out)
-        auto_mix(m, K, z, out);
     /* score each copy progressively, then turn z into gradients */
-    for (int j = 0; j < AUTO_M; j++) {
+    for (int j = 0; j < AUTO_M && m->loss != LOSS_LOGISTIC; j++) {
         double loss;
-        if (m->loss == LOSS_LOGISTIC) {
-            loss = (double)logf(1.0f + e[j]) + (margin[j] > 0 ? margin[j] : 0.0);
-            z[j] = (z[j] - y) * wt;
-        } else if (m->loss == LOSS_SQUARED) {
+        if (m->loss == LOSS_SQUARED) {
             double d = z[j] - y;
             loss = d * d;
             z[j] = d * wt;
@@ -712,7 +734,12 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
      * own: a per-row 1/|x|^2 would reweight the examples and bias the fit */
     m->qsum += wt * q;
     qbar = m->qsum / m->t;
-    for (int k = 0; k < K; k++)
+    if (K == 1)
+        for (int j = 0; j < AUTO_M; j++) {
+            const double g = isfinite(z[j]) ? z[j] : 0.0;
+            z[j] = -AUTO_LR[j] / qbar * g; /* step * gradient */
+        }
+    else for (int k = 0; k < K; k++)
         for (int j = 0; j < AUTO_M; j++) {
             double g = z[k * AUTO_M + j];
             if (!isfinite(g))
