@@ -44,6 +44,7 @@
  * shared by the classes. Softmax grows its class block as labels appear.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,17 +56,31 @@ enum { OPT_SGD = 0, OPT_ADAGRAD, OPT_FTRL, OPT_NORM, OPT_AUTO };
 #define AUTO_M 5
 static const double AUTO_LR[AUTO_M] = {0.01, 0.03, 0.1, 0.3, 1.0};
 
-/* Per-bucket input statistics of the auto optimizer. */
-typedef struct colstat {
-    double sum, sumsq;   /* weighted sums of the values (absent = 0) */
-} colstat;
-
-/* Hot record of a bucket, HOT(k) floats: mean, 1/sd - 1 (as of the bucket's
- * last update, so predictions need no sqrt or division; stored minus one so
- * that zeroed memory, an unseen or indicator bucket, passes values through
+/* Hot floats of a bucket, HOT(k): mean, 1/sd - 1 (as of the bucket's last
+ * update, so predictions need no sqrt or division; stored minus one so that
+ * zeroed memory, an unseen or indicator bucket, passes values through
  * unchanged and a fresh model touches no page it does not use), then the
- * weights [class][copy]. One record = one or two cache lines per feature. */
+ * weights [class][copy]. */
 #define HOT(k) (2 + (size_t)(k) * AUTO_M)
+
+/* Everything the auto optimizer keeps per bucket, in one record: a feature's
+ * step reads and writes one cache line (one output: 48 bytes used of a
+ * 64-byte, line-aligned record) instead of three arrays. */
+typedef struct arec {
+    double sum, sumsq;   /* weighted sums of the values (absent = 0) */
+    uint32_t kind;       /* 0 unseen, 1 indicator (only 1s so far), 2 numeric */
+    float hot[];         /* HOT(k) */
+} arec;
+#define AREC1 64 /* record bytes with one output */
+_Static_assert(offsetof(arec, hot) + HOT(1) * sizeof(float) <= AREC1, "one-output record");
+
+/* Bytes of a bucket's record with k outputs (a multiple of 16). */
+static inline size_t arec_bytes(int k)
+{
+    size_t b = offsetof(arec, hot) + HOT(k) * sizeof(float);
+    return k == 1 ? AREC1 : (b + 15) / 16 * 16;
+}
+#define AREC(m, i) ((arec *)((m)->rec + (size_t)(i) * (m)->rstride))
 enum { LOSS_LOGISTIC = 0, LOSS_SOFTMAX, LOSS_SQUARED };
 
 #define STRIDE 2
@@ -87,9 +102,9 @@ typedef struct linear {
     tide_fvec scaled;     /* scratch for learn */
     double *g;            /* scratch: per-class gradient, k_alloc */
     /* auto optimizer */
-    colstat *cs;          /* nb */
-    uint8_t *kind;        /* nb: 0 unseen, 1 indicator (only 1s so far), 2 numeric */
-    float *aw;            /* nb * HOT(k_alloc): per-bucket hot records */
+    char *rec;            /* nb records of rstride bytes, 64-byte aligned */
+    void *rec_mem;        /* rec's allocation */
+    size_t rstride;       /* arec_bytes(k_alloc) */
     double *ab;           /* k_alloc * AUTO_M intercepts */
     double aloss[AUTO_M]; /* discounted progressive loss of each copy */
     double api[AUTO_M];   /* mixture weights derived from aloss */
@@ -139,23 +154,27 @@ static int lin_alloc_blocks(linear *m, int k)
         return TIDE_ERR_NOMEM;
     m->g = g;
     if (m->opt == OPT_AUTO) {
-        /* re-lay [bucket][class][copy] for k classes */
-        size_t per_old = HOT(m->k_alloc), per_new = HOT(k);
-        float *aw = calloc(m->nb * per_new, sizeof *aw);
+        /* re-lay the records, [class][copy] weights, for k classes */
+        size_t stride = arec_bytes(k);
+        void *mem = calloc(m->nb * stride + 64, 1); /* calloc: untouched pages stay unmapped */
+        char *rec = mem ? (char *)(((uintptr_t)mem + 63) & ~(uintptr_t)63) : NULL;
         double *ab = calloc((size_t)k * AUTO_M, sizeof *ab);
-        if (!aw || !ab) {
-            free(aw);
+        if (!mem || !ab) {
+            free(mem);
             free(ab);
             return TIDE_ERR_NOMEM;
         }
-        if (m->aw)
+        if (m->rec)
             for (size_t i = 0; i < m->nb; i++)
-                memcpy(aw + i * per_new, m->aw + i * per_old, per_old * sizeof *aw);
+                memcpy(rec + i * stride, AREC(m, i),
+                       offsetof(arec, hot) + HOT(m->k_alloc) * sizeof(float));
         if (m->ab)
             memcpy(ab, m->ab, (size_t)m->k_alloc * AUTO_M * sizeof *ab);
-        free(m->aw);
+        free(m->rec_mem);
         free(m->ab);
-        m->aw = aw;
+        m->rec_mem = mem;
+        m->rec = rec;
+        m->rstride = stride;
         m->ab = ab;
     }
     m->k_alloc = k;
@@ -171,9 +190,7 @@ static void lin_destroy(tide_learner *l)
     free(m->smax);
     free(m->bias);
     free(m->g);
-    free(m->cs);
-    free(m->kind);
-    free(m->aw);
+    free(m->rec_mem);
     free(m->ab);
     free(m->xs);
     tide_scaler_free(m->scaler);
@@ -218,12 +235,6 @@ static int lin_create_loss(const tide_params *p, int bits, int loss, tide_learne
         m->api[j] = 1.0 / AUTO_M;
     if (m->opt == OPT_AUTO) {
         m->scale = 0; /* auto standardises by itself */
-        m->cs = calloc(m->nb, sizeof *m->cs);
-        m->kind = calloc(m->nb, 1);
-        if (!m->cs || !m->kind) {
-            lin_destroy(&m->base);
-            return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory (2^%d buckets)", bits);
-        }
     }
     m->smax = calloc(m->opt == OPT_AUTO ? 1 : m->nb, sizeof *m->smax);
     if (!m->smax || lin_alloc_blocks(m, loss == LOSS_SOFTMAX ? 2 : 1) ||
@@ -342,7 +353,7 @@ static void predict_scaled(const linear *m, const tide_fvec *x, int scaled, doub
  * so far (t rows, absent = 0). */
 static inline float auto_scale(const linear *m, uint32_t idx, float x)
 {
-    const float *h = m->aw + (size_t)idx * HOT(m->k_alloc);
+    const float *h = AREC(m, idx)->hot;
     const float v = (x - h[0]) * (h[1] + 1.0f), c = m->zclip;
     return v > c ? c : v < -c ? -c : v;
 }
@@ -367,7 +378,6 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
 {
     double qq = m->intercept ? 1.0 : 0.0;
     int kk = K < m->k_alloc ? K : m->k_alloc;
-    size_t per = HOT(m->k_alloc);
     for (int k = 0; k < K; k++)
         for (int j = 0; j < AUTO_M; j++)
             z[k * AUTO_M + j] = (m->intercept && k < kk) ? m->ab[k * AUTO_M + j] : 0.0;
@@ -377,7 +387,7 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
         double z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3], z4 = z[4];
         _Static_assert(AUTO_M == 5, "unrolled for 5 copies");
         for (size_t i = 0; i < x->n; i++) {
-            const float *h = m->aw + (size_t)x->f[i].idx * per;
+            const float *h = AREC(m, x->f[i].idx)->hot;
             const float v = xs ? xs[i] : auto_scale(m, x->f[i].idx, x->f[i].val);
             qq += (double)v * v;
             z0 += (double)h[2] * v;
@@ -396,7 +406,7 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
     }
     for (size_t i = 0; i < x->n; i++) {
         const float v = xs ? xs[i] : auto_scale(m, x->f[i].idx, x->f[i].val);
-        const float *w = m->aw + (size_t)x->f[i].idx * per + 2;
+        const float *w = AREC(m, x->f[i].idx)->hot + 2;
         qq += (double)v * v;
         if (v == 0.0f)
             continue;
@@ -483,23 +493,21 @@ static int auto_scratch(linear *m, size_t n)
 /* Adds one entry (bucket idx, value v, weight wt) to its bucket's sums and
  * refreshes the bucket's cached mean and 1/sd (inv_t = 1 / rows so far). A
  * bucket listed twice in a row ends with the record of its final sums. */
-static inline void auto_stat_one(linear *m, uint32_t idx, double v, double wt, double inv_t,
-                                 float *h)
+static inline void auto_stat_one(arec *c, double v, double wt, double inv_t)
 {
-    colstat *c = &m->cs[idx];
     double mean, var;
     c->sum += wt * v;
     c->sumsq += wt * v * v;
     if (v != 1.0)
-        m->kind[idx] = 2;
-    else if (!m->kind[idx])
-        m->kind[idx] = 1;
-    if (m->kind[idx] != 2)
+        c->kind = 2;
+    else if (!c->kind)
+        c->kind = 1;
+    if (c->kind != 2)
         return;
     mean = c->sum * inv_t;
     var = c->sumsq * inv_t - mean * mean;
-    h[0] = (float)mean;
-    h[1] = (var > 1e-24 ? 1.0f / sqrtf((float)var) : 0.0f) - 1.0f;
+    c->hot[0] = (float)mean;
+    c->hot[1] = (var > 1e-24 ? 1.0f / sqrtf((float)var) : 0.0f) - 1.0f;
 }
 
 /* Input statistics of the rows learned so far, updated with this row AFTER
@@ -509,9 +517,8 @@ static inline void auto_stat_one(linear *m, uint32_t idx, double v, double wt, d
 static void auto_update_stats(linear *m, const tide_fvec *x, double wt)
 {
     double inv_t = 1.0 / m->t;
-    size_t per = HOT(m->k_alloc);
     for (size_t i = 0; i < x->n; i++)
-        auto_stat_one(m, x->f[i].idx, x->f[i].val, wt, inv_t, m->aw + (size_t)x->f[i].idx * per);
+        auto_stat_one(AREC(m, x->f[i].idx), x->f[i].val, wt, inv_t);
 }
 
 /* Mixture of the copies' linked scores z into out (auto_predict's answer). */
@@ -550,6 +557,90 @@ static void auto_predict(const linear *m, const tide_fvec *x, double *out)
         free(z);
 }
 
+/* The one-output scores of auto_step: scaling and the AUTO_M scores in one
+ * pass, the same arithmetic as auto_scores (so the same bits as
+ * auto_predict), plus the rule that a numeric bucket seen for the first time
+ * enters as 0. Records are stride bytes apart (AREC1 when the model has one
+ * output: a constant, so the address is a shift). */
+static inline __attribute__((always_inline)) void
+auto_scores1(const linear *m, const tide_fvec *x, size_t stride, float *restrict xs, double *z,
+             double *q)
+{
+    const char *const base = m->rec;
+    const tide_feat *const f = x->f;
+    const size_t n = x->n;
+    const float c = m->zclip, nc = -c;
+    const int ic = m->intercept;
+    double z0 = ic ? m->ab[0] : 0.0, z1 = ic ? m->ab[1] : 0.0, z2 = ic ? m->ab[2] : 0.0,
+           z3 = ic ? m->ab[3] : 0.0, z4 = ic ? m->ab[4] : 0.0, qq = ic ? 1.0 : 0.0;
+    _Static_assert(AUTO_M == 5, "unrolled for 5 copies");
+    for (size_t i = 0; i < n; i++) {
+        const arec *r = (const arec *)(base + (size_t)f[i].idx * stride);
+        const float val = f[i].val;
+        float v;
+        if (__builtin_expect(r->kind != 0, 1)) {
+            /* auto_scale (c > 0: the bounds exclude each other; NaN passes) */
+            v = (val - r->hot[0]) * (r->hot[1] + 1.0f);
+            v = nc > v ? nc : v;
+            v = c < v ? c : v;
+        } else {
+            /* an unseen bucket's record is all zeros: a 1 passes as 1 (c >= 1) */
+            v = val == 1.0f ? 1.0f : 0.0f;
+        }
+        xs[i] = v;
+        qq += (double)v * v;
+        z0 += (double)r->hot[2] * v;
+        z1 += (double)r->hot[3] * v;
+        z2 += (double)r->hot[4] * v;
+        z3 += (double)r->hot[5] * v;
+        z4 += (double)r->hot[6] * v;
+    }
+    z[0] = z0;
+    z[1] = z1;
+    z[2] = z2;
+    z[3] = z3;
+    z[4] = z4;
+    *q = qq;
+}
+
+/* The one-output learning step (no l2): the weights of output 0 move by the
+ * float steps s[j] * v, then the row's statistics (auto_stat_one's
+ * arithmetic), in one pass over the records. */
+static inline __attribute__((always_inline)) void
+auto_update1(linear *m, const tide_fvec *x, size_t stride, const float *restrict xs,
+             const double *z, double wt)
+{
+    char *const base = m->rec;
+    const tide_feat *const f = x->f;
+    const size_t n = x->n;
+    const float s0 = (float)z[0], s1 = (float)z[1], s2 = (float)z[2], s3 = (float)z[3],
+                s4 = (float)z[4];
+    const double inv_t = 1.0 / m->t;
+    for (size_t i = 0; i < n; i++) {
+        arec *r = (arec *)(base + (size_t)f[i].idx * stride);
+        const float v = xs[i];
+        const double val = f[i].val;
+        uint32_t kind = r->kind;
+        r->hot[2] += s0 * v;
+        r->hot[3] += s1 * v;
+        r->hot[4] += s2 * v;
+        r->hot[5] += s3 * v;
+        r->hot[6] += s4 * v;
+        r->sum += wt * val;
+        r->sumsq += wt * val * val;
+        if (__builtin_expect(kind != 2, 0)) {
+            /* 2 (numeric) once a value other than 1 is seen, else 1 */
+            kind = val != 1.0 ? 2 : 1;
+            r->kind = kind;
+        }
+        if (kind == 2) {
+            const double mean = r->sum * inv_t, var = r->sumsq * inv_t - mean * mean;
+            r->hot[0] = (float)mean;
+            r->hot[1] = (var > 1e-24 ? 1.0f / sqrtf((float)var) : 0.0f) - 1.0f;
+        }
+    }
+}
+
 /* One learning step on (x, y, wt). With out != NULL, first writes there what
  * auto_predict would answer for x before the step (same arithmetic, so the
  * same bits): the scores of the prediction are the ones the step needs. */
@@ -562,7 +653,6 @@ __attribute__((target_clones("avx2", "default")))
 static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double *out)
 {
     int K = m->loss == LOSS_SOFTMAX ? m->base.n_classes : 1, yc = (int)y;
-    size_t per;
     double z_local[AUTO_STACK], *z, q, qbar, margin[AUTO_M];
     float e[AUTO_M];
     if (K > m->k_alloc && lin_alloc_blocks(m, K))
@@ -572,64 +662,59 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
     z = (size_t)K * AUTO_M <= AUTO_STACK ? z_local : malloc((size_t)K * AUTO_M * sizeof *z);
     if (!z)
         return TIDE_ERR_NOMEM;
-    per = HOT(m->k_alloc);
     m->t += wt;
     /* a numeric bucket seen for the first time has no spread yet: it enters
      * as 0 (its weight is 0, so the prediction is unchanged) */
     if (K == 1 && m->k_alloc == 1) {
-        /* one output: scaling and the AUTO_M scores in one pass (the same
-         * arithmetic as auto_scores, so the same bits as auto_predict).
-         * Deliberately a second copy of auto_scores' one-output loop: going
-         * through auto_scores (even inlined) measured 4-5 % slower on the
-         * in-memory Elec2 loop, A/B, same load. */
-        double z0 = m->intercept ? m->ab[0] : 0.0, z1 = m->intercept ? m->ab[1] : 0.0,
-               z2 = m->intercept ? m->ab[2] : 0.0, z3 = m->intercept ? m->ab[3] : 0.0,
-               z4 = m->intercept ? m->ab[4] : 0.0, qq = m->intercept ? 1.0 : 0.0;
-        for (size_t i = 0; i < x->n; i++) {
-            uint32_t idx = x->f[i].idx;
-            const float *h = m->aw + (size_t)idx * per;
-            const float v = !m->kind[idx] && x->f[i].val != 1.0f ? 0.0f
-                                                                 : auto_scale(m, idx, x->f[i].val);
-            m->xs[i] = v;
-            qq += (double)v * v;
-            z0 += (double)h[2] * v;
-            z1 += (double)h[3] * v;
-            z2 += (double)h[4] * v;
-            z3 += (double)h[5] * v;
-            z4 += (double)h[6] * v;
-        }
-        z[0] = z0;
-        z[1] = z1;
-        z[2] = z2;
-        z[3] = z3;
-        z[4] = z4;
-        q = qq;
+        /* one output: a copy of auto_scores' one-output loop, inlined (going
+         * through auto_scores measured 4-5 % slower on the in-memory Elec2
+         * loop, A/B, same load) */
+        auto_scores1(m, x, AREC1, m->xs, z, &q);
     } else {
         for (size_t i = 0; i < x->n; i++) {
             uint32_t idx = x->f[i].idx;
-            m->xs[i] = !m->kind[idx] && x->f[i].val != 1.0f ? 0.0f
-                                                            : auto_scale(m, idx, x->f[i].val);
+            m->xs[i] = !AREC(m, idx)->kind && x->f[i].val != 1.0f
+                           ? 0.0f
+                           : auto_scale(m, idx, x->f[i].val);
         }
         auto_scores(m, x, m->xs, K, z, &q);
     }
     if (m->loss == LOSS_LOGISTIC) {
+        /* auto_sigmoid and the log loss of the copies, with the libm calls in
+         * loops of their own (each call spills every live double) and the
+         * arithmetic around them in loops over the copies: the same
+         * operations on the same values */
+        float a[AUTO_M];
+        for (int j = 0; j < AUTO_M; j++)
+            a[j] = -fabsf((float)z[j]);
+        for (int j = 0; j < AUTO_M; j++)
+            e[j] = expf(a[j]);
         for (int j = 0; j < AUTO_M; j++) {
-            double zr = z[j];
-            z[j] = auto_sigmoid(zr, &e[j]);
+            const double zr = z[j], ed = e[j];
+            z[j] = (zr >= 0 ? 1.0 : ed) / (1.0 + ed);
             margin[j] = y > 0.5 ? -zr : zr;
+            a[j] = 1.0f + e[j];
+        }
+        if (out)
+            auto_mix(m, K, z, out);
+        for (int j = 0; j < AUTO_M; j++)
+            a[j] = logf(a[j]);
+        for (int j = 0; j < AUTO_M; j++) {
+            double loss = (double)a[j] + (margin[j] > 0 ? margin[j] : 0.0);
+            if (!isfinite(loss))
+                loss = 1e6;
+            m->aloss[j] = m->aloss[j] * m->discount + wt * loss;
+            z[j] = (z[j] - y) * wt;
         }
     } else {
         auto_link(m, K, z);
+        if (out)
+            auto_mix(m, K, z, out);
     }
-    if (out)
-        auto_mix(m, K, z, out);
     /* score each copy progressively, then turn z into gradients */
-    for (int j = 0; j < AUTO_M; j++) {
+    for (int j = 0; j < AUTO_M && m->loss != LOSS_LOGISTIC; j++) {
         double loss;
-        if (m->loss == LOSS_LOGISTIC) {
-            loss = (double)logf(1.0f + e[j]) + (margin[j] > 0 ? margin[j] : 0.0);
-            z[j] = (z[j] - y) * wt;
-        } else if (m->loss == LOSS_SQUARED) {
+        if (m->loss == LOSS_SQUARED) {
             double d = z[j] - y;
             loss = d * d;
             z[j] = d * wt;
@@ -649,7 +734,12 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
      * own: a per-row 1/|x|^2 would reweight the examples and bias the fit */
     m->qsum += wt * q;
     qbar = m->qsum / m->t;
-    for (int k = 0; k < K; k++)
+    if (K == 1)
+        for (int j = 0; j < AUTO_M; j++) {
+            const double g = isfinite(z[j]) ? z[j] : 0.0;
+            z[j] = -AUTO_LR[j] / qbar * g; /* step * gradient */
+        }
+    else for (int k = 0; k < K; k++)
         for (int j = 0; j < AUTO_M; j++) {
             double g = z[k * AUTO_M + j];
             if (!isfinite(g))
@@ -657,28 +747,19 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
             z[k * AUTO_M + j] = -AUTO_LR[j] / qbar * z[k * AUTO_M + j]; /* step * gradient */
         }
     if (K == 1 && !(m->l2 > 0)) {
-        /* weights, then the row's statistics, in one pass */
-        const float s0 = (float)z[0], s1 = (float)z[1], s2 = (float)z[2], s3 = (float)z[3],
-                    s4 = (float)z[4];
-        const double inv_t = 1.0 / m->t;
-        for (size_t i = 0; i < x->n; i++) {
-            const float v = m->xs[i];
-            uint32_t idx = x->f[i].idx;
-            float *h = m->aw + (size_t)idx * per, *w = h + 2;
-            w[0] += s0 * v;
-            w[1] += s1 * v;
-            w[2] += s2 * v;
-            w[3] += s3 * v;
-            w[4] += s4 * v;
-            auto_stat_one(m, idx, x->f[i].val, wt, inv_t, h);
-        }
+        /* weights, then the row's statistics, in one pass (a softmax that
+         * has seen one class has one output too, in wider records) */
+        if (m->k_alloc == 1)
+            auto_update1(m, x, AREC1, m->xs, z, wt);
+        else
+            auto_update1(m, x, m->rstride, m->xs, z, wt);
         if (m->intercept)
             for (int j = 0; j < AUTO_M; j++)
                 m->ab[j] += z[j];
         goto done;
     } else for (size_t i = 0; i < x->n; i++) {
         const float v = m->xs[i];
-        float *w = m->aw + (size_t)x->f[i].idx * per + 2;
+        float *w = AREC(m, x->f[i].idx)->hot + 2;
         if (v != 0.0f)
             for (int k = 0; k < K; k++)
                 for (int j = 0; j < AUTO_M; j++) {
@@ -703,7 +784,7 @@ done:
 
 static int auto_bucket_used(const linear *m, size_t i)
 {
-    return m->kind[i] != 0;
+    return AREC(m, i)->kind != 0;
 }
 
 static void lin_predict(const tide_learner *l, const tide_fvec *x, double *out)
@@ -882,11 +963,12 @@ static int lin_clone(const tide_learner *l, tide_learner **out, tide_err *err)
     c->g = dup_array(m->g, (size_t)m->k_alloc * AUTO_M * sizeof *m->g);
     bad = !c->st || !c->smax || !c->bias || !c->g;
     if (m->opt == OPT_AUTO) {
-        c->cs = dup_array(m->cs, m->nb * sizeof *m->cs);
-        c->kind = dup_array(m->kind, m->nb);
-        c->aw = dup_array(m->aw, m->nb * HOT(m->k_alloc) * sizeof *m->aw);
+        c->rec_mem = malloc(m->nb * m->rstride + 64);
+        c->rec = c->rec_mem ? (char *)(((uintptr_t)c->rec_mem + 63) & ~(uintptr_t)63) : NULL;
+        if (c->rec)
+            memcpy(c->rec, m->rec, m->nb * m->rstride);
         c->ab = dup_array(m->ab, (size_t)m->k_alloc * AUTO_M * sizeof *m->ab);
-        bad = bad || !c->cs || !c->kind || !c->aw || !c->ab;
+        bad = bad || !c->rec || !c->ab;
     }
     if (bad || (m->scaler && tide_scaler_clone(m->scaler, &c->scaler))) {
         lin_destroy(&c->base);
@@ -928,11 +1010,12 @@ static int auto_save(const linear *m, tide_wbuf *b)
     for (size_t i = 0; i < m->nb; i++) {
         if (!auto_bucket_used(m, i))
             continue;
+        const arec *c = AREC(m, i);
         tide_wbuf_u32(b, (uint32_t)i);
-        tide_wbuf_u8(b, m->kind[i]);
-        tide_wbuf_f64(b, m->cs[i].sum);
-        tide_wbuf_f64(b, m->cs[i].sumsq);
-        tide_wbuf_f32s(b, m->aw + i * per, per);
+        tide_wbuf_u8(b, (uint8_t)c->kind);
+        tide_wbuf_f64(b, c->sum);
+        tide_wbuf_f64(b, c->sumsq);
+        tide_wbuf_f32s(b, c->hot, per);
     }
     return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
 }
@@ -964,10 +1047,11 @@ static int auto_load(linear *m, tide_rbuf *r, tide_err *err)
         uint8_t kind = tide_rbuf_u8(r);
         if (i >= m->nb || kind < 1 || kind > 2)
             return tide_err_set(err, TIDE_ERR_FORMAT, "linear state: bad bucket record %u", i);
-        m->kind[i] = kind;
-        m->cs[i].sum = tide_rbuf_f64(r);
-        m->cs[i].sumsq = tide_rbuf_f64(r);
-        tide_rbuf_f32s(r, m->aw + (size_t)i * per, per);
+        arec *c = AREC(m, i);
+        c->kind = kind;
+        c->sum = tide_rbuf_f64(r);
+        c->sumsq = tide_rbuf_f64(r);
+        tide_rbuf_f32s(r, c->hot, per);
     }
     auto_set_clip(m);
     return r->bad ? tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated") : TIDE_OK;
@@ -1044,8 +1128,7 @@ static size_t lin_memory(const tide_learner *l)
                (size_t)m->k_alloc * (2 + AUTO_M) * sizeof(double) +
                m->scaled.cap * sizeof(tide_feat) + m->xs_cap * sizeof(float);
     if (m->opt == OPT_AUTO)
-        s += m->nb * (sizeof(colstat) + 1) + m->nb * HOT(m->k_alloc) * sizeof(float) +
-             (size_t)m->k_alloc * AUTO_M * sizeof(double);
+        s += m->nb * m->rstride + 64 + (size_t)m->k_alloc * AUTO_M * sizeof(double);
     if (m->scaler)
         s += tide_scaler_memory(m->scaler);
     return s;
