@@ -48,8 +48,9 @@
  *    once to a dense histogram of the weights per cell of a 1/2^15 grid
  *    (2^15 + 1 cells, 512 KB; the keys and most of the buffer are freed),
  *    remembering the exact pair sum of the examples so far and their pair
- *    sum on the grid. An add is then a cell index and one addition; get()
- *    sums the histogram's pairs in one pass. Pairs between two examples
+ *    sum on the grid. An add is then a cell index and one addition (made
+ *    8 adds later, after a prefetch: grid_add); get() sums the histogram's
+ *    pairs in one pass. Pairs between two examples
  *    from before the switch stay exact; a pair with a later example
  *    counts as a tie when both scores fall in the same 2^-15-wide cell, so
  *    the error is at most ½ · (weight of such pairs) / (W+ · W-). (The same
@@ -102,6 +103,14 @@ typedef struct cpend {
     int32_t pad;
 } cpend;
 
+/* A grid add waiting to be applied: hist[idx] += w (see grid_add). */
+#define GRID_LAG 8u   /* adds between the prefetch of a cell and its update */
+typedef struct glag {
+    uint32_t idx;    /* 2 * cell + (1 = negative) */
+    uint32_t pad;
+    double w;
+} glag;
+
 typedef struct cumauc {
     /* exact phase */
     ckey *keys;      /* n sorted distinct keys, cap allocated, owned */
@@ -115,6 +124,9 @@ typedef struct cumauc {
                       * of grid cell c, every example so far; owned */
     double conc;     /* exact pair sum of the examples merged before the switch */
     double snap;     /* the same examples' pair sum on the grid */
+    glag lag[GRID_LAG];  /* the last nlag adds, not yet in hist (a ring) */
+    uint32_t nlag, lagpos;   /* lagpos: adds so far (mod 2^32); the oldest
+                              * waiting add is at (lagpos - nlag) % GRID_LAG */
     int quant;       /* 1 once the budget is spent: examples go to hist */
 } cumauc;
 
@@ -201,6 +213,7 @@ static void cum_clear(cumauc *c)
     c->n = 0;
     c->npend = 0;
     c->conc = c->snap = 0;
+    c->nlag = c->lagpos = 0;
     c->quant = 0;
     free(c->hist);
     c->hist = NULL;
@@ -358,12 +371,65 @@ static double pairs_sorted(const ckey *k, uint32_t n, const cpend *p, uint32_t n
     return conc;
 }
 
-/* The same over the grid histogram (cells in score order). */
-static double pairs_hist(const double *h, double *wp, double *wn)
+/* Grid adds are applied GRID_LAG adds late: an add prefetches its cell and
+ * applies the add made GRID_LAG adds before it, whose cell has arrived in
+ * the cache by then. (Applied at once, the update waited on a cache miss
+ * in most rows of a replay: the 512 KB histogram does not stay cached next
+ * to the learner's weights.) Each cell still receives its adds in arrival
+ * order, so the sums are the same bits. */
+static inline void grid_add(cumauc *c, uint32_t idx, double w)
 {
+    glag *g = &c->lag[c->lagpos % GRID_LAG];
+    __builtin_prefetch(&c->hist[idx], 1);
+    if (c->nlag == GRID_LAG)
+        c->hist[g->idx] += g->w;
+    else
+        c->nlag++;
+    g->idx = idx;
+    g->w = w;
+    c->lagpos++;
+}
+
+/* The waiting adds, oldest first, stably sorted by index (insertion sort of
+ * at most GRID_LAG): so a reader can apply them in arrival order per cell. */
+static uint32_t lag_sorted(const cumauc *c, glag *out)
+{
+    uint32_t n = c->nlag;
+    for (uint32_t k = 0; k < n; k++) {
+        glag g = c->lag[(c->lagpos - n + k) % GRID_LAG];
+        uint32_t j = k;
+        for (; j > 0 && out[j - 1].idx > g.idx; j--)
+            out[j] = out[j - 1];
+        out[j] = g;
+    }
+    return n;
+}
+
+/* Weights of grid cell `cell` with the waiting adds applied; *li walks the
+ * sorted lag lg[0..nl) along increasing cells. */
+static inline void cell_weights(const cumauc *c, uint32_t cell, const glag *lg, uint32_t nl,
+                                uint32_t *li, double *wp, double *wn)
+{
+    double p = c->hist[2 * cell], n = c->hist[2 * cell + 1];
+    for (; *li < nl && lg[*li].idx >> 1 == cell; ++*li) {
+        if (lg[*li].idx & 1)
+            n += lg[*li].w;
+        else
+            p += lg[*li].w;
+    }
+    *wp = p;
+    *wn = n;
+}
+
+/* The same pair sum over the grid histogram (cells in score order). */
+static double pairs_hist(const cumauc *c, double *wp, double *wn)
+{
+    glag lg[GRID_LAG];
+    uint32_t nl = lag_sorted(c, lg), li = 0;
     double conc = 0, nb = 0, pw = 0;
-    for (uint32_t c = 0; c < AUC_CELLS; c++) {
-        double gp = h[2 * c], gn = h[2 * c + 1];
+    for (uint32_t k = 0; k < AUC_CELLS; k++) {
+        double gp, gn;
+        cell_weights(c, k, lg, nl, &li, &gp, &gn);
         conc += gp * (nb + 0.5 * gn);
         nb += gn;
         pw += gp;
@@ -386,7 +452,8 @@ static void cum_to_grid(cumauc *c)
         c->hist[2 * cell] += c->keys[k].wp;
         c->hist[2 * cell + 1] += c->keys[k].wn;
     }
-    c->snap = pairs_hist(c->hist, &wp, &wn);
+    c->nlag = c->lagpos = 0;
+    c->snap = pairs_hist(c, &wp, &wn);
     free(c->keys);
     free(c->tmp);
     c->keys = c->tmp = NULL;
@@ -449,8 +516,7 @@ static int cum_add_exact(cumauc *c, double s, int pos, double w)
         if (rc)
             return rc;
         if (c->quant) {
-            uint32_t cell = grid_cell(s);
-            c->hist[2 * cell + !pos] += w;
+            grid_add(c, 2 * grid_cell(s) + !pos, w);
             return TIDE_OK;
         }
     }
@@ -466,7 +532,7 @@ static int cum_add_exact(cumauc *c, double s, int pos, double w)
 static inline int cum_add(cumauc *c, double s, int pos, double w)
 {
     if (c->quant) {
-        c->hist[2 * grid_cell(s) + !pos] += w;
+        grid_add(c, 2 * grid_cell(s) + !pos, w);
         return TIDE_OK;
     }
     return cum_add_exact(c, s, pos, w);
@@ -476,7 +542,7 @@ static double cum_auc(const cumauc *c)
 {
     double conc, wp, wn;
     if (c->quant) {
-        conc = c->conc + (pairs_hist(c->hist, &wp, &wn) - c->snap);
+        conc = c->conc + (pairs_hist(c, &wp, &wn) - c->snap);
     } else {
         cpend *p = NULL;
         if (c->npend) {
@@ -895,18 +961,26 @@ static void save_cum(const cumauc *c, tide_wbuf *b)
 {
     tide_wbuf_u8(b, (uint8_t)c->quant);
     if (c->quant) {
-        uint32_t nz = 0;
+        /* the waiting adds applied (in arrival order per cell, as they will
+         * be): the loaded object continues with the same sums */
+        glag lg[GRID_LAG];
+        uint32_t nz = 0, nl = lag_sorted(c, lg), li = 0;
+        double wp, wn;
         tide_wbuf_f64(b, c->conc);
         tide_wbuf_f64(b, c->snap);
-        for (uint32_t k = 0; k < AUC_CELLS; k++)
-            nz += c->hist[2 * k] != 0 || c->hist[2 * k + 1] != 0;
-        tide_wbuf_u32(b, nz);
         for (uint32_t k = 0; k < AUC_CELLS; k++) {
-            if (c->hist[2 * k] == 0 && c->hist[2 * k + 1] == 0)
+            cell_weights(c, k, lg, nl, &li, &wp, &wn);
+            nz += wp != 0 || wn != 0;
+        }
+        tide_wbuf_u32(b, nz);
+        li = 0;
+        for (uint32_t k = 0; k < AUC_CELLS; k++) {
+            cell_weights(c, k, lg, nl, &li, &wp, &wn);
+            if (wp == 0 && wn == 0)
                 continue;
             tide_wbuf_u32(b, k);
-            tide_wbuf_f64(b, c->hist[2 * k]);
-            tide_wbuf_f64(b, c->hist[2 * k + 1]);
+            tide_wbuf_f64(b, wp);
+            tide_wbuf_f64(b, wn);
         }
         return;
     }
@@ -1058,7 +1132,7 @@ static int load_cum_v3(cumauc *c, tide_rbuf *r, tide_err *err)
         c->hist[2 * cell + 1] += c->keys[k].wn;
     }
     c->conc = conc;
-    c->snap = pairs_hist(c->hist, &wp, &wn);
+    c->snap = pairs_hist(c, &wp, &wn);
     free(c->keys);
     free(c->tmp);
     c->keys = c->tmp = NULL;
