@@ -5,15 +5,14 @@
  * a sliding window of the last `window` examples (window 0 = cumulative
  * only). Classification: accuracy, log loss, F1 (class 1 for binary, macro
  * over classes seen for multiclass, as River's MacroF1), ROC AUC (binary
- * only, NaN for multiclass; ties count 1/2; the score is proba[1]), with an
- * incremental count of concordant pairs. Windowed AUC is exact over the
- * window (computed in get() by sorting the window: adds O(1), get
- * O(window)). Cumulative AUC
- * (K sorted distinct scores + a buffer of about K/2 examples merged when
- * full, O(1) amortised per add) is exact until TIDE_METRICS_AUC_EXACT_KEYS
- * distinct scores were seen; then new pairs whose scores lie in the same
- * 2^-15-wide bin count as ties (error <= 1/2 of the weight share of such
- * pairs).
+ * only, NaN for multiclass; ties count 1/2; the score is proba[1]).
+ * Windowed AUC is exact over the window (computed in get() by sorting the
+ * window: adds O(1), get O(window)). Cumulative AUC (K sorted distinct
+ * scores + a buffer of about K/2 examples merged when full, O(1) amortised
+ * per add) is exact until TIDE_METRICS_AUC_EXACT_KEYS distinct scores were
+ * seen; then it switches to a histogram over a 2^-15 grid (O(1) adds, get
+ * O(2^15)): new pairs whose scores lie in the same 2^-15-wide bin count as
+ * ties (error <= 1/2 of the weight share of such pairs).
  * Log loss clips probabilities to [1e-15, 1 - 1e-15].
  * Regression: MAE, RMSE, R² (1 - SS_res/SS_tot, weighted Welford; NaN until
  * two weighted examples and while the target is constant).
@@ -46,8 +45,8 @@ typedef struct tide_metrics tide_metrics;
 
 /* CONSTRUCTOR. window: sliding window length (0 = none, at most
  * TIDE_METRICS_MAX_WINDOW). Memory: 32 bytes per window slot, plus 48 bytes
- * per distinct cumulative score (<= 3.5 MB) and a 192 KB buffer
- * (classification). Free with tide_metrics_free (NULL is a no-op). */
+ * per distinct cumulative score (<= 3.5 MB, then a 512 KB grid histogram)
+ * and a 192 KB buffer (classification). Free with tide_metrics_free (NULL is a no-op). */
 int tide_metrics_new(tide_metric_kind kind, size_t window, tide_metrics **out);
 void tide_metrics_free(tide_metrics *m);
 
@@ -83,8 +82,9 @@ tide_metric_kind tide_metrics_kind(const tide_metrics *m);
 void tide_metrics_reset(tide_metrics *m);
 
 /* Persist (the store keeps metrics per version): appends a versioned,
- * checksummed little-endian block to b; load reads one back from r (caller
- * frees *out) and refuses truncated, corrupt or foreign data. */
+ * checksummed little-endian block to b (format 4); load reads one back
+ * from r (formats 3 and 4; caller frees *out) and refuses truncated,
+ * corrupt or foreign data. */
 int tide_metrics_save(const tide_metrics *m, tide_wbuf *b);
 int tide_metrics_load(tide_rbuf *r, tide_metrics **out, tide_err *err);
 

@@ -37,21 +37,29 @@
  *    costs O(window) time and 48 bytes per window slot of transient memory.
  *    (Commit 2540710 kept an order-statistics treap instead: O(log window)
  *    per add, O(1) get, but it cost ~12 % of a whole `tide replay`.)
- *    Cumulative: a sorted array of K distinct scores plus a buffer of the
- *    last examples, about K/2 of them (4096 to 32768). When the buffer is
- *    full it is radix-sorted and merged in one pass; each buffered example
- *    then adds w times the opposite-class weight on its "wrong" side, plus
- *    half of the weight at its own score. The cost is O(1) amortised per
- *    add (a merge visits the K keys once per K/2 adds). get() counts the
- *    buffer on a sorted copy (O(K)).
- *    The cumulative AUC is exact until the array holds
- *    TIDE_METRICS_AUC_EXACT_KEYS distinct scores. The keys then collapse
- *    once onto a grid of 1/2^15. Pairs already counted stay exact; later
- *    pairs whose scores fall in the same 2^-15-wide bin count as ties, so
- *    the error is at most ½ · (weight of such pairs) / (W+ · W-).
+ *    Cumulative: a sorted array of K distinct scores with their positive /
+ *    negative weights, plus a buffer of the last examples, about K/2 of them
+ *    (4096 to 32768). When the buffer is full it is radix-sorted and merged
+ *    in one pass: O(1) amortised per add (a merge visits the K keys once
+ *    per K/2 adds). The pair sum is not kept: get() computes it in one pass
+ *    over the keys and a sorted copy of the buffer (O(K)).
+ *    The cumulative AUC is exact until the array holds more than
+ *    TIDE_METRICS_AUC_EXACT_KEYS distinct scores. The object then switches
+ *    once to a dense histogram of the weights per cell of a 1/2^15 grid
+ *    (2^15 + 1 cells, 512 KB; the keys and most of the buffer are freed),
+ *    remembering the exact pair sum of the examples so far and their pair
+ *    sum on the grid. An add is then a cell index and one addition (made
+ *    8 adds later, after a prefetch: grid_add); get() sums the histogram's
+ *    pairs in one pass. Pairs between two examples
+ *    from before the switch stay exact; a pair with a later example
+ *    counts as a tie when both scores fall in the same 2^-15-wide cell, so
+ *    the error is at most ½ · (weight of such pairs) / (W+ · W-). (The same
+ *    value as format 3's design, which merged the later examples as grid
+ *    keys; the bits: see the cumulative AUC section below.)
  *    Memory: 48 bytes per distinct score (array + merge scratch), at most
  *    ~3.5 MB, plus the buffer (48 bytes per slot with its sort scratch:
- *    192 KB, growing to at most 1.5 MB with the keys).
+ *    192 KB, growing to at most 1.5 MB with the keys) until the switch;
+ *    then 512 KB + 192 KB.
  *
  * Regression definitions: MAE = Σ w|y-ŷ| / Σ w, RMSE = sqrt(Σ w(y-ŷ)² / Σ w),
  * R² = 1 - SS_res / SS_tot with SS_tot = Σ w (y - ȳ_w)² kept by the weighted
@@ -72,9 +80,10 @@
 
 #define LOGLOSS_EPS 1e-15
 #define AUC_QUANT_GRID 32768.0       /* 2^15 bins after the exact budget */
+#define AUC_CELLS 32769u             /* grid cells 0 .. 2^15 (score 1 is the last) */
 #define R2_CONST_REL 1e-12
 #define METRICS_MAGIC 0x54454d54u    /* "TMET" little-endian */
-#define METRICS_FORMAT 3u
+#define METRICS_FORMAT 4u            /* 3 still loads */
 
 /* Cumulative AUC state (see the cumulative AUC section below): the pending
  * buffer holds between CUM_PEND_MIN and CUM_PEND_MAX examples, about half
@@ -88,22 +97,37 @@ typedef struct ckey {
 } ckey;
 
 typedef struct cpend {
-    double s;        /* score (quantised once the budget is spent) */
+    double s;        /* score */
     double w;        /* weight */
     int32_t pos;     /* 1 = class 1 */
     int32_t pad;
 } cpend;
 
+/* A grid add waiting to be applied: hist[idx] += w (see grid_add). */
+#define GRID_LAG 8u   /* adds between the prefetch of a cell and its update */
+typedef struct glag {
+    uint32_t idx;    /* 2 * cell + (1 = negative) */
+    uint32_t pad;
+    double w;
+} glag;
+
 typedef struct cumauc {
+    /* exact phase */
     ckey *keys;      /* n sorted distinct keys, cap allocated, owned */
     ckey *tmp;       /* merge scratch of cap entries, owned */
     uint32_t n, cap;
     uint32_t max_keys;   /* exact budget, then the 2^-15 grid */
     cpend *pend;     /* pcap slots + pcap of sort scratch, owned */
     uint32_t npend, pcap;
-    double conc;     /* pair sum over the merged examples */
-    double wpos, wneg;   /* merged positive / negative weight */
-    int quant;       /* 1 once keys are rounded to the 2^-15 grid */
+    /* grid phase (quant): */
+    double *hist;    /* 2 * AUC_CELLS: [2c] positive, [2c + 1] negative weight
+                      * of grid cell c, every example so far; owned */
+    double conc;     /* exact pair sum of the examples merged before the switch */
+    double snap;     /* the same examples' pair sum on the grid */
+    glag lag[GRID_LAG];  /* the last nlag adds, not yet in hist (a ring) */
+    uint32_t nlag, lagpos;   /* lagpos: adds so far (mod 2^32); the oldest
+                              * waiting add is at (lagpos - nlag) % GRID_LAG */
+    int quant;       /* 1 once the budget is spent: examples go to hist */
 } cumauc;
 
 /* ---- accumulators ----------------------------------------------------- */
@@ -154,27 +178,45 @@ struct tide_metrics {
     double *cls_mem;        /* one block for the 5 per-class arrays, owned */
 };
 
-/* ---- cumulative AUC: sorted keys + pending buffer ------------------------ */
+/* ---- cumulative AUC: sorted keys + pending buffer, then a grid histogram -- */
 
-static double quantise(double s)
+/* Grid cell of a score in [0, 1]: floor(s * 2^15) (s * 2^15 is exact and
+ * non-negative, so the conversion truncates to the floor). */
+static inline uint32_t grid_cell(double s)
 {
-    return floor(s * AUC_QUANT_GRID) / AUC_QUANT_GRID;
+    return (uint32_t)(s * AUC_QUANT_GRID);
 }
 
-/* The cumulative view only grows, and asking for its value is rare, so
- * examples wait in a buffer of cum_limit (about K/2) slots; a full buffer is
- * sorted and merged into a sorted array of K distinct keys in one
- * sequential pass: O(1) amortised per add, without the cache misses of a
- * tree descent. (A fixed 4096-slot buffer made the merges O(K/4096) per
- * add: ~4 % of a whole `tide replay` once K reached 2^15.) The pairs an example forms with everything
- * before it are counted exactly when it is merged; get() counts the buffer
- * on the fly on a sorted copy. */
+/* Exact phase. The pair sum is a function of the multiset of (score, class,
+ * weight), so it is not kept up to date: examples wait in a buffer of
+ * cum_limit (about K/2) slots; a full buffer is radix-sorted and merged into
+ * a sorted array of K distinct keys with their positive / negative weights
+ * in one sequential pass (O(1) amortised per add, without the cache misses
+ * of a tree descent). get() sums the pairs in one pass over the keys and a
+ * sorted copy of the buffer (O(K)).
+ *
+ * Grid phase. The merge that takes the array past max_keys distinct scores
+ * switches the object to a dense histogram of (Σw+, Σw-) over the 2^15 + 1
+ * cells of the 2^-15 grid: conc = the exact pair sum of the examples merged
+ * so far, snap = their pair sum on the grid. Afterwards an add is a cell
+ * index and one addition, and get() is
+ *     conc + (pairs of the histogram - snap)
+ * in one pass over the cells: pairs between two earlier examples stay
+ * exact, every pair with a later example counts on the grid (same cell =
+ * tie). This is the value the earlier design (later examples quantised and
+ * merged into grid keys, 2^-15 ties) gave; with weights whose products and
+ * sums are exact in binary64 (unit weights, small integers or halves, below
+ * 2^52 in total) the bits are the same, other weights are rounded in
+ * another order. */
 static void cum_clear(cumauc *c)
 {
     c->n = 0;
     c->npend = 0;
-    c->conc = c->wpos = c->wneg = 0;
+    c->conc = c->snap = 0;
+    c->nlag = c->lagpos = 0;
     c->quant = 0;
+    free(c->hist);
+    c->hist = NULL;
 }
 
 static int cum_init(cumauc *c, uint32_t max_keys, int active)
@@ -192,7 +234,8 @@ static int cum_init(cumauc *c, uint32_t max_keys, int active)
 /* Examples buffered before a merge: about half the merged keys (a merge
  * costs O(keys + buffer), so this keeps it O(1) amortised per add), within
  * [CUM_PEND_MIN, CUM_PEND_MAX]. A function of the saved key count only, so
- * a reloaded object merges at the same points as the original. */
+ * a reloaded object merges (and switches to the grid) at the same points as
+ * the original. */
 static uint32_t cum_limit_n(uint32_t n_keys)
 {
     uint32_t lim = CUM_PEND_MIN;
@@ -228,6 +271,7 @@ static void cum_free(cumauc *c)
     free(c->keys);
     free(c->tmp);
     free(c->pend);
+    free(c->hist);
     memset(c, 0, sizeof *c);
 }
 
@@ -293,51 +337,137 @@ static void sort_pend(cpend *p, cpend *tmp, uint32_t n)
         memcpy(p, src, (size_t)n * sizeof *p);
 }
 
-/* Pair sum of sorted pending examples p[0..np) among themselves and
- * against the merged keys. Ascending pass: each pending positive pairs with
- * the negatives below it (+ half at its score), pending or merged. Then
- * descending: each pending negative pairs with the merged positives above
- * it (+ half at its score); its pairs with pending positives were counted
- * by the first pass. */
-static double cum_scan(const cumauc *c, const cpend *p, uint32_t np)
+/* Pair sum Σ_{pos i, neg j} w_i w_j ([s_i > s_j] + ½[s_i = s_j]) of the
+ * union of the sorted keys k[0..n) and the sorted examples p[0..np), in one
+ * ascending pass over the distinct scores; *wp, *wn receive the positive and
+ * negative weights. */
+static double pairs_sorted(const ckey *k, uint32_t n, const cpend *p, uint32_t np, double *wp,
+                           double *wn)
 {
-    double conc = 0, a_nb = 0, b_nb = 0, a_pa = 0;
-    uint32_t j = 0;
-    for (uint32_t i = 0; i < np;) {   /* ascending: positives */
-        double s = p[i].s, gp = 0, gn = 0, a_ne = 0;
-        uint32_t k = i;
-        for (; k < np && p[k].s == s; k++) {
-            if (p[k].pos)
-                gp += p[k].w;
-            else
-                gn += p[k].w;
+    double conc = 0, nb = 0, pw = 0;
+    uint32_t i = 0, j = 0;
+    while (i < np || j < n) {
+        double s, gp = 0, gn = 0;
+        if (j < n && (i >= np || k[j].key <= p[i].s)) {
+            s = k[j].key;
+            gp = k[j].wp;
+            gn = k[j].wn;
+            j++;
+        } else {
+            s = p[i].s;
         }
-        for (; j < c->n && c->keys[j].key < s; j++)
-            a_nb += c->keys[j].wn;
-        if (j < c->n && c->keys[j].key == s)
-            a_ne = c->keys[j].wn;
-        conc += gp * (a_nb + 0.5 * a_ne + b_nb + 0.5 * gn);
-        b_nb += gn;
-        i = k;
+        for (; i < np && p[i].s == s; i++) {
+            if (p[i].pos)
+                gp += p[i].w;
+            else
+                gn += p[i].w;
+        }
+        conc += gp * (nb + 0.5 * gn);
+        nb += gn;
+        pw += gp;
     }
-    j = c->n;
-    for (uint32_t i = np; i > 0;) {   /* descending: negatives */
-        double s = p[i - 1].s, gn = 0, a_pe = 0;
-        uint32_t k = i;
-        for (; k > 0 && p[k - 1].s == s; k--)
-            if (!p[k - 1].pos)
-                gn += p[k - 1].w;
-        for (; j > 0 && c->keys[j - 1].key > s; j--)
-            a_pa += c->keys[j - 1].wp;
-        if (j > 0 && c->keys[j - 1].key == s)
-            a_pe = c->keys[j - 1].wp;
-        conc += gn * (a_pa + 0.5 * a_pe);   /* pairs within p: counted above */
-        i = k;
-    }
+    *wp = pw;
+    *wn = nb;
     return conc;
 }
 
-/* Sorts and merges the pending buffer into the keys. */
+/* Grid adds are applied GRID_LAG adds late: an add prefetches its cell and
+ * applies the add made GRID_LAG adds before it, whose cell has arrived in
+ * the cache by then. (Applied at once, the update waited on a cache miss
+ * in most rows of a replay: the 512 KB histogram does not stay cached next
+ * to the learner's weights.) Each cell still receives its adds in arrival
+ * order, so the sums are the same bits. */
+static inline void grid_add(cumauc *c, uint32_t idx, double w)
+{
+    glag *g = &c->lag[c->lagpos % GRID_LAG];
+    __builtin_prefetch(&c->hist[idx], 1);
+    if (c->nlag == GRID_LAG)
+        c->hist[g->idx] += g->w;
+    else
+        c->nlag++;
+    g->idx = idx;
+    g->w = w;
+    c->lagpos++;
+}
+
+/* The waiting adds, oldest first, stably sorted by index (insertion sort of
+ * at most GRID_LAG): so a reader can apply them in arrival order per cell. */
+static uint32_t lag_sorted(const cumauc *c, glag *out)
+{
+    uint32_t n = c->nlag;
+    for (uint32_t k = 0; k < n; k++) {
+        glag g = c->lag[(c->lagpos - n + k) % GRID_LAG];
+        uint32_t j = k;
+        for (; j > 0 && out[j - 1].idx > g.idx; j--)
+            out[j] = out[j - 1];
+        out[j] = g;
+    }
+    return n;
+}
+
+/* Weights of grid cell `cell` with the waiting adds applied; *li walks the
+ * sorted lag lg[0..nl) along increasing cells. */
+static inline void cell_weights(const cumauc *c, uint32_t cell, const glag *lg, uint32_t nl,
+                                uint32_t *li, double *wp, double *wn)
+{
+    double p = c->hist[2 * cell], n = c->hist[2 * cell + 1];
+    for (; *li < nl && lg[*li].idx >> 1 == cell; ++*li) {
+        if (lg[*li].idx & 1)
+            n += lg[*li].w;
+        else
+            p += lg[*li].w;
+    }
+    *wp = p;
+    *wn = n;
+}
+
+/* The same pair sum over the grid histogram (cells in score order). */
+static double pairs_hist(const cumauc *c, double *wp, double *wn)
+{
+    glag lg[GRID_LAG];
+    uint32_t nl = lag_sorted(c, lg), li = 0;
+    double conc = 0, nb = 0, pw = 0;
+    for (uint32_t k = 0; k < AUC_CELLS; k++) {
+        double gp, gn;
+        cell_weights(c, k, lg, nl, &li, &gp, &gn);
+        conc += gp * (nb + 0.5 * gn);
+        nb += gn;
+        pw += gp;
+    }
+    *wp = pw;
+    *wn = nb;
+    return conc;
+}
+
+/* The exact budget is spent: the merged keys become the grid histogram
+ * (c->hist, zeroed, is allocated by the caller). The keys and the merge
+ * scratch are freed and the buffer shrinks back to its minimum. */
+static void cum_to_grid(cumauc *c)
+{
+    double wp, wn;
+    cpend *p;
+    c->conc = pairs_sorted(c->keys, c->n, NULL, 0, &wp, &wn);
+    for (uint32_t k = 0; k < c->n; k++) {
+        uint32_t cell = grid_cell(c->keys[k].key);
+        c->hist[2 * cell] += c->keys[k].wp;
+        c->hist[2 * cell + 1] += c->keys[k].wn;
+    }
+    c->nlag = c->lagpos = 0;
+    c->snap = pairs_hist(c, &wp, &wn);
+    free(c->keys);
+    free(c->tmp);
+    c->keys = c->tmp = NULL;
+    c->n = c->cap = 0;
+    c->npend = 0;
+    if (c->pcap > CUM_PEND_MIN && (p = realloc(c->pend, 2 * CUM_PEND_MIN * sizeof *p))) {
+        c->pend = p;
+        c->pcap = CUM_PEND_MIN;
+    }
+    c->quant = 1;
+}
+
+/* Sorts and merges the pending buffer into the keys; switches to the grid
+ * when they exceed the budget. */
 static int cum_flush(cumauc *c)
 {
     uint32_t np = c->npend, i = 0, j = 0, m = 0;
@@ -347,11 +477,10 @@ static int cum_flush(cumauc *c)
         return TIDE_OK;
     if ((rc = cum_reserve(c, c->n + np)) != TIDE_OK)
         return rc;
-    if (c->quant)
-        for (uint32_t k = 0; k < np; k++)
-            p[k].s = quantise(p[k].s);
+    if (c->n + np > c->max_keys && !c->hist &&
+        !(c->hist = calloc(2 * (size_t)AUC_CELLS, sizeof *c->hist)))
+        return TIDE_ERR_NOMEM;   /* before any change: the add can be retried */
     sort_pend(p, c->pend + c->pcap, np);
-    c->conc += cum_scan(c, p, np);
     while (i < np || j < c->n) {
         if (j < c->n && (i >= np || c->keys[j].key < p[i].s)) {
             c->tmp[m++] = c->keys[j++];
@@ -361,13 +490,10 @@ static int cum_flush(cumauc *c)
         if (j < c->n && c->keys[j].key == p[i].s)
             e = c->keys[j++];
         for (double s = p[i].s; i < np && p[i].s == s; i++) {
-            if (p[i].pos) {
+            if (p[i].pos)
                 e.wp += p[i].w;
-                c->wpos += p[i].w;
-            } else {
+            else
                 e.wn += p[i].w;
-                c->wneg += p[i].w;
-            }
         }
         c->tmp[m++] = e;
     }
@@ -376,34 +502,23 @@ static int cum_flush(cumauc *c)
     c->tmp = sw;
     c->n = m;
     c->npend = 0;
-    if (c->n > c->max_keys && !c->quant) {
-        /* budget spent: collapse onto the grid (<= 2^15 + 1 keys) */
-        m = 0;
-        for (uint32_t k = 0; k < c->n; k++) {
-            double q = quantise(c->keys[k].key);
-            if (m > 0 && c->keys[m - 1].key == q) {
-                c->keys[m - 1].wp += c->keys[k].wp;
-                c->keys[m - 1].wn += c->keys[k].wn;
-            } else {
-                c->keys[m] = c->keys[k];
-                c->keys[m].key = q;
-                m++;
-            }
-        }
-        c->n = m;
-        c->quant = 1;
-    }
+    if (c->n > c->max_keys)
+        cum_to_grid(c);
     return TIDE_OK;
 }
 
-static int cum_add(cumauc *c, double s, int pos, double w)
+static int cum_add_exact(cumauc *c, double s, int pos, double w)
 {
     if (c->npend >= cum_limit(c)) {
         int rc = cum_flush(c);
-        if (rc == TIDE_OK)
+        if (rc == TIDE_OK && !c->quant)
             rc = cum_pend_reserve(c);
         if (rc)
             return rc;
+        if (c->quant) {
+            grid_add(c, 2 * grid_cell(s) + !pos, w);
+            return TIDE_OK;
+        }
     }
     c->pend[c->npend].s = s;
     c->pend[c->npend].w = w;
@@ -413,24 +528,30 @@ static int cum_add(cumauc *c, double s, int pos, double w)
     return TIDE_OK;
 }
 
+/* s in [0, 1] (+0.0 for zero), w >= 0 and finite. */
+static inline int cum_add(cumauc *c, double s, int pos, double w)
+{
+    if (c->quant) {
+        grid_add(c, 2 * grid_cell(s) + !pos, w);
+        return TIDE_OK;
+    }
+    return cum_add_exact(c, s, pos, w);
+}
+
 static double cum_auc(const cumauc *c)
 {
-    double conc = c->conc, wp = c->wpos, wn = c->wneg;
-    if (c->npend) {
-        cpend *p = malloc(2 * (size_t)c->npend * sizeof *p);
-        if (!p)
-            return NAN;
-        memcpy(p, c->pend, c->npend * sizeof *p);
-        for (uint32_t k = 0; k < c->npend; k++) {
-            if (c->quant)
-                p[k].s = quantise(p[k].s);
-            if (p[k].pos)
-                wp += p[k].w;
-            else
-                wn += p[k].w;
+    double conc, wp, wn;
+    if (c->quant) {
+        conc = c->conc + (pairs_hist(c, &wp, &wn) - c->snap);
+    } else {
+        cpend *p = NULL;
+        if (c->npend) {
+            if (!(p = malloc(2 * (size_t)c->npend * sizeof *p)))
+                return NAN;
+            memcpy(p, c->pend, c->npend * sizeof *p);
+            sort_pend(p, p + c->npend, c->npend);
         }
-        sort_pend(p, p + c->npend, c->npend);
-        conc += cum_scan(c, p, c->npend);
+        conc = pairs_sorted(c->keys, c->n, p, c->npend, &wp, &wn);
         free(p);
     }
     if (!(wp > 0) || !(wn > 0))
@@ -642,6 +763,20 @@ int tide_metrics_add_class(tide_metrics *m, int y_true, const double *proba, int
     double best, py, score;
     if (!m || m->kind != TIDE_METRIC_CLASSIFY)
         return TIDE_ERR_STATE;
+    if (n_classes == 2 && (unsigned)y_true <= 1u && m->binary && proba) {
+        /* a binary task: the general path below without its class loop and
+         * class-count updates (2 classes fit, binary stays 1) */
+        double p0 = proba[0], p1 = proba[1];
+        if (isnan(p0) || isnan(p1) || !(w >= 0) || !isfinite(w))
+            return TIDE_ERR_ARG;
+        if (m->n_classes < 2)
+            m->n_classes = 2;
+        pred = p1 > p0;
+        score = p1;
+        py = score < LOGLOSS_EPS ? LOGLOSS_EPS : score > 1 - LOGLOSS_EPS ? 1 - LOGLOSS_EPS : score;
+        py = y_true == 1 ? py : 1 - py;
+        goto scored;
+    }
     if (!proba || n_classes < 1 || n_classes > TIDE_METRICS_MAX_CLASSES || y_true < 0 ||
         y_true >= TIDE_METRICS_MAX_CLASSES || !(w >= 0) || !isfinite(w))
         return TIDE_ERR_ARG;
@@ -677,6 +812,7 @@ int tide_metrics_add_class(tide_metrics *m, int y_true, const double *proba, int
         py = y_true < n_classes ? proba[y_true] : 0.0;
         py = py < LOGLOSS_EPS ? LOGLOSS_EPS : py > 1 - LOGLOSS_EPS ? 1 - LOGLOSS_EPS : py;
     }
+scored:
     score = score > 0 ? (score < 1 ? score : 1.0) : 0.0;   /* also -0.0 -> +0.0 (radix sort) */
     e.a = -log(py);
     e.b = score;
@@ -721,9 +857,8 @@ int tide_metrics_add_reg(tide_metrics *m, double y_true, double y_pred, double w
  * allocated. */
 static double window_auc(const tide_metrics *m)
 {
-    cumauc none;
     cpend *p;
-    double wp = 0, wn = 0, conc;
+    double wp = 0, wn = 0, conc, swp, swn;
     uint32_t n = (uint32_t)m->count;
     if (n == 0)
         return NAN;
@@ -742,8 +877,7 @@ static double window_auc(const tide_metrics *m)
             wn += e->w;
     }
     sort_pend(p, p + n, n);
-    memset(&none, 0, sizeof none);
-    conc = cum_scan(&none, p, n);
+    conc = pairs_sorted(NULL, 0, p, n, &swp, &swn);   /* wp, wn: summed in ring order */
     free(p);
     if (!(wp > 0) || !(wn > 0))
         return NAN;
@@ -819,14 +953,39 @@ void tide_metrics_get(const tide_metrics *m, int windowed, tide_metric_values *o
 
 /* ---- persistence -------------------------------------------------------- */
 
+/* Format 4: u8 grid flag; exact phase: u32 keys, u32 pending, the keys
+ * (f64 score, f64 w+, f64 w-) and the pending examples (f64 score, f64 w,
+ * u8 positive); grid phase: f64 conc, f64 snap, u32 non-empty cells, each
+ * as u32 cell, f64 w+, f64 w- (cells increasing). */
 static void save_cum(const cumauc *c, tide_wbuf *b)
 {
+    tide_wbuf_u8(b, (uint8_t)c->quant);
+    if (c->quant) {
+        /* the waiting adds applied (in arrival order per cell, as they will
+         * be): the loaded object continues with the same sums */
+        glag lg[GRID_LAG];
+        uint32_t nz = 0, nl = lag_sorted(c, lg), li = 0;
+        double wp, wn;
+        tide_wbuf_f64(b, c->conc);
+        tide_wbuf_f64(b, c->snap);
+        for (uint32_t k = 0; k < AUC_CELLS; k++) {
+            cell_weights(c, k, lg, nl, &li, &wp, &wn);
+            nz += wp != 0 || wn != 0;
+        }
+        tide_wbuf_u32(b, nz);
+        li = 0;
+        for (uint32_t k = 0; k < AUC_CELLS; k++) {
+            cell_weights(c, k, lg, nl, &li, &wp, &wn);
+            if (wp == 0 && wn == 0)
+                continue;
+            tide_wbuf_u32(b, k);
+            tide_wbuf_f64(b, wp);
+            tide_wbuf_f64(b, wn);
+        }
+        return;
+    }
     tide_wbuf_u32(b, c->n);
     tide_wbuf_u32(b, c->npend);
-    tide_wbuf_u8(b, (uint8_t)c->quant);
-    tide_wbuf_f64(b, c->conc);
-    tide_wbuf_f64(b, c->wpos);
-    tide_wbuf_f64(b, c->wneg);
     for (uint32_t i = 0; i < c->n; i++) {
         tide_wbuf_f64(b, c->keys[i].key);
         tide_wbuf_f64(b, c->keys[i].wp);
@@ -839,25 +998,17 @@ static void save_cum(const cumauc *c, tide_wbuf *b)
     }
 }
 
-/* Keys strictly increasing (so merges stay sorted), counts within bounds. */
-static int load_cum(cumauc *c, tide_rbuf *r, tide_err *err)
+static int weight_ok(double w)
 {
-    uint32_t n = tide_rbuf_u32(r), np = tide_rbuf_u32(r);
-    uint8_t quant = tide_rbuf_u8(r);
-    if (r->bad)
-        return tide_err_set(err, TIDE_ERR_FORMAT, "metrics snapshot is truncated");
-    if (n > c->max_keys || np > cum_limit_n(n) || quant > 1 ||
-        !tide_rbuf_has(r, 24 + (size_t)n * 24 + (size_t)np * 17))
-        return tide_err_set(err, TIDE_ERR_FORMAT,
-                            "metrics snapshot: cumulative AUC of %u keys and %u pending exceeds "
-                            "the bounds (%u, %u) or the data", n, np, c->max_keys,
-                            cum_limit_n(n));
+    return w >= 0 && isfinite(w);
+}
+
+/* Keys (sorted, distinct, in [0, 1]) and pending examples of the exact
+ * phase; for format 3 also its grid-phase keys. */
+static int load_keys(cumauc *c, tide_rbuf *r, uint32_t n, tide_err *err)
+{
     if (cum_reserve(c, n))
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory loading the cumulative AUC");
-    c->quant = quant;
-    c->conc = tide_rbuf_f64(r);
-    c->wpos = tide_rbuf_f64(r);
-    c->wneg = tide_rbuf_f64(r);
     for (uint32_t i = 0; i < n; i++) {
         c->keys[i].key = tide_rbuf_f64(r);
         c->keys[i].wp = tide_rbuf_f64(r);
@@ -866,8 +1017,16 @@ static int load_cum(cumauc *c, tide_rbuf *r, tide_err *err)
             (i > 0 && !(c->keys[i].key > c->keys[i - 1].key)))
             return tide_err_set(err, TIDE_ERR_FORMAT,
                                 "metrics snapshot: cumulative AUC key %u is out of order", i);
+        if (!weight_ok(c->keys[i].wp) || !weight_ok(c->keys[i].wn))
+            return tide_err_set(err, TIDE_ERR_FORMAT,
+                                "metrics snapshot: cumulative AUC key %u has a bad weight", i);
     }
     c->n = n;
+    return TIDE_OK;
+}
+
+static int load_pend(cumauc *c, tide_rbuf *r, uint32_t np, tide_err *err)
+{
     if (cum_pend_reserve(c))
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory loading the cumulative AUC");
     for (uint32_t i = 0; i < np; i++) {
@@ -877,11 +1036,118 @@ static int load_cum(cumauc *c, tide_rbuf *r, tide_err *err)
         c->pend[i].pad = 0;
         if (c->pend[i].s == 0)
             c->pend[i].s = 0.0;   /* -0.0 would sort last by its bits */
-        if (!(c->pend[i].s >= 0 && c->pend[i].s <= 1))
+        if (!(c->pend[i].s >= 0 && c->pend[i].s <= 1) || !weight_ok(c->pend[i].w))
             return tide_err_set(err, TIDE_ERR_FORMAT,
-                                "metrics snapshot: pending AUC score %u is out of range", i);
+                                "metrics snapshot: pending AUC example %u is out of range", i);
     }
     c->npend = np;
+    return TIDE_OK;
+}
+
+static int alloc_hist(cumauc *c, tide_err *err)
+{
+    if (!(c->hist = calloc(2 * (size_t)AUC_CELLS, sizeof *c->hist)))
+        return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory loading the cumulative AUC");
+    return TIDE_OK;
+}
+
+static int load_cum(cumauc *c, tide_rbuf *r, tide_err *err)
+{
+    uint8_t quant = tide_rbuf_u8(r);
+    int rc;
+    if (r->bad || quant > 1)
+        return tide_err_set(err, TIDE_ERR_FORMAT, "metrics snapshot: bad cumulative AUC block");
+    if (quant) {
+        double conc = tide_rbuf_f64(r), snap = tide_rbuf_f64(r);
+        uint32_t nz = tide_rbuf_u32(r);
+        if (r->bad || nz > AUC_CELLS || !tide_rbuf_has(r, (size_t)nz * 20) ||
+            !weight_ok(conc) || !weight_ok(snap))
+            return tide_err_set(err, TIDE_ERR_FORMAT,
+                                "metrics snapshot: cumulative AUC grid of %u cells exceeds the "
+                                "bounds (%u) or the data", nz, AUC_CELLS);
+        if ((rc = alloc_hist(c, err)) != TIDE_OK)
+            return rc;
+        for (uint32_t i = 0, prev = 0; i < nz; i++) {
+            uint32_t k = tide_rbuf_u32(r);
+            double wp = tide_rbuf_f64(r), wn = tide_rbuf_f64(r);
+            if (k >= AUC_CELLS || (i > 0 && k <= prev) || !weight_ok(wp) || !weight_ok(wn))
+                return tide_err_set(err, TIDE_ERR_FORMAT,
+                                    "metrics snapshot: cumulative AUC cell %u is out of range", i);
+            c->hist[2 * k] = wp;
+            c->hist[2 * k + 1] = wn;
+            prev = k;
+        }
+        c->conc = conc;
+        c->snap = snap;
+        c->quant = 1;
+        return TIDE_OK;
+    }
+    uint32_t n = tide_rbuf_u32(r), np = tide_rbuf_u32(r);
+    if (r->bad || n > c->max_keys || np > cum_limit_n(n) ||
+        !tide_rbuf_has(r, (size_t)n * 24 + (size_t)np * 17))
+        return tide_err_set(err, TIDE_ERR_FORMAT,
+                            "metrics snapshot: cumulative AUC of %u keys and %u pending exceeds "
+                            "the bounds (%u, %u) or the data", n, np, c->max_keys,
+                            cum_limit_n(n));
+    if ((rc = load_keys(c, r, n, err)) != TIDE_OK)
+        return rc;
+    return load_pend(c, r, np, err);
+}
+
+/* Format 3: u32 keys, u32 pending, u8 grid flag, f64 pair sum of the
+ * merged examples, f64 their positive and negative weight, keys, pending.
+ * Exact phase: the sums are derived state (dropped). Grid phase: the keys
+ * lie on the grid and the pair sum counts every merged pair (the exact ones
+ * before the switch, the later ones on the grid), so they become the
+ * histogram with conc = that sum and snap = the keys' grid pair sum; the
+ * pending examples are then added to the histogram. */
+static int load_cum_v3(cumauc *c, tide_rbuf *r, tide_err *err)
+{
+    uint32_t n = tide_rbuf_u32(r), np = tide_rbuf_u32(r);
+    uint8_t quant = tide_rbuf_u8(r);
+    double conc, wp, wn;
+    int rc;
+    if (r->bad)
+        return tide_err_set(err, TIDE_ERR_FORMAT, "metrics snapshot is truncated");
+    if (n > c->max_keys || np > cum_limit_n(n) || quant > 1 ||
+        !tide_rbuf_has(r, 24 + (size_t)n * 24 + (size_t)np * 17))
+        return tide_err_set(err, TIDE_ERR_FORMAT,
+                            "metrics snapshot: cumulative AUC of %u keys and %u pending exceeds "
+                            "the bounds (%u, %u) or the data", n, np, c->max_keys,
+                            cum_limit_n(n));
+    conc = tide_rbuf_f64(r);
+    (void)tide_rbuf_f64(r);   /* merged weights: derived */
+    (void)tide_rbuf_f64(r);
+    if ((rc = load_keys(c, r, n, err)) != TIDE_OK)
+        return rc;
+    if (!quant)
+        return load_pend(c, r, np, err);
+    if (!weight_ok(conc))
+        return tide_err_set(err, TIDE_ERR_FORMAT, "metrics snapshot: bad cumulative AUC sum");
+    if ((rc = alloc_hist(c, err)) != TIDE_OK)
+        return rc;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t cell = grid_cell(c->keys[k].key);
+        c->hist[2 * cell] += c->keys[k].wp;
+        c->hist[2 * cell + 1] += c->keys[k].wn;
+    }
+    c->conc = conc;
+    c->snap = pairs_hist(c, &wp, &wn);
+    free(c->keys);
+    free(c->tmp);
+    c->keys = c->tmp = NULL;
+    c->n = c->cap = 0;
+    c->quant = 1;
+    for (uint32_t i = 0; i < np; i++) {
+        double s = tide_rbuf_f64(r), w = tide_rbuf_f64(r);
+        int pos = tide_rbuf_u8(r) != 0;
+        if (s == 0)
+            s = 0.0;
+        if (!(s >= 0 && s <= 1) || !weight_ok(w))
+            return tide_err_set(err, TIDE_ERR_FORMAT,
+                                "metrics snapshot: pending AUC example %u is out of range", i);
+        c->hist[2 * grid_cell(s) + !pos] += w;
+    }
     return TIDE_OK;
 }
 
@@ -945,16 +1211,17 @@ static void load_rstats(rstats *s, tide_rbuf *r)
 }
 
 /*
- * Layout (format 3, little-endian): u32 magic "TMET", u32 format, u8 kind,
+ * Layout (format 4, little-endian): u32 magic "TMET", u32 format, u8 kind,
  * u64 window, u32 n_classes, u8 binary, u64 count, u64 evicted (written 0,
  * ignored: it dates from window sums kept incrementally);
  * classification: cumulative and windowed class sums (the windowed ones
- * are recomputed from the ring on load), cumulative AUC (sorted keys +
- * pending buffer);
+ * are recomputed from the ring on load), cumulative AUC (save_cum: sorted
+ * keys + pending buffer, or the grid histogram; format 3: load_cum_v3);
  * regression: cumulative and windowed sums (the same);
  * then the ring, oldest first (count entries of 3 f64 + 2 u32); then
  * u64 xxh64 of everything from the magic on. The state is written verbatim
- * so a loaded object continues bit for bit like the saved one.
+ * so a loaded object continues bit for bit like the saved one (a format-3
+ * object too, when its weights are exact in binary64: see cum_to_grid).
  */
 int tide_metrics_save(const tide_metrics *m, tide_wbuf *b)
 {
@@ -1009,10 +1276,10 @@ int tide_metrics_load(tide_rbuf *r, tide_metrics **out, tide_err *err)
     format = tide_rbuf_u32(r);
     if (r->bad || magic != METRICS_MAGIC)
         return tide_err_set(err, TIDE_ERR_FORMAT, "not a tide metrics snapshot (bad magic)");
-    if (format != METRICS_FORMAT)
+    if (format != METRICS_FORMAT && format != 3)
         return tide_err_set(err, TIDE_ERR_VERSION,
-                            "metrics snapshot format %u is not supported (this build reads %u)",
-                            format, METRICS_FORMAT);
+                            "metrics snapshot format %u is not supported (this build reads 3 "
+                            "and %u)", format, METRICS_FORMAT);
     kind = tide_rbuf_u8(r);
     window = tide_rbuf_u64(r);
     nc = tide_rbuf_u32(r);
@@ -1046,7 +1313,7 @@ int tide_metrics_load(tide_rbuf *r, tide_metrics **out, tide_err *err)
         }
         load_cstats(&m->cc, m->n_classes, r);
         skip_cstats(m->n_classes, r);   /* window sums: recomputed from the ring when asked */
-        if ((rc = load_cum(&m->tc, r, err)) != TIDE_OK)
+        if ((rc = (format == 3 ? load_cum_v3 : load_cum)(&m->tc, r, err)) != TIDE_OK)
             goto fail;
     } else {
         load_rstats(&m->rc, r);

@@ -1,8 +1,11 @@
 /* test_eval.c — streaming metrics (src/eval): hand-computed values, windowed
  * = fresh object over the window, AUC against an O(n^2) pairwise reference,
- * weights, clipping, R² edge cases, save/load round trip. */
+ * the cumulative AUC's grid phase (by hand and against a brute-force grid
+ * reference), weights, clipping, R² edge cases, save/load round trips
+ * (across the grid switch) and format-3 snapshots. */
 #include "testutil.h"
 #include "tide/eval.h"
+#include "eval_v3_fixtures.h"
 
 #define TOL 1e-12
 
@@ -618,6 +621,143 @@ static void test_auc_beyond_exact_budget(void **st)
     free(pairs);
 }
 
+/* ---- the grid regime of the cumulative AUC ----------------------------------- */
+
+/* Examples whose distinct scores spend the exact budget: the merges come
+ * after 4096, 8192, 12288, 20480, 36864 and 69632 distinct scores (the
+ * buffer is about half the merged keys), so with all scores distinct the
+ * switch to the 2^-15 grid is at the merge before example 69633. */
+#define GRID_SWITCH 69632
+
+/* Hand-computed. Before the switch: negatives at 0.25 + i 2^-40 (i < 69631,
+ * all in grid cell 8192) and one positive above them at 0.25 + 69631 2^-40:
+ * 69631 exact concordant pairs (on the grid they would be ties). After:
+ *  P1 (weight wp1) at 0.25 + 2^-20: same cell as the 69631 negatives ->
+ *     ties, wp1 * 69631 / 2 (exactly it would be above them);
+ *  P2 at 0.5: above all of them -> 69631;
+ *  N1 at 0.25 + 2^-14 (cell 8194): below P2 -> 1, above the first positive
+ *     and P1 -> 0.
+ * W+ = 2 + wp1, W- = 69632. */
+static void test_auc_grid_hand(void **st)
+{
+    (void)st;
+    for (int wp1 = 1; wp1 <= 2; wp1++) {
+        tide_metrics *m = mk(TIDE_METRIC_CLASSIFY, 0);
+        tide_metric_values v;
+        for (int i = 0; i < GRID_SWITCH; i++)
+            add_bin(m, i == GRID_SWITCH - 1, 0.25 + i * 0x1p-40, 1);
+        tide_metrics_get(m, 0, &v);
+        assert_true(v.roc_auc == 1.0);
+        add_bin(m, 1, 0.25 + 0x1p-20, wp1);   /* the first example after the switch */
+        tide_metrics_get(m, 0, &v);
+        assert_true(v.roc_auc == (69631 + wp1 * 69631 / 2.0) / ((1.0 + wp1) * 69631));
+        add_bin(m, 1, 0.5, 1);
+        add_bin(m, 0, 0.25 + 0x1p-14, 1);
+        tide_metrics_get(m, 0, &v);
+        assert_int_equal(v.n, GRID_SWITCH + 3);
+        if (!(v.roc_auc == (69631 + wp1 * 69631 / 2.0 + 69631 + 1) / ((2.0 + wp1) * 69632)))
+            fail_msg("wp1 %d: %.17g = %.17g / %.17g", wp1, v.roc_auc, v.roc_auc * (2.0 + wp1) * 69632,
+                     (2.0 + wp1) * 69632);
+        /* reset: exact again (the hand example of test_binary_hand) */
+        tide_metrics_reset(m);
+        add_bin(m, 1, .8, 1);
+        add_bin(m, 0, .6, 1);
+        add_bin(m, 1, .3, 1);
+        add_bin(m, 0, .1, 1);
+        add_bin(m, 1, .6, 1);
+        tide_metrics_get(m, 0, &v);
+        assert_true(v.roc_auc == 0.75);
+        tide_metrics_free(m);
+    }
+}
+
+/* Pair sum of (sc, y, w)[0..n), exactly (sorted, ties 1/2). */
+static double pairs_exact(const double *sc, const int *y, const double *w, size_t n)
+{
+    double *t = malloc(3 * n * sizeof *t), nb = 0, conc = 0;
+    assert_non_null(t);
+    for (size_t i = 0; i < n; i++) {
+        t[3 * i] = sc[i];
+        t[3 * i + 1] = y[i] == 1;
+        t[3 * i + 2] = w[i];
+    }
+    qsort(t, n, 3 * sizeof *t, cmp_pair);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        double gp = 0, gn = 0;
+        for (; j < n && t[3 * j] == t[3 * i]; j++) {
+            if (t[3 * j + 1] > 0)
+                gp += t[3 * j + 2];
+            else
+                gn += t[3 * j + 2];
+        }
+        conc += gp * (nb + 0.5 * gn);
+        nb += gn;
+        i = j;
+    }
+    free(t);
+    return conc;
+}
+
+/* After the switch: the value is the exact pair sum of the examples before
+ * it plus, by brute force O(n m), every pair with a later example compared
+ * on the grid (floor(s 2^15), same cell = tie). Weights 0, 1, 2.5: every
+ * sum is exact in binary64, so the values must be equal, not just close. */
+static void test_auc_grid_bruteforce(void **st)
+{
+    (void)st;
+    enum { POST = 2500 };
+    const size_t n = GRID_SWITCH + POST;
+    double *sc = malloc(n * sizeof *sc), *w = malloc(n * sizeof *w);
+    int *y = malloc(n * sizeof *y);
+    uint32_t *cell = malloc(n * sizeof *cell);
+    uint64_t s = 2026;
+    double conc, wp = 0, wn = 0;
+    tide_metrics *m = mk(TIDE_METRIC_CLASSIFY, 0);
+    assert_true(sc && w && y && cell);
+    for (size_t i = 0; i < n; i++) {
+        double u = tide_test_uniform(&s), r = tide_test_uniform(&s);
+        if (i < GRID_SWITCH) {
+            sc[i] = (i + u) / GRID_SWITCH;   /* distinct */
+        } else {
+            int kind = (int)(tide_test_rand(&s) % 5);
+            sc[i] = kind == 0 ? u
+                  : kind == 1 ? floor(u * 20) / 20                      /* ties */
+                  : kind == 2 ? floor(u * 32768) / 32768                 /* cell starts */
+                  : kind == 3 ? (floor(u * 32768) + 1) / 32768 - 0x1p-52 /* cell ends */
+                  : (tide_test_rand(&s) & 1) ? 1.0 : 0.0;
+        }
+        y[i] = tide_test_uniform(&s) < 0.2 + 0.6 * sc[i];
+        w[i] = r < 0.1 ? 0.0 : r < 0.3 ? 2.5 : 1.0;
+        cell[i] = (uint32_t)floor(sc[i] * 32768);
+        add_bin(m, y[i], sc[i], w[i]);
+        if (y[i] == 1)
+            wp += w[i];
+        else
+            wn += w[i];
+    }
+    conc = pairs_exact(sc, y, w, GRID_SWITCH);
+    for (size_t i = GRID_SWITCH; i < n; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (y[i] == y[j])
+                continue;
+            size_t a = y[i] == 1 ? i : j, b = y[i] == 1 ? j : i;   /* a positive */
+            conc += w[a] * w[b] * (cell[a] > cell[b] ? 1.0 : cell[a] == cell[b] ? 0.5 : 0.0);
+        }
+    }
+    tide_metric_values v;
+    tide_metrics_get(m, 0, &v);
+    if (!(v.roc_auc == conc / (wp * wn)))
+        fail_msg("grid auc %.17g, brute force %.17g", v.roc_auc, conc / (wp * wn));
+    /* and the exact value differs: the test sees the grid */
+    assert_true(fabs(v.roc_auc - pairs_exact(sc, y, w, n) / (wp * wn)) > 1e-9);
+    tide_metrics_free(m);
+    free(sc);
+    free(w);
+    free(y);
+    free(cell);
+}
+
 /* ---- persistence ---------------------------------------------------------- */
 
 static void bitwise_equal(const tide_metric_values *a, const tide_metric_values *b)
@@ -719,6 +859,160 @@ static void test_save_load(void **st)
     tide_wbuf_free(&b);
 }
 
+/* Distinct scores (the grid switch at GRID_SWITCH), weights 0, 1, 2.5. */
+static void distinct_ex(uint64_t *s, size_t i, int *y, double *p, double *w)
+{
+    double u = tide_test_uniform(s), r = tide_test_uniform(s);
+    *p = (double)((i * 7919) % GRID_SWITCH + u) / GRID_SWITCH;
+    *y = tide_test_uniform(s) < 0.2 + 0.6 * *p;
+    *w = r < 0.1 ? 0.0 : r < 0.3 ? 2.5 : 1.0;
+}
+
+static tide_metrics *save_load(const tide_metrics *m)
+{
+    tide_wbuf b;
+    tide_rbuf r;
+    tide_err err;
+    tide_metrics *l = NULL;
+    tide_wbuf_init(&b);
+    assert_int_equal(tide_metrics_save(m, &b), TIDE_OK);
+    tide_rbuf_init(&r, b.data, b.len);
+    assert_int_equal(tide_metrics_load(&r, &l, &err), TIDE_OK);
+    assert_int_equal(r.pos, b.len);
+    /* some truncations and flipped bytes fail cleanly */
+    for (size_t k = 0; k < 64; k++) {
+        tide_metrics *t = (tide_metrics *)1;
+        size_t at = k * (b.len / 64) + (k % 7);
+        tide_rbuf_init(&r, b.data, at);
+        assert_true(tide_metrics_load(&r, &t, &err) < 0);
+        assert_null(t);
+        b.data[at] ^= 0x24;
+        tide_rbuf_init(&r, b.data, b.len);
+        assert_true(tide_metrics_load(&r, &t, &err) < 0);
+        assert_null(t);
+        b.data[at] ^= 0x24;
+    }
+    tide_wbuf_free(&b);
+    return l;
+}
+
+/* Saved before the switch (it happens after the load), exactly at it (full
+ * buffer: the switch is the next add) and after it (the grid histogram),
+ * then continued: the same bits as the object that was never saved. */
+static void test_save_load_grid(void **st)
+{
+    (void)st;
+    static const size_t at[] = {50000, GRID_SWITCH, GRID_SWITCH + 1, 80000};
+    for (size_t a = 0; a < sizeof at / sizeof *at; a++) {
+        uint64_t s = 99 + a;
+        int y;
+        double p, w;
+        tide_metrics *m = mk(TIDE_METRIC_CLASSIFY, a == 3 ? 10 : 0), *l;
+        for (size_t i = 0; i < at[a]; i++) {
+            distinct_ex(&s, i, &y, &p, &w);
+            add_bin(m, y, p, w);
+        }
+        l = save_load(m);
+        for (size_t i = at[a]; i < 90000; i++) {
+            if (i % 4999 == 0 || i == 89999) {
+                tide_metric_values va, vb;
+                for (int win = 0; win < 2; win++) {
+                    tide_metrics_get(m, win, &va);
+                    tide_metrics_get(l, win, &vb);
+                    bitwise_equal(&va, &vb);
+                }
+            }
+            distinct_ex(&s, i, &y, &p, &w);
+            add_bin(m, y, p, w);
+            add_bin(l, y, p, w);
+        }
+        tide_metrics_free(m);
+        tide_metrics_free(l);
+    }
+}
+
+static size_t unhex(const char *h, uint8_t **out)
+{
+    size_t n = strlen(h) / 2;
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
+        b[i] = (uint8_t)v;
+    }
+    *out = b;
+    return n;
+}
+
+static void expect_bits(const tide_metrics *m, const uint64_t *e)
+{
+    tide_metric_values v, vw;
+    tide_metrics_get(m, 0, &v);
+    tide_metrics_get(m, 1, &vw);
+    double x[8] = {v.accuracy, v.log_loss, v.f1, v.roc_auc,
+                   vw.accuracy, vw.log_loss, vw.f1, vw.roc_auc};
+    for (int k = 0; k < 8; k++) {
+        uint64_t u;
+        memcpy(&u, &x[k], 8);
+        if (u != e[1 + k])
+            fail_msg("after %llu more examples, value %d: %a, format 3 build: %a",
+                     (unsigned long long)e[0], k, x[k], *(const double *)(const void *)&e[1 + k]);
+    }
+}
+
+/* Format-3 snapshots (eval_v3_fixtures.h) load, and continue with the bits
+ * the format-3 build reported; so does their format-4 re-save. */
+static void test_load_format3(void **st)
+{
+    (void)st;
+    for (int q = 0; q < 2; q++) {
+        const char *hex = q ? v3_quant_hex : v3_exact_hex;
+        const uint64_t(*want)[9] = q ? v3_quant_expect : v3_exact_expect;
+        uint64_t s = q ? 4711 : 31337;
+        uint8_t *buf;
+        size_t len = unhex(hex, &buf);
+        tide_rbuf r;
+        tide_err err;
+        tide_metrics *m = NULL, *m4;
+        double p, w;
+        int y;
+        assert_int_equal(buf[4], 3);   /* format 3 */
+        tide_rbuf_init(&r, buf, len);
+        assert_int_equal(tide_metrics_load(&r, &m, &err), TIDE_OK);
+        assert_int_equal(r.pos, len);
+        m4 = save_load(m);
+        for (int i = 0; i < (q ? GRID_SWITCH + 4146 : 4100); i++)
+            fx_example(&s, q && i >= GRID_SWITCH, &p, &y, &w);   /* the saved part */
+        for (int i = 1, k = 0; i <= 9000; i++) {
+            fx_example(&s, q, &p, &y, &w);
+            add_bin(m, y, p, w);
+            add_bin(m4, y, p, w);
+            if (i % 1000 == 0) {
+                assert_int_equal(want[k][0], i);
+                expect_bits(m, want[k]);
+                expect_bits(m4, want[k]);
+                k++;
+            }
+        }
+        /* a truncated or corrupted format-3 block fails cleanly */
+        for (size_t at = 8; at < len; at += 41) {
+            tide_metrics *t = (tide_metrics *)1;
+            tide_rbuf_init(&r, buf, at);
+            assert_true(tide_metrics_load(&r, &t, &err) < 0);
+            assert_null(t);
+            buf[at] ^= 0x11;
+            tide_rbuf_init(&r, buf, len);
+            assert_true(tide_metrics_load(&r, &t, &err) < 0);
+            assert_null(t);
+            buf[at] ^= 0x11;
+        }
+        free(buf);
+        tide_metrics_free(m);
+        tide_metrics_free(m4);
+    }
+}
+
 static void test_bad_args(void **st)
 {
     (void)st;
@@ -765,7 +1059,11 @@ int main(void)
         cmocka_unit_test(test_auc_pairwise),
         cmocka_unit_test(test_auc_long_stream),
         cmocka_unit_test(test_auc_beyond_exact_budget),
+        cmocka_unit_test(test_auc_grid_hand),
+        cmocka_unit_test(test_auc_grid_bruteforce),
         cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_save_load_grid),
+        cmocka_unit_test(test_load_format3),
         cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
