@@ -199,7 +199,7 @@ static inline VW_TARGET int vw_fast_num(const struct tide_vw_memo *mm, const cha
     /* the first point inside the span, or L */
     k = (unsigned)_tzcnt_u32((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.'))) |
                              (1u << L));
-    nfr = k < L ? L - k - 1 : 0;
+    nfr = L - k - (k < L);   /* digits after the point (0 without one) */
     n = k + nfr;
     if (n - 1 >= 15)   /* 1..15 digits: m < 10^15 < 2^53 */
         return 0;
@@ -262,12 +262,13 @@ static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const cha
             size_t len;
             uint64_t h;
             float v = 1.0f;
-            if (p >= e)
-                goto done;
-            if (*p == '|')
-                break;
-            if (*p != ' ')
+            if (*p != ' ') {   /* the rarer cases: the end, a namespace, a tab... */
+                if (p >= e)
+                    goto done;
+                if (*p == '|')
+                    break;
                 return 1;
+            }
             name = p + 1;
             VW_POP(q);
             if (q == name) {
