@@ -3,6 +3,7 @@
 # in one run so every ratio compares runs made under the same load:
 #   1. VW-format and CSV learning throughput of `tide replay` (parse included,
 #      one thread) on the 1,000,000-row synthetic stream, parse-only ceiling
+#      (reader rows, and for VW the fused parse + hash that replay runs)
 #   2. in-memory predict+learn loop on Elec2 (as River's benchmark times it)
 #   3. scikit-learn SGDClassifier.partial_fit (mini-batches of 1,000) on the
 #      same files, same run
@@ -25,6 +26,7 @@ for opt in auto nag; do
   echo "replay csv logistic optimizer=$opt rows/s: $(best $B/tide replay "$OUT/synth.csv" --param optimizer=$opt --window 0 --json)"
 done
 echo "parse-only vw  rows/s: $(best $B/bench/bench_parse "$OUT/synth.vw")"
+echo "parse+hash vw (the replay's fused path) rows/s: $(best $B/bench/bench_parse --hashed "$OUT/synth.vw")"
 echo "parse-only csv rows/s: $(best $B/bench/bench_parse "$OUT/synth.csv")"
 for l in logistic gnb; do
   echo "in-memory elec2 $l: $($B/bench/bench_learn "$DATA/elec2.csv" $l --reps 15)"

@@ -507,10 +507,10 @@ static int cmp_pair(const void *a, const void *b)
     return (x[0] > z[0]) - (x[0] < z[0]);
 }
 
-/* Weighted AUC by sorting (rank sums over tie groups), O(n log n). */
-static double auc_sorted_ref(const double *sc, const int *y, const double *w, size_t n)
+/* Pair sum of (sc, y, w)[0..n), exactly (sorted, ties 1/2). */
+static double pairs_exact(const double *sc, const int *y, const double *w, size_t n)
 {
-    double *t = malloc(3 * n * sizeof *t), nb = 0, conc = 0, wp = 0;
+    double *t = malloc(3 * n * sizeof *t), nb = 0, conc = 0;
     assert_non_null(t);
     for (size_t i = 0; i < n; i++) {
         t[3 * i] = sc[i];
@@ -529,11 +529,23 @@ static double auc_sorted_ref(const double *sc, const int *y, const double *w, si
         }
         conc += gp * (nb + 0.5 * gn);
         nb += gn;
-        wp += gp;
         i = j;
     }
     free(t);
-    return wp > 0 && nb > 0 ? conc / (wp * nb) : NAN;
+    return conc;
+}
+
+/* Weighted AUC by sorting (rank sums over tie groups), O(n log n). */
+static double auc_sorted_ref(const double *sc, const int *y, const double *w, size_t n)
+{
+    double wp = 0, wn = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] == 1)
+            wp += w[i];
+        else
+            wn += w[i];
+    }
+    return wp > 0 && wn > 0 ? pairs_exact(sc, y, w, n) / (wp * wn) : NAN;
 }
 
 /* Long streams cross the cumulative AUC's merge points (the buffer holds
@@ -671,33 +683,6 @@ static void test_auc_grid_hand(void **st)
     }
 }
 
-/* Pair sum of (sc, y, w)[0..n), exactly (sorted, ties 1/2). */
-static double pairs_exact(const double *sc, const int *y, const double *w, size_t n)
-{
-    double *t = malloc(3 * n * sizeof *t), nb = 0, conc = 0;
-    assert_non_null(t);
-    for (size_t i = 0; i < n; i++) {
-        t[3 * i] = sc[i];
-        t[3 * i + 1] = y[i] == 1;
-        t[3 * i + 2] = w[i];
-    }
-    qsort(t, n, 3 * sizeof *t, cmp_pair);
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        double gp = 0, gn = 0;
-        for (; j < n && t[3 * j] == t[3 * i]; j++) {
-            if (t[3 * j + 1] > 0)
-                gp += t[3 * j + 2];
-            else
-                gn += t[3 * j + 2];
-        }
-        conc += gp * (nb + 0.5 * gn);
-        nb += gn;
-        i = j;
-    }
-    free(t);
-    return conc;
-}
 
 /* After the switch: the value is the exact pair sum of the examples before
  * it plus, by brute force O(n m), every pair with a later example compared

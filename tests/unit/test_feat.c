@@ -731,7 +731,10 @@ static size_t compare_paths(tide_featurizer *fz, const char *data, size_t len,
         if (!a.has_target)
             continue;
         assert_string_equal(a.target, b.target);
+        assert_int_equal(a.target_len, b.target_len);
         assert_int_equal(a.target_is_num, b.target_is_num);
+        if (a.target_is_num)
+            assert_memory_equal(&a.target_num, &b.target_num, sizeof a.target_num);
         assert_int_equal(va.n, vb.n);
         for (size_t i = 0; i < va.n; i++) {
             uint32_t x, y;
@@ -946,7 +949,10 @@ static void test_vw_fast_lane_matches(void **st)
     while (len < cap - 4096) {
         uint64_t r = lane_rng(&s);
         int nns = 1 + (int)(r % 3);
-        len += (size_t)sprintf(buf + len, "%d", (int)(r >> 8) & 1);
+        {   /* labels: 0/1, -1/1, the odd longer or signed one */
+            static const char *lab[] = {"0", "1", "-1", "1", "-0", "10", "+1", "a", "0.5"};
+            len += (size_t)sprintf(buf + len, "%s", lab[(r >> 8) % 9]);
+        }
         if ((r >> 10) % 97 == 0)
             len += (size_t)sprintf(buf + len, " 2.5");
         for (int k = 0; k < nns; k++) {
