@@ -198,6 +198,9 @@ typedef struct kswin_det {
     uint32_t drawe;       /* the draw's first mask has bits of probability 2^-drawe */
     uint8_t *mg;          /* 128: ring index of each merged slot (padding 127) */
     uint8_t *inv;         /* 128: merged slot of each ring index (portable path) */
+    uint8_t *age;         /* 128, AVX-512 path: the age of each merged slot's value
+                           * (0 = oldest = position 0 of the draw's mask); 127
+                           * past win */
     unsigned __int128 rnew;   /* merged slots holding the newest stat values */
     uint32_t nties;       /* adjacent equal pairs in merged order */
     int8_t (*nib)[3];     /* 256 nibble pairs (w, r): sum, max prefix, min prefix */
@@ -267,6 +270,7 @@ static void kswin_destroy(tide_detector *d)
     free(s->hcdf);
     free(s->mg);
     free(s->inv);
+    free(s->age);
     free(s->nib);
     free(s);
 }
@@ -384,7 +388,8 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->rng01 = rng01_start(s->seed);
     s->merged = win <= KSWIN_MERGED_MAX;
     s->simd = s->merged && kswin_have_simd();
-    s->ring = calloc((size_t)win + 8, sizeof *s->ring);   /* + 8: +inf, whole blocks */
+    /* + 8: +inf, whole blocks (merged path: +inf up to 128 + 8) */
+    s->ring = calloc((size_t)(s->merged ? KSWIN_MERGED_MAX : win) + 8, sizeof *s->ring);
     s->perm = calloc(win - stat, sizeof *s->perm);
     s->nwords = (win - stat + 63) / 64;
     s->mask = calloc(s->nwords, sizeof *s->mask);   /* (also load's seen-set) */
@@ -392,6 +397,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         s->mg = calloc(KSWIN_MERGED_MAX, sizeof *s->mg);
         s->inv = calloc(KSWIN_MERGED_MAX, sizeof *s->inv);
         s->nib = calloc(256, sizeof *s->nib);
+        s->age = aligned_alloc(64, KSWIN_MERGED_MAX);
     } else {
         s->osort = calloc((size_t)(win - stat) + 8, sizeof *s->osort);   /* + 8: +inf */
         s->le = calloc((win - stat + 7) / 8 * 8, sizeof *s->le);   /* whole 8-lane chunks */
@@ -404,7 +410,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         s->dig = calloc(stat, sizeof *s->dig);
     }
     if (!s->ring || !s->perm || !s->mask ||
-        (s->merged ? !s->mg || !s->inv || !s->nib
+        (s->merged ? !s->mg || !s->inv || !s->nib || !s->age
                    : !s->osort || !s->le || !s->lt || !s->rk || !s->pairs || !s->rsort ||
                          !s->bend || !s->bthr || !s->dig)) {
         kswin_destroy(&s->base);
@@ -456,8 +462,8 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     }
     for (uint32_t t = 0; !s->merged && t < 8; t++)
         s->osort[win - stat + t] = INFINITY;
-    for (uint32_t t = 0; t < 8; t++)
-        s->ring[win + t] = INFINITY;
+    for (uint32_t t = win; t < (s->merged ? KSWIN_MERGED_MAX : win) + 8; t++)
+        s->ring[t] = INFINITY;
     kswin_reset(&s->base);
     *out = s;
     return TIDE_OK;
@@ -1210,36 +1216,49 @@ int merged_outside_avx512(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 r
     return out != 0;
 }
 
+/* Run ends (as run_ends) of the AVX-512 path's merged order: the value of
+ * slot j is ring[head + age[j] mod win]. */
+static kswin_u128 run_ends_age(const kswin_det *s)
+{
+    uint32_t win = s->win, h = s->head;
+    kswin_u128 e = (kswin_u128)1 << (win - 1);
+    for (uint32_t j = 0; j + 1 < win; j++) {
+        uint32_t k0 = h + s->age[j], k1 = h + s->age[j + 1];
+        k0 -= k0 >= win ? win : 0;
+        k1 -= k1 >= win ? win : 0;
+        e |= (kswin_u128)(s->ring[k0] != s->ring[k1]) << j;
+    }
+    return e;
+}
+
+/* merged_reaches_generic with AVX-512 (same draws, same result) on the
+ * merged order given as the age of each slot's value (a0: slots 0..63, a1:
+ * 64..127), which is also its position in the draw's mask: the mask's
+ * bytes gathered by the ages (merged_outside_avx512). */
 __attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static inline int
-merged_reaches_avx512(kswin_det *s)
+merged_test_avx512(kswin_det *s, __m512i a0, __m512i a1)
 {
     kswin_draw w;
-    int k = (int)s->kstar, a, b;
+    int k = (int)s->kstar, a, b, need;
     uint32_t win = s->win, older = win - s->stat;
-    kswin_u128 ends = s->nties ? run_ends(s) : ~(kswin_u128)0, valid = low_bits(win);
-    __m512i g0 = _mm512_loadu_si512((const void *)s->mg);
-    __m512i g1 = _mm512_loadu_si512((const void *)(s->mg + 64));
-    __m512i vh = _mm512_set1_epi8((char)s->head), vw = _mm512_set1_epi8((char)win);
+    kswin_u128 ends = s->nties ? run_ends_age(s) : ~(kswin_u128)0, valid = low_bits(win);
     __m512i vo = _mm512_set1_epi8((char)older);
-    /* position of each slot: ring index - head, + win below head (< 128) */
-    __m512i pos0 = _mm512_mask_add_epi8(_mm512_sub_epi8(g0, vh), _mm512_cmplt_epu8_mask(g0, vh),
-                                        _mm512_sub_epi8(g0, vh), vw);
-    __m512i pos1 = _mm512_mask_add_epi8(_mm512_sub_epi8(g1, vh), _mm512_cmplt_epu8_mask(g1, vh),
-                                        _mm512_sub_epi8(g1, vh), vw);
     __mmask64 valid0 = (__mmask64)(uint64_t)valid, valid1 = (__mmask64)(uint64_t)(valid >> 64);
-    __mmask64 rv0 = _mm512_mask_cmpge_epu8_mask(valid0, pos0, vo);
-    __mmask64 rv1 = _mm512_mask_cmpge_epu8_mask(valid1, pos1, vo);
+    __mmask64 rv0 = _mm512_mask_cmpge_epu8_mask(valid0, a0, vo);
+    __mmask64 rv1 = _mm512_mask_cmpge_epu8_mask(valid1, a1, vo);
     draw_start(s, &w);
     a = w.adding ? 0 : (int)w.d;
     b = w.adding ? (int)w.d : 0;
-    /* the bands [T_j - a, T_j + b] (and 0's) within (-k, k): no alarm */
-    if (a < k && b < k &&
-        !merged_outside_avx512(draw_mask_of(&w), pos0, pos1, rv0, rv1, valid0, valid1, ends,
-                               a - k, k - b))
+    /* the bands [T_j - a, T_j + b] (and 0's) within (-k, k): no alarm;
+     * (evaluated whatever a and b: one branch) */
+    need = (a >= k) | (b >= k) |
+           merged_outside_avx512(draw_mask_of(&w), a0, a1, rv0, rv1, valid0, valid1, ends, a - k,
+                                 k - b);
+    if (__builtin_expect(!need, 1))
         return 0;
     s->wlast = draw_finish(s, &w, remove_pdep);
     s->nfinished++;
-    return merged_outside_avx512(s->wlast, pos0, pos1, rv0, rv1, valid0, valid1, ends, -k, k);
+    return merged_outside_avx512(s->wlast, a0, a1, rv0, rv1, valid0, valid1, ends, -k, k);
 }
 #endif
 
@@ -1355,50 +1374,6 @@ static void slide_merged(kswin_det *s, uint32_t h, uint32_t mid, double x)
     s->rnew = (r & lo) | ((r & ~lo) << 1) | ((kswin_u128)1 << q);
 }
 
-#if KSWIN_X86_SIMD
-/* slide_merged with AVX-512 (same merged order and ties): y's slot found by
- * byte compares, x's place by compares of 8 values at a time, the ring
- * indices moved by one byte permutation. No newest-part mask: the AVX-512
- * test derives it from the ring indices. */
-__attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static inline void
-slide_merged_avx512(kswin_det *s, uint32_t h, double x)
-{
-    uint32_t win = s->win, py, q;
-    double y = s->ring[h];
-    __m512i g0 = _mm512_loadu_si512((const void *)s->mg);
-    __m512i g1 = _mm512_loadu_si512((const void *)(s->mg + 64));
-    __m512i vh = _mm512_set1_epi8((char)h);
-    __m512i acc = _mm512_setzero_si512(), m1 = _mm512_set1_epi64(-1);
-    __m512d vx = _mm512_set1_pd(x);
-    uint64_t a0 = _mm512_cmpeq_epi8_mask(g0, vh), a1 = _mm512_cmpeq_epi8_mask(g1, vh);
-    for (uint32_t j = 0; j < win; j += 8)   /* (the ring is padded with +inf) */
-        acc = _mm512_mask_sub_epi64(
-            acc, _mm512_cmp_pd_mask(_mm512_loadu_pd(s->ring + j), vx, _CMP_LT_OQ), acc, m1);
-    py = a0 ? (uint32_t)_tzcnt_u64(a0) : 64 + (uint32_t)_tzcnt_u64(a1);
-    q = (uint32_t)_mm512_reduce_add_epi64(acc) - (y < x);
-    merged_ties(s, py, q, y, x);
-    {   /* slot j of the result takes old slot j + 1 in [py, q), j - 1 in
-         * (q, py], itself elsewhere; slot q takes h */
-        __m512i iota = _mm512_loadu_si512((const void *)KSWIN_IOTA), one = _mm512_set1_epi8(1);
-        __m512i i1 = _mm512_add_epi8(iota, _mm512_set1_epi8(64));
-        kswin_u128 up = py < q ? low_bits(q) & ~low_bits(py) : 0;
-        kswin_u128 dn = q < py ? low_bits(py + 1) & ~low_bits(q + 1) : 0;
-        kswin_u128 at = (kswin_u128)1 << q;
-        __m512i j0 = _mm512_mask_sub_epi8(
-            _mm512_mask_add_epi8(iota, (__mmask64)(uint64_t)up, iota, one),
-            (__mmask64)(uint64_t)dn, iota, one);
-        __m512i j1 = _mm512_mask_sub_epi8(
-            _mm512_mask_add_epi8(i1, (__mmask64)(uint64_t)(up >> 64), i1, one),
-            (__mmask64)(uint64_t)(dn >> 64), i1, one);
-        __m512i n0 = _mm512_permutex2var_epi8(g0, j0, g1);
-        __m512i n1 = _mm512_permutex2var_epi8(g0, j1, g1);
-        n0 = _mm512_mask_mov_epi8(n0, (__mmask64)(uint64_t)at, vh);
-        n1 = _mm512_mask_mov_epi8(n1, (__mmask64)(uint64_t)(at >> 64), vh);
-        _mm512_storeu_si512((void *)s->mg, n0);
-        _mm512_storeu_si512((void *)(s->mg + 64), n1);
-    }
-}
-#endif
 
 /* The merged order from the ring (window full): values inserted one at a
  * time into a sorted scratch copy (no comparison callbacks: this runs after
@@ -1457,53 +1432,136 @@ static tide_drift_state kswin_binary_test(kswin_det *s)
 }
 
 #if KSWIN_X86_SIMD
+/* The value of merged slot j of the AVX-512 path's order (ages relative to
+ * ring slot h). */
+static inline double age_val(const kswin_det *s, uint32_t j, uint32_t h)
+{
+    uint32_t k = h + s->age[j];
+    return s->ring[k - (k >= s->win ? s->win : 0)];
+}
+
+/* merged_ties on the AVX-512 path's order (before it moves; ring slot h,
+ * age 0, still holds y). */
+static inline __attribute__((always_inline)) void age_ties(kswin_det *s, uint32_t h, uint32_t py,
+                                                           uint32_t q, double y, double x)
+{
+    uint32_t win = s->win;
+    if (py > 0 && py + 1 < win) {
+        double a = age_val(s, py - 1, h), b = age_val(s, py + 1, h);
+        s->nties += (uint32_t)(a == b) - (uint32_t)(a == y) - (uint32_t)(b == y);
+    } else {
+        s->nties -= (uint32_t)(py > 0 && age_val(s, py - 1, h) == y) +
+                    (uint32_t)(py + 1 < win && age_val(s, py + 1, h) == y);
+    }
+    if (q > 0 && q + 1 < win) {   /* neighbours: slots q - 1 and q without y */
+        double a = age_val(s, q - 1 + (q - 1 >= py), h), b = age_val(s, q + (q >= py), h);
+        s->nties += (uint32_t)(a == x) + (uint32_t)(b == x) - (uint32_t)(a == b);
+    } else if (q > 0) {
+        s->nties += (uint32_t)(age_val(s, q - 1 + (q - 1 >= py), h) == x);
+    } else if (q + 1 < win) {
+        s->nties += (uint32_t)(age_val(s, q + (q >= py), h) == x);
+    }
+}
+
 /* kswin_update for a full window whose merged order is valid, on the
- * AVX-512 functions (inlined here: one call per value). Same steps. */
+ * AVX-512 functions (one call per value, no data-dependent branch before
+ * the test's outcome). The merged order is kept as the ages of its slots'
+ * values: y (age 0) is found by a byte compare, x's slot q by compares of
+ * 8 ring values at a time (the ring is padded with +inf to 128 values), the
+ * order moved by one byte permutation per 64 slots (slot j takes old slot
+ * j' + (j' >= py), j' = j - (j > q); slot q takes x, age win - 1; every
+ * other age falls by one). The ring slot of x is written as a store of its
+ * whole block of 8, so that the next value's loads of that block are
+ * forwarded from the store (a narrower store under a wider load waits
+ * until it leaves the store queue). */
 __attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static tide_drift_state
 kswin_update_avx512(kswin_det *s, double x)
 {
-    uint32_t win = s->win, older = win - s->stat, h = s->head;
-    uint32_t mid = h + older >= win ? h + older - win : h + older;
-    double out = s->ring[h], moved = s->ring[mid];
-    s->nonbin += (uint32_t)!is_bin(x) - (uint32_t)!is_bin(out);
-    s->ones_old += (uint32_t)(moved == 1.0) - (uint32_t)(out == 1.0);
-    s->ones_new += (uint32_t)(x == 1.0) - (uint32_t)(moved == 1.0);
-    if (s->nonbin || !s->hcdf)
-        slide_merged_avx512(s, h, x);
-    else
+    uint32_t win = s->win, h = s->head, py, q, t0;
+    double *ring = s->ring, y = ring[h];
+    __m512i a0 = _mm512_load_si512((const void *)s->age);
+    __m512i a1 = _mm512_load_si512((const void *)(s->age + 64));
+    __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1);
+    __m512i c0 = zero, c1 = zero, m1 = _mm512_set1_epi64(-1);
+    __m512d vx = _mm512_set1_pd(x);
+    kswin_u128 valid = low_bits(win);
+    s->nonbin += (uint32_t)!is_bin(x) - (uint32_t)!is_bin(y);
+    if (__builtin_expect(!s->nonbin, 0)) {   /* all 0/1 now: the shortcut (ones recounted) */
         s->sorted_valid = 0;
-    s->ring[h] = x;
-    s->head = h + 1 == win ? 0 : h + 1;
-    if (!s->nonbin && s->hcdf)
+        ring[h] = x;
+        s->head = h + 1 == win ? 0 : h + 1;
+        recount(s);
         return kswin_binary_test(s);
-    if (merged_reaches_avx512(s)) {
+    }
+    /* py = y's slot, branch-free (tzcnt of 0 is 64) */
+    t0 = (uint32_t)_tzcnt_u64(_mm512_cmpeq_epi8_mask(a0, zero));
+    py = t0 + ((uint32_t)_tzcnt_u64(_mm512_cmpeq_epi8_mask(a1, zero)) & (0 - (t0 >> 6)));
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+    for (uint32_t j = 0; j < KSWIN_MERGED_MAX; j += 16) {
+        c0 = _mm512_mask_sub_epi64(
+            c0, _mm512_cmp_pd_mask(_mm512_loadu_pd(ring + j), vx, _CMP_LT_OQ), c0, m1);
+        c1 = _mm512_mask_sub_epi64(
+            c1, _mm512_cmp_pd_mask(_mm512_loadu_pd(ring + j + 8), vx, _CMP_LT_OQ), c1, m1);
+    }
+    q = (uint32_t)_mm512_reduce_add_epi64(_mm512_add_epi64(c0, c1)) - (y < x);
+    age_ties(s, h, py, q, y, x);
+    {
+        __m512i i0 = _mm512_loadu_si512((const void *)KSWIN_IOTA);
+        __m512i i1 = _mm512_add_epi8(i0, _mm512_set1_epi8(64));
+        __m512i vq = _mm512_set1_epi8((char)q), vp = _mm512_set1_epi8((char)py);
+        __m512i vn = _mm512_set1_epi8((char)(win - 1));
+        __m512i j0 = _mm512_mask_sub_epi8(i0, _mm512_cmpgt_epu8_mask(i0, vq), i0, one);
+        __m512i j1 = _mm512_mask_sub_epi8(i1, _mm512_cmpgt_epu8_mask(i1, vq), i1, one);
+        j0 = _mm512_mask_add_epi8(j0, _mm512_cmpge_epu8_mask(j0, vp), j0, one);
+        j1 = _mm512_mask_add_epi8(j1, _mm512_cmpge_epu8_mask(j1, vp), j1, one);
+        j0 = _mm512_permutex2var_epi8(a0, j0, a1);
+        j1 = _mm512_permutex2var_epi8(a0, j1, a1);
+        j0 = _mm512_mask_sub_epi8(j0, (__mmask64)(uint64_t)valid, j0, one);
+        j1 = _mm512_mask_sub_epi8(j1, (__mmask64)(uint64_t)(valid >> 64), j1, one);
+        a0 = _mm512_mask_mov_epi8(j0, _mm512_cmpeq_epi8_mask(i0, vq), vn);
+        a1 = _mm512_mask_mov_epi8(j1, _mm512_cmpeq_epi8_mask(i1, vq), vn);
+        _mm512_store_si512((void *)s->age, a0);
+        _mm512_store_si512((void *)(s->age + 64), a1);
+    }
+    {
+        double *blk = ring + (h & ~7u);
+        __m512d v = _mm512_mask_mov_pd(_mm512_loadu_pd(blk), (__mmask8)(1u << (h & 7)), vx);
+        /* (kept a whole store: a masked store is not forwarded either) */
+        __asm__("" : "+v"(v));
+        _mm512_storeu_pd(blk, v);
+    }
+    s->head = h + 1 == win ? 0 : h + 1;
+    if (merged_test_avx512(s, a0, a1)) {
         kswin_reset(&s->base);
         return TIDE_DRIFT_DETECTED;
     }
     return TIDE_DRIFT_NONE;
 }
 
-/* merged_reaches_avx512 for kswin_update (after a rebuild). */
+/* merged_test_avx512 for kswin_update (after a rebuild). */
 __attribute__((noinline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static int
-merged_reaches_avx512_call(kswin_det *s)
+merged_test_avx512_call(kswin_det *s)
 {
-    return merged_reaches_avx512(s);
+    return merged_test_avx512(s, _mm512_load_si512((const void *)s->age),
+                              _mm512_load_si512((const void *)(s->age + 64)));
 }
 #endif
 
 #if KSWIN_X86_SIMD
-/* rebuild_merged with AVX-512 (a valid merged order; ties may come in
- * another order, which no result depends on): each value's slot counted
- * directly, the values below it plus the equal ones at lower ring indices,
- * 8 compares at a time (no insertion, no memory moves). mg, nties only
- * (this path keeps no rnew or inv). */
+/* The AVX-512 path's merged order (ages, nties) from the ring (window
+ * full; ties may come in another order than the portable path's, which no
+ * result depends on): each value's slot counted directly, the values below
+ * it plus the equal ones at lower ring indices, 8 compares at a time (no
+ * insertion, no memory moves). */
 __attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static void
 rebuild_merged_avx512(kswin_det *s)
 {
-    uint32_t win = s->win;
+    uint32_t win = s->win, h = s->head;
     const double *ring = s->ring;
     __m512i m1 = _mm512_set1_epi64(-1);
-    memset(s->mg, 127, KSWIN_MERGED_MAX);
+    memset(s->age, 127, KSWIN_MERGED_MAX);
     for (uint32_t k = 0; k < win; k++) {
         __m512d vx = _mm512_set1_pd(ring[k]);
         __m512i acc = _mm512_setzero_si512();
@@ -1514,11 +1572,11 @@ rebuild_merged_avx512(kswin_det *s)
                           _mm512_mask_cmp_pd_mask(before, b, vx, _CMP_EQ_OQ);
             acc = _mm512_mask_sub_epi64(acc, in, acc, m1);
         }
-        s->mg[_mm512_reduce_add_epi64(acc)] = (uint8_t)k;
+        s->age[_mm512_reduce_add_epi64(acc)] = (uint8_t)(k >= h ? k - h : k + win - h);
     }
     s->nties = 0;
     for (uint32_t j = 0; j + 1 < win; j++)
-        s->nties += ring[s->mg[j]] == ring[s->mg[j + 1]];
+        s->nties += age_val(s, j, h) == age_val(s, j + 1, h);
 }
 #endif
 
@@ -1576,7 +1634,7 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
     }
     if (s->merged) {
 #if KSWIN_X86_SIMD
-        hit = s->simd ? merged_reaches_avx512_call(s) : merged_reaches_generic(s);
+        hit = s->simd ? merged_test_avx512_call(s) : merged_reaches_generic(s);
 #else
         hit = merged_reaches_generic(s);
 #endif
