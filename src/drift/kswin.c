@@ -94,9 +94,11 @@
  * usually decides before it. The stat bounded draws come in batches from one
  * 64-bit word each (as above, with products of bounds <= 2^50).
  *
- * State formats: 4 = 3's layout (perm saved at every size; the merged path
- * leaves it as the identity). 3's merged-size windows drew by Fisher-Yates;
- * loaded here they continue with the mask draw (same law, other subsets).
+ * State formats: 5 = 4 = 3's layout (perm saved at every size; the merged
+ * path leaves it as the identity). 4's merged path drew its first mask as
+ * the AND of e words (density 2^-e), 5's from 8 words' nibbles (density
+ * t/16); 3's merged-size windows drew by Fisher-Yates; both load here and
+ * continue with the nibble masks (same law, other subsets).
  * Format 1 states have the same layout and meaning (perm over positions)
  * and load; from there on the draws differ from what a format-1 build
  * would make (one word per draw), with the same law.
@@ -139,7 +141,11 @@
 #define KSWIN_X86_SIMD 0
 #endif
 
-#define KSWIN_FORMAT 4     /* 3: general-path draws by Fisher-Yates at every size;
+/* the target of the AVX-512 functions (checked at run time) */
+#define KSWIN_AVX512 "avx512f,avx512bw,avx512dq,avx512vbmi,bmi,bmi2,popcnt"
+
+#define KSWIN_FORMAT 5     /* 4: merged-path first masks of density 2^-e;
+                            * 3: general-path draws by Fisher-Yates at every size;
                             * 2: no rng01; 1: as 2, perm over window positions */
 #define KSWIN_MAX_WINDOW 100000
 #define KSWIN_MAX_STAT 2000
@@ -195,7 +201,7 @@ typedef struct kswin_det {
      * valid when sorted_valid) */
     int merged;           /* this detector takes the merged path */
     int simd;             /* AVX-512 VBMI + BMI2 functions (same results) */
-    uint32_t drawe;       /* the draw's first mask has bits of probability 2^-drawe */
+    uint32_t drawt;       /* the draw's first mask has bits of probability drawt/16 */
     uint8_t *mg;          /* 128: ring index of each merged slot (padding 127) */
     uint8_t *inv;         /* 128: merged slot of each ring index (portable path) */
     uint8_t *age;         /* 128, AVX-512 path: the age of each merged slot's value
@@ -354,7 +360,8 @@ static int kswin_have_simd(void)
 #if KSWIN_X86_SIMD
     __builtin_cpu_init();
     return !kswin_force_generic && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vbmi") &&
            __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
 #else
     return 0;
@@ -440,13 +447,14 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
      * keep the product of the bounds <= 2^50 (at most 64; a bound is at
      * most 10^5, so each batch takes at least 3) */
     if (s->merged) {
-        /* the draw's density 2^-e: older 2^-e closest to stat */
-        double best = fabs((double)(win - stat) - stat);
-        for (uint32_t e = 1; e <= 6; e++) {
-            double dev = fabs((double)(win - stat) / (double)(1u << e) - stat);
+        /* the draw's density t/16: older t/16 closest to stat (the
+         * smallest t on a tie) */
+        double best = INFINITY;
+        for (uint32_t t = 1; t <= 15; t++) {
+            double dev = fabs((double)(win - stat) * t / 16.0 - stat);
             if (dev < best) {
                 best = dev;
-                s->drawe = e;
+                s->drawt = t;
             }
         }
         nibble_table(s->nib);
@@ -976,9 +984,15 @@ typedef void (*kswin_remove_fn)(uint64_t *lo, uint64_t *hi, const uint32_t *dig,
 
 /* A uniform draw of stat of the older positions 0..older-1 (counted from
  * the oldest value), as a bit mask, in two parts. draw_start: a mask M
- * whose bits are independent with probability 2^-drawe (the AND of drawe
- * random words per 64 positions; drawe makes older 2^-drawe closest to
- * stat): given its size m, M is a uniform m-subset. draw_finish: m - stat
+ * whose bits are independent with probability t/16 (drawt; older t/16
+ * closest to stat): the 128 nibbles of the next 8 words r_0..r_7 (bits
+ * 8i..8i+3 of r_j for position 8j + i, bits 8i+4..8i+7 for position
+ * 64 + 8j + i), position p in M when its nibble is below t; given its
+ * size m, M is a uniform m-subset. (With t/16 near stat/older, m is
+ * within a few of stat: fewer changes, and fewer tests that the
+ * certificate below cannot settle, than with the AND of random words,
+ * density 2^-e: measured 2.9% against 11.5% of the tests at the defaults,
+ * t = 7.) draw_finish: m - stat
  * of its bits removed one at a time, each uniform among those left (or
  * stat - m added, each uniform among the positions not in it), by `rem`:
  * a uniform subset of a uniform m-subset (or a uniform superset within the
@@ -995,28 +1009,100 @@ typedef struct kswin_draw {
     int adding;          /* m < stat */
 } kswin_draw;
 
-static inline __attribute__((always_inline)) void draw_start(kswin_det *s, kswin_draw *w)
+/* The bits of the bytes' high bits of x (all other bits 0): bit i = bit
+ * 8i + 7 (one multiply gathers them in the top byte). */
+static inline uint64_t byte_signs(uint64_t x)
 {
-    uint32_t older = s->win - s->stat, stat = s->stat, m;
+    return ((x >> 7) * 0x0102040810204080ULL) >> 56;
+}
+
+/* The first mask of draw_start (before it is cut to the older
+ * positions): nibbles below t, portable (per byte: (n + 128 - t) has its
+ * high bit clear exactly when n < t). */
+static inline void draw_mask16(uint64_t *rng, uint32_t t, uint64_t *plo, uint64_t *phi)
+{
+    const uint64_t N4 = 0x0F0F0F0F0F0F0F0FULL, H8 = 0x8080808080808080ULL;
+    const uint64_t bias = (uint64_t)(128 - t) * 0x0101010101010101ULL;
+    uint64_t lo = 0, hi = 0;
+    for (uint32_t j = 0; j < 8; j++) {
+        uint64_t r = next_u64(rng);
+        lo |= byte_signs(~((r & N4) + bias) & H8) << (8 * j);
+        hi |= byte_signs(~(((r >> 4) & N4) + bias) & H8) << (8 * j);
+    }
+    *plo = lo;
+    *phi = hi;
+}
+
+#if KSWIN_X86_SIMD
+/* draw_mask16 with AVX-512: the 8 words are splitmix64's next 8 outputs
+ * (state + j * gamma, j = 1..8, mixed in 8 lanes at once; the state then
+ * moves by 8 gamma: the same words as 8 calls), the nibbles compared as
+ * bytes. */
+static const uint64_t KSWIN_GAMMA8[8] = {
+    0x9E3779B97F4A7C15ULL * 1, 0x9E3779B97F4A7C15ULL * 2, 0x9E3779B97F4A7C15ULL * 3,
+    0x9E3779B97F4A7C15ULL * 4, 0x9E3779B97F4A7C15ULL * 5, 0x9E3779B97F4A7C15ULL * 6,
+    0x9E3779B97F4A7C15ULL * 7, 0x9E3779B97F4A7C15ULL * 8};
+
+static inline __attribute__((always_inline, target(KSWIN_AVX512))) void
+draw_mask16_avx512(uint64_t *rng, uint32_t t, uint64_t *plo, uint64_t *phi)
+{
+    __m512i z = _mm512_add_epi64(_mm512_set1_epi64((long long)*rng),
+                                 _mm512_loadu_si512((const void *)KSWIN_GAMMA8));
+    __m512i n4 = _mm512_set1_epi8(15), vt = _mm512_set1_epi8((char)t);
+    *rng += 0x9E3779B97F4A7C15ULL * 8;
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)),
+                           _mm512_set1_epi64((long long)0xBF58476D1CE4E5B9ULL));
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)),
+                           _mm512_set1_epi64((long long)0x94D049BB133111EBULL));
+    z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+    *plo = _mm512_cmplt_epu8_mask(_mm512_and_si512(z, n4), vt);
+    *phi = _mm512_cmplt_epu8_mask(_mm512_and_si512(_mm512_srli_epi64(z, 4), n4), vt);
+}
+#endif
+
+/* draw_start from the first mask (lo, hi). */
+static inline __attribute__((always_inline)) void draw_start_mask(kswin_det *s, kswin_draw *w,
+                                                                  uint64_t lo, uint64_t hi)
+{
+    uint32_t older = s->win - s->stat, stat = s->stat, m, dr, da;
     const uint64_t flo = older >= 64 ? ~0ULL : (1ULL << older) - 1;
     const uint64_t fhi = older <= 64 ? 0 : older >= 128 ? ~0ULL : (1ULL << (older - 64)) - 1;
-    uint64_t lo = flo, hi = fhi;
-    for (uint32_t i = 0; i < s->drawe; i++) {
-        lo &= next_u64(&s->rng);
-        if (older > 64)
-            hi &= next_u64(&s->rng);
-    }
+    uint64_t add;
+    lo &= flo;
+    hi &= fhi;
     m = (uint32_t)(__builtin_popcountll(lo) + __builtin_popcountll(hi));
-    w->adding = m < stat;
-    w->d = m > stat ? m - stat : stat - m;
-    w->top = (int32_t)(m > stat ? m : older - m);
+    /* (selections by masks: with m near stat, a branch on m < stat is
+     * mispredicted about every other test) */
+    add = 0 - (uint64_t)(m < stat);
+    dr = m - stat;
+    da = stat - m;
+    w->adding = (int)(add & 1);
+    w->d = dr ^ ((dr ^ da) & (uint32_t)add);
+    w->top = (int32_t)(m ^ ((m ^ (older - m)) & (uint32_t)add));
     /* removals look for set bits, additions for clear ones (within older):
      * kept as the complement while adding */
-    w->ilo = w->adding ? flo : 0;
-    w->ihi = w->adding ? fhi : 0;
+    w->ilo = flo & add;
+    w->ihi = fhi & add;
     w->lo = lo ^ w->ilo;
     w->hi = hi ^ w->ihi;
 }
+
+static inline __attribute__((always_inline)) void draw_start(kswin_det *s, kswin_draw *w)
+{
+    uint64_t lo, hi;
+    draw_mask16(&s->rng, s->drawt, &lo, &hi);
+    draw_start_mask(s, w, lo, hi);
+}
+
+#if KSWIN_X86_SIMD
+static inline __attribute__((always_inline, target(KSWIN_AVX512))) void
+draw_start_avx512(kswin_det *s, kswin_draw *w)
+{
+    uint64_t lo, hi;
+    draw_mask16_avx512(&s->rng, s->drawt, &lo, &hi);
+    draw_start_mask(s, w, lo, hi);
+}
+#endif
 
 static inline kswin_u128 draw_mask_of(const kswin_draw *w)
 {
@@ -1162,29 +1248,15 @@ static const uint8_t KSWIN_IOTA[64] = {
     22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
     44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
 
-/* Whether some running count S_j at a run end is >= hi or <= lo (both
- * within -128..127) for the older values at the positions of mask pm (bit
- * p: p-th oldest). pos: each merged slot's position (its ring index - head,
- * mod win), rv: slots holding newest values, valid: slots < win. */
-static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt")))
-int merged_outside_avx512(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 rv0,
-                          __mmask64 rv1, __mmask64 valid0, __mmask64 valid1, kswin_u128 ends,
-                          int lo, int hi)
+/* The running sums of the 128 bytes x0 (slots 0..63), x1 (64..127), in
+ * place: inside each 16-byte lane (x[i] += x[i - k], k = 1, 2, 4, 8), then
+ * each lane gets the totals of the lanes below it (lane totals broadcast in
+ * their lanes, shifted up by 1, 2, 3 lanes), then the second half gets the
+ * first half's total. */
+static inline __attribute__((always_inline, target(KSWIN_AVX512)))
+void running_sums128(__m512i *px0, __m512i *px1)
 {
-    __m512i tb0 = _mm512_movm_epi8((__mmask64)(uint64_t)pm);
-    __m512i tb1 = _mm512_movm_epi8((__mmask64)(uint64_t)(pm >> 64));
-    __m512i w0 = _mm512_permutex2var_epi8(tb0, pos0, tb1);
-    __m512i w1 = _mm512_permutex2var_epi8(tb0, pos1, tb1);
-    __m512i zero = _mm512_setzero_si512(), m1 = _mm512_set1_epi8(-1);
-    /* +1 per drawn slot (w = -1 there), -1 per newest slot, 0 past win */
-    __m512i x0 = _mm512_mask_mov_epi8(_mm512_maskz_sub_epi8(valid0, zero, w0), rv0, m1);
-    __m512i x1 = _mm512_mask_mov_epi8(_mm512_maskz_sub_epi8(valid1, zero, w1), rv1, m1);
-    __m512i vhi = _mm512_set1_epi8((char)hi), vlo = _mm512_set1_epi8((char)lo);
-    __mmask64 out;
-    /* running sums inside each 16-byte lane (x[i] += x[i - k], k = 1, 2,
-     * 4, 8), then each lane gets the totals of the lanes below it (lane
-     * totals broadcast in their lanes, shifted up by 1, 2, 3 lanes), then
-     * the second half gets the first half's total */
+    __m512i x0 = *px0, x1 = *px1, zero = _mm512_setzero_si512();
 #define KSWIN_LANE_STEP(k)                                       \
     do {                                                         \
         x0 = _mm512_add_epi8(x0, _mm512_bslli_epi128(x0, k));    \
@@ -1209,6 +1281,41 @@ int merged_outside_avx512(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 r
         x0 = _mm512_add_epi8(x0, c0);
         x1 = _mm512_add_epi8(_mm512_add_epi8(x1, c1), _mm512_shuffle_i64x2(tot, tot, 0xFF));
     }
+    *px0 = x0;
+    *px1 = x1;
+}
+
+/* The 128 slots' terms of the running counts for the older values at the
+ * positions of mask pm (bit p: p-th oldest) against the newest ones: +1
+ * where pos (each slot's position) is a bit of pm, -1 on the slots of rv,
+ * 0 elsewhere and past win (valid: slots < win). */
+static inline __attribute__((always_inline, target(KSWIN_AVX512)))
+void slot_terms(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 rv0, __mmask64 rv1,
+                __mmask64 valid0, __mmask64 valid1, __m512i *px0, __m512i *px1)
+{
+    __m512i tb0 = _mm512_movm_epi8((__mmask64)(uint64_t)pm);
+    __m512i tb1 = _mm512_movm_epi8((__mmask64)(uint64_t)(pm >> 64));
+    __m512i w0 = _mm512_permutex2var_epi8(tb0, pos0, tb1);
+    __m512i w1 = _mm512_permutex2var_epi8(tb0, pos1, tb1);
+    __m512i zero = _mm512_setzero_si512(), m1 = _mm512_set1_epi8(-1);
+    /* +1 per drawn slot (w = -1 there), -1 per newest slot, 0 past win */
+    *px0 = _mm512_mask_mov_epi8(_mm512_maskz_sub_epi8(valid0, zero, w0), rv0, m1);
+    *px1 = _mm512_mask_mov_epi8(_mm512_maskz_sub_epi8(valid1, zero, w1), rv1, m1);
+}
+
+/* Whether some running count S_j at a run end is >= hi or <= lo (both
+ * within -128..127) for the older values at the positions of mask pm (bit
+ * p: p-th oldest). pos: each merged slot's position (its age), rv: slots
+ * holding newest values, valid: slots < win. */
+static inline __attribute__((always_inline, target(KSWIN_AVX512)))
+int merged_outside_avx512(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 rv0,
+                          __mmask64 rv1, __mmask64 valid0, __mmask64 valid1, kswin_u128 ends,
+                          int lo, int hi)
+{
+    __m512i x0, x1, vhi = _mm512_set1_epi8((char)hi), vlo = _mm512_set1_epi8((char)lo);
+    __mmask64 out;
+    slot_terms(pm, pos0, pos1, rv0, rv1, valid0, valid1, &x0, &x1);
+    running_sums128(&x0, &x1);
     out = _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)ends, x0, vhi) |
           _mm512_mask_cmple_epi8_mask((__mmask64)(uint64_t)ends, x0, vlo) |
           _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)(ends >> 64), x1, vhi) |
@@ -1235,7 +1342,7 @@ static kswin_u128 run_ends_age(const kswin_det *s)
  * merged order given as the age of each slot's value (a0: slots 0..63, a1:
  * 64..127), which is also its position in the draw's mask: the mask's
  * bytes gathered by the ages (merged_outside_avx512). */
-__attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static inline int
+__attribute__((always_inline, target(KSWIN_AVX512))) static inline int
 merged_test_avx512(kswin_det *s, __m512i a0, __m512i a1)
 {
     kswin_draw w;
@@ -1246,7 +1353,7 @@ merged_test_avx512(kswin_det *s, __m512i a0, __m512i a1)
     __mmask64 valid0 = (__mmask64)(uint64_t)valid, valid1 = (__mmask64)(uint64_t)(valid >> 64);
     __mmask64 rv0 = _mm512_mask_cmpge_epu8_mask(valid0, a0, vo);
     __mmask64 rv1 = _mm512_mask_cmpge_epu8_mask(valid1, a1, vo);
-    draw_start(s, &w);
+    draw_start_avx512(s, &w);
     a = w.adding ? 0 : (int)w.d;
     b = w.adding ? (int)w.d : 0;
     /* the bands [T_j - a, T_j + b] (and 0's) within (-k, k): no alarm;
@@ -1463,28 +1570,120 @@ static inline __attribute__((always_inline)) void age_ties(kswin_det *s, uint32_
     }
 }
 
+/* The AVX-512 path's order after one step: y (slot py) leaves, x enters at
+ * slot q of the order without y: slot j takes old slot j' + (j' >= py),
+ * j' = j - (j > q), one byte permutation per 64 slots; slot q takes x (age
+ * win - 1), every other age falls by one. Stored, and returned in *n0, *n1. */
+static inline __attribute__((always_inline, target(KSWIN_AVX512)))
+void age_move(kswin_det *s, __m512i a0, __m512i a1, uint32_t py, uint32_t q, __m512i *n0,
+              __m512i *n1)
+{
+    kswin_u128 valid = low_bits(s->win);
+    __m512i one = _mm512_set1_epi8(1);
+    __m512i i0 = _mm512_loadu_si512((const void *)KSWIN_IOTA);
+    __m512i i1 = _mm512_add_epi8(i0, _mm512_set1_epi8(64));
+    __m512i vq = _mm512_set1_epi8((char)q), vp = _mm512_set1_epi8((char)py);
+    __m512i vn = _mm512_set1_epi8((char)(s->win - 1));
+    __m512i j0 = _mm512_mask_sub_epi8(i0, _mm512_cmpgt_epu8_mask(i0, vq), i0, one);
+    __m512i j1 = _mm512_mask_sub_epi8(i1, _mm512_cmpgt_epu8_mask(i1, vq), i1, one);
+    j0 = _mm512_mask_add_epi8(j0, _mm512_cmpge_epu8_mask(j0, vp), j0, one);
+    j1 = _mm512_mask_add_epi8(j1, _mm512_cmpge_epu8_mask(j1, vp), j1, one);
+    j0 = _mm512_permutex2var_epi8(a0, j0, a1);
+    j1 = _mm512_permutex2var_epi8(a0, j1, a1);
+    j0 = _mm512_mask_sub_epi8(j0, (__mmask64)(uint64_t)valid, j0, one);
+    j1 = _mm512_mask_sub_epi8(j1, (__mmask64)(uint64_t)(valid >> 64), j1, one);
+    j0 = _mm512_mask_mov_epi8(j0, _mm512_cmpeq_epi8_mask(i0, vq), vn);
+    j1 = _mm512_mask_mov_epi8(j1, _mm512_cmpeq_epi8_mask(i1, vq), vn);
+    _mm512_store_si512((void *)s->age, j0);
+    _mm512_store_si512((void *)(s->age + 64), j1);
+    *n0 = j0;
+    *n1 = j1;
+}
+
+/* x into ring slot h as a store of its whole block of 8, so that the next
+ * value's loads of that block are forwarded from the store (a narrower or
+ * a masked store under a wider load waits until it leaves the store
+ * queue); then the head moves. */
+static inline __attribute__((always_inline, target(KSWIN_AVX512)))
+void ring_put(kswin_det *s, uint32_t h, double x)
+{
+    double *blk = s->ring + (h & ~7u);
+    __m512d v = _mm512_mask_mov_pd(_mm512_loadu_pd(blk), (__mmask8)(1u << (h & 7)),
+                                   _mm512_set1_pd(x));
+    __asm__("" : "+v"(v));   /* (else gcc makes it a masked store) */
+    _mm512_storeu_pd(blk, v);
+    s->head = h + 1 == s->win ? 0 : h + 1;
+}
+
+/* The rest of an AVX-512 step when it is not the common one (ties before
+ * or after it: the certificate on the new order at its run ends; or a
+ * certificate that did not settle the test, need = 1): the order moved,
+ * x stored, the certificate if not done, the draw finished and tested. */
+__attribute__((noinline, target(KSWIN_AVX512))) static tide_drift_state
+kswin_step_rest(kswin_det *s, double x, uint32_t py, uint32_t cnt, kswin_draw *w, int cert_done,
+                int need)
+{
+    uint32_t win = s->win, older = win - s->stat, h = s->head;
+    int k = (int)s->kstar, a = w->adding ? 0 : (int)w->d, b = w->adding ? (int)w->d : 0;
+    double y = s->ring[h];
+    uint32_t q = cnt - (y < x);
+    kswin_u128 valid = low_bits(win), ends;
+    __mmask64 valid0 = (__mmask64)(uint64_t)valid, valid1 = (__mmask64)(uint64_t)(valid >> 64);
+    __mmask64 rv0, rv1;
+    __m512i a0, a1, vo = _mm512_set1_epi8((char)older);
+    if (!cert_done)
+        age_ties(s, h, py, q, y, x);
+    age_move(s, _mm512_load_si512((const void *)s->age),
+             _mm512_load_si512((const void *)(s->age + 64)), py, q, &a0, &a1);
+    ring_put(s, h, x);
+    rv0 = _mm512_mask_cmpge_epu8_mask(valid0, a0, vo);
+    rv1 = _mm512_mask_cmpge_epu8_mask(valid1, a1, vo);
+    ends = s->nties ? run_ends_age(s) : ~(kswin_u128)0;
+    if (!cert_done)
+        need = a >= k || b >= k ||
+               merged_outside_avx512(draw_mask_of(w), a0, a1, rv0, rv1, valid0, valid1, ends,
+                                     a - k, k - b);
+    if (!need)
+        return TIDE_DRIFT_NONE;
+    s->wlast = draw_finish(s, w, remove_pdep);
+    s->nfinished++;
+    if (merged_outside_avx512(s->wlast, a0, a1, rv0, rv1, valid0, valid1, ends, -k, k)) {
+        kswin_reset(&s->base);
+        return TIDE_DRIFT_DETECTED;
+    }
+    return TIDE_DRIFT_NONE;
+}
+
 /* kswin_update for a full window whose merged order is valid, on the
- * AVX-512 functions (one call per value, no data-dependent branch before
- * the test's outcome). The merged order is kept as the ages of its slots'
- * values: y (age 0) is found by a byte compare, x's slot q by compares of
- * 8 ring values at a time (the ring is padded with +inf to 128 values), the
- * order moved by one byte permutation per 64 slots (slot j takes old slot
- * j' + (j' >= py), j' = j - (j > q); slot q takes x, age win - 1; every
- * other age falls by one). The ring slot of x is written as a store of its
- * whole block of 8, so that the next value's loads of that block are
- * forwarded from the store (a narrower store under a wider load waits
- * until it leaves the store queue). */
-__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static tide_drift_state
+ * AVX-512 functions (one call per value). The merged order is kept as the
+ * ages of its slots' values: y (age 0) is found by a byte compare, x's
+ * place by compares of 8 ring values at a time (the ring is padded with
+ * +inf to 128 values), the order moved by age_move.
+ * The certificate is taken on the order BEFORE the move, so that all of it
+ * but its last step waits only for the draw and the old order (not for
+ * x's place, the end of a long chain): without ties before and after the
+ * step, with P_s the running counts over the old slots s of the mask
+ * (positions after the step: old age - 1; y, age 0, counts 0) against the
+ * newest values other than x, and c = #(ring values < x) (old slots
+ * 0..c-1 hold the values below x), the running counts of the new order
+ * are P_s - [s >= c] at every old slot but y's, and P_{c-1} - 1 at x (-1
+ * when c = 0). So max S over the new order = max_s (P_s - [s >= c]) (x's
+ * count is below slot c - 1's; y's slot repeats its left neighbour's, or
+ * is 0 or -1 at slot 0, within the bands) and min S = min_s (P_s -
+ * [s >= c - 1]) (slot c - 1 then carries x's count, the only one that can
+ * undercut it; -1 checked apart when c = 0). Other steps: kswin_step_rest. */
+__attribute__((target(KSWIN_AVX512))) static tide_drift_state
 kswin_update_avx512(kswin_det *s, double x)
 {
-    uint32_t win = s->win, h = s->head, py, q, t0;
+    uint32_t win = s->win, older = win - s->stat, h = s->head, py, t0, cnt, nt0, jt;
+    int k = (int)s->kstar, a, b, need;
     double *ring = s->ring, y = ring[h];
     __m512i a0 = _mm512_load_si512((const void *)s->age);
     __m512i a1 = _mm512_load_si512((const void *)(s->age + 64));
     __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1);
     __m512i c0 = zero, c1 = zero, m1 = _mm512_set1_epi64(-1);
     __m512d vx = _mm512_set1_pd(x);
-    kswin_u128 valid = low_bits(win);
+    kswin_draw w;
     s->nonbin += (uint32_t)!is_bin(x) - (uint32_t)!is_bin(y);
     if (__builtin_expect(!s->nonbin, 0)) {   /* all 0/1 now: the shortcut (ones recounted) */
         s->sorted_valid = 0;
@@ -1505,43 +1704,53 @@ kswin_update_avx512(kswin_det *s, double x)
         c1 = _mm512_mask_sub_epi64(
             c1, _mm512_cmp_pd_mask(_mm512_loadu_pd(ring + j + 8), vx, _CMP_LT_OQ), c1, m1);
     }
-    q = (uint32_t)_mm512_reduce_add_epi64(_mm512_add_epi64(c0, c1)) - (y < x);
-    age_ties(s, h, py, q, y, x);
-    {
+    cnt = (uint32_t)_mm512_reduce_add_epi64(_mm512_add_epi64(c0, c1));
+    draw_start_avx512(s, &w);
+    /* without ties before, the only possible one after pairs x with the
+     * smallest value >= x other than y: old slot cnt, or cnt + 1 when y
+     * is there */
+    nt0 = s->nties;
+    jt = cnt + (py == cnt);
+    if (__builtin_expect(nt0 != 0 || (jt < win && age_val(s, jt, h) == x), 0))
+        return kswin_step_rest(s, x, py, cnt, &w, 0, 0);
+    a = (int)(w.d & ((uint32_t)w.adding - 1));   /* (w.adding ? 0 : d, no branch) */
+    b = (int)(w.d & (0 - (uint32_t)w.adding));
+    {   /* the bands [T_j - a, T_j + b] (and 0's) within (-k, k): no alarm */
         __m512i i0 = _mm512_loadu_si512((const void *)KSWIN_IOTA);
         __m512i i1 = _mm512_add_epi8(i0, _mm512_set1_epi8(64));
-        __m512i vq = _mm512_set1_epi8((char)q), vp = _mm512_set1_epi8((char)py);
-        __m512i vn = _mm512_set1_epi8((char)(win - 1));
-        __m512i j0 = _mm512_mask_sub_epi8(i0, _mm512_cmpgt_epu8_mask(i0, vq), i0, one);
-        __m512i j1 = _mm512_mask_sub_epi8(i1, _mm512_cmpgt_epu8_mask(i1, vq), i1, one);
-        j0 = _mm512_mask_add_epi8(j0, _mm512_cmpge_epu8_mask(j0, vp), j0, one);
-        j1 = _mm512_mask_add_epi8(j1, _mm512_cmpge_epu8_mask(j1, vp), j1, one);
-        j0 = _mm512_permutex2var_epi8(a0, j0, a1);
-        j1 = _mm512_permutex2var_epi8(a0, j1, a1);
-        j0 = _mm512_mask_sub_epi8(j0, (__mmask64)(uint64_t)valid, j0, one);
-        j1 = _mm512_mask_sub_epi8(j1, (__mmask64)(uint64_t)(valid >> 64), j1, one);
-        a0 = _mm512_mask_mov_epi8(j0, _mm512_cmpeq_epi8_mask(i0, vq), vn);
-        a1 = _mm512_mask_mov_epi8(j1, _mm512_cmpeq_epi8_mask(i1, vq), vn);
-        _mm512_store_si512((void *)s->age, a0);
-        _mm512_store_si512((void *)(s->age + 64), a1);
+        /* (unsigned compares: cnt <= 128; s >= c - 1 as s + 1 >= c) */
+        __m512i x0, x1, vc = _mm512_set1_epi8((char)cnt);
+        __m512i vhi = _mm512_set1_epi8((char)(k - b)), vlo = _mm512_set1_epi8((char)(a - k));
+        __m512i vo1 = _mm512_set1_epi8((char)(older + 1));
+        kswin_u128 valid = low_bits(win);
+        __mmask64 valid0 = (__mmask64)(uint64_t)valid, valid1 = (__mmask64)(uint64_t)(valid >> 64);
+        __mmask64 out;
+        slot_terms(draw_mask_of(&w) << 1, a0, a1, _mm512_mask_cmpge_epu8_mask(valid0, a0, vo1),
+                   _mm512_mask_cmpge_epu8_mask(valid1, a1, vo1), valid0, valid1, &x0, &x1);
+        running_sums128(&x0, &x1);
+        out = _mm512_cmpge_epi8_mask(
+                  _mm512_mask_sub_epi8(x0, _mm512_cmpge_epu8_mask(i0, vc), x0, one), vhi) |
+              _mm512_cmpge_epi8_mask(
+                  _mm512_mask_sub_epi8(x1, _mm512_cmpge_epu8_mask(i1, vc), x1, one), vhi) |
+              _mm512_cmple_epi8_mask(
+                  _mm512_mask_sub_epi8(x0, _mm512_cmpge_epu8_mask(_mm512_add_epi8(i0, one), vc),
+                                       x0, one),
+                  vlo) |
+              _mm512_cmple_epi8_mask(
+                  _mm512_mask_sub_epi8(x1, _mm512_cmpge_epu8_mask(_mm512_add_epi8(i1, one), vc),
+                                       x1, one),
+                  vlo);
+        need = (a >= k) | (b >= k) | (out != 0) | ((cnt == 0) & (a - k >= -1));
     }
-    {
-        double *blk = ring + (h & ~7u);
-        __m512d v = _mm512_mask_mov_pd(_mm512_loadu_pd(blk), (__mmask8)(1u << (h & 7)), vx);
-        /* (kept a whole store: a masked store is not forwarded either) */
-        __asm__("" : "+v"(v));
-        _mm512_storeu_pd(blk, v);
-    }
-    s->head = h + 1 == win ? 0 : h + 1;
-    if (merged_test_avx512(s, a0, a1)) {
-        kswin_reset(&s->base);
-        return TIDE_DRIFT_DETECTED;
-    }
+    if (__builtin_expect(need, 0))
+        return kswin_step_rest(s, x, py, cnt, &w, 1, 1);
+    age_move(s, a0, a1, py, cnt - (y < x), &a0, &a1);
+    ring_put(s, h, x);
     return TIDE_DRIFT_NONE;
 }
 
 /* merged_test_avx512 for kswin_update (after a rebuild). */
-__attribute__((noinline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static int
+__attribute__((noinline, target(KSWIN_AVX512))) static int
 merged_test_avx512_call(kswin_det *s)
 {
     return merged_test_avx512(s, _mm512_load_si512((const void *)s->age),
@@ -1555,7 +1764,7 @@ merged_test_avx512_call(kswin_det *s)
  * result depends on): each value's slot counted directly, the values below
  * it plus the equal ones at lower ring indices, 8 compares at a time (no
  * insertion, no memory moves). */
-__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static void
+__attribute__((target(KSWIN_AVX512))) static void
 rebuild_merged_avx512(kswin_det *s)
 {
     uint32_t win = s->win, h = s->head;
@@ -1691,15 +1900,16 @@ static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
     uint32_t older = s->win - s->stat, count, head, win;
     uint64_t rng;
     uint8_t ver = tide_rbuf_u8(r);
-    /* format 3 is 4's layout (its general-path draws were Fisher-Yates at
-     * every window size; 4 draws masks up to KSWIN_MERGED_MAX, same law);
+    /* formats 3 and 4 are 5's layout (3's general-path draws were
+     * Fisher-Yates at every window size, 4's merged-path masks had density
+     * 2^-e; 5 draws nibble masks up to KSWIN_MERGED_MAX, same law);
      * formats 1 and 2 have the same layout without rng01 at the end (1's
      * perm indexed window positions; any permutation is a valid sampler
      * state); they get a fresh rng01 from the seed */
     if (!r->bad && (ver < 1 || ver > KSWIN_FORMAT))
         return tide_err_set(err, TIDE_ERR_VERSION,
-                            "kswin state: unknown format version %u (this build reads 1 to 4)",
-                            ver);
+                            "kswin state: unknown format version %u (this build reads 1 to %d)",
+                            ver, KSWIN_FORMAT);
     count = tide_rbuf_u32(r);
     head = tide_rbuf_u32(r);
     rng = tide_rbuf_u64(r);
