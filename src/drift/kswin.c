@@ -210,6 +210,8 @@ typedef struct kswin_det {
     unsigned __int128 rnew;   /* merged slots holding the newest stat values */
     uint32_t nties;       /* adjacent equal pairs in merged order */
     int8_t (*nib)[3];     /* 256 nibble pairs (w, r): sum, max prefix, min prefix */
+    uint64_t nrng, nlo, nhi;   /* AVX-512 path: the first mask draw_mask16 makes from
+                                * generator state nrng (computed one test ahead) */
     kswin_u128_t wlast;   /* the last finished draw (positions; for the tests) */
     uint64_t nfinished;   /* draws finished since creation (for the tests) */
 } kswin_det;
@@ -369,6 +371,7 @@ static int kswin_have_simd(void)
 }
 
 static void nibble_table(int8_t (*nib)[3]);
+static inline void draw_mask16(uint64_t *rng, uint32_t t, uint64_t *plo, uint64_t *phi);
 
 /* Allocates a detector with parameters from p (state reset). */
 static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det **out,
@@ -458,6 +461,9 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
             }
         }
         nibble_table(s->nib);
+        s->nrng = 0;
+        draw_mask16(&s->nrng, s->drawt, &s->nlo, &s->nhi);
+        s->nrng = 0;
     }
     for (uint32_t t = 0, older = win - stat; !s->merged && t < stat;) {
         uint64_t prod = 1;
@@ -1102,6 +1108,29 @@ draw_start_avx512(kswin_det *s, kswin_draw *w)
     draw_mask16_avx512(&s->rng, s->drawt, &lo, &hi);
     draw_start_mask(s, w, lo, hi);
 }
+
+/* draw_start_avx512 one test ahead: the mask of this test was made by the
+ * previous one when the generator state is the one it expected (it is,
+ * unless that test finished its draw or the detector was reset), and this
+ * test makes the next one's from the state after its own 8 words (so that
+ * the test does not wait for the generator's multiplies). Same masks,
+ * same words. */
+static inline __attribute__((always_inline, target(KSWIN_AVX512))) void
+draw_start_ahead(kswin_det *s, kswin_draw *w)
+{
+    uint64_t lo, hi, r = s->rng;
+    if (__builtin_expect(s->nrng == r, 1)) {
+        lo = s->nlo;
+        hi = s->nhi;
+        s->rng = r + 0x9E3779B97F4A7C15ULL * 8;
+    } else {
+        draw_mask16_avx512(&s->rng, s->drawt, &lo, &hi);
+    }
+    s->nrng = s->rng;
+    r = s->rng;
+    draw_mask16_avx512(&r, s->drawt, &s->nlo, &s->nhi);
+    draw_start_mask(s, w, lo, hi);
+}
 #endif
 
 static inline kswin_u128 draw_mask_of(const kswin_draw *w)
@@ -1705,7 +1734,7 @@ kswin_update_avx512(kswin_det *s, double x)
             c1, _mm512_cmp_pd_mask(_mm512_loadu_pd(ring + j + 8), vx, _CMP_LT_OQ), c1, m1);
     }
     cnt = (uint32_t)_mm512_reduce_add_epi64(_mm512_add_epi64(c0, c1));
-    draw_start_avx512(s, &w);
+    draw_start_ahead(s, &w);
     /* without ties before, the only possible one after pairs x with the
      * smallest value >= x other than y: old slot cnt, or cnt + 1 when y
      * is there */
