@@ -212,6 +212,8 @@ typedef struct kswin_det {
     int8_t (*nib)[3];     /* 256 nibble pairs (w, r): sum, max prefix, min prefix */
     uint64_t nrng, nlo, nhi;   /* AVX-512 path: the first mask draw_mask16 makes from
                                 * generator state nrng (computed one test ahead) */
+    uint64_t olo, ohi;    /* merged path: bits 0..older-1 (the older positions) */
+    uint64_t vlo, vhi;    /* merged path: bits 0..win-1 (the valid slots) */
     kswin_u128_t wlast;   /* the last finished draw (positions; for the tests) */
     uint64_t nfinished;   /* draws finished since creation (for the tests) */
 } kswin_det;
@@ -322,6 +324,14 @@ static double *copy_cdfs(const double *t, uint32_t older, uint32_t stat)
 }
 
 static int is_bin(double v) { return v == 0.0 || v == 1.0; }
+
+/* !is_bin(v) from v's bits: +-0 and 1 (integer compares, no branch). */
+static inline uint32_t not_bin_bits(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return (uint32_t)((u << 1) != 0) & (uint32_t)(u != 0x3FF0000000000000ULL);
+}
 
 /* Recomputes the derived counts from a full ring. */
 static void recount(kswin_det *s)
@@ -464,6 +474,10 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         s->nrng = 0;
         draw_mask16(&s->nrng, s->drawt, &s->nlo, &s->nhi);
         s->nrng = 0;
+        s->olo = win - stat >= 64 ? ~0ULL : (1ULL << (win - stat)) - 1;
+        s->ohi = win - stat <= 64 ? 0 : win - stat >= 128 ? ~0ULL : (1ULL << (win - stat - 64)) - 1;
+        s->vlo = win >= 64 ? ~0ULL : (1ULL << win) - 1;
+        s->vhi = win <= 64 ? 0 : win >= 128 ? ~0ULL : (1ULL << (win - 64)) - 1;
     }
     for (uint32_t t = 0, older = win - stat; !s->merged && t < stat;) {
         uint64_t prod = 1;
@@ -1109,14 +1123,14 @@ draw_start_avx512(kswin_det *s, kswin_draw *w)
     draw_start_mask(s, w, lo, hi);
 }
 
-/* draw_start_avx512 one test ahead: the mask of this test was made by the
- * previous one when the generator state is the one it expected (it is,
- * unless that test finished its draw or the detector was reset), and this
- * test makes the next one's from the state after its own 8 words (so that
- * the test does not wait for the generator's multiplies). Same masks,
- * same words. */
+/* The first mask of draw_start_avx512 (cut to the older positions), one
+ * test ahead: this test's mask was made by the previous one when the
+ * generator state is the one it expected (it is, unless that test finished
+ * its draw or the detector was reset), and this test makes the next one's
+ * from the state after its own 8 words (so that the test does not wait
+ * for the generator's multiplies). Same masks, same words. */
 static inline __attribute__((always_inline, target(KSWIN_AVX512))) void
-draw_start_ahead(kswin_det *s, kswin_draw *w)
+draw_mask_ahead(kswin_det *s, uint64_t *plo, uint64_t *phi)
 {
     uint64_t lo, hi, r = s->rng;
     if (__builtin_expect(s->nrng == r, 1)) {
@@ -1129,7 +1143,8 @@ draw_start_ahead(kswin_det *s, kswin_draw *w)
     s->nrng = s->rng;
     r = s->rng;
     draw_mask16_avx512(&r, s->drawt, &s->nlo, &s->nhi);
-    draw_start_mask(s, w, lo, hi);
+    *plo = lo & s->olo;
+    *phi = hi & s->ohi;
 }
 #endif
 
@@ -1649,17 +1664,21 @@ void ring_put(kswin_det *s, uint32_t h, double x)
  * certificate that did not settle the test, need = 1): the order moved,
  * x stored, the certificate if not done, the draw finished and tested. */
 __attribute__((noinline, target(KSWIN_AVX512))) static tide_drift_state
-kswin_step_rest(kswin_det *s, double x, uint32_t py, uint32_t cnt, kswin_draw *w, int cert_done,
-                int need)
+kswin_step_rest(kswin_det *s, double x, uint32_t py, uint32_t cnt, uint64_t mlo, uint64_t mhi,
+                int cert_done, int need)
 {
+    kswin_draw dw, *w = &dw;
     uint32_t win = s->win, older = win - s->stat, h = s->head;
-    int k = (int)s->kstar, a = w->adding ? 0 : (int)w->d, b = w->adding ? (int)w->d : 0;
+    int k = (int)s->kstar, a, b;
     double y = s->ring[h];
     uint32_t q = cnt - (y < x);
     kswin_u128 valid = low_bits(win), ends;
     __mmask64 valid0 = (__mmask64)(uint64_t)valid, valid1 = (__mmask64)(uint64_t)(valid >> 64);
     __mmask64 rv0, rv1;
     __m512i a0, a1, vo = _mm512_set1_epi8((char)older);
+    draw_start_mask(s, w, mlo, mhi);
+    a = w->adding ? 0 : (int)w->d;
+    b = w->adding ? (int)w->d : 0;
     if (!cert_done)
         age_ties(s, h, py, q, y, x);
     age_move(s, _mm512_load_si512((const void *)s->age),
@@ -1712,8 +1731,8 @@ kswin_update_avx512(kswin_det *s, double x)
     __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1);
     __m512i c0 = zero, c1 = zero, m1 = _mm512_set1_epi64(-1);
     __m512d vx = _mm512_set1_pd(x);
-    kswin_draw w;
-    s->nonbin += (uint32_t)!is_bin(x) - (uint32_t)!is_bin(y);
+    uint64_t mlo, mhi;
+    s->nonbin += not_bin_bits(x) - not_bin_bits(y);
     if (__builtin_expect(!s->nonbin, 0)) {   /* all 0/1 now: the shortcut (ones recounted) */
         s->sorted_valid = 0;
         ring[h] = x;
@@ -1734,16 +1753,18 @@ kswin_update_avx512(kswin_det *s, double x)
             c1, _mm512_cmp_pd_mask(_mm512_loadu_pd(ring + j + 8), vx, _CMP_LT_OQ), c1, m1);
     }
     cnt = (uint32_t)_mm512_reduce_add_epi64(_mm512_add_epi64(c0, c1));
-    draw_start_ahead(s, &w);
+    draw_mask_ahead(s, &mlo, &mhi);
     /* without ties before, the only possible one after pairs x with the
      * smallest value >= x other than y: old slot cnt, or cnt + 1 when y
      * is there */
     nt0 = s->nties;
     jt = cnt + (py == cnt);
     if (__builtin_expect(nt0 != 0 || (jt < win && age_val(s, jt, h) == x), 0))
-        return kswin_step_rest(s, x, py, cnt, &w, 0, 0);
-    a = (int)(w.d & ((uint32_t)w.adding - 1));   /* (w.adding ? 0 : d, no branch) */
-    b = (int)(w.d & (0 - (uint32_t)w.adding));
+        return kswin_step_rest(s, x, py, cnt, mlo, mhi, 0, 0);
+    /* removals a = m - stat or additions b = stat - m (no branch) */
+    a = (int)(_mm_popcnt_u64(mlo) + _mm_popcnt_u64(mhi)) - (int)s->stat;
+    b = a < 0 ? -a : 0;
+    a = a < 0 ? 0 : a;
     {   /* the bands [T_j - a, T_j + b] (and 0's) within (-k, k): no alarm */
         __m512i i0 = _mm512_loadu_si512((const void *)KSWIN_IOTA);
         __m512i i1 = _mm512_add_epi8(i0, _mm512_set1_epi8(64));
@@ -1751,10 +1772,8 @@ kswin_update_avx512(kswin_det *s, double x)
         __m512i x0, x1, vc = _mm512_set1_epi8((char)cnt);
         __m512i vhi = _mm512_set1_epi8((char)(k - b)), vlo = _mm512_set1_epi8((char)(a - k));
         __m512i vo1 = _mm512_set1_epi8((char)(older + 1));
-        kswin_u128 valid = low_bits(win);
-        __mmask64 valid0 = (__mmask64)(uint64_t)valid, valid1 = (__mmask64)(uint64_t)(valid >> 64);
-        __mmask64 out;
-        slot_terms(draw_mask_of(&w) << 1, a0, a1, _mm512_mask_cmpge_epu8_mask(valid0, a0, vo1),
+        __mmask64 valid0 = (__mmask64)s->vlo, valid1 = (__mmask64)s->vhi, out;
+        slot_terms(((kswin_u128)mhi << 64 | mlo) << 1, a0, a1, _mm512_mask_cmpge_epu8_mask(valid0, a0, vo1),
                    _mm512_mask_cmpge_epu8_mask(valid1, a1, vo1), valid0, valid1, &x0, &x1);
         running_sums128(&x0, &x1);
         out = _mm512_cmpge_epi8_mask(
@@ -1772,7 +1791,7 @@ kswin_update_avx512(kswin_det *s, double x)
         need = (a >= k) | (b >= k) | (out != 0) | ((cnt == 0) & (a - k >= -1));
     }
     if (__builtin_expect(need, 0))
-        return kswin_step_rest(s, x, py, cnt, &w, 1, 1);
+        return kswin_step_rest(s, x, py, cnt, mlo, mhi, 1, 1);
     age_move(s, a0, a1, py, cnt - (y < x), &a0, &a1);
     ring_put(s, h, x);
     return TIDE_DRIFT_NONE;
