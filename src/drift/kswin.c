@@ -204,6 +204,8 @@ typedef struct kswin_det {
     uint32_t drawt;       /* the draw's first mask has bits of probability drawt/16 */
     uint8_t *mg;          /* 128: ring index of each merged slot (padding 127) */
     uint8_t *inv;         /* 128: merged slot of each ring index (portable path) */
+    float *ringf;         /* AVX-512 path: the ring rounded to float (+inf past win,
+                           * 128 + 16), valid when sorted_valid */
     uint8_t *age;         /* 128, AVX-512 path: the age of each merged slot's value
                            * (0 = oldest = position 0 of the draw's mask); 127
                            * past win */
@@ -281,6 +283,7 @@ static void kswin_destroy(tide_detector *d)
     free(s->mg);
     free(s->inv);
     free(s->age);
+    free(s->ringf);
     free(s->nib);
     free(s);
 }
@@ -418,6 +421,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         s->inv = calloc(KSWIN_MERGED_MAX, sizeof *s->inv);
         s->nib = calloc(256, sizeof *s->nib);
         s->age = aligned_alloc(64, KSWIN_MERGED_MAX);
+        s->ringf = aligned_alloc(64, (KSWIN_MERGED_MAX + 16) * sizeof *s->ringf);
     } else {
         s->osort = calloc((size_t)(win - stat) + 8, sizeof *s->osort);   /* + 8: +inf */
         s->le = calloc((win - stat + 7) / 8 * 8, sizeof *s->le);   /* whole 8-lane chunks */
@@ -430,7 +434,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         s->dig = calloc(stat, sizeof *s->dig);
     }
     if (!s->ring || !s->perm || !s->mask ||
-        (s->merged ? !s->mg || !s->inv || !s->nib || !s->age
+        (s->merged ? !s->mg || !s->inv || !s->nib || !s->age || !s->ringf
                    : !s->osort || !s->le || !s->lt || !s->rk || !s->pairs || !s->rsort ||
                          !s->bend || !s->bthr || !s->dig)) {
         kswin_destroy(&s->base);
@@ -1614,6 +1618,49 @@ static inline __attribute__((always_inline)) void age_ties(kswin_det *s, uint32_
     }
 }
 
+/* #(ring values < x), exactly (ring doubles compared 8 at a time). */
+__attribute__((noinline, target(KSWIN_AVX512))) static uint32_t ring_count_d(const kswin_det *s,
+                                                                             double x)
+{
+    __m512i c = _mm512_setzero_si512(), m1 = _mm512_set1_epi64(-1);
+    __m512d vx = _mm512_set1_pd(x);
+    for (uint32_t j = 0; j < s->win; j += 8)   /* (the ring is padded with +inf) */
+        c = _mm512_mask_sub_epi64(c, _mm512_cmp_pd_mask(_mm512_loadu_pd(s->ring + j), vx,
+                                                        _CMP_LT_OQ),
+                                  c, m1);
+    return (uint32_t)_mm512_reduce_add_epi64(c);
+}
+
+/* #(ring values < x) counted on the float copy, 16 at a time: rounding to
+ * float keeps order (a < b gives f(a) <= f(b)), so the values whose floats
+ * are below f(x) are below x and those whose floats are above are above;
+ * the count is exact unless some float equals f(x), and the smallest value
+ * not counted (merged slot c of the order before the step, ring slot h +
+ * its age) is the one to check: its float above f(x) settles it, else the
+ * doubles are counted. */
+static inline __attribute__((always_inline, target(KSWIN_AVX512))) uint32_t
+ring_count_f(const kswin_det *s, uint32_t h, double x)
+{
+    float xf = (float)x;
+    __m512 vx = _mm512_set1_ps(xf);
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, m1 = _mm512_set1_epi32(-1);
+    const float *rf = s->ringf;
+    uint32_t c, k;
+    for (uint32_t j = 0; j < KSWIN_MERGED_MAX; j += 32) {
+        c0 = _mm512_mask_sub_epi32(c0, _mm512_cmp_ps_mask(_mm512_load_ps(rf + j), vx, _CMP_LT_OQ),
+                                   c0, m1);
+        c1 = _mm512_mask_sub_epi32(
+            c1, _mm512_cmp_ps_mask(_mm512_load_ps(rf + j + 16), vx, _CMP_LT_OQ), c1, m1);
+    }
+    c = (uint32_t)_mm512_reduce_add_epi32(_mm512_add_epi32(c0, c1));
+    if (c >= s->win)
+        return c;
+    k = h + s->age[c];
+    if (__builtin_expect(rf[k - (k >= s->win ? s->win : 0)] == xf, 0))
+        return ring_count_d(s, x);
+    return c;
+}
+
 /* The AVX-512 path's order after one step: y (slot py) leaves, x enters at
  * slot q of the order without y: slot j takes old slot j' + (j' >= py),
  * j' = j - (j > q), one byte permutation per 64 slots; slot q takes x (age
@@ -1654,8 +1701,12 @@ void ring_put(kswin_det *s, uint32_t h, double x)
     double *blk = s->ring + (h & ~7u);
     __m512d v = _mm512_mask_mov_pd(_mm512_loadu_pd(blk), (__mmask8)(1u << (h & 7)),
                                    _mm512_set1_pd(x));
-    __asm__("" : "+v"(v));   /* (else gcc makes it a masked store) */
+    float *blkf = s->ringf + (h & ~15u);
+    __m512 vf = _mm512_mask_mov_ps(_mm512_load_ps(blkf), (__mmask16)(1u << (h & 15)),
+                                   _mm512_set1_ps((float)x));
+    __asm__("" : "+v"(v), "+v"(vf));   /* (else gcc makes them masked stores) */
     _mm512_storeu_pd(blk, v);
+    _mm512_store_ps(blkf, vf);
     s->head = h + 1 == s->win ? 0 : h + 1;
 }
 
@@ -1729,8 +1780,6 @@ kswin_update_avx512(kswin_det *s, double x)
     __m512i a0 = _mm512_load_si512((const void *)s->age);
     __m512i a1 = _mm512_load_si512((const void *)(s->age + 64));
     __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1);
-    __m512i c0 = zero, c1 = zero, m1 = _mm512_set1_epi64(-1);
-    __m512d vx = _mm512_set1_pd(x);
     uint64_t mlo, mhi;
     s->nonbin += not_bin_bits(x) - not_bin_bits(y);
     if (__builtin_expect(!s->nonbin, 0)) {   /* all 0/1 now: the shortcut (ones recounted) */
@@ -1743,16 +1792,7 @@ kswin_update_avx512(kswin_det *s, double x)
     /* py = y's slot, branch-free (tzcnt of 0 is 64) */
     t0 = (uint32_t)_tzcnt_u64(_mm512_cmpeq_epi8_mask(a0, zero));
     py = t0 + ((uint32_t)_tzcnt_u64(_mm512_cmpeq_epi8_mask(a1, zero)) & (0 - (t0 >> 6)));
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 8
-#endif
-    for (uint32_t j = 0; j < KSWIN_MERGED_MAX; j += 16) {
-        c0 = _mm512_mask_sub_epi64(
-            c0, _mm512_cmp_pd_mask(_mm512_loadu_pd(ring + j), vx, _CMP_LT_OQ), c0, m1);
-        c1 = _mm512_mask_sub_epi64(
-            c1, _mm512_cmp_pd_mask(_mm512_loadu_pd(ring + j + 8), vx, _CMP_LT_OQ), c1, m1);
-    }
-    cnt = (uint32_t)_mm512_reduce_add_epi64(_mm512_add_epi64(c0, c1));
+    cnt = ring_count_f(s, h, x);
     draw_mask_ahead(s, &mlo, &mhi);
     /* without ties before, the only possible one after pairs x with the
      * smallest value >= x other than y: old slot cnt, or cnt + 1 when y
@@ -1819,6 +1859,8 @@ rebuild_merged_avx512(kswin_det *s)
     const double *ring = s->ring;
     __m512i m1 = _mm512_set1_epi64(-1);
     memset(s->age, 127, KSWIN_MERGED_MAX);
+    for (uint32_t k = 0; k < KSWIN_MERGED_MAX + 16; k++)
+        s->ringf[k] = k < win ? (float)ring[k] : INFINITY;
     for (uint32_t k = 0; k < win; k++) {
         __m512d vx = _mm512_set1_pd(ring[k]);
         __m512i acc = _mm512_setzero_si512();
