@@ -1858,13 +1858,29 @@ rebuild_merged_avx512(kswin_det *s)
     uint32_t win = s->win, h = s->head;
     const double *ring = s->ring;
     __m512i m1 = _mm512_set1_epi64(-1);
+    uint64_t used[2] = {0, 0}, clash = 0;
     memset(s->age, 127, KSWIN_MERGED_MAX);
     for (uint32_t k = 0; k < KSWIN_MERGED_MAX + 16; k++)
         s->ringf[k] = k < win ? (float)ring[k] : INFINITY;
+    /* first the values below each one (all different: that is its slot);
+     * two values on one slot mean ties: then the equal ones at lower ring
+     * indices are counted too */
     for (uint32_t k = 0; k < win; k++) {
         __m512d vx = _mm512_set1_pd(ring[k]);
         __m512i acc = _mm512_setzero_si512();
-        for (uint32_t j = 0; j < win; j += 8) {   /* (the ring is padded with +inf) */
+        uint32_t q;
+        for (uint32_t j = 0; j < win; j += 8)   /* (the ring is padded with +inf) */
+            acc = _mm512_mask_sub_epi64(
+                acc, _mm512_cmp_pd_mask(_mm512_loadu_pd(ring + j), vx, _CMP_LT_OQ), acc, m1);
+        q = (uint32_t)_mm512_reduce_add_epi64(acc);
+        clash |= used[q >> 6] >> (q & 63) & 1;
+        used[q >> 6] |= 1ULL << (q & 63);
+        s->age[q] = (uint8_t)(k >= h ? k - h : k + win - h);
+    }
+    for (uint32_t k = 0; clash && k < win; k++) {
+        __m512d vx = _mm512_set1_pd(ring[k]);
+        __m512i acc = _mm512_setzero_si512();
+        for (uint32_t j = 0; j < win; j += 8) {
             __m512d b = _mm512_loadu_pd(ring + j);
             __mmask8 before = (__mmask8)(k <= j ? 0 : k - j >= 8 ? 0xFF : (1u << (k - j)) - 1);
             __mmask8 in = _mm512_cmp_pd_mask(b, vx, _CMP_LT_OQ) |
