@@ -42,10 +42,11 @@
  * (slots whose value differs from the next slot's; all slots without ties:
  * the empirical CDFs are compared only after a whole run of equal values).
  * The draw (draw_start/draw_finish): a mask M of the older positions whose
- * bits are independent with probability 2^-e (the AND of e random words
- * per 64 positions; e makes older 2^-e closest to stat: e = 1 at the
- * defaults, m = |M| ~ Binomial(70, 1/2)). Given m, M is a uniform
- * m-subset; then d = |m - stat| bits are removed one at a time, each
+ * bits are independent with probability t/16 (position p in M when its
+ * nibble of the next 8 random words is below t; t makes older t/16
+ * closest to stat: t = 7 at the defaults, m = |M| ~ Binomial(70, 7/16),
+ * mean 30.6; format 4 used the AND of e words, density 2^-e, mean 35).
+ * Given m, M is a uniform m-subset; then d = |m - stat| bits are removed one at a time, each
  * uniform among those left (or added, each uniform among the positions not
  * in M): a uniform subset of a uniform m-subset is a uniform stat-subset,
  * so W is exactly uniform whatever m, and independent of the past. The
@@ -60,13 +61,20 @@
  * removals: with T_j = S_j(M), every S_j(W) lies in [T_j - d, T_j] (W is M
  * less d values; [T_j, T_j + d] when adding), so when all these bands stay
  * within (-kstar, kstar) the test cannot alarm whatever the removals and
- * they are not drawn (about 87% of the tests on a stationary normal
- * stream); the decision is the one of the full draw, and the words not
+ * they are not drawn (about 97% of the tests on the benchmark's normal
+ * stream with density 7/16; 88.5% with 1/2, whose m is 5 above stat on
+ * average); the decision is the one of the full draw, and the words not
  * drawn are used by the next tests, which stay fresh and independent (the
  * number of words a test takes depends only on the past). AVX-512
- * (F/BW/VBMI + BMI2, chosen at run time; same results as the portable
- * functions, checked by the tests on both): the mask is spread into bytes
- * and gathered into merged order by vpermi2b, the removals map the
+ * (F/BW/DQ/VBMI + BMI2, chosen at run time; same results as the portable
+ * functions, checked by the tests on both; kswin_update_avx512 has the
+ * details): the order is kept as the age of each slot's value (= its
+ * position in the draw's mask), x's slot counted on a float copy of the
+ * ring (exact: checked at the one slot where rounding could tie), the 8
+ * mask words made one test ahead by splitmix64 in 8 lanes (the same
+ * words), the certificate taken on the order before x moves in (only its
+ * last compares wait for x's slot), the mask spread into bytes and
+ * gathered into merged order by vpermi2b; the removals map the
  * sequential digits to ranks among M's set bits (p_j = f_0(... f_{j-1}(dig
  * j)), f_i(p) = p + (p >= dig i)) and drop them with one pdep per word.
  * Portable: an inverse map (slot of each ring index), nibble tables for the
