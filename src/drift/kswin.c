@@ -258,6 +258,10 @@ static uint64_t rng01_start(uint64_t seed)
     return next_u64(&z);
 }
 
+#if KSWIN_X86_SIMD
+static const tide_detector_vt kswin_vt_avx512;
+#endif
+
 static void kswin_reset(tide_detector *d)
 {
     kswin_det *s = (kswin_det *)d;
@@ -369,7 +373,7 @@ int tide_drift_kswin_last_draw(const tide_detector *d, uint64_t *lo, uint64_t *h
                                uint64_t *count)
 {
     const kswin_det *s = (const kswin_det *)d;
-    if (d->vt != &tide_drift_kswin_vt || !s->merged)
+    if (strcmp(d->vt->name, "kswin") || !s->merged)
         return 0;
     *lo = (uint64_t)s->wlast;
     *hi = (uint64_t)(s->wlast >> 64);
@@ -419,6 +423,10 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->rng01 = rng01_start(s->seed);
     s->merged = win <= KSWIN_MERGED_MAX;
     s->simd = s->merged && kswin_have_simd();
+#if KSWIN_X86_SIMD
+    if (s->simd)
+        s->base.vt = &kswin_vt_avx512;
+#endif
     /* + 8: +inf, whole blocks (merged path: +inf up to 128 + 8) */
     s->ring = calloc((size_t)(s->merged ? KSWIN_MERGED_MAX : win) + 8, sizeof *s->ring);
     s->perm = calloc(win - stat, sizeof *s->perm);
@@ -1779,7 +1787,7 @@ kswin_step_rest(kswin_det *s, double x, uint32_t py, uint32_t cnt, uint64_t mlo,
  * is 0 or -1 at slot 0, within the bands) and min S = min_s (P_s -
  * [s >= c - 1]) (slot c - 1 then carries x's count, the only one that can
  * undercut it; -1 checked apart when c = 0). Other steps: kswin_step_rest. */
-__attribute__((target(KSWIN_AVX512))) static tide_drift_state
+__attribute__((always_inline, target(KSWIN_AVX512))) static inline tide_drift_state
 kswin_update_avx512(kswin_det *s, double x)
 {
     uint32_t win = s->win, older = win - s->stat, h = s->head, py, t0, cnt, nt0, jt;
@@ -1903,6 +1911,15 @@ rebuild_merged_avx512(kswin_det *s)
 }
 #endif
 
+#if KSWIN_X86_SIMD
+/* kswin_update_avx512 for kswin_update. */
+__attribute__((noinline, target(KSWIN_AVX512))) static tide_drift_state
+kswin_update_avx512_call(kswin_det *s, double x)
+{
+    return kswin_update_avx512(s, x);
+}
+#endif
+
 /* One value. */
 static tide_drift_state kswin_update(tide_detector *d, double x)
 {
@@ -1911,7 +1928,7 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
     int hit;
 #if KSWIN_X86_SIMD
     if (s->simd && s->sorted_valid && s->count == s->win)
-        return kswin_update_avx512(s, x);
+        return kswin_update_avx512_call(s, x);
 #endif
     if (s->count < s->win) {
         s->ring[(s->head + s->count) % s->win] = x;
@@ -1971,6 +1988,20 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
     }
     return TIDE_DRIFT_NONE;
 }
+
+#if KSWIN_X86_SIMD
+/* The update of detectors that run the AVX-512 functions (their own
+ * vtable, kswin_vt_avx512): the common step inlined here, one call per
+ * value; every other step in kswin_update. */
+__attribute__((target(KSWIN_AVX512))) static tide_drift_state kswin_update_simd(tide_detector *d,
+                                                                               double x)
+{
+    kswin_det *s = (kswin_det *)d;
+    if (__builtin_expect(s->sorted_valid && s->count == s->win, 1))
+        return kswin_update_avx512(s, x);
+    return kswin_update(d, x);
+}
+#endif
 
 static int kswin_clone(const tide_detector *d, tide_detector **out, tide_err *err)
 {
@@ -2096,3 +2127,23 @@ const tide_detector_vt tide_drift_kswin_vt = {
     .memory = kswin_memory,
     .estimate = NULL,
 };
+
+#if KSWIN_X86_SIMD
+/* tide_drift_kswin_vt for detectors on the AVX-512 functions: the same but
+ * the update. */
+static const tide_detector_vt kswin_vt_avx512 = {
+    .name = "kswin",
+    .summary = "KSWIN (Raab et al. 2020): KS test of the newest values vs a random draw of older ones",
+    .params = KSWIN_PARAMS,
+    .n_params = sizeof KSWIN_PARAMS / sizeof KSWIN_PARAMS[0],
+    .create = kswin_create,
+    .destroy = kswin_destroy,
+    .update = kswin_update_simd,
+    .reset = kswin_reset,
+    .clone = kswin_clone,
+    .save_state = kswin_save,
+    .load_state = kswin_load,
+    .memory = kswin_memory,
+    .estimate = NULL,
+};
+#endif
