@@ -1991,14 +1991,14 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
 
 #if KSWIN_X86_SIMD
 /* The update of detectors that run the AVX-512 functions (their own
- * vtable, kswin_vt_avx512): the common step inlined here, one call per
- * value; every other step in kswin_update. */
-__attribute__((target(KSWIN_AVX512))) static tide_drift_state kswin_update_simd(tide_detector *d,
-                                                                               double x)
+ * vtable, kswin_vt_avx512): a jump to the common step, or to kswin_update
+ * for every other step (no AVX-512 target here, so that the 0/1 steps do
+ * not pay the common step's prologue). */
+static tide_drift_state kswin_update_simd(tide_detector *d, double x)
 {
     kswin_det *s = (kswin_det *)d;
     if (__builtin_expect(s->sorted_valid && s->count == s->win, 1))
-        return kswin_update_avx512(s, x);
+        return kswin_update_avx512_call(s, x);
     return kswin_update(d, x);
 }
 #endif
