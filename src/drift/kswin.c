@@ -42,10 +42,11 @@
  * (slots whose value differs from the next slot's; all slots without ties:
  * the empirical CDFs are compared only after a whole run of equal values).
  * The draw (draw_start/draw_finish): a mask M of the older positions whose
- * bits are independent with probability 2^-e (the AND of e random words
- * per 64 positions; e makes older 2^-e closest to stat: e = 1 at the
- * defaults, m = |M| ~ Binomial(70, 1/2)). Given m, M is a uniform
- * m-subset; then d = |m - stat| bits are removed one at a time, each
+ * bits are independent with probability t/16 (position p in M when its
+ * nibble of the next 8 random words is below t; t makes older t/16
+ * closest to stat: t = 7 at the defaults, m = |M| ~ Binomial(70, 7/16),
+ * mean 30.6; format 4 used the AND of e words, density 2^-e, mean 35).
+ * Given m, M is a uniform m-subset; then d = |m - stat| bits are removed one at a time, each
  * uniform among those left (or added, each uniform among the positions not
  * in M): a uniform subset of a uniform m-subset is a uniform stat-subset,
  * so W is exactly uniform whatever m, and independent of the past. The
@@ -60,13 +61,20 @@
  * removals: with T_j = S_j(M), every S_j(W) lies in [T_j - d, T_j] (W is M
  * less d values; [T_j, T_j + d] when adding), so when all these bands stay
  * within (-kstar, kstar) the test cannot alarm whatever the removals and
- * they are not drawn (about 87% of the tests on a stationary normal
- * stream); the decision is the one of the full draw, and the words not
+ * they are not drawn (about 97% of the tests on the benchmark's normal
+ * stream with density 7/16; 88.5% with 1/2, whose m is 5 above stat on
+ * average); the decision is the one of the full draw, and the words not
  * drawn are used by the next tests, which stay fresh and independent (the
  * number of words a test takes depends only on the past). AVX-512
- * (F/BW/VBMI + BMI2, chosen at run time; same results as the portable
- * functions, checked by the tests on both): the mask is spread into bytes
- * and gathered into merged order by vpermi2b, the removals map the
+ * (F/BW/DQ/VBMI + BMI2, chosen at run time; same results as the portable
+ * functions, checked by the tests on both; kswin_update_avx512 has the
+ * details): the order is kept as the age of each slot's value (= its
+ * position in the draw's mask), x's slot counted on a float copy of the
+ * ring (exact: checked at the one slot where rounding could tie), the 8
+ * mask words made one test ahead by splitmix64 in 8 lanes (the same
+ * words), the certificate taken on the order before x moves in (only its
+ * last compares wait for x's slot), the mask spread into bytes and
+ * gathered into merged order by vpermi2b; the removals map the
  * sequential digits to ranks among M's set bits (p_j = f_0(... f_{j-1}(dig
  * j)), f_i(p) = p + (p >= dig i)) and drop them with one pdep per word.
  * Portable: an inverse map (slot of each ring index), nibble tables for the
@@ -94,9 +102,11 @@
  * usually decides before it. The stat bounded draws come in batches from one
  * 64-bit word each (as above, with products of bounds <= 2^50).
  *
- * State formats: 4 = 3's layout (perm saved at every size; the merged path
- * leaves it as the identity). 3's merged-size windows drew by Fisher-Yates;
- * loaded here they continue with the mask draw (same law, other subsets).
+ * State formats: 5 = 4 = 3's layout (perm saved at every size; the merged
+ * path leaves it as the identity). 4's merged path drew its first mask as
+ * the AND of e words (density 2^-e), 5's from 8 words' nibbles (density
+ * t/16); 3's merged-size windows drew by Fisher-Yates; both load here and
+ * continue with the nibble masks (same law, other subsets).
  * Format 1 states have the same layout and meaning (perm over positions)
  * and load; from there on the draws differ from what a format-1 build
  * would make (one word per draw), with the same law.
@@ -139,7 +149,11 @@
 #define KSWIN_X86_SIMD 0
 #endif
 
-#define KSWIN_FORMAT 4     /* 3: general-path draws by Fisher-Yates at every size;
+/* the target of the AVX-512 functions (checked at run time) */
+#define KSWIN_AVX512 "avx512f,avx512bw,avx512dq,avx512vbmi,bmi,bmi2,popcnt"
+
+#define KSWIN_FORMAT 5     /* 4: merged-path first masks of density 2^-e;
+                            * 3: general-path draws by Fisher-Yates at every size;
                             * 2: no rng01; 1: as 2, perm over window positions */
 #define KSWIN_MAX_WINDOW 100000
 #define KSWIN_MAX_STAT 2000
@@ -195,12 +209,21 @@ typedef struct kswin_det {
      * valid when sorted_valid) */
     int merged;           /* this detector takes the merged path */
     int simd;             /* AVX-512 VBMI + BMI2 functions (same results) */
-    uint32_t drawe;       /* the draw's first mask has bits of probability 2^-drawe */
+    uint32_t drawt;       /* the draw's first mask has bits of probability drawt/16 */
     uint8_t *mg;          /* 128: ring index of each merged slot (padding 127) */
     uint8_t *inv;         /* 128: merged slot of each ring index (portable path) */
+    float *ringf;         /* AVX-512 path: the ring rounded to float (+inf past win,
+                           * 128 + 16), valid when sorted_valid */
+    uint8_t *age;         /* 128, AVX-512 path: the age of each merged slot's value
+                           * (0 = oldest = position 0 of the draw's mask); 127
+                           * past win */
     unsigned __int128 rnew;   /* merged slots holding the newest stat values */
     uint32_t nties;       /* adjacent equal pairs in merged order */
     int8_t (*nib)[3];     /* 256 nibble pairs (w, r): sum, max prefix, min prefix */
+    uint64_t nrng, nlo, nhi;   /* AVX-512 path: the first mask draw_mask16 makes from
+                                * generator state nrng (computed one test ahead) */
+    uint64_t olo, ohi;    /* merged path: bits 0..older-1 (the older positions) */
+    uint64_t vlo, vhi;    /* merged path: bits 0..win-1 (the valid slots) */
     kswin_u128_t wlast;   /* the last finished draw (positions; for the tests) */
     uint64_t nfinished;   /* draws finished since creation (for the tests) */
 } kswin_det;
@@ -235,6 +258,10 @@ static uint64_t rng01_start(uint64_t seed)
     return next_u64(&z);
 }
 
+#if KSWIN_X86_SIMD
+static const tide_detector_vt kswin_vt_avx512;
+#endif
+
 static void kswin_reset(tide_detector *d)
 {
     kswin_det *s = (kswin_det *)d;
@@ -267,6 +294,8 @@ static void kswin_destroy(tide_detector *d)
     free(s->hcdf);
     free(s->mg);
     free(s->inv);
+    free(s->age);
+    free(s->ringf);
     free(s->nib);
     free(s);
 }
@@ -311,6 +340,14 @@ static double *copy_cdfs(const double *t, uint32_t older, uint32_t stat)
 
 static int is_bin(double v) { return v == 0.0 || v == 1.0; }
 
+/* !is_bin(v) from v's bits: +-0 and 1 (integer compares, no branch). */
+static inline uint32_t not_bin_bits(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return (uint32_t)((u << 1) != 0) & (uint32_t)(u != 0x3FF0000000000000ULL);
+}
+
 /* Recomputes the derived counts from a full ring. */
 static void recount(kswin_det *s)
 {
@@ -336,7 +373,7 @@ int tide_drift_kswin_last_draw(const tide_detector *d, uint64_t *lo, uint64_t *h
                                uint64_t *count)
 {
     const kswin_det *s = (const kswin_det *)d;
-    if (d->vt != &tide_drift_kswin_vt || !s->merged)
+    if (strcmp(d->vt->name, "kswin") || !s->merged)
         return 0;
     *lo = (uint64_t)s->wlast;
     *hi = (uint64_t)(s->wlast >> 64);
@@ -350,7 +387,8 @@ static int kswin_have_simd(void)
 #if KSWIN_X86_SIMD
     __builtin_cpu_init();
     return !kswin_force_generic && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vbmi") &&
            __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
 #else
     return 0;
@@ -358,6 +396,7 @@ static int kswin_have_simd(void)
 }
 
 static void nibble_table(int8_t (*nib)[3]);
+static inline void draw_mask16(uint64_t *rng, uint32_t t, uint64_t *plo, uint64_t *phi);
 
 /* Allocates a detector with parameters from p (state reset). */
 static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det **out,
@@ -384,7 +423,12 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->rng01 = rng01_start(s->seed);
     s->merged = win <= KSWIN_MERGED_MAX;
     s->simd = s->merged && kswin_have_simd();
-    s->ring = calloc((size_t)win + 8, sizeof *s->ring);   /* + 8: +inf, whole blocks */
+#if KSWIN_X86_SIMD
+    if (s->simd)
+        s->base.vt = &kswin_vt_avx512;
+#endif
+    /* + 8: +inf, whole blocks (merged path: +inf up to 128 + 8) */
+    s->ring = calloc((size_t)(s->merged ? KSWIN_MERGED_MAX : win) + 8, sizeof *s->ring);
     s->perm = calloc(win - stat, sizeof *s->perm);
     s->nwords = (win - stat + 63) / 64;
     s->mask = calloc(s->nwords, sizeof *s->mask);   /* (also load's seen-set) */
@@ -392,6 +436,8 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         s->mg = calloc(KSWIN_MERGED_MAX, sizeof *s->mg);
         s->inv = calloc(KSWIN_MERGED_MAX, sizeof *s->inv);
         s->nib = calloc(256, sizeof *s->nib);
+        s->age = aligned_alloc(64, KSWIN_MERGED_MAX);
+        s->ringf = aligned_alloc(64, (KSWIN_MERGED_MAX + 16) * sizeof *s->ringf);
     } else {
         s->osort = calloc((size_t)(win - stat) + 8, sizeof *s->osort);   /* + 8: +inf */
         s->le = calloc((win - stat + 7) / 8 * 8, sizeof *s->le);   /* whole 8-lane chunks */
@@ -404,7 +450,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         s->dig = calloc(stat, sizeof *s->dig);
     }
     if (!s->ring || !s->perm || !s->mask ||
-        (s->merged ? !s->mg || !s->inv || !s->nib
+        (s->merged ? !s->mg || !s->inv || !s->nib || !s->age || !s->ringf
                    : !s->osort || !s->le || !s->lt || !s->rk || !s->pairs || !s->rsort ||
                          !s->bend || !s->bthr || !s->dig)) {
         kswin_destroy(&s->base);
@@ -434,16 +480,24 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
      * keep the product of the bounds <= 2^50 (at most 64; a bound is at
      * most 10^5, so each batch takes at least 3) */
     if (s->merged) {
-        /* the draw's density 2^-e: older 2^-e closest to stat */
-        double best = fabs((double)(win - stat) - stat);
-        for (uint32_t e = 1; e <= 6; e++) {
-            double dev = fabs((double)(win - stat) / (double)(1u << e) - stat);
+        /* the draw's density t/16: older t/16 closest to stat (the
+         * smallest t on a tie) */
+        double best = INFINITY;
+        for (uint32_t t = 1; t <= 15; t++) {
+            double dev = fabs((double)(win - stat) * t / 16.0 - stat);
             if (dev < best) {
                 best = dev;
-                s->drawe = e;
+                s->drawt = t;
             }
         }
         nibble_table(s->nib);
+        s->nrng = 0;
+        draw_mask16(&s->nrng, s->drawt, &s->nlo, &s->nhi);
+        s->nrng = 0;
+        s->olo = win - stat >= 64 ? ~0ULL : (1ULL << (win - stat)) - 1;
+        s->ohi = win - stat <= 64 ? 0 : win - stat >= 128 ? ~0ULL : (1ULL << (win - stat - 64)) - 1;
+        s->vlo = win >= 64 ? ~0ULL : (1ULL << win) - 1;
+        s->vhi = win <= 64 ? 0 : win >= 128 ? ~0ULL : (1ULL << (win - 64)) - 1;
     }
     for (uint32_t t = 0, older = win - stat; !s->merged && t < stat;) {
         uint64_t prod = 1;
@@ -456,8 +510,8 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     }
     for (uint32_t t = 0; !s->merged && t < 8; t++)
         s->osort[win - stat + t] = INFINITY;
-    for (uint32_t t = 0; t < 8; t++)
-        s->ring[win + t] = INFINITY;
+    for (uint32_t t = win; t < (s->merged ? KSWIN_MERGED_MAX : win) + 8; t++)
+        s->ring[t] = INFINITY;
     kswin_reset(&s->base);
     *out = s;
     return TIDE_OK;
@@ -970,9 +1024,15 @@ typedef void (*kswin_remove_fn)(uint64_t *lo, uint64_t *hi, const uint32_t *dig,
 
 /* A uniform draw of stat of the older positions 0..older-1 (counted from
  * the oldest value), as a bit mask, in two parts. draw_start: a mask M
- * whose bits are independent with probability 2^-drawe (the AND of drawe
- * random words per 64 positions; drawe makes older 2^-drawe closest to
- * stat): given its size m, M is a uniform m-subset. draw_finish: m - stat
+ * whose bits are independent with probability t/16 (drawt; older t/16
+ * closest to stat): the 128 nibbles of the next 8 words r_0..r_7 (bits
+ * 8i..8i+3 of r_j for position 8j + i, bits 8i+4..8i+7 for position
+ * 64 + 8j + i), position p in M when its nibble is below t; given its
+ * size m, M is a uniform m-subset. (With t/16 near stat/older, m is
+ * within a few of stat: fewer changes, and fewer tests that the
+ * certificate below cannot settle, than with the AND of random words,
+ * density 2^-e: measured 2.9% against 11.5% of the tests at the defaults,
+ * t = 7.) draw_finish: m - stat
  * of its bits removed one at a time, each uniform among those left (or
  * stat - m added, each uniform among the positions not in it), by `rem`:
  * a uniform subset of a uniform m-subset (or a uniform superset within the
@@ -989,28 +1049,124 @@ typedef struct kswin_draw {
     int adding;          /* m < stat */
 } kswin_draw;
 
-static inline __attribute__((always_inline)) void draw_start(kswin_det *s, kswin_draw *w)
+/* The bits of the bytes' high bits of x (all other bits 0): bit i = bit
+ * 8i + 7 (one multiply gathers them in the top byte). */
+static inline uint64_t byte_signs(uint64_t x)
 {
-    uint32_t older = s->win - s->stat, stat = s->stat, m;
+    return ((x >> 7) * 0x0102040810204080ULL) >> 56;
+}
+
+/* The first mask of draw_start (before it is cut to the older
+ * positions): nibbles below t, portable (per byte: (n + 128 - t) has its
+ * high bit clear exactly when n < t). */
+static inline void draw_mask16(uint64_t *rng, uint32_t t, uint64_t *plo, uint64_t *phi)
+{
+    const uint64_t N4 = 0x0F0F0F0F0F0F0F0FULL, H8 = 0x8080808080808080ULL;
+    const uint64_t bias = (uint64_t)(128 - t) * 0x0101010101010101ULL;
+    uint64_t lo = 0, hi = 0;
+    for (uint32_t j = 0; j < 8; j++) {
+        uint64_t r = next_u64(rng);
+        lo |= byte_signs(~((r & N4) + bias) & H8) << (8 * j);
+        hi |= byte_signs(~(((r >> 4) & N4) + bias) & H8) << (8 * j);
+    }
+    *plo = lo;
+    *phi = hi;
+}
+
+#if KSWIN_X86_SIMD
+/* draw_mask16 with AVX-512: the 8 words are splitmix64's next 8 outputs
+ * (state + j * gamma, j = 1..8, mixed in 8 lanes at once; the state then
+ * moves by 8 gamma: the same words as 8 calls), the nibbles compared as
+ * bytes. */
+static const uint64_t KSWIN_GAMMA8[8] = {
+    0x9E3779B97F4A7C15ULL * 1, 0x9E3779B97F4A7C15ULL * 2, 0x9E3779B97F4A7C15ULL * 3,
+    0x9E3779B97F4A7C15ULL * 4, 0x9E3779B97F4A7C15ULL * 5, 0x9E3779B97F4A7C15ULL * 6,
+    0x9E3779B97F4A7C15ULL * 7, 0x9E3779B97F4A7C15ULL * 8};
+
+static inline __attribute__((always_inline, target(KSWIN_AVX512))) void
+draw_mask16_avx512(uint64_t *rng, uint32_t t, uint64_t *plo, uint64_t *phi)
+{
+    __m512i z = _mm512_add_epi64(_mm512_set1_epi64((long long)*rng),
+                                 _mm512_loadu_si512((const void *)KSWIN_GAMMA8));
+    __m512i n4 = _mm512_set1_epi8(15), vt = _mm512_set1_epi8((char)t);
+    *rng += 0x9E3779B97F4A7C15ULL * 8;
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)),
+                           _mm512_set1_epi64((long long)0xBF58476D1CE4E5B9ULL));
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)),
+                           _mm512_set1_epi64((long long)0x94D049BB133111EBULL));
+    z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+    *plo = _mm512_cmplt_epu8_mask(_mm512_and_si512(z, n4), vt);
+    *phi = _mm512_cmplt_epu8_mask(_mm512_and_si512(_mm512_srli_epi64(z, 4), n4), vt);
+}
+#endif
+
+/* draw_start from the first mask (lo, hi). */
+static inline __attribute__((always_inline)) void draw_start_mask(kswin_det *s, kswin_draw *w,
+                                                                  uint64_t lo, uint64_t hi)
+{
+    uint32_t older = s->win - s->stat, stat = s->stat, m, dr, da;
     const uint64_t flo = older >= 64 ? ~0ULL : (1ULL << older) - 1;
     const uint64_t fhi = older <= 64 ? 0 : older >= 128 ? ~0ULL : (1ULL << (older - 64)) - 1;
-    uint64_t lo = flo, hi = fhi;
-    for (uint32_t i = 0; i < s->drawe; i++) {
-        lo &= next_u64(&s->rng);
-        if (older > 64)
-            hi &= next_u64(&s->rng);
-    }
+    uint64_t add;
+    lo &= flo;
+    hi &= fhi;
     m = (uint32_t)(__builtin_popcountll(lo) + __builtin_popcountll(hi));
-    w->adding = m < stat;
-    w->d = m > stat ? m - stat : stat - m;
-    w->top = (int32_t)(m > stat ? m : older - m);
+    /* (selections by masks: with m near stat, a branch on m < stat is
+     * mispredicted about every other test) */
+    add = 0 - (uint64_t)(m < stat);
+    dr = m - stat;
+    da = stat - m;
+    w->adding = (int)(add & 1);
+    w->d = dr ^ ((dr ^ da) & (uint32_t)add);
+    w->top = (int32_t)(m ^ ((m ^ (older - m)) & (uint32_t)add));
     /* removals look for set bits, additions for clear ones (within older):
      * kept as the complement while adding */
-    w->ilo = w->adding ? flo : 0;
-    w->ihi = w->adding ? fhi : 0;
+    w->ilo = flo & add;
+    w->ihi = fhi & add;
     w->lo = lo ^ w->ilo;
     w->hi = hi ^ w->ihi;
 }
+
+static inline __attribute__((always_inline)) void draw_start(kswin_det *s, kswin_draw *w)
+{
+    uint64_t lo, hi;
+    draw_mask16(&s->rng, s->drawt, &lo, &hi);
+    draw_start_mask(s, w, lo, hi);
+}
+
+#if KSWIN_X86_SIMD
+static inline __attribute__((always_inline, target(KSWIN_AVX512))) void
+draw_start_avx512(kswin_det *s, kswin_draw *w)
+{
+    uint64_t lo, hi;
+    draw_mask16_avx512(&s->rng, s->drawt, &lo, &hi);
+    draw_start_mask(s, w, lo, hi);
+}
+
+/* The first mask of draw_start_avx512 (cut to the older positions), one
+ * test ahead: this test's mask was made by the previous one when the
+ * generator state is the one it expected (it is, unless that test finished
+ * its draw or the detector was reset), and this test makes the next one's
+ * from the state after its own 8 words (so that the test does not wait
+ * for the generator's multiplies). Same masks, same words. */
+static inline __attribute__((always_inline, target(KSWIN_AVX512))) void
+draw_mask_ahead(kswin_det *s, uint64_t *plo, uint64_t *phi)
+{
+    uint64_t lo, hi, r = s->rng;
+    if (__builtin_expect(s->nrng == r, 1)) {
+        lo = s->nlo;
+        hi = s->nhi;
+        s->rng = r + 0x9E3779B97F4A7C15ULL * 8;
+    } else {
+        draw_mask16_avx512(&s->rng, s->drawt, &lo, &hi);
+    }
+    s->nrng = s->rng;
+    r = s->rng;
+    draw_mask16_avx512(&r, s->drawt, &s->nlo, &s->nhi);
+    *plo = lo & s->olo;
+    *phi = hi & s->ohi;
+}
+#endif
 
 static inline kswin_u128 draw_mask_of(const kswin_draw *w)
 {
@@ -1156,29 +1312,15 @@ static const uint8_t KSWIN_IOTA[64] = {
     22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
     44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
 
-/* Whether some running count S_j at a run end is >= hi or <= lo (both
- * within -128..127) for the older values at the positions of mask pm (bit
- * p: p-th oldest). pos: each merged slot's position (its ring index - head,
- * mod win), rv: slots holding newest values, valid: slots < win. */
-static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt")))
-int merged_outside_avx512(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 rv0,
-                          __mmask64 rv1, __mmask64 valid0, __mmask64 valid1, kswin_u128 ends,
-                          int lo, int hi)
+/* The running sums of the 128 bytes x0 (slots 0..63), x1 (64..127), in
+ * place: inside each 16-byte lane (x[i] += x[i - k], k = 1, 2, 4, 8), then
+ * each lane gets the totals of the lanes below it (lane totals broadcast in
+ * their lanes, shifted up by 1, 2, 3 lanes), then the second half gets the
+ * first half's total. */
+static inline __attribute__((always_inline, target(KSWIN_AVX512)))
+void running_sums128(__m512i *px0, __m512i *px1)
 {
-    __m512i tb0 = _mm512_movm_epi8((__mmask64)(uint64_t)pm);
-    __m512i tb1 = _mm512_movm_epi8((__mmask64)(uint64_t)(pm >> 64));
-    __m512i w0 = _mm512_permutex2var_epi8(tb0, pos0, tb1);
-    __m512i w1 = _mm512_permutex2var_epi8(tb0, pos1, tb1);
-    __m512i zero = _mm512_setzero_si512(), m1 = _mm512_set1_epi8(-1);
-    /* +1 per drawn slot (w = -1 there), -1 per newest slot, 0 past win */
-    __m512i x0 = _mm512_mask_mov_epi8(_mm512_maskz_sub_epi8(valid0, zero, w0), rv0, m1);
-    __m512i x1 = _mm512_mask_mov_epi8(_mm512_maskz_sub_epi8(valid1, zero, w1), rv1, m1);
-    __m512i vhi = _mm512_set1_epi8((char)hi), vlo = _mm512_set1_epi8((char)lo);
-    __mmask64 out;
-    /* running sums inside each 16-byte lane (x[i] += x[i - k], k = 1, 2,
-     * 4, 8), then each lane gets the totals of the lanes below it (lane
-     * totals broadcast in their lanes, shifted up by 1, 2, 3 lanes), then
-     * the second half gets the first half's total */
+    __m512i x0 = *px0, x1 = *px1, zero = _mm512_setzero_si512();
 #define KSWIN_LANE_STEP(k)                                       \
     do {                                                         \
         x0 = _mm512_add_epi8(x0, _mm512_bslli_epi128(x0, k));    \
@@ -1203,6 +1345,41 @@ int merged_outside_avx512(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 r
         x0 = _mm512_add_epi8(x0, c0);
         x1 = _mm512_add_epi8(_mm512_add_epi8(x1, c1), _mm512_shuffle_i64x2(tot, tot, 0xFF));
     }
+    *px0 = x0;
+    *px1 = x1;
+}
+
+/* The 128 slots' terms of the running counts for the older values at the
+ * positions of mask pm (bit p: p-th oldest) against the newest ones: +1
+ * where pos (each slot's position) is a bit of pm, -1 on the slots of rv,
+ * 0 elsewhere and past win (valid: slots < win). */
+static inline __attribute__((always_inline, target(KSWIN_AVX512)))
+void slot_terms(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 rv0, __mmask64 rv1,
+                __mmask64 valid0, __mmask64 valid1, __m512i *px0, __m512i *px1)
+{
+    __m512i tb0 = _mm512_movm_epi8((__mmask64)(uint64_t)pm);
+    __m512i tb1 = _mm512_movm_epi8((__mmask64)(uint64_t)(pm >> 64));
+    __m512i w0 = _mm512_permutex2var_epi8(tb0, pos0, tb1);
+    __m512i w1 = _mm512_permutex2var_epi8(tb0, pos1, tb1);
+    __m512i zero = _mm512_setzero_si512(), m1 = _mm512_set1_epi8(-1);
+    /* +1 per drawn slot (w = -1 there), -1 per newest slot, 0 past win */
+    *px0 = _mm512_mask_mov_epi8(_mm512_maskz_sub_epi8(valid0, zero, w0), rv0, m1);
+    *px1 = _mm512_mask_mov_epi8(_mm512_maskz_sub_epi8(valid1, zero, w1), rv1, m1);
+}
+
+/* Whether some running count S_j at a run end is >= hi or <= lo (both
+ * within -128..127) for the older values at the positions of mask pm (bit
+ * p: p-th oldest). pos: each merged slot's position (its age), rv: slots
+ * holding newest values, valid: slots < win. */
+static inline __attribute__((always_inline, target(KSWIN_AVX512)))
+int merged_outside_avx512(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 rv0,
+                          __mmask64 rv1, __mmask64 valid0, __mmask64 valid1, kswin_u128 ends,
+                          int lo, int hi)
+{
+    __m512i x0, x1, vhi = _mm512_set1_epi8((char)hi), vlo = _mm512_set1_epi8((char)lo);
+    __mmask64 out;
+    slot_terms(pm, pos0, pos1, rv0, rv1, valid0, valid1, &x0, &x1);
+    running_sums128(&x0, &x1);
     out = _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)ends, x0, vhi) |
           _mm512_mask_cmple_epi8_mask((__mmask64)(uint64_t)ends, x0, vlo) |
           _mm512_mask_cmpge_epi8_mask((__mmask64)(uint64_t)(ends >> 64), x1, vhi) |
@@ -1210,36 +1387,49 @@ int merged_outside_avx512(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 r
     return out != 0;
 }
 
-__attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static inline int
-merged_reaches_avx512(kswin_det *s)
+/* Run ends (as run_ends) of the AVX-512 path's merged order: the value of
+ * slot j is ring[head + age[j] mod win]. */
+static kswin_u128 run_ends_age(const kswin_det *s)
+{
+    uint32_t win = s->win, h = s->head;
+    kswin_u128 e = (kswin_u128)1 << (win - 1);
+    for (uint32_t j = 0; j + 1 < win; j++) {
+        uint32_t k0 = h + s->age[j], k1 = h + s->age[j + 1];
+        k0 -= k0 >= win ? win : 0;
+        k1 -= k1 >= win ? win : 0;
+        e |= (kswin_u128)(s->ring[k0] != s->ring[k1]) << j;
+    }
+    return e;
+}
+
+/* merged_reaches_generic with AVX-512 (same draws, same result) on the
+ * merged order given as the age of each slot's value (a0: slots 0..63, a1:
+ * 64..127), which is also its position in the draw's mask: the mask's
+ * bytes gathered by the ages (merged_outside_avx512). */
+__attribute__((always_inline, target(KSWIN_AVX512))) static inline int
+merged_test_avx512(kswin_det *s, __m512i a0, __m512i a1)
 {
     kswin_draw w;
-    int k = (int)s->kstar, a, b;
+    int k = (int)s->kstar, a, b, need;
     uint32_t win = s->win, older = win - s->stat;
-    kswin_u128 ends = s->nties ? run_ends(s) : ~(kswin_u128)0, valid = low_bits(win);
-    __m512i g0 = _mm512_loadu_si512((const void *)s->mg);
-    __m512i g1 = _mm512_loadu_si512((const void *)(s->mg + 64));
-    __m512i vh = _mm512_set1_epi8((char)s->head), vw = _mm512_set1_epi8((char)win);
+    kswin_u128 ends = s->nties ? run_ends_age(s) : ~(kswin_u128)0, valid = low_bits(win);
     __m512i vo = _mm512_set1_epi8((char)older);
-    /* position of each slot: ring index - head, + win below head (< 128) */
-    __m512i pos0 = _mm512_mask_add_epi8(_mm512_sub_epi8(g0, vh), _mm512_cmplt_epu8_mask(g0, vh),
-                                        _mm512_sub_epi8(g0, vh), vw);
-    __m512i pos1 = _mm512_mask_add_epi8(_mm512_sub_epi8(g1, vh), _mm512_cmplt_epu8_mask(g1, vh),
-                                        _mm512_sub_epi8(g1, vh), vw);
     __mmask64 valid0 = (__mmask64)(uint64_t)valid, valid1 = (__mmask64)(uint64_t)(valid >> 64);
-    __mmask64 rv0 = _mm512_mask_cmpge_epu8_mask(valid0, pos0, vo);
-    __mmask64 rv1 = _mm512_mask_cmpge_epu8_mask(valid1, pos1, vo);
-    draw_start(s, &w);
+    __mmask64 rv0 = _mm512_mask_cmpge_epu8_mask(valid0, a0, vo);
+    __mmask64 rv1 = _mm512_mask_cmpge_epu8_mask(valid1, a1, vo);
+    draw_start_avx512(s, &w);
     a = w.adding ? 0 : (int)w.d;
     b = w.adding ? (int)w.d : 0;
-    /* the bands [T_j - a, T_j + b] (and 0's) within (-k, k): no alarm */
-    if (a < k && b < k &&
-        !merged_outside_avx512(draw_mask_of(&w), pos0, pos1, rv0, rv1, valid0, valid1, ends,
-                               a - k, k - b))
+    /* the bands [T_j - a, T_j + b] (and 0's) within (-k, k): no alarm;
+     * (evaluated whatever a and b: one branch) */
+    need = (a >= k) | (b >= k) |
+           merged_outside_avx512(draw_mask_of(&w), a0, a1, rv0, rv1, valid0, valid1, ends, a - k,
+                                 k - b);
+    if (__builtin_expect(!need, 1))
         return 0;
     s->wlast = draw_finish(s, &w, remove_pdep);
     s->nfinished++;
-    return merged_outside_avx512(s->wlast, pos0, pos1, rv0, rv1, valid0, valid1, ends, -k, k);
+    return merged_outside_avx512(s->wlast, a0, a1, rv0, rv1, valid0, valid1, ends, -k, k);
 }
 #endif
 
@@ -1355,50 +1545,6 @@ static void slide_merged(kswin_det *s, uint32_t h, uint32_t mid, double x)
     s->rnew = (r & lo) | ((r & ~lo) << 1) | ((kswin_u128)1 << q);
 }
 
-#if KSWIN_X86_SIMD
-/* slide_merged with AVX-512 (same merged order and ties): y's slot found by
- * byte compares, x's place by compares of 8 values at a time, the ring
- * indices moved by one byte permutation. No newest-part mask: the AVX-512
- * test derives it from the ring indices. */
-__attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static inline void
-slide_merged_avx512(kswin_det *s, uint32_t h, double x)
-{
-    uint32_t win = s->win, py, q;
-    double y = s->ring[h];
-    __m512i g0 = _mm512_loadu_si512((const void *)s->mg);
-    __m512i g1 = _mm512_loadu_si512((const void *)(s->mg + 64));
-    __m512i vh = _mm512_set1_epi8((char)h);
-    __m512i acc = _mm512_setzero_si512(), m1 = _mm512_set1_epi64(-1);
-    __m512d vx = _mm512_set1_pd(x);
-    uint64_t a0 = _mm512_cmpeq_epi8_mask(g0, vh), a1 = _mm512_cmpeq_epi8_mask(g1, vh);
-    for (uint32_t j = 0; j < win; j += 8)   /* (the ring is padded with +inf) */
-        acc = _mm512_mask_sub_epi64(
-            acc, _mm512_cmp_pd_mask(_mm512_loadu_pd(s->ring + j), vx, _CMP_LT_OQ), acc, m1);
-    py = a0 ? (uint32_t)_tzcnt_u64(a0) : 64 + (uint32_t)_tzcnt_u64(a1);
-    q = (uint32_t)_mm512_reduce_add_epi64(acc) - (y < x);
-    merged_ties(s, py, q, y, x);
-    {   /* slot j of the result takes old slot j + 1 in [py, q), j - 1 in
-         * (q, py], itself elsewhere; slot q takes h */
-        __m512i iota = _mm512_loadu_si512((const void *)KSWIN_IOTA), one = _mm512_set1_epi8(1);
-        __m512i i1 = _mm512_add_epi8(iota, _mm512_set1_epi8(64));
-        kswin_u128 up = py < q ? low_bits(q) & ~low_bits(py) : 0;
-        kswin_u128 dn = q < py ? low_bits(py + 1) & ~low_bits(q + 1) : 0;
-        kswin_u128 at = (kswin_u128)1 << q;
-        __m512i j0 = _mm512_mask_sub_epi8(
-            _mm512_mask_add_epi8(iota, (__mmask64)(uint64_t)up, iota, one),
-            (__mmask64)(uint64_t)dn, iota, one);
-        __m512i j1 = _mm512_mask_sub_epi8(
-            _mm512_mask_add_epi8(i1, (__mmask64)(uint64_t)(up >> 64), i1, one),
-            (__mmask64)(uint64_t)(dn >> 64), i1, one);
-        __m512i n0 = _mm512_permutex2var_epi8(g0, j0, g1);
-        __m512i n1 = _mm512_permutex2var_epi8(g0, j1, g1);
-        n0 = _mm512_mask_mov_epi8(n0, (__mmask64)(uint64_t)at, vh);
-        n1 = _mm512_mask_mov_epi8(n1, (__mmask64)(uint64_t)(at >> 64), vh);
-        _mm512_storeu_si512((void *)s->mg, n0);
-        _mm512_storeu_si512((void *)(s->mg + 64), n1);
-    }
-}
-#endif
 
 /* The merged order from the ring (window full): values inserted one at a
  * time into a sorted scratch copy (no comparison callbacks: this runs after
@@ -1457,68 +1603,320 @@ static tide_drift_state kswin_binary_test(kswin_det *s)
 }
 
 #if KSWIN_X86_SIMD
-/* kswin_update for a full window whose merged order is valid, on the
- * AVX-512 functions (inlined here: one call per value). Same steps. */
-__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static tide_drift_state
-kswin_update_avx512(kswin_det *s, double x)
+/* The value of merged slot j of the AVX-512 path's order (ages relative to
+ * ring slot h). */
+static inline double age_val(const kswin_det *s, uint32_t j, uint32_t h)
 {
+    uint32_t k = h + s->age[j];
+    return s->ring[k - (k >= s->win ? s->win : 0)];
+}
+
+/* merged_ties on the AVX-512 path's order (before it moves; ring slot h,
+ * age 0, still holds y). */
+static inline __attribute__((always_inline)) void age_ties(kswin_det *s, uint32_t h, uint32_t py,
+                                                           uint32_t q, double y, double x)
+{
+    uint32_t win = s->win;
+    if (py > 0 && py + 1 < win) {
+        double a = age_val(s, py - 1, h), b = age_val(s, py + 1, h);
+        s->nties += (uint32_t)(a == b) - (uint32_t)(a == y) - (uint32_t)(b == y);
+    } else {
+        s->nties -= (uint32_t)(py > 0 && age_val(s, py - 1, h) == y) +
+                    (uint32_t)(py + 1 < win && age_val(s, py + 1, h) == y);
+    }
+    if (q > 0 && q + 1 < win) {   /* neighbours: slots q - 1 and q without y */
+        double a = age_val(s, q - 1 + (q - 1 >= py), h), b = age_val(s, q + (q >= py), h);
+        s->nties += (uint32_t)(a == x) + (uint32_t)(b == x) - (uint32_t)(a == b);
+    } else if (q > 0) {
+        s->nties += (uint32_t)(age_val(s, q - 1 + (q - 1 >= py), h) == x);
+    } else if (q + 1 < win) {
+        s->nties += (uint32_t)(age_val(s, q + (q >= py), h) == x);
+    }
+}
+
+/* #(ring values < x), exactly (ring doubles compared 8 at a time). */
+__attribute__((noinline, target(KSWIN_AVX512))) static uint32_t ring_count_d(const kswin_det *s,
+                                                                             double x)
+{
+    __m512i c = _mm512_setzero_si512(), m1 = _mm512_set1_epi64(-1);
+    __m512d vx = _mm512_set1_pd(x);
+    for (uint32_t j = 0; j < s->win; j += 8)   /* (the ring is padded with +inf) */
+        c = _mm512_mask_sub_epi64(c, _mm512_cmp_pd_mask(_mm512_loadu_pd(s->ring + j), vx,
+                                                        _CMP_LT_OQ),
+                                  c, m1);
+    return (uint32_t)_mm512_reduce_add_epi64(c);
+}
+
+/* #(ring values < x) counted on the float copy, 16 at a time: rounding to
+ * float keeps order (a < b gives f(a) <= f(b)), so the values whose floats
+ * are below f(x) are below x and those whose floats are above are above;
+ * the count is exact unless some float equals f(x), and the smallest value
+ * not counted (merged slot c of the order before the step, ring slot h +
+ * its age) is the one to check: its float above f(x) settles it, else the
+ * doubles are counted. */
+static inline __attribute__((always_inline, target(KSWIN_AVX512))) uint32_t
+ring_count_f(const kswin_det *s, uint32_t h, double x)
+{
+    float xf = (float)x;
+    __m512 vx = _mm512_set1_ps(xf);
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, m1 = _mm512_set1_epi32(-1);
+    const float *rf = s->ringf;
+    uint32_t c, k;
+    for (uint32_t j = 0; j < KSWIN_MERGED_MAX; j += 32) {
+        c0 = _mm512_mask_sub_epi32(c0, _mm512_cmp_ps_mask(_mm512_load_ps(rf + j), vx, _CMP_LT_OQ),
+                                   c0, m1);
+        c1 = _mm512_mask_sub_epi32(
+            c1, _mm512_cmp_ps_mask(_mm512_load_ps(rf + j + 16), vx, _CMP_LT_OQ), c1, m1);
+    }
+    c = (uint32_t)_mm512_reduce_add_epi32(_mm512_add_epi32(c0, c1));
+    if (c >= s->win)
+        return c;
+    k = h + s->age[c];
+    if (__builtin_expect(rf[k - (k >= s->win ? s->win : 0)] == xf, 0))
+        return ring_count_d(s, x);
+    return c;
+}
+
+/* The AVX-512 path's order after one step: y (slot py) leaves, x enters at
+ * slot q of the order without y: slot j takes old slot j' + (j' >= py),
+ * j' = j - (j > q), one byte permutation per 64 slots; slot q takes x (age
+ * win - 1), every other age falls by one. Stored, and returned in *n0, *n1. */
+static inline __attribute__((always_inline, target(KSWIN_AVX512)))
+void age_move(kswin_det *s, __m512i a0, __m512i a1, uint32_t py, uint32_t q, __m512i *n0,
+              __m512i *n1)
+{
+    kswin_u128 valid = low_bits(s->win);
+    __m512i one = _mm512_set1_epi8(1);
+    __m512i i0 = _mm512_loadu_si512((const void *)KSWIN_IOTA);
+    __m512i i1 = _mm512_add_epi8(i0, _mm512_set1_epi8(64));
+    __m512i vq = _mm512_set1_epi8((char)q), vp = _mm512_set1_epi8((char)py);
+    __m512i vn = _mm512_set1_epi8((char)(s->win - 1));
+    __m512i j0 = _mm512_mask_sub_epi8(i0, _mm512_cmpgt_epu8_mask(i0, vq), i0, one);
+    __m512i j1 = _mm512_mask_sub_epi8(i1, _mm512_cmpgt_epu8_mask(i1, vq), i1, one);
+    j0 = _mm512_mask_add_epi8(j0, _mm512_cmpge_epu8_mask(j0, vp), j0, one);
+    j1 = _mm512_mask_add_epi8(j1, _mm512_cmpge_epu8_mask(j1, vp), j1, one);
+    j0 = _mm512_permutex2var_epi8(a0, j0, a1);
+    j1 = _mm512_permutex2var_epi8(a0, j1, a1);
+    j0 = _mm512_mask_sub_epi8(j0, (__mmask64)(uint64_t)valid, j0, one);
+    j1 = _mm512_mask_sub_epi8(j1, (__mmask64)(uint64_t)(valid >> 64), j1, one);
+    j0 = _mm512_mask_mov_epi8(j0, _mm512_cmpeq_epi8_mask(i0, vq), vn);
+    j1 = _mm512_mask_mov_epi8(j1, _mm512_cmpeq_epi8_mask(i1, vq), vn);
+    _mm512_store_si512((void *)s->age, j0);
+    _mm512_store_si512((void *)(s->age + 64), j1);
+    *n0 = j0;
+    *n1 = j1;
+}
+
+/* x into ring slot h as a store of its whole block of 8, so that the next
+ * value's loads of that block are forwarded from the store (a narrower or
+ * a masked store under a wider load waits until it leaves the store
+ * queue); then the head moves. */
+static inline __attribute__((always_inline, target(KSWIN_AVX512)))
+void ring_put(kswin_det *s, uint32_t h, double x)
+{
+    double *blk = s->ring + (h & ~7u);
+    __m512d v = _mm512_mask_mov_pd(_mm512_loadu_pd(blk), (__mmask8)(1u << (h & 7)),
+                                   _mm512_set1_pd(x));
+    float *blkf = s->ringf + (h & ~15u);
+    __m512 vf = _mm512_mask_mov_ps(_mm512_load_ps(blkf), (__mmask16)(1u << (h & 15)),
+                                   _mm512_set1_ps((float)x));
+    __asm__("" : "+v"(v), "+v"(vf));   /* (else gcc makes them masked stores) */
+    _mm512_storeu_pd(blk, v);
+    _mm512_store_ps(blkf, vf);
+    s->head = h + 1 == s->win ? 0 : h + 1;
+}
+
+/* The rest of an AVX-512 step when it is not the common one (ties before
+ * or after it: the certificate on the new order at its run ends; or a
+ * certificate that did not settle the test, need = 1): the order moved,
+ * x stored, the certificate if not done, the draw finished and tested. */
+__attribute__((noinline, target(KSWIN_AVX512))) static tide_drift_state
+kswin_step_rest(kswin_det *s, double x, uint32_t py, uint32_t cnt, uint64_t mlo, uint64_t mhi,
+                int cert_done, int need)
+{
+    kswin_draw dw, *w = &dw;
     uint32_t win = s->win, older = win - s->stat, h = s->head;
-    uint32_t mid = h + older >= win ? h + older - win : h + older;
-    double out = s->ring[h], moved = s->ring[mid];
-    s->nonbin += (uint32_t)!is_bin(x) - (uint32_t)!is_bin(out);
-    s->ones_old += (uint32_t)(moved == 1.0) - (uint32_t)(out == 1.0);
-    s->ones_new += (uint32_t)(x == 1.0) - (uint32_t)(moved == 1.0);
-    if (s->nonbin || !s->hcdf)
-        slide_merged_avx512(s, h, x);
-    else
-        s->sorted_valid = 0;
-    s->ring[h] = x;
-    s->head = h + 1 == win ? 0 : h + 1;
-    if (!s->nonbin && s->hcdf)
-        return kswin_binary_test(s);
-    if (merged_reaches_avx512(s)) {
+    int k = (int)s->kstar, a, b;
+    double y = s->ring[h];
+    uint32_t q = cnt - (y < x);
+    kswin_u128 valid = low_bits(win), ends;
+    __mmask64 valid0 = (__mmask64)(uint64_t)valid, valid1 = (__mmask64)(uint64_t)(valid >> 64);
+    __mmask64 rv0, rv1;
+    __m512i a0, a1, vo = _mm512_set1_epi8((char)older);
+    draw_start_mask(s, w, mlo, mhi);
+    a = w->adding ? 0 : (int)w->d;
+    b = w->adding ? (int)w->d : 0;
+    if (!cert_done)
+        age_ties(s, h, py, q, y, x);
+    age_move(s, _mm512_load_si512((const void *)s->age),
+             _mm512_load_si512((const void *)(s->age + 64)), py, q, &a0, &a1);
+    ring_put(s, h, x);
+    rv0 = _mm512_mask_cmpge_epu8_mask(valid0, a0, vo);
+    rv1 = _mm512_mask_cmpge_epu8_mask(valid1, a1, vo);
+    ends = s->nties ? run_ends_age(s) : ~(kswin_u128)0;
+    if (!cert_done)
+        need = a >= k || b >= k ||
+               merged_outside_avx512(draw_mask_of(w), a0, a1, rv0, rv1, valid0, valid1, ends,
+                                     a - k, k - b);
+    if (!need)
+        return TIDE_DRIFT_NONE;
+    s->wlast = draw_finish(s, w, remove_pdep);
+    s->nfinished++;
+    if (merged_outside_avx512(s->wlast, a0, a1, rv0, rv1, valid0, valid1, ends, -k, k)) {
         kswin_reset(&s->base);
         return TIDE_DRIFT_DETECTED;
     }
     return TIDE_DRIFT_NONE;
 }
 
-/* merged_reaches_avx512 for kswin_update (after a rebuild). */
-__attribute__((noinline, target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static int
-merged_reaches_avx512_call(kswin_det *s)
+/* kswin_update for a full window whose merged order is valid, on the
+ * AVX-512 functions (one call per value). The merged order is kept as the
+ * ages of its slots' values: y (age 0) is found by a byte compare, x's
+ * place by compares of 8 ring values at a time (the ring is padded with
+ * +inf to 128 values), the order moved by age_move.
+ * The certificate is taken on the order BEFORE the move, so that all of it
+ * but its last step waits only for the draw and the old order (not for
+ * x's place, the end of a long chain): without ties before and after the
+ * step, with P_s the running counts over the old slots s of the mask
+ * (positions after the step: old age - 1; y, age 0, counts 0) against the
+ * newest values other than x, and c = #(ring values < x) (old slots
+ * 0..c-1 hold the values below x), the running counts of the new order
+ * are P_s - [s >= c] at every old slot but y's, and P_{c-1} - 1 at x (-1
+ * when c = 0). So max S over the new order = max_s (P_s - [s >= c]) (x's
+ * count is below slot c - 1's; y's slot repeats its left neighbour's, or
+ * is 0 or -1 at slot 0, within the bands) and min S = min_s (P_s -
+ * [s >= c - 1]) (slot c - 1 then carries x's count, the only one that can
+ * undercut it; -1 checked apart when c = 0). Other steps: kswin_step_rest. */
+__attribute__((always_inline, target(KSWIN_AVX512))) static inline tide_drift_state
+kswin_update_avx512(kswin_det *s, double x)
 {
-    return merged_reaches_avx512(s);
+    uint32_t win = s->win, older = win - s->stat, h = s->head, py, t0, cnt, nt0, jt;
+    int k = (int)s->kstar, a, b, need;
+    double *ring = s->ring, y = ring[h];
+    __m512i a0 = _mm512_load_si512((const void *)s->age);
+    __m512i a1 = _mm512_load_si512((const void *)(s->age + 64));
+    __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1);
+    uint64_t mlo, mhi;
+    s->nonbin += not_bin_bits(x) - not_bin_bits(y);
+    if (__builtin_expect(!s->nonbin, 0)) {   /* all 0/1 now: the shortcut (ones recounted) */
+        s->sorted_valid = 0;
+        ring[h] = x;
+        s->head = h + 1 == win ? 0 : h + 1;
+        recount(s);
+        return kswin_binary_test(s);
+    }
+    /* py = y's slot, branch-free (tzcnt of 0 is 64) */
+    t0 = (uint32_t)_tzcnt_u64(_mm512_cmpeq_epi8_mask(a0, zero));
+    py = t0 + ((uint32_t)_tzcnt_u64(_mm512_cmpeq_epi8_mask(a1, zero)) & (0 - (t0 >> 6)));
+    cnt = ring_count_f(s, h, x);
+    draw_mask_ahead(s, &mlo, &mhi);
+    /* without ties before, the only possible one after pairs x with the
+     * smallest value >= x other than y: old slot cnt, or cnt + 1 when y
+     * is there */
+    nt0 = s->nties;
+    jt = cnt + (py == cnt);
+    if (__builtin_expect(nt0 != 0 || (jt < win && age_val(s, jt, h) == x), 0))
+        return kswin_step_rest(s, x, py, cnt, mlo, mhi, 0, 0);
+    /* removals a = m - stat or additions b = stat - m (no branch) */
+    a = (int)(_mm_popcnt_u64(mlo) + _mm_popcnt_u64(mhi)) - (int)s->stat;
+    b = a < 0 ? -a : 0;
+    a = a < 0 ? 0 : a;
+    {   /* the bands [T_j - a, T_j + b] (and 0's) within (-k, k): no alarm */
+        __m512i i0 = _mm512_loadu_si512((const void *)KSWIN_IOTA);
+        __m512i i1 = _mm512_add_epi8(i0, _mm512_set1_epi8(64));
+        /* (unsigned compares: cnt <= 128; s >= c - 1 as s + 1 >= c) */
+        __m512i x0, x1, vc = _mm512_set1_epi8((char)cnt);
+        __m512i vhi = _mm512_set1_epi8((char)(k - b)), vlo = _mm512_set1_epi8((char)(a - k));
+        __m512i vo1 = _mm512_set1_epi8((char)(older + 1));
+        __mmask64 valid0 = (__mmask64)s->vlo, valid1 = (__mmask64)s->vhi, out;
+        slot_terms(((kswin_u128)mhi << 64 | mlo) << 1, a0, a1, _mm512_mask_cmpge_epu8_mask(valid0, a0, vo1),
+                   _mm512_mask_cmpge_epu8_mask(valid1, a1, vo1), valid0, valid1, &x0, &x1);
+        running_sums128(&x0, &x1);
+        out = _mm512_cmpge_epi8_mask(
+                  _mm512_mask_sub_epi8(x0, _mm512_cmpge_epu8_mask(i0, vc), x0, one), vhi) |
+              _mm512_cmpge_epi8_mask(
+                  _mm512_mask_sub_epi8(x1, _mm512_cmpge_epu8_mask(i1, vc), x1, one), vhi) |
+              _mm512_cmple_epi8_mask(
+                  _mm512_mask_sub_epi8(x0, _mm512_cmpge_epu8_mask(_mm512_add_epi8(i0, one), vc),
+                                       x0, one),
+                  vlo) |
+              _mm512_cmple_epi8_mask(
+                  _mm512_mask_sub_epi8(x1, _mm512_cmpge_epu8_mask(_mm512_add_epi8(i1, one), vc),
+                                       x1, one),
+                  vlo);
+        need = (a >= k) | (b >= k) | (out != 0) | ((cnt == 0) & (a - k >= -1));
+    }
+    if (__builtin_expect(need, 0))
+        return kswin_step_rest(s, x, py, cnt, mlo, mhi, 1, 1);
+    age_move(s, a0, a1, py, cnt - (y < x), &a0, &a1);
+    ring_put(s, h, x);
+    return TIDE_DRIFT_NONE;
+}
+
+/* merged_test_avx512 for kswin_update (after a rebuild). */
+__attribute__((noinline, target(KSWIN_AVX512))) static int
+merged_test_avx512_call(kswin_det *s)
+{
+    return merged_test_avx512(s, _mm512_load_si512((const void *)s->age),
+                              _mm512_load_si512((const void *)(s->age + 64)));
 }
 #endif
 
 #if KSWIN_X86_SIMD
-/* rebuild_merged with AVX-512 (a valid merged order; ties may come in
- * another order, which no result depends on): each value's slot counted
- * directly, the values below it plus the equal ones at lower ring indices,
- * 8 compares at a time (no insertion, no memory moves). mg, nties only
- * (this path keeps no rnew or inv). */
-__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2,popcnt"))) static void
+/* The AVX-512 path's merged order (ages, nties) from the ring (window
+ * full; ties may come in another order than the portable path's, which no
+ * result depends on): each value's slot counted directly, the values below
+ * it plus the equal ones at lower ring indices, 8 compares at a time (no
+ * insertion, no memory moves). */
+__attribute__((target(KSWIN_AVX512))) static void
 rebuild_merged_avx512(kswin_det *s)
 {
-    uint32_t win = s->win;
+    uint32_t win = s->win, h = s->head;
     const double *ring = s->ring;
     __m512i m1 = _mm512_set1_epi64(-1);
-    memset(s->mg, 127, KSWIN_MERGED_MAX);
+    uint64_t used[2] = {0, 0}, clash = 0;
+    memset(s->age, 127, KSWIN_MERGED_MAX);
+    for (uint32_t k = 0; k < KSWIN_MERGED_MAX + 16; k++)
+        s->ringf[k] = k < win ? (float)ring[k] : INFINITY;
+    /* first the values below each one (all different: that is its slot);
+     * two values on one slot mean ties: then the equal ones at lower ring
+     * indices are counted too */
     for (uint32_t k = 0; k < win; k++) {
         __m512d vx = _mm512_set1_pd(ring[k]);
         __m512i acc = _mm512_setzero_si512();
-        for (uint32_t j = 0; j < win; j += 8) {   /* (the ring is padded with +inf) */
+        uint32_t q;
+        for (uint32_t j = 0; j < win; j += 8)   /* (the ring is padded with +inf) */
+            acc = _mm512_mask_sub_epi64(
+                acc, _mm512_cmp_pd_mask(_mm512_loadu_pd(ring + j), vx, _CMP_LT_OQ), acc, m1);
+        q = (uint32_t)_mm512_reduce_add_epi64(acc);
+        clash |= used[q >> 6] >> (q & 63) & 1;
+        used[q >> 6] |= 1ULL << (q & 63);
+        s->age[q] = (uint8_t)(k >= h ? k - h : k + win - h);
+    }
+    for (uint32_t k = 0; clash && k < win; k++) {
+        __m512d vx = _mm512_set1_pd(ring[k]);
+        __m512i acc = _mm512_setzero_si512();
+        for (uint32_t j = 0; j < win; j += 8) {
             __m512d b = _mm512_loadu_pd(ring + j);
             __mmask8 before = (__mmask8)(k <= j ? 0 : k - j >= 8 ? 0xFF : (1u << (k - j)) - 1);
             __mmask8 in = _mm512_cmp_pd_mask(b, vx, _CMP_LT_OQ) |
                           _mm512_mask_cmp_pd_mask(before, b, vx, _CMP_EQ_OQ);
             acc = _mm512_mask_sub_epi64(acc, in, acc, m1);
         }
-        s->mg[_mm512_reduce_add_epi64(acc)] = (uint8_t)k;
+        s->age[_mm512_reduce_add_epi64(acc)] = (uint8_t)(k >= h ? k - h : k + win - h);
     }
     s->nties = 0;
     for (uint32_t j = 0; j + 1 < win; j++)
-        s->nties += ring[s->mg[j]] == ring[s->mg[j + 1]];
+        s->nties += age_val(s, j, h) == age_val(s, j + 1, h);
+}
+#endif
+
+#if KSWIN_X86_SIMD
+/* kswin_update_avx512 for kswin_update. */
+__attribute__((noinline, target(KSWIN_AVX512))) static tide_drift_state
+kswin_update_avx512_call(kswin_det *s, double x)
+{
+    return kswin_update_avx512(s, x);
 }
 #endif
 
@@ -1530,7 +1928,7 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
     int hit;
 #if KSWIN_X86_SIMD
     if (s->simd && s->sorted_valid && s->count == s->win)
-        return kswin_update_avx512(s, x);
+        return kswin_update_avx512_call(s, x);
 #endif
     if (s->count < s->win) {
         s->ring[(s->head + s->count) % s->win] = x;
@@ -1576,7 +1974,7 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
     }
     if (s->merged) {
 #if KSWIN_X86_SIMD
-        hit = s->simd ? merged_reaches_avx512_call(s) : merged_reaches_generic(s);
+        hit = s->simd ? merged_test_avx512_call(s) : merged_reaches_generic(s);
 #else
         hit = merged_reaches_generic(s);
 #endif
@@ -1590,6 +1988,20 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
     }
     return TIDE_DRIFT_NONE;
 }
+
+#if KSWIN_X86_SIMD
+/* The update of detectors that run the AVX-512 functions (their own
+ * vtable, kswin_vt_avx512): a jump to the common step, or to kswin_update
+ * for every other step (no AVX-512 target here, so that the 0/1 steps do
+ * not pay the common step's prologue). */
+static tide_drift_state kswin_update_simd(tide_detector *d, double x)
+{
+    kswin_det *s = (kswin_det *)d;
+    if (__builtin_expect(s->sorted_valid && s->count == s->win, 1))
+        return kswin_update_avx512_call(s, x);
+    return kswin_update(d, x);
+}
+#endif
 
 static int kswin_clone(const tide_detector *d, tide_detector **out, tide_err *err)
 {
@@ -1633,15 +2045,16 @@ static int kswin_load(tide_detector *d, tide_rbuf *r, tide_err *err)
     uint32_t older = s->win - s->stat, count, head, win;
     uint64_t rng;
     uint8_t ver = tide_rbuf_u8(r);
-    /* format 3 is 4's layout (its general-path draws were Fisher-Yates at
-     * every window size; 4 draws masks up to KSWIN_MERGED_MAX, same law);
+    /* formats 3 and 4 are 5's layout (3's general-path draws were
+     * Fisher-Yates at every window size, 4's merged-path masks had density
+     * 2^-e; 5 draws nibble masks up to KSWIN_MERGED_MAX, same law);
      * formats 1 and 2 have the same layout without rng01 at the end (1's
      * perm indexed window positions; any permutation is a valid sampler
      * state); they get a fresh rng01 from the seed */
     if (!r->bad && (ver < 1 || ver > KSWIN_FORMAT))
         return tide_err_set(err, TIDE_ERR_VERSION,
-                            "kswin state: unknown format version %u (this build reads 1 to 4)",
-                            ver);
+                            "kswin state: unknown format version %u (this build reads 1 to %d)",
+                            ver, KSWIN_FORMAT);
     count = tide_rbuf_u32(r);
     head = tide_rbuf_u32(r);
     rng = tide_rbuf_u64(r);
@@ -1714,3 +2127,23 @@ const tide_detector_vt tide_drift_kswin_vt = {
     .memory = kswin_memory,
     .estimate = NULL,
 };
+
+#if KSWIN_X86_SIMD
+/* tide_drift_kswin_vt for detectors on the AVX-512 functions: the same but
+ * the update. */
+static const tide_detector_vt kswin_vt_avx512 = {
+    .name = "kswin",
+    .summary = "KSWIN (Raab et al. 2020): KS test of the newest values vs a random draw of older ones",
+    .params = KSWIN_PARAMS,
+    .n_params = sizeof KSWIN_PARAMS / sizeof KSWIN_PARAMS[0],
+    .create = kswin_create,
+    .destroy = kswin_destroy,
+    .update = kswin_update_simd,
+    .reset = kswin_reset,
+    .clone = kswin_clone,
+    .save_state = kswin_save,
+    .load_state = kswin_load,
+    .memory = kswin_memory,
+    .estimate = NULL,
+};
+#endif

@@ -89,11 +89,11 @@ static void ref_free(ref_kswin *r)
 }
 
 /* Windows of at most 128 values (the detector's merged path): a mask of the
- * older positions whose bits are independent with probability 2^-e (e in
- * 0..6 making older 2^-e closest to stat, the smallest e on a tie): e
- * rounds of one word for positions 0..63 and, when older > 64, one more
- * for positions 64..; position p is in the mask while bit p % 64 of every
- * round's word for it is set. With m positions in the mask, m - stat of
+ * older positions whose bits are independent with probability t/16 (t in
+ * 1..15 making older t/16 closest to stat, the smallest t on a tie): 8
+ * words r_0..r_7, position p (p < 64) in the mask when the nibble of bits
+ * 8(p%8)..8(p%8)+3 of r_(p/8) is below t, position p >= 64 when bits
+ * 8(q%8)+4..8(q%8)+7 of r_(q/8) are, q = p - 64. With m positions in the mask, m - stat of
  * them are then removed (or stat - m added), one digit each: digit j
  * (j = 0, 1, ...) has bound top - j with top = m (or older - m) and
  * removes the k-th position in the mask (adds the k-th outside it),
@@ -137,20 +137,20 @@ static uint32_t ref_kstar(const ref_kswin *r)
  * in that case (perm not filled). */
 static int ref_draw_small(ref_kswin *r)
 {
-    uint32_t older = r->older, e = 0, m = 0, n = 0, dig[8];
+    uint32_t older = r->older, dens = 0, m = 0, n = 0, dig[8];
     int in[128];
-    double best = fabs((double)older - r->stat);
-    for (uint32_t k = 1; k <= 6; k++)
-        if (fabs(older / (double)(1u << k) - r->stat) < best) {
-            best = fabs(older / (double)(1u << k) - r->stat);
-            e = k;
+    uint64_t rw[8];
+    double best = INFINITY;
+    for (uint32_t k = 1; k <= 15; k++)
+        if (fabs(older * (double)k / 16.0 - r->stat) < best) {
+            best = fabs(older * (double)k / 16.0 - r->stat);
+            dens = k;
         }
-    for (uint32_t p = 0; p < older; p++)
-        in[p] = 1;
-    for (uint32_t k = 0; k < e; k++) {
-        uint64_t w0 = ref_next(&r->rng), w1 = older > 64 ? ref_next(&r->rng) : 0;
-        for (uint32_t p = 0; p < older; p++)
-            in[p] &= (int)(((p < 64 ? w0 : w1) >> (p % 64)) & 1);
+    for (uint32_t j = 0; j < 8; j++)
+        rw[j] = ref_next(&r->rng);
+    for (uint32_t p = 0; p < older; p++) {
+        uint32_t q = p % 64, nib = (uint32_t)(rw[q / 8] >> (8 * (q % 8) + (p < 64 ? 0 : 4))) & 15;
+        in[p] = nib < dens;
     }
     for (uint32_t p = 0; p < older; p++)
         m += (uint32_t)in[p];
@@ -344,11 +344,11 @@ static uint64_t saved_rng(const tide_detector *d, uint32_t win, uint32_t older)
 /* Decisions value by value against the reference, and the generator
  * state after every value (so that a draw taking other words than the
  * documented ones is caught even when no decision changes). Configurations: the
- * defaults (100/30/0.005: merged path, masks of two words, draw density
- * 1/2); 12/4/0.3 (tiny, many alarms); 128/20/0.05 (merged path with no
- * padding slot, density 1/8); 80/10/0.1 (older 70, density 1/8: bits
- * added); 116/30/0.2 (older 86, density 1/4: often 8 changes or more, a
- * low threshold: few tests settled before the changes); 300/60/0.05 (older 240: counting, bitmap of 4 words in memory);
+ * defaults (100/30/0.005: merged path, draw density 7/16); 12/4/0.3 (tiny,
+ * many alarms, density 8/16); 128/20/0.05 (merged path with no padding
+ * slot, density 3/16); 80/10/0.1 (older 70, density 2/16: bits mostly
+ * added); 116/30/0.2 (older 86, density 6/16: sometimes 8 changes or more,
+ * a low threshold: few tests settled before the changes); 300/60/0.05 (older 240: counting, bitmap of 4 words in memory);
  * 700/50/0.02 (older 650: binary search). The merged path runs twice: with
  * the AVX-512 functions where this CPU has them, and with the portable ones
  * (tide_drift_kswin_force_generic). */
@@ -612,9 +612,9 @@ static void test_kswin_save_load_clone_continue(void **st)
 /* The state starts with its format byte, followed by count, head, rng,
  * window (u32, u32, u64, u32), the window's doubles, the permutation
  * (u32 each) and rng01 (u64): its offset is len - (1 + 20 + 8 win + 4 older
- * + 8). Format 3 has the same layout and loads; formats 1 and 2 are the
- * same without rng01 and load (and run); 5 is refused with a message that
- * names the version. */
+ * + 8). Format 5 is written; formats 3 and 4 have the same layout and load;
+ * formats 1 and 2 are the same without rng01 and load (and run); 6 is
+ * refused with a message that names the version. */
 static void test_kswin_state_versions(void **st)
 {
     tide_detector *d = make_kswin(100, 30, 0.005, 1), *back = NULL;
@@ -629,21 +629,21 @@ static void test_kswin_state_versions(void **st)
     tide_wbuf_init(&w);
     assert_int_equal(tide_detector_save(d, &w), TIDE_OK);
     off = w.len - (1 + 20 + 8 * 100 + 4 * 70 + 8);
-    assert_int_equal(w.data[off], 4);
-    for (int ver = 1; ver <= 3; ver++) {
+    assert_int_equal(w.data[off], 5);
+    for (int ver = 1; ver <= 4; ver++) {
         w.data[off] = (uint8_t)ver;
-        tide_rbuf_init(&r, w.data, ver == 3 ? w.len : w.len - 8);
+        tide_rbuf_init(&r, w.data, ver >= 3 ? w.len : w.len - 8);
         assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_OK);
         for (int i = 0; i < 300; i++)
             (void)tide_detector_update(back, normal(&s));
         tide_detector_free(back);
         back = NULL;
     }
-    w.data[off] = 5;
+    w.data[off] = 6;
     tide_rbuf_init(&r, w.data, w.len);
     assert_int_equal(tide_detector_load(&r, &back, &e), TIDE_ERR_VERSION);
     assert_null(back);
-    assert_non_null(strstr(e.msg, "version 5"));
+    assert_non_null(strstr(e.msg, "version 6"));
     tide_wbuf_free(&w);
     tide_detector_free(d);
 }
