@@ -2101,7 +2101,8 @@ static size_t kswin_memory(const tide_detector *d)
 {
     const kswin_det *s = (const kswin_det *)d;
     uint32_t older = s->win - s->stat;
-    size_t path = s->merged ? 2 * KSWIN_MERGED_MAX + 256 * 3
+    size_t path = s->merged ? 3 * KSWIN_MERGED_MAX + 256 * 3 +   /* mg, inv, age; nib */
+                                  (KSWIN_MERGED_MAX + 16) * sizeof(float)   /* ringf */
                             : (size_t)older * (sizeof(uint32_t) + sizeof(double) +
                                                2 * sizeof(uint16_t) + sizeof(struct kswin_pair)) +
                                   s->win * sizeof(uint32_t) +
