@@ -97,7 +97,8 @@ int tide_labels_index(tide_labels *d, const char *s, size_t len, int *idx, tide_
 {
     int rc;
     for (unsigned i = 0; i < 4; i++)
-        if (len && len == d->cache[i].len && !memcmp(s, d->cache[i].s, len)) {
+        if (len && len == d->cache[i].len && s[0] == d->cache[i].s[0] &&
+            (len == 1 || !memcmp(s + 1, d->cache[i].s + 1, len - 1))) {   /* 0/1: no call */
             *idx = d->cache[i].idx;
             return TIDE_OK;
         }
