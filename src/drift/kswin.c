@@ -2113,38 +2113,21 @@ static size_t kswin_memory(const tide_detector *d)
            (s->hcdf ? (size_t)(older + 1) * (s->stat + 1) * sizeof(double) : 0);
 }
 
-const tide_detector_vt tide_drift_kswin_vt = {
-    .name = "kswin",
-    .summary = "KSWIN (Raab et al. 2020): KS test of the newest values vs a random draw of older ones",
-    .params = KSWIN_PARAMS,
-    .n_params = sizeof KSWIN_PARAMS / sizeof KSWIN_PARAMS[0],
-    .create = kswin_create,
-    .destroy = kswin_destroy,
-    .update = kswin_update,
-    .reset = kswin_reset,
-    .clone = kswin_clone,
-    .save_state = kswin_save,
-    .load_state = kswin_load,
-    .memory = kswin_memory,
-    .estimate = NULL,
-};
+/* The fields every KSWIN vtable shares; only the update differs. */
+#define KSWIN_VT(update_fn)                                                                  \
+    {                                                                                        \
+        .name = "kswin",                                                                     \
+        .summary = "KSWIN (Raab et al. 2020): KS test of the newest values vs a random draw "  \
+                   "of older ones",                                                          \
+        .params = KSWIN_PARAMS, .n_params = sizeof KSWIN_PARAMS / sizeof KSWIN_PARAMS[0],    \
+        .create = kswin_create, .destroy = kswin_destroy, .update = (update_fn),             \
+        .reset = kswin_reset, .clone = kswin_clone, .save_state = kswin_save,                \
+        .load_state = kswin_load, .memory = kswin_memory, .estimate = NULL,                  \
+    }
+
+const tide_detector_vt tide_drift_kswin_vt = KSWIN_VT(kswin_update);
 
 #if KSWIN_X86_SIMD
-/* tide_drift_kswin_vt for detectors on the AVX-512 functions: the same but
- * the update. */
-static const tide_detector_vt kswin_vt_avx512 = {
-    .name = "kswin",
-    .summary = "KSWIN (Raab et al. 2020): KS test of the newest values vs a random draw of older ones",
-    .params = KSWIN_PARAMS,
-    .n_params = sizeof KSWIN_PARAMS / sizeof KSWIN_PARAMS[0],
-    .create = kswin_create,
-    .destroy = kswin_destroy,
-    .update = kswin_update_simd,
-    .reset = kswin_reset,
-    .clone = kswin_clone,
-    .save_state = kswin_save,
-    .load_state = kswin_load,
-    .memory = kswin_memory,
-    .estimate = NULL,
-};
+/* tide_drift_kswin_vt for detectors on the AVX-512 functions. */
+static const tide_detector_vt kswin_vt_avx512 = KSWIN_VT(kswin_update_simd);
 #endif

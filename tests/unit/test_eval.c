@@ -23,6 +23,16 @@ static void add_bin(tide_metrics *m, int y, double p1, double w)
     assert_int_equal(tide_metrics_add_class(m, y, pr, 2, w), TIDE_OK);
 }
 
+/* The hand example below: (y, p1) = (1,.8) (0,.6) (1,.3) (0,.1) (1,.6). */
+static void add_hand_example(tide_metrics *m)
+{
+    add_bin(m, 1, .8, 1);
+    add_bin(m, 0, .6, 1);
+    add_bin(m, 1, .3, 1);
+    add_bin(m, 0, .1, 1);
+    add_bin(m, 1, .6, 1);
+}
+
 /* Binary sequence (y, p1): (1,.8) (0,.6) (1,.3) (0,.1) (1,.6).
  * Predictions (argmax): 1 1 0 0 1 -> correct: yes no no yes yes.
  *  accuracy = 3/5 = 0.6
@@ -42,11 +52,7 @@ static void test_binary_hand(void **st)
     tide_metrics_get(m, 0, &v);
     assert_int_equal(v.n, 0);
     assert_true(isnan(v.accuracy) && isnan(v.log_loss) && isnan(v.f1) && isnan(v.roc_auc));
-    add_bin(m, 1, .8, 1);
-    add_bin(m, 0, .6, 1);
-    add_bin(m, 1, .3, 1);
-    add_bin(m, 0, .1, 1);
-    add_bin(m, 1, .6, 1);
+    add_hand_example(m);
     tide_metrics_get(m, 0, &v);
     assert_int_equal(v.n, 5);
     assert_near(v.accuracy, 0.6, TOL);
@@ -672,11 +678,7 @@ static void test_auc_grid_hand(void **st)
                      (2.0 + wp1) * 69632);
         /* reset: exact again (the hand example of test_binary_hand) */
         tide_metrics_reset(m);
-        add_bin(m, 1, .8, 1);
-        add_bin(m, 0, .6, 1);
-        add_bin(m, 1, .3, 1);
-        add_bin(m, 0, .1, 1);
-        add_bin(m, 1, .6, 1);
+        add_hand_example(m);
         tide_metrics_get(m, 0, &v);
         assert_true(v.roc_auc == 0.75);
         tide_metrics_free(m);
