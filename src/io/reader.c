@@ -276,7 +276,7 @@ int tide_reader_open_mem(const void *data, size_t len, const char *name,
         return tide_err_set(err, TIDE_ERR_ARG, "tide_reader_open_mem: data and out are required");
     if (!name)
         name = "<memory>";
-    if (len > SIZE_MAX - 1)
+    if (len > SIZE_MAX - 1 - TIDE_IO_SLACK)
         return tide_err_set(err, TIDE_ERR_LIMIT, "%s: input too large", name);
     rc = reader_new(name, opts, &r, err);
     if (rc)
