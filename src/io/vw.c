@@ -408,7 +408,7 @@ vw_parse_as(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row *row, co
         *tend[0] = '\0'; /* may overwrite the '|' itself: bar is kept */
     }
 
-features:
+features:;   /* (a label cannot precede a declaration before C23) */
     /* namespaces and features (reader fields cached in locals: the stores
      * below could otherwise alias them and force reloads) */
     tide_field *fields = r->fields;
