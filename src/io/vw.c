@@ -228,10 +228,13 @@ static inline VW_TARGET int vw_fast_num(const struct tide_vw_memo *mm, const cha
     return 1;
 }
 
-/* The feature section from bar (the first '|') to e into hv->f (n in *nf).
+/* The feature section from bar (the first '|') into hv->f (n in *nf), up
+ * to the first '\n' or NUL that ends a token, whose address goes to *end
+ * (the caller checks it is the line's end: the NUL the reader wrote at a
+ * known end, or a '\n' when the lane itself finds the line in the buffer).
  * 0 when done, 1 when the line needs the general loop (nothing observable
  * was changed but hv's contents and capacity). */
-static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const char *e,
+static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const char **end,
                              tide_fvec *hv, uint32_t mask, size_t *nf_out)
 {
     const char *blk = bar, *p = bar;
@@ -263,7 +266,7 @@ static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const cha
             uint64_t h;
             float v = 1.0f;
             if (*p != ' ') {   /* the rarer cases: the end, a namespace, a tab... */
-                if (p >= e)
+                if (*p == '\n' || *p == '\0')
                     goto done;
                 if (*p == '|')
                     break;
@@ -272,11 +275,11 @@ static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const cha
             name = p + 1;
             VW_POP(q);
             if (q == name) {
-                if (q >= e)
+                p = q;
+                if (*q == '\n' || *q == '\0')
                     goto done;
                 if (*q != '|')
                     return 1;
-                p = q;
                 break;
             }
             len = (size_t)(q - name);
@@ -301,6 +304,7 @@ static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const cha
 #undef VW_POP
 done:
     *nf_out = nf;
+    *end = p;
     return 0;
 }
 #else
@@ -312,10 +316,10 @@ static struct tide_vw_memo *vw_memo_new(void)
 {
     return NULL;
 }
-static int vw_fast(struct tide_vw_memo *mm, const char *bar, const char *e, tide_fvec *hv,
+static int vw_fast(struct tide_vw_memo *mm, const char *bar, const char **end, tide_fvec *hv,
                    uint32_t mask, size_t *nf_out)
 {
-    (void)mm, (void)bar, (void)e, (void)hv, (void)mask, (void)nf_out;
+    (void)mm, (void)bar, (void)end, (void)hv, (void)mask, (void)nf_out;
     return 1;
 }
 #endif
@@ -423,8 +427,14 @@ features:;   /* (a label cannot precede a declaration before C23) */
     const char *ovf = NULL;
     size_t ovf_len = 0;
     double ovf_num = 0;
-    if (hashed && !n_ignore && bar && r->vw_memo && vw_fast(r->vw_memo, bar, e, hv, mask, &nf) == 0)
-        goto parsed;
+    if (hashed && !n_ignore && bar && r->vw_memo) {
+        const char *end;
+        size_t nl;   /* nf stays 0 when the lane's line end is not e */
+        if (vw_fast(r->vw_memo, bar, &end, hv, mask, &nl) == 0 && end == e) {
+            nf = nl;
+            goto parsed;
+        }
+    }
     p = bar;
     while (p && p < e) {
         const char *ns = ++p;
@@ -584,6 +594,35 @@ int tide_vw_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, tide_fvec 
     if (!r->vw_memo && !r->vw_nolane) {
         r->vw_memo = vw_memo_new();   /* NULL: the general loop only */
         r->vw_nolane = !r->vw_memo;
+    }
+    if (r->vw_memo && !r->n_ignore) {
+        /* The commonest line, "D |..." or "-D |..." wholly in the buffer
+         * and taken by the lane, is found and parsed in one pass: the lane
+         * stops at the '\n' that ends it, so the line needs no memchr
+         * first. The byte at len is made a NUL, where the lane stops at the
+         * latest: a line not yet wholly read, like anything else the lane
+         * does not take, goes the general way below, from the start. */
+        char *p = r->buf + r->pos;
+        const unsigned neg = p[0] == '-', dig = (unsigned)((unsigned char)p[neg] - '0');
+        const char *end;
+        size_t nf;
+        r->buf[r->len] = '\0';
+        if (dig < 10 && p[neg + 1] == ' ' && p[neg + 2] == '|' &&
+            vw_fast(r->vw_memo, p + neg + 2, &end, v, mask, &nf) == 0 && *end == '\n' &&
+            (size_t)(end - p) <= r->max_line) {
+            row->has_target = 1;
+            row->target = p;
+            row->target_len = neg + 1;
+            row->target_is_num = 1;
+            row->target_num = neg ? -(double)dig : (double)dig;
+            p[neg + 1] = '\0';
+            row->line = r->line++;
+            row->source = r->name;
+            row->n_fields = 0;
+            v->n = nf;
+            r->pos += (size_t)(end - p) + 1;
+            return TIDE_OK;
+        }
     }
     rc = vw_line(r, &s, &n, &lineno, err);
     return rc ? rc : vw_parse_hashed(r, s, s + n, lineno, row, v, mask, err);

@@ -10,6 +10,10 @@
 #include "testutil.h"
 #include "tide/feat.h"
 #include "tide/io.h"
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include <xxhash.h>
 
@@ -690,19 +694,81 @@ static const char FUSED_VW[] =
  * tide_featurize_next, and checks every status, message, row and (for rows
  * with a target) vector is the same, bit for bit. Returns the number of
  * vectors compared; *errors gets the number of error statuses. */
-static size_t compare_paths(tide_featurizer *fz, const char *data, size_t len,
-                            const tide_reader_opts *o, int want_fused, size_t *errors)
+/* With gz_file = 1 (plain) or 2 (gzip), the fused path reads a file
+ * "t.vw" written from data instead, through the reader's buffer and its
+ * refills (lines cut at a buffer's end); with 3, a pipe that a child
+ * process writes data into. */
+static size_t compare_paths_as(tide_featurizer *fz, const char *data, size_t len,
+                               const tide_reader_opts *o, int want_fused, size_t *errors,
+                               int gz_file)
 {
     tide_reader *ra = NULL, *rb = NULL;
     tide_row a, b;
     tide_fvec va, vb;
     tide_err ea, eb;
     size_t compared = 0;
+    char path[64] = "t.vw";
+    int pfd[2] = {-1, -1};
+    pid_t child = -1;
     *errors = 0;
     tide_fvec_init(&va);
     tide_fvec_init(&vb);
-    assert_int_equal(tide_reader_open_mem(data, len, "t.vw", o, &ra, &ea), TIDE_OK);
-    assert_int_equal(tide_reader_open_mem(data, len, "t.vw", o, &rb, &eb), TIDE_OK);
+    if (gz_file == 3) {
+        /* a pipe fed in uneven chunks: reads come back short, so the
+         * buffer ends in the middle of lines, with old bytes after them */
+        assert_int_equal(pipe(pfd), 0);
+        child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            uint64_t x = 88172645463325252ULL;
+            close(pfd[0]);
+            for (size_t off = 0; off < len;) {
+                size_t k;
+                ssize_t w;
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                k = 1 + (size_t)(x % 9000);
+                if (k > len - off)
+                    k = len - off;
+                w = write(pfd[1], data + off, k);
+                if (w <= 0)
+                    _exit(1);
+                off += (size_t)w;
+            }
+            _exit(0);
+        }
+        close(pfd[1]);
+        snprintf(path, sizeof path, "/dev/fd/%d", pfd[0]);
+        assert_int_equal(tide_reader_open(path, o, &rb, &eb), TIDE_OK);
+    }
+    assert_int_equal(tide_reader_open_mem(data, len, path, o, &ra, &ea), TIDE_OK);
+    if (gz_file == 1 || gz_file == 2) {
+        /* the reader names errors after its path: write "t.vw" in a fresh
+         * directory, so the messages match the memory reader's */
+        char dir[] = "/tmp/tide_fusedXXXXXX";
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/t.vw", dir);
+        if (gz_file == 2) {
+            gzFile g = gzopen(path, "wb");
+            assert_non_null(g);
+            assert_int_equal(gzwrite(g, data, (unsigned)len), (int)len);
+            assert_int_equal(gzclose(g), Z_OK);
+        } else {
+            FILE *f = fopen(path, "wb");
+            assert_non_null(f);
+            assert_int_equal(fwrite(data, 1, len, f), len);
+            assert_int_equal(fclose(f), 0);
+        }
+        int cwd = open(".", O_RDONLY | O_DIRECTORY);
+        assert_true(cwd >= 0);
+        assert_int_equal(chdir(dir), 0);
+        assert_int_equal(tide_reader_open("t.vw", o, &rb, &eb), TIDE_OK);
+        assert_int_equal(unlink("t.vw"), 0);
+        assert_int_equal(fchdir(cwd), 0);
+        close(cwd);
+        assert_int_equal(rmdir(dir), 0);
+    } else if (gz_file == 0) {
+        assert_int_equal(tide_reader_open_mem(data, len, "t.vw", o, &rb, &eb), TIDE_OK);
+    }
     assert_int_equal(tide_featurizer_fused(fz, rb), want_fused);
     for (;;) {
         int rca, rcb;
@@ -735,7 +801,8 @@ static size_t compare_paths(tide_featurizer *fz, const char *data, size_t len,
         assert_int_equal(a.target_is_num, b.target_is_num);
         if (a.target_is_num)
             assert_memory_equal(&a.target_num, &b.target_num, sizeof a.target_num);
-        assert_int_equal(va.n, vb.n);
+        if (va.n != vb.n)
+            fail_msg("line %llu: %zu vs %zu entries", (unsigned long long)a.line, va.n, vb.n);
         for (size_t i = 0; i < va.n; i++) {
             uint32_t x, y;
             assert_int_equal(va.f[i].idx, vb.f[i].idx);
@@ -751,7 +818,19 @@ static size_t compare_paths(tide_featurizer *fz, const char *data, size_t len,
     tide_reader_free(rb);
     tide_fvec_free(&va);
     tide_fvec_free(&vb);
+    if (child > 0) {
+        int status = -1;
+        close(pfd[0]);
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
     return compared;
+}
+
+static size_t compare_paths(tide_featurizer *fz, const char *data, size_t len,
+                            const tide_reader_opts *o, int want_fused, size_t *errors)
+{
+    return compare_paths_as(fz, data, len, o, want_fused, errors, 0);
 }
 
 static void test_fused_same_as_generic(void **st)
@@ -985,6 +1064,13 @@ static void test_vw_fast_lane_matches(void **st)
     assert_true(n + errors == lines);
     assert_true(n > lines * 3 / 4);   /* mostly regular lines */
     assert_true(errors > 0);          /* and the bad ones seen as bad */
+    /* through files: 4 MB against a 1 MB buffer, so lines are cut at the
+     * buffer's end, where the lane meets the NUL past the data */
+    for (int gz = 1; gz <= 3; gz++) {
+        size_t e2;
+        assert_int_equal(compare_paths_as(fz, buf, len, &o, 1, &e2, gz), n);
+        assert_int_equal(e2, errors);
+    }
     n = compare_paths(small, buf, len, &o, 1, &errors);
     assert_true(n + errors == lines);
     /* the same 50 names in 300 namespaces: memo slots shared by one name
@@ -1002,6 +1088,66 @@ static void test_vw_fast_lane_matches(void **st)
     free(buf);
     tide_featurizer_free(fz);
     tide_featurizer_free(small);
+}
+
+/* The lane finds a line's end itself when the line starts "D |": every
+ * way a line can end (a '\n' after a value, a name, a namespace, a space;
+ * a CR; the file's end without a '\n'; a NUL inside; a line longer than
+ * max_line) must read as on the generic path, from memory and from files. */
+static void test_vw_fused_line_ends(void **st)
+{
+    (void)st;
+    static const char data[] =
+        "1 |a x:1\n1 |a x\n1 |a\n1 |\n1 | \n1 |a x:1 \n1 |a x:1 |\n-1 |a x:2\r\n"
+        "0 |a x:1\0y:2\n1 |a x:1e3\n1 |a y:-0.5 |b z:2\n"
+        "1 |a aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:1\n"
+        "1 |a x:1 y:2 z:3 w:4 v:5 u:6 t:7 s:8 r:9 q:10 p:11 o:12 n:13 m:14 l:15\n"
+        "0 |a x:3";   /* no '\n' at the end */
+    tide_featurizer *fz = new_fz(18, NULL, 0);
+    tide_reader_opts o;
+    size_t errors, n, e2;
+    tide_reader_opts_init(&o);
+    o.format = TIDE_FMT_VW;
+    n = compare_paths(fz, data, sizeof data - 1, &o, 1, &errors);
+    assert_int_equal(n, 14);   /* a NUL separates like a space, on both paths */
+    assert_int_equal(errors, 0);
+    for (int gz = 1; gz <= 3; gz++) {
+        assert_int_equal(compare_paths_as(fz, data, sizeof data - 1, &o, 1, &e2, gz), n);
+        assert_int_equal(e2, errors);
+    }
+    /* 1.3 MB of regular lines, the last without its '\n': read from a
+     * file, after a refill the buffer holds bytes of earlier lines past the
+     * data's end, '\n's among them, where the lane must not go (8 shapes
+     * of the last line, so the old bytes meet it at different points) */
+    for (int k = 0; k < 8; k++) {
+        size_t cap = 1300000 + 4096 * (size_t)k, len = 0;
+        char *big = malloc(cap);
+        uint64_t s = 7 + (uint64_t)k;
+        assert_non_null(big);
+        while (len < cap - 200) {
+            len += (size_t)sprintf(big + len, "1 |a");
+            for (int i = 0; i < 10; i++)
+                len += (size_t)sprintf(big + len, " f%d:%d.%d", i, (int)(lane_rng(&s) % 100),
+                                       (int)(lane_rng(&s) % 1000));
+            big[len++] = '\n';
+        }
+        len += (size_t)sprintf(big + len, "1 |a x:1.5 %.*s", k, "yyyyyyy");
+        n = compare_paths(fz, big, len, &o, 1, &errors);
+        assert_int_equal(errors, 0);
+        for (int gz = 1; gz <= 3; gz++) {
+            assert_int_equal(compare_paths_as(fz, big, len, &o, 1, &e2, gz), n);
+            assert_int_equal(e2, 0);
+        }
+        free(big);
+    }
+    /* the two long lines are errors, on both paths (from memory only: a
+     * file reader's buffer is then cut to max_line, which words its
+     * message differently, on both paths alike) */
+    o.max_line = 60;
+    n = compare_paths(fz, data, sizeof data - 1, &o, 1, &errors);
+    assert_int_equal(n, 12);
+    assert_int_equal(errors, 2);
+    tide_featurizer_free(fz);
 }
 
 /* Decimals at and next to the points where rounding a double to a float
@@ -1065,6 +1211,7 @@ int main(void)
         cmocka_unit_test(test_fused_by_hand),
         cmocka_unit_test(test_fused_fallback),
         cmocka_unit_test(test_vw_fast_lane_matches),
+        cmocka_unit_test(test_vw_fused_line_ends),
         cmocka_unit_test(test_vw_fast_lane_midpoints),
         cmocka_unit_test(test_fvec_basics),
         cmocka_unit_test(test_scaler_welford),
