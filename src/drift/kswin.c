@@ -1387,6 +1387,78 @@ int merged_outside_avx512(kswin_u128 pm, __m512i pos0, __m512i pos1, __mmask64 r
     return out != 0;
 }
 
+/* Constants of cert_out_avx512 (64-byte aligned: plain loads). */
+static const uint8_t KSWIN_QTOP[64] __attribute__((aligned(64))) = {
+#define Q8(v) v, v, v, v, v, v, v, v
+    Q8(7), Q8(15), Q8(7), Q8(15), Q8(7), Q8(15), Q8(7), Q8(15)
+#undef Q8
+};
+/* KSWIN_J1[j] = j + 1, j = 0..127; KSWIN_STEP[i] = [i >= 128] (i < 256, so
+ * that [j >= c] for j = 0..128 is KSWIN_STEP[128 - c + j]: one unaligned
+ * load instead of a broadcast and a compare; 1 up to the end) */
+#define KSWIN_R8(b) b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7
+#define KSWIN_R64(b)                                                                      \
+    KSWIN_R8(b), KSWIN_R8(b + 8), KSWIN_R8(b + 16), KSWIN_R8(b + 24), KSWIN_R8(b + 32),     \
+        KSWIN_R8(b + 40), KSWIN_R8(b + 48), KSWIN_R8(b + 56)
+static const uint8_t KSWIN_J1[128] __attribute__((aligned(64))) = {KSWIN_R64(1),
+                                                                    KSWIN_R64(65)};
+#undef KSWIN_R64
+#undef KSWIN_R8
+static const uint8_t KSWIN_STEP[320] __attribute__((aligned(64))) = {
+    [128] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+
+/* The common step's certificate test (kswin_update_avx512) on offset
+ * terms: x0, x1 hold 1 + [drawn] - [newest] per slot (0, 1 or 2; 1 past
+ * win), so that their running sums S'_j = S_j + j + 1 are non-negative
+ * and below 256 as unsigned bytes. Running sums: inside each 8-byte word
+ * by one multiply with 0x0101010101010101 (no carries between bytes: a
+ * word sums to at most 16), then each word's total (its top byte, spread
+ * over the word) summed over the words below it in three shifted adds,
+ * then the first half's total added to the second. With c = cnt and the
+ * bands [P - a, P + b] of the certificate: slot j is out when
+ * S_j - [j >= c] >= k - b, i.e. S'_j >= j + 1 + (k - b) + [j >= c], or
+ * S_j - [j >= c - 1] <= a - k, i.e. S'_j < j + 2 + [j + 1 >= c] - (k - a)
+ * (saturated at 0: never when negative). Returns the out slots (any). */
+static inline __attribute__((always_inline, target(KSWIN_AVX512))) uint64_t
+cert_out_avx512(__m512i x0, __m512i x1, uint32_t cnt, int hi, int kma)
+{
+    const __m512i ones8 = _mm512_set1_epi64(0x0101010101010101LL), zero = _mm512_setzero_si512();
+    const __m512i qtop = _mm512_load_si512((const void *)KSWIN_QTOP);
+    __m512i p0 = _mm512_mullo_epi64(x0, ones8), p1 = _mm512_mullo_epi64(x1, ones8);
+    __m512i t0 = _mm512_shuffle_epi8(p0, qtop), t1 = _mm512_shuffle_epi8(p1, qtop);
+    __m512i c0 = _mm512_add_epi8(t0, _mm512_alignr_epi64(t0, zero, 7));
+    __m512i c1 = _mm512_add_epi8(t1, _mm512_alignr_epi64(t1, zero, 7));
+    __m512i s0, s1, h0, h1, l0, l1, vh = _mm512_set1_epi8((char)hi), vl = _mm512_set1_epi8((char)kma);
+    const uint8_t *st = KSWIN_STEP + 128 - cnt;
+    __mmask64 out0, out1;
+    c0 = _mm512_add_epi8(c0, _mm512_alignr_epi64(c0, zero, 6));
+    c1 = _mm512_add_epi8(c1, _mm512_alignr_epi64(c1, zero, 6));
+    c0 = _mm512_add_epi8(c0, _mm512_alignr_epi64(c0, zero, 4));   /* inclusive word sums */
+    c1 = _mm512_add_epi8(c1, _mm512_alignr_epi64(c1, zero, 4));
+    s0 = _mm512_add_epi8(_mm512_sub_epi8(p0, t0), c0);
+    s1 = _mm512_add_epi8(_mm512_add_epi8(_mm512_sub_epi8(p1, t1), c1),
+                         _mm512_permutexvar_epi64(_mm512_set1_epi64(7), c0));
+    h0 = _mm512_add_epi8(_mm512_load_si512((const void *)KSWIN_J1), vh);
+    h1 = _mm512_add_epi8(_mm512_load_si512((const void *)(KSWIN_J1 + 64)), vh);
+    l0 = _mm512_add_epi8(_mm512_load_si512((const void *)KSWIN_J1), _mm512_loadu_si512((const void *)(st + 1)));
+    l1 = _mm512_add_epi8(_mm512_load_si512((const void *)(KSWIN_J1 + 64)),
+                         _mm512_loadu_si512((const void *)(st + 65)));
+    h0 = _mm512_add_epi8(h0, _mm512_loadu_si512((const void *)st));
+    h1 = _mm512_add_epi8(h1, _mm512_loadu_si512((const void *)(st + 64)));
+    /* (j + 2 + [j + 1 >= c] - (k - a), saturated) */
+    l0 = _mm512_subs_epu8(_mm512_add_epi8(l0, _mm512_set1_epi8(1)), vl);
+    l1 = _mm512_subs_epu8(_mm512_add_epi8(l1, _mm512_set1_epi8(1)), vl);
+    out0 = _mm512_cmpge_epu8_mask(s0, h0) | _mm512_cmplt_epu8_mask(s0, l0);
+    out1 = _mm512_cmpge_epu8_mask(s1, h1) | _mm512_cmplt_epu8_mask(s1, l1);
+    return (uint64_t)out0 | (uint64_t)out1;
+}
+
 /* Run ends (as run_ends) of the AVX-512 path's merged order: the value of
  * slot j is ring[head + age[j] mod win]. */
 static kswin_u128 run_ends_age(const kswin_det *s)
@@ -1822,28 +1894,18 @@ kswin_update_avx512(kswin_det *s, double x)
     b = a < 0 ? -a : 0;
     a = a < 0 ? 0 : a;
     {   /* the bands [T_j - a, T_j + b] (and 0's) within (-k, k): no alarm */
-        __m512i i0 = _mm512_loadu_si512((const void *)KSWIN_IOTA);
-        __m512i i1 = _mm512_add_epi8(i0, _mm512_set1_epi8(64));
-        /* (unsigned compares: cnt <= 128; s >= c - 1 as s + 1 >= c) */
-        __m512i x0, x1, vc = _mm512_set1_epi8((char)cnt);
-        __m512i vhi = _mm512_set1_epi8((char)(k - b)), vlo = _mm512_set1_epi8((char)(a - k));
         __m512i vo1 = _mm512_set1_epi8((char)(older + 1));
-        __mmask64 valid0 = (__mmask64)s->vlo, valid1 = (__mmask64)s->vhi, out;
-        slot_terms(((kswin_u128)mhi << 64 | mlo) << 1, a0, a1, _mm512_mask_cmpge_epu8_mask(valid0, a0, vo1),
-                   _mm512_mask_cmpge_epu8_mask(valid1, a1, vo1), valid0, valid1, &x0, &x1);
-        running_sums128(&x0, &x1);
-        out = _mm512_cmpge_epi8_mask(
-                  _mm512_mask_sub_epi8(x0, _mm512_cmpge_epu8_mask(i0, vc), x0, one), vhi) |
-              _mm512_cmpge_epi8_mask(
-                  _mm512_mask_sub_epi8(x1, _mm512_cmpge_epu8_mask(i1, vc), x1, one), vhi) |
-              _mm512_cmple_epi8_mask(
-                  _mm512_mask_sub_epi8(x0, _mm512_cmpge_epu8_mask(_mm512_add_epi8(i0, one), vc),
-                                       x0, one),
-                  vlo) |
-              _mm512_cmple_epi8_mask(
-                  _mm512_mask_sub_epi8(x1, _mm512_cmpge_epu8_mask(_mm512_add_epi8(i1, one), vc),
-                                       x1, one),
-                  vlo);
+        __mmask64 valid0 = (__mmask64)s->vlo, valid1 = (__mmask64)s->vhi;
+        kswin_u128 pm = ((kswin_u128)mhi << 64 | mlo) << 1;
+        __m512i tb0 = _mm512_movm_epi8((__mmask64)(uint64_t)pm);
+        __m512i tb1 = _mm512_movm_epi8((__mmask64)(uint64_t)(pm >> 64));
+        /* 1 - w: 2 on drawn slots (w = -1), 1 elsewhere; 0 on the newest */
+        __m512i x0 = _mm512_sub_epi8(one, _mm512_permutex2var_epi8(tb0, a0, tb1));
+        __m512i x1 = _mm512_sub_epi8(one, _mm512_permutex2var_epi8(tb0, a1, tb1));
+        uint64_t out;
+        x0 = _mm512_mask_mov_epi8(x0, _mm512_mask_cmpge_epu8_mask(valid0, a0, vo1), zero);
+        x1 = _mm512_mask_mov_epi8(x1, _mm512_mask_cmpge_epu8_mask(valid1, a1, vo1), zero);
+        out = cert_out_avx512(x0, x1, cnt, k - b, k - a);
         need = (a >= k) | (b >= k) | (out != 0) | ((cnt == 0) & (a - k >= -1));
     }
     if (__builtin_expect(need, 0))
