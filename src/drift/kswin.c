@@ -1731,15 +1731,21 @@ ring_count_f(const kswin_det *s, uint32_t h, double x)
 {
     float xf = (float)x;
     __m512 vx = _mm512_set1_ps(xf);
-    __m512i c0 = _mm512_setzero_si512(), c1 = c0, m1 = _mm512_set1_epi32(-1);
     const float *rf = s->ringf;
     uint32_t c, k;
-    for (uint32_t j = 0; j < KSWIN_MERGED_MAX; j += 32) {
-        c0 = _mm512_mask_sub_epi32(c0, _mm512_cmp_ps_mask(_mm512_load_ps(rf + j), vx, _CMP_LT_OQ),
-                                   c0, m1);
-        c1 = _mm512_mask_sub_epi32(
-            c1, _mm512_cmp_ps_mask(_mm512_load_ps(rf + j + 16), vx, _CMP_LT_OQ), c1, m1);
-    }
+#define KSWIN_LT(j) _mm512_cmp_ps_mask(_mm512_load_ps(rf + 16 * (j)), vx, _CMP_LT_OQ)
+    /* (7 blocks of 16 cover 112 values; an 8th past that) */
+    __m512i c0 = _mm512_maskz_mov_epi32(KSWIN_LT(0), _mm512_set1_epi32(1));
+    __m512i c1 = _mm512_maskz_mov_epi32(KSWIN_LT(1), _mm512_set1_epi32(1));
+    __m512i m1 = _mm512_set1_epi32(-1);
+    c0 = _mm512_mask_sub_epi32(c0, KSWIN_LT(2), c0, m1);
+    c1 = _mm512_mask_sub_epi32(c1, KSWIN_LT(3), c1, m1);
+    c0 = _mm512_mask_sub_epi32(c0, KSWIN_LT(4), c0, m1);
+    c1 = _mm512_mask_sub_epi32(c1, KSWIN_LT(5), c1, m1);
+    c0 = _mm512_mask_sub_epi32(c0, KSWIN_LT(6), c0, m1);
+    if (s->win > 112)
+        c1 = _mm512_mask_sub_epi32(c1, KSWIN_LT(7), c1, m1);
+#undef KSWIN_LT
     c = (uint32_t)_mm512_reduce_add_epi32(_mm512_add_epi32(c0, c1));
     if (c >= s->win)
         return c;
