@@ -149,8 +149,9 @@
 #define KSWIN_X86_SIMD 0
 #endif
 
-/* the target of the AVX-512 functions (checked at run time) */
+/* the targets of the AVX-512 and AVX2 functions (checked at run time) */
 #define KSWIN_AVX512 "avx512f,avx512bw,avx512dq,avx512vbmi,bmi,bmi2,popcnt"
+#define KSWIN_AVX2 "avx2,bmi,bmi2,popcnt"
 
 #define KSWIN_FORMAT 5     /* 4: merged-path first masks of density 2^-e;
                             * 3: general-path draws by Fisher-Yates at every size;
@@ -209,6 +210,7 @@ typedef struct kswin_det {
      * valid when sorted_valid) */
     int merged;           /* this detector takes the merged path */
     int simd;             /* AVX-512 VBMI + BMI2 functions (same results) */
+    int avx2;             /* AVX2 + BMI2 functions (not simd; same results) */
     uint32_t drawt;       /* the draw's first mask has bits of probability drawt/16 */
     uint8_t *mg;          /* 128: ring index of each merged slot (padding 127) */
     uint8_t *inv;         /* 128: merged slot of each ring index (portable path) */
@@ -365,9 +367,18 @@ static void recount(kswin_det *s)
     }
 }
 
-static int kswin_force_generic;
+/* 0: the best functions this CPU runs; 1: portable; 2: AVX2 at most */
+static int kswin_force_path;
 
-void tide_drift_kswin_force_generic(int on) { kswin_force_generic = on; }
+void tide_drift_kswin_force_generic(int on) { kswin_force_path = on ? 1 : 0; }
+
+static int kswin_have_avx2(void);
+
+int tide_drift_kswin_force_path(int path)
+{
+    kswin_force_path = path == 1 || path == 2 ? path : 0;
+    return path != 2 || kswin_have_avx2();
+}
 
 int tide_drift_kswin_last_draw(const tide_detector *d, uint64_t *lo, uint64_t *hi,
                                uint64_t *count)
@@ -381,14 +392,35 @@ int tide_drift_kswin_last_draw(const tide_detector *d, uint64_t *lo, uint64_t *h
     return 1;
 }
 
+int tide_drift_kswin_path(const tide_detector *d)
+{
+    const kswin_det *s = (const kswin_det *)d;
+    if (strcmp(d->vt->name, "kswin") || !s->merged)
+        return 0;
+    return s->simd ? '5' : s->avx2 ? '2' : 'p';
+}
+
 /* Whether this CPU runs the AVX-512 functions of the merged path. */
 static int kswin_have_simd(void)
 {
 #if KSWIN_X86_SIMD
     __builtin_cpu_init();
-    return !kswin_force_generic && __builtin_cpu_supports("avx512f") &&
+    return !kswin_force_path && __builtin_cpu_supports("avx512f") &&
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
            __builtin_cpu_supports("avx512vbmi") &&
+           __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
+#else
+    return 0;
+#endif
+}
+
+/* Whether this CPU runs the AVX2 functions of the merged path (whatever
+ * is forced). */
+static int kswin_have_avx2(void)
+{
+#if KSWIN_X86_SIMD
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
            __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
 #else
     return 0;
@@ -423,6 +455,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->rng01 = rng01_start(s->seed);
     s->merged = win <= KSWIN_MERGED_MAX;
     s->simd = s->merged && kswin_have_simd();
+    s->avx2 = s->merged && !s->simd && kswin_force_path != 1 && kswin_have_avx2();
 #if KSWIN_X86_SIMD
     if (s->simd)
         s->base.vt = &kswin_vt_avx512;
@@ -1618,6 +1651,152 @@ static void slide_merged(kswin_det *s, uint32_t h, uint32_t mid, double x)
 }
 
 
+#if KSWIN_X86_SIMD
+/* ---- AVX2 functions of the merged path (x86-64-v3 machines without
+ * AVX-512 VBMI; chosen at run time, same results as the portable ones,
+ * which they replace where the portable path spends its time: the order
+ * and the draw are the portable path's, mg/inv/rnew) ----------------- */
+
+/* #(ring values < x) (the ring is padded with +inf to whole blocks of 8;
+ * x is finite): 8 values per step in two accumulators. */
+__attribute__((target(KSWIN_AVX2))) static inline uint32_t
+ring_count_below_avx2(const double *ring, uint32_t win, double x)
+{
+    __m256d b = _mm256_set1_pd(x);
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+    __m128i t;
+    for (uint32_t i = 0; i < win; i += 8) {   /* a true compare is all ones: -1 */
+        acc0 = _mm256_sub_epi64(
+            acc0, _mm256_castpd_si256(_mm256_cmp_pd(_mm256_loadu_pd(ring + i), b, _CMP_LT_OQ)));
+        acc1 = _mm256_sub_epi64(acc1, _mm256_castpd_si256(_mm256_cmp_pd(_mm256_loadu_pd(ring + i + 4),
+                                                                         b, _CMP_LT_OQ)));
+    }
+    acc0 = _mm256_add_epi64(acc0, acc1);
+    t = _mm_add_epi64(_mm256_castsi256_si128(acc0), _mm256_extracti128_si256(acc0, 1));
+    t = _mm_add_epi64(t, _mm_unpackhi_epi64(t, t));
+    return (uint32_t)_mm_cvtsi128_si64(t);
+}
+
+/* inv_move, 32 entries per step. */
+__attribute__((target(KSWIN_AVX2))) static inline void inv_move_avx2(uint8_t *inv, uint32_t py,
+                                                                     uint32_t q, uint32_t h)
+{
+    __m256i pv = _mm256_set1_epi8((char)py), qv = _mm256_set1_epi8((char)((int)q - 1));
+    for (uint32_t k = 0; k < KSWIN_MERGED_MAX; k += 32) {   /* (slots < 128: signed bytes) */
+        __m256i r = _mm256_loadu_si256((const __m256i *)(inv + k));
+        r = _mm256_add_epi8(r, _mm256_cmpgt_epi8(r, pv));   /* a true compare is -1 */
+        r = _mm256_sub_epi8(r, _mm256_cmpgt_epi8(r, qv));
+        _mm256_storeu_si256((__m256i *)(inv + k), r);
+    }
+    inv[h] = (uint8_t)q;
+}
+
+/* slide_merged with AVX2: y's and z's slots read from the inverse map
+ * (the portable function searches mg, same slots). */
+__attribute__((target(KSWIN_AVX2))) static void slide_merged_avx2(kswin_det *s, uint32_t h,
+                                                                  uint32_t mid, double x)
+{
+    uint32_t py = s->inv[h], pz = s->inv[mid], q;
+    const uint8_t h8 = (uint8_t)h;
+    double y = s->ring[h];
+    kswin_u128 r, lo;
+    q = ring_count_below_avx2(s->ring, s->win, x) - (y < x);
+    merged_ties(s, py, q, y, x);
+    move_elem(s->mg, 1, py, q, &h8);
+    inv_move_avx2(s->inv, py, q, h);
+    r = s->rnew & ~((kswin_u128)1 << pz);
+    lo = low_bits(py);
+    r = (r & lo) | ((r >> 1) & ~lo);
+    lo = low_bits(q);
+    s->rnew = (r & lo) | ((r & ~lo) << 1) | ((kswin_u128)1 << q);
+}
+
+/* draw_start with the nibble compares in AVX2 (the 8 words as
+ * draw_mask16: scalar splitmix64; byte 8j + i of the words is position
+ * 8j + i, its high nibble position 64 + 8j + i, as movemask bits). */
+__attribute__((target(KSWIN_AVX2))) static inline void draw_start_avx2(kswin_det *s,
+                                                                       kswin_draw *w)
+{
+    uint64_t r[8] __attribute__((aligned(32)));
+    __m256i v0, v1, n4 = _mm256_set1_epi8(15), vt = _mm256_set1_epi8((char)s->drawt);
+    uint64_t lo, hi;
+    for (uint32_t j = 0; j < 8; j++)
+        r[j] = next_u64(&s->rng);
+    v0 = _mm256_load_si256((const __m256i *)r);
+    v1 = _mm256_load_si256((const __m256i *)(r + 4));
+    lo = (uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(vt, _mm256_and_si256(v0, n4))) |
+         (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(vt, _mm256_and_si256(v1, n4)))
+             << 32;
+    hi = (uint32_t)_mm256_movemask_epi8(
+             _mm256_cmpgt_epi8(vt, _mm256_and_si256(_mm256_srli_epi16(v0, 4), n4))) |
+         (uint64_t)(uint32_t)_mm256_movemask_epi8(
+             _mm256_cmpgt_epi8(vt, _mm256_and_si256(_mm256_srli_epi16(v1, 4), n4)))
+             << 32;
+    draw_start_mask(s, w, lo, hi);
+}
+
+/* merged_outside with AVX2 (same answer), without ties (with ties: the
+ * portable function): per 32 merged slots, the drawn bit of each slot's
+ * ring index (mg) looked up by two byte shuffles (its byte of the ring
+ * mask, its bit in the byte), the newest bits spread from rnew, terms +1
+ * (drawn) / -1 (newest), running sums inside each 16-byte lane by four
+ * shifted adds, the lower lanes' totals carried, the extremes compared with
+ * the bounds. */
+__attribute__((target(KSWIN_AVX2))) static int merged_outside_avx2(const kswin_det *s,
+                                                                   kswin_u128 ring, int lo, int hi)
+{
+    const __m256i bit8 = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64,
+                                          -128, 1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32,
+                                          64, -128);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
+                                            2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i n7 = _mm256_set1_epi8(7), n15 = _mm256_set1_epi8(15);
+    __m256i mb = _mm256_broadcastsi128_si256(
+        _mm_set_epi64x((long long)(uint64_t)(ring >> 64), (long long)(uint64_t)ring));
+    __m256i carry = _mm256_setzero_si256(), mx = carry, mn = carry;
+    kswin_u128 rn = s->rnew;
+    if (s->nties)
+        return merged_outside(s, ring, lo, hi);
+    for (uint32_t i = 0; i < 4; i++) {
+        __m256i g = _mm256_loadu_si256((const __m256i *)(s->mg + 32 * i));
+        __m256i byte = _mm256_shuffle_epi8(mb, _mm256_and_si256(_mm256_srli_epi16(g, 3), n15));
+        __m256i sel = _mm256_shuffle_epi8(bit8, _mm256_and_si256(g, n7));
+        __m256i w = _mm256_cmpeq_epi8(_mm256_and_si256(byte, sel), sel);
+        __m256i r = _mm256_shuffle_epi8(_mm256_set1_epi32((int)(uint32_t)(rn >> (32 * i))), spread);
+        __m256i x, t;
+        r = _mm256_cmpeq_epi8(_mm256_and_si256(r, bit8), bit8);
+        x = _mm256_sub_epi8(r, w);   /* +1 drawn, -1 newest */
+        x = _mm256_add_epi8(x, _mm256_slli_si256(x, 1));
+        x = _mm256_add_epi8(x, _mm256_slli_si256(x, 2));
+        x = _mm256_add_epi8(x, _mm256_slli_si256(x, 4));
+        x = _mm256_add_epi8(x, _mm256_slli_si256(x, 8));
+        t = _mm256_shuffle_epi8(x, n15);   /* each lane's total */
+        x = _mm256_add_epi8(_mm256_add_epi8(x, carry), _mm256_permute2x128_si256(t, t, 0x08));
+        carry = _mm256_add_epi8(carry, _mm256_add_epi8(t, _mm256_permute2x128_si256(t, t, 0x01)));
+        mx = _mm256_max_epi8(mx, x);
+        mn = _mm256_min_epi8(mn, x);
+    }
+    return _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpgt_epi8(mx, _mm256_set1_epi8((char)(hi - 1))),
+                                                _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(lo + 1)), mn))) != 0;
+}
+
+/* merged_reaches_generic with the AVX2 functions (same draws, same result). */
+__attribute__((target(KSWIN_AVX2))) static int merged_reaches_avx2(kswin_det *s)
+{
+    kswin_draw w;
+    int k = (int)s->kstar, a, b;
+    draw_start_avx2(s, &w);
+    a = w.adding ? 0 : (int)w.d;
+    b = w.adding ? (int)w.d : 0;
+    if (a < k && b < k &&
+        !merged_outside_avx2(s, to_ring(draw_mask_of(&w), s->head, s->win), a - k, k - b))
+        return 0;
+    s->wlast = draw_finish(s, &w, remove_pdep);
+    s->nfinished++;
+    return merged_outside_avx2(s, to_ring(s->wlast, s->head, s->win), -k, k);
+}
+#endif
+
 /* The merged order from the ring (window full): values inserted one at a
  * time into a sorted scratch copy (no comparison callbacks: this runs after
  * every reset). */
@@ -2015,8 +2194,14 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         /* (kept while the general path will read them: always without a
          * CDF table) */
         if (s->sorted_valid && (s->nonbin || !s->hcdf)) {
-            if (s->merged)   /* (AVX-512 detectors: in kswin_update_avx512) */
-                slide_merged(s, h, mid, x);
+            if (s->merged) {   /* (AVX-512 detectors: in kswin_update_avx512) */
+#if KSWIN_X86_SIMD
+                if (s->avx2)
+                    slide_merged_avx2(s, h, mid, x);
+                else
+#endif
+                    slide_merged(s, h, mid, x);
+            }
             else
                 slide_sorted(s, h, mid, x);
         }
@@ -2042,7 +2227,9 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
     }
     if (s->merged) {
 #if KSWIN_X86_SIMD
-        hit = s->simd ? merged_test_avx512_call(s) : merged_reaches_generic(s);
+        hit = s->simd   ? merged_test_avx512_call(s)
+              : s->avx2 ? merged_reaches_avx2(s)
+                        : merged_reaches_generic(s);
 #else
         hit = merged_reaches_generic(s);
 #endif
