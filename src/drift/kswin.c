@@ -1677,6 +1677,39 @@ ring_count_below_avx2(const double *ring, uint32_t win, double x)
     return (uint32_t)_mm_cvtsi128_si64(t);
 }
 
+/* The same count on the float copy of the ring (ringf, +inf past win), 8
+ * values per compare, exact as ring_count_f: rounding to float keeps
+ * order, so only a value whose float equals x's can be miscounted, and
+ * the smallest value not counted (slot c of the order before the step,
+ * ring index mg[c]) is the one to check; on a tie the doubles are
+ * counted. */
+__attribute__((target(KSWIN_AVX2))) static inline uint32_t ring_count_f_avx2(const kswin_det *s,
+                                                                           double x)
+{
+    float xf = (float)x;
+    __m256 b = _mm256_set1_ps(xf);
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+    __m128i t;
+    uint32_t i = 0, c;
+    for (; i + 8 < s->win; i += 16) {   /* a true compare is all ones: -1 */
+        acc0 = _mm256_sub_epi32(
+            acc0, _mm256_castps_si256(_mm256_cmp_ps(_mm256_load_ps(s->ringf + i), b, _CMP_LT_OQ)));
+        acc1 = _mm256_sub_epi32(acc1, _mm256_castps_si256(_mm256_cmp_ps(
+                                          _mm256_load_ps(s->ringf + i + 8), b, _CMP_LT_OQ)));
+    }
+    if (i < s->win)
+        acc0 = _mm256_sub_epi32(
+            acc0, _mm256_castps_si256(_mm256_cmp_ps(_mm256_load_ps(s->ringf + i), b, _CMP_LT_OQ)));
+    acc0 = _mm256_add_epi32(acc0, acc1);
+    t = _mm_add_epi32(_mm256_castsi256_si128(acc0), _mm256_extracti128_si256(acc0, 1));
+    t = _mm_add_epi32(t, _mm_unpackhi_epi64(t, t));
+    t = _mm_add_epi32(t, _mm_srli_epi64(t, 32));
+    c = (uint32_t)_mm_cvtsi128_si32(t);
+    if (c < s->win && __builtin_expect(s->ringf[s->mg[c]] == xf, 0))
+        return ring_count_below_avx2(s->ring, s->win, x);
+    return c;
+}
+
 /* inv_move, 32 entries per step. */
 __attribute__((target(KSWIN_AVX2))) static inline void inv_move_avx2(uint8_t *inv, uint32_t py,
                                                                      uint32_t q, uint32_t h)
@@ -1691,39 +1724,60 @@ __attribute__((target(KSWIN_AVX2))) static inline void inv_move_avx2(uint8_t *in
     inv[h] = (uint8_t)q;
 }
 
-/* slide_merged with AVX2: y's and z's slots read from the inverse map
- * (the portable function searches mg, same slots). */
+/* slide_merged with AVX2: y's slot read from the inverse map (the portable
+ * function searches mg, same slot), x's place counted on the float copy
+ * (kept here: ringf[h] = x), rnew not kept (the AVX2 KS pass tells the
+ * newest slots from their positions). */
 __attribute__((target(KSWIN_AVX2))) static void slide_merged_avx2(kswin_det *s, uint32_t h,
-                                                                  uint32_t mid, double x)
+                                                                  double x)
 {
-    uint32_t py = s->inv[h], pz = s->inv[mid], q;
+    uint32_t py = s->inv[h], q;
     const uint8_t h8 = (uint8_t)h;
     double y = s->ring[h];
-    kswin_u128 r, lo;
-    q = ring_count_below_avx2(s->ring, s->win, x) - (y < x);
+    q = ring_count_f_avx2(s, x) - (y < x);
     merged_ties(s, py, q, y, x);
     move_elem(s->mg, 1, py, q, &h8);
     inv_move_avx2(s->inv, py, q, h);
-    r = s->rnew & ~((kswin_u128)1 << pz);
-    lo = low_bits(py);
-    r = (r & lo) | ((r >> 1) & ~lo);
-    lo = low_bits(q);
-    s->rnew = (r & lo) | ((r & ~lo) << 1) | ((kswin_u128)1 << q);
+    s->ringf[h] = (float)x;
 }
 
-/* draw_start with the nibble compares in AVX2 (the 8 words as
- * draw_mask16: scalar splitmix64; byte 8j + i of the words is position
- * 8j + i, its high nibble position 64 + 8j + i, as movemask bits). */
+/* x * c for 64-bit lanes (AVX2 has no 64-bit low multiply): the low
+ * product plus the two cross products shifted up. */
+__attribute__((target(KSWIN_AVX2))) static inline __m256i mul64_avx2(__m256i x, __m256i c,
+                                                                     __m256i chi)
+{
+    __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(x, 32), c),
+                                     _mm256_mul_epu32(x, chi));
+    return _mm256_add_epi64(_mm256_mul_epu32(x, c), _mm256_slli_epi64(cross, 32));
+}
+
+/* splitmix64 finaliser in 4 lanes. */
+__attribute__((target(KSWIN_AVX2))) static inline __m256i mix_avx2(__m256i z)
+{
+    const __m256i c1 = _mm256_set1_epi64x((long long)0xBF58476D1CE4E5B9ULL);
+    const __m256i c2 = _mm256_set1_epi64x((long long)0x94D049BB133111EBULL);
+    z = _mm256_xor_si256(z, _mm256_srli_epi64(z, 30));
+    z = mul64_avx2(z, c1, _mm256_srli_epi64(c1, 32));
+    z = _mm256_xor_si256(z, _mm256_srli_epi64(z, 27));
+    z = mul64_avx2(z, c2, _mm256_srli_epi64(c2, 32));
+    return _mm256_xor_si256(z, _mm256_srli_epi64(z, 31));
+}
+
+/* draw_start with AVX2: the 8 words are splitmix64's next 8 outputs
+ * (state + j gamma, j = 1..8, mixed in two vectors of 4 lanes; the state
+ * then moves by 8 gamma: the same words as 8 calls), byte 8j + i of the
+ * words is position 8j + i, its high nibble position 64 + 8j + i, as
+ * movemask bits. */
 __attribute__((target(KSWIN_AVX2))) static inline void draw_start_avx2(kswin_det *s,
                                                                        kswin_draw *w)
 {
-    uint64_t r[8] __attribute__((aligned(32)));
-    __m256i v0, v1, n4 = _mm256_set1_epi8(15), vt = _mm256_set1_epi8((char)s->drawt);
+    __m256i st = _mm256_set1_epi64x((long long)s->rng);
+    __m256i v0 = mix_avx2(_mm256_add_epi64(st, _mm256_loadu_si256((const __m256i *)KSWIN_GAMMA8)));
+    __m256i v1 =
+        mix_avx2(_mm256_add_epi64(st, _mm256_loadu_si256((const __m256i *)(KSWIN_GAMMA8 + 4))));
+    __m256i n4 = _mm256_set1_epi8(15), vt = _mm256_set1_epi8((char)s->drawt);
     uint64_t lo, hi;
-    for (uint32_t j = 0; j < 8; j++)
-        r[j] = next_u64(&s->rng);
-    v0 = _mm256_load_si256((const __m256i *)r);
-    v1 = _mm256_load_si256((const __m256i *)(r + 4));
+    s->rng += 0x9E3779B97F4A7C15ULL * 8;
     lo = (uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(vt, _mm256_and_si256(v0, n4))) |
          (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(vt, _mm256_and_si256(v1, n4)))
              << 32;
@@ -1735,37 +1789,49 @@ __attribute__((target(KSWIN_AVX2))) static inline void draw_start_avx2(kswin_det
     draw_start_mask(s, w, lo, hi);
 }
 
-/* merged_outside with AVX2 (same answer), without ties (with ties: the
- * portable function): per 32 merged slots, the drawn bit of each slot's
- * ring index (mg) looked up by two byte shuffles (its byte of the ring
- * mask, its bit in the byte), the newest bits spread from rnew, terms +1
- * (drawn) / -1 (newest), running sums inside each 16-byte lane by four
- * shifted adds, the lower lanes' totals carried, the extremes compared with
- * the bounds. */
-__attribute__((target(KSWIN_AVX2))) static int merged_outside_avx2(const kswin_det *s,
-                                                                   kswin_u128 ring, int lo, int hi)
+/* 32 bytes, -1 where bit j of v is set (byte j). */
+__attribute__((target(KSWIN_AVX2))) static inline __m256i bits_to_bytes_avx2(uint32_t v)
 {
-    const __m256i bit8 = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64,
-                                          -128, 1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32,
-                                          64, -128);
     const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
                                             2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    const __m256i n7 = _mm256_set1_epi8(7), n15 = _mm256_set1_epi8(15);
+    const __m256i bit8 = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i r = _mm256_shuffle_epi8(_mm256_set1_epi32((int)v), spread);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(r, bit8), bit8);
+}
+
+/* merged_outside with AVX2 (same answer) for the older values at the
+ * positions of mask pm (bit p: p-th oldest; the portable function takes
+ * ring indices): per 32 merged slots, each slot's position from its ring
+ * index (mg - head mod win), its drawn bit looked up by two byte shuffles
+ * (its byte of the mask, its bit in the byte), newest when the position is
+ * >= older, terms +1 (drawn) / -1 (newest) (0 past win), running sums
+ * inside each 16-byte lane by four shifted adds, the lower lanes' totals
+ * carried, the extremes (at the run ends when there are ties) compared
+ * with the bounds. */
+__attribute__((always_inline, target(KSWIN_AVX2))) static inline int
+outside_avx2_body(const kswin_det *s, kswin_u128 pm, int lo, int hi, kswin_u128 ends,
+                  int use_ends)
+{
+    const __m256i bit8 = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    const __m256i n7 = _mm256_set1_epi8(7), n15 = _mm256_set1_epi8(15), zero = _mm256_setzero_si256();
+    const __m256i vh = _mm256_set1_epi8((char)s->head), vw = _mm256_set1_epi8((char)s->win);
+    const __m256i vo = _mm256_set1_epi8((char)(s->win - s->stat - 1)), v32 = _mm256_set1_epi8(32);
+    const __m256i vw1 = _mm256_set1_epi8((char)(s->win - 1));
     __m256i mb = _mm256_broadcastsi128_si256(
-        _mm_set_epi64x((long long)(uint64_t)(ring >> 64), (long long)(uint64_t)ring));
-    __m256i carry = _mm256_setzero_si256(), mx = carry, mn = carry;
-    kswin_u128 rn = s->rnew;
-    if (s->nties)
-        return merged_outside(s, ring, lo, hi);
-    for (uint32_t i = 0; i < 4; i++) {
-        __m256i g = _mm256_loadu_si256((const __m256i *)(s->mg + 32 * i));
-        __m256i byte = _mm256_shuffle_epi8(mb, _mm256_and_si256(_mm256_srli_epi16(g, 3), n15));
-        __m256i sel = _mm256_shuffle_epi8(bit8, _mm256_and_si256(g, n7));
-        __m256i w = _mm256_cmpeq_epi8(_mm256_and_si256(byte, sel), sel);
-        __m256i r = _mm256_shuffle_epi8(_mm256_set1_epi32((int)(uint32_t)(rn >> (32 * i))), spread);
-        __m256i x, t;
-        r = _mm256_cmpeq_epi8(_mm256_and_si256(r, bit8), bit8);
-        x = _mm256_sub_epi8(r, w);   /* +1 drawn, -1 newest */
+        _mm_set_epi64x((long long)(uint64_t)(pm >> 64), (long long)(uint64_t)pm));
+    __m256i slot = _mm256_loadu_si256((const __m256i *)KSWIN_IOTA);
+    __m256i carry = zero, mx = zero, mn = zero;
+    for (uint32_t i = 0; i < 4; i++, slot = _mm256_add_epi8(slot, v32)) {
+        __m256i g = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s->mg + 32 * i)), vh);
+        __m256i byte, sel, w, x, t;
+        g = _mm256_add_epi8(g, _mm256_and_si256(_mm256_cmpgt_epi8(zero, g), vw));   /* position */
+        byte = _mm256_shuffle_epi8(mb, _mm256_and_si256(_mm256_srli_epi16(g, 3), n15));
+        sel = _mm256_shuffle_epi8(bit8, _mm256_and_si256(g, n7));
+        w = _mm256_cmpeq_epi8(_mm256_and_si256(byte, sel), sel);
+        /* +1 drawn, -1 newest; 0 on the slots >= win (slot > win - 1:
+         * signed, both < 128) */
+        x = _mm256_andnot_si256(_mm256_cmpgt_epi8(slot, vw1),
+                                _mm256_sub_epi8(_mm256_cmpgt_epi8(g, vo), w));
         x = _mm256_add_epi8(x, _mm256_slli_si256(x, 1));
         x = _mm256_add_epi8(x, _mm256_slli_si256(x, 2));
         x = _mm256_add_epi8(x, _mm256_slli_si256(x, 4));
@@ -1773,11 +1839,22 @@ __attribute__((target(KSWIN_AVX2))) static int merged_outside_avx2(const kswin_d
         t = _mm256_shuffle_epi8(x, n15);   /* each lane's total */
         x = _mm256_add_epi8(_mm256_add_epi8(x, carry), _mm256_permute2x128_si256(t, t, 0x08));
         carry = _mm256_add_epi8(carry, _mm256_add_epi8(t, _mm256_permute2x128_si256(t, t, 0x01)));
+        if (use_ends)   /* 0 is within the bounds */
+            x = _mm256_and_si256(x, bits_to_bytes_avx2((uint32_t)(ends >> (32 * i))));
         mx = _mm256_max_epi8(mx, x);
         mn = _mm256_min_epi8(mn, x);
     }
-    return _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpgt_epi8(mx, _mm256_set1_epi8((char)(hi - 1))),
-                                                _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(lo + 1)), mn))) != 0;
+    return _mm256_movemask_epi8(
+               _mm256_or_si256(_mm256_cmpgt_epi8(mx, _mm256_set1_epi8((char)(hi - 1))),
+                               _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(lo + 1)), mn))) != 0;
+}
+
+__attribute__((target(KSWIN_AVX2))) static int merged_outside_avx2(const kswin_det *s,
+                                                                   kswin_u128 pm, int lo, int hi)
+{
+    if (__builtin_expect(s->nties != 0, 0))
+        return outside_avx2_body(s, pm, lo, hi, run_ends(s), 1);
+    return outside_avx2_body(s, pm, lo, hi, 0, 0);
 }
 
 /* merged_reaches_generic with the AVX2 functions (same draws, same result). */
@@ -1788,12 +1865,11 @@ __attribute__((target(KSWIN_AVX2))) static int merged_reaches_avx2(kswin_det *s)
     draw_start_avx2(s, &w);
     a = w.adding ? 0 : (int)w.d;
     b = w.adding ? (int)w.d : 0;
-    if (a < k && b < k &&
-        !merged_outside_avx2(s, to_ring(draw_mask_of(&w), s->head, s->win), a - k, k - b))
+    if (a < k && b < k && !merged_outside_avx2(s, draw_mask_of(&w), a - k, k - b))
         return 0;
     s->wlast = draw_finish(s, &w, remove_pdep);
     s->nfinished++;
-    return merged_outside_avx2(s, to_ring(s->wlast, s->head, s->win), -k, k);
+    return merged_outside_avx2(s, s->wlast, -k, k);
 }
 #endif
 
@@ -2197,7 +2273,7 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
             if (s->merged) {   /* (AVX-512 detectors: in kswin_update_avx512) */
 #if KSWIN_X86_SIMD
                 if (s->avx2)
-                    slide_merged_avx2(s, h, mid, x);
+                    slide_merged_avx2(s, h, x);
                 else
 #endif
                     slide_merged(s, h, mid, x);
@@ -2220,6 +2296,8 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
             else
 #endif
                 rebuild_merged(s);
+            for (uint32_t k = 0; s->avx2 && k < KSWIN_MERGED_MAX + 16; k++)   /* (AVX2) */
+                s->ringf[k] = k < s->win ? (float)s->ring[k] : INFINITY;
         } else {
             rebuild_sorted(s);
         }
