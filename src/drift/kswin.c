@@ -466,8 +466,12 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
     s->nwords = (win - stat + 63) / 64;
     s->mask = calloc(s->nwords, sizeof *s->mask);   /* (also load's seen-set) */
     if (s->merged) {
-        s->mg = calloc(KSWIN_MERGED_MAX, sizeof *s->mg);
-        s->inv = calloc(KSWIN_MERGED_MAX, sizeof *s->inv);
+        s->mg = aligned_alloc(64, KSWIN_MERGED_MAX);   /* (AVX2: whole-vector moves) */
+        s->inv = aligned_alloc(64, KSWIN_MERGED_MAX);
+        if (s->mg && s->inv) {
+            memset(s->mg, 127, KSWIN_MERGED_MAX);
+            memset(s->inv, 0, KSWIN_MERGED_MAX);
+        }
         s->nib = calloc(256, sizeof *s->nib);
         s->age = aligned_alloc(64, KSWIN_MERGED_MAX);
         s->ringf = aligned_alloc(64, (KSWIN_MERGED_MAX + 16) * sizeof *s->ringf);
@@ -1710,35 +1714,73 @@ __attribute__((target(KSWIN_AVX2))) static inline uint32_t ring_count_f_avx2(con
     return c;
 }
 
-/* inv_move, 32 entries per step. */
-__attribute__((target(KSWIN_AVX2))) static inline void inv_move_avx2(uint8_t *inv, uint32_t py,
-                                                                     uint32_t q, uint32_t h)
+/* The order after one step with AVX2, as move_elem and inv_move, in
+ * registers and stored as whole vectors (so that the next step's vector
+ * loads are forwarded from the stores: a byte store or a memmove under a
+ * wider load makes it wait until the store leaves the store queue). mg:
+ * new slot j takes old slot j - [j > q] + [j' >= py], j' = j - [j > q]
+ * (its neighbour below, itself or its neighbour above: three shifted
+ * copies blended), slot q takes h; inv: slots above py fall by one, then
+ * slots >= q rise by one, ring index h takes q. */
+__attribute__((target(KSWIN_AVX2))) static inline void order_move_avx2(kswin_det *s, uint32_t py,
+                                                                       uint32_t q, uint32_t h)
 {
-    __m256i pv = _mm256_set1_epi8((char)py), qv = _mm256_set1_epi8((char)((int)q - 1));
-    for (uint32_t k = 0; k < KSWIN_MERGED_MAX; k += 32) {   /* (slots < 128: signed bytes) */
-        __m256i r = _mm256_loadu_si256((const __m256i *)(inv + k));
-        r = _mm256_add_epi8(r, _mm256_cmpgt_epi8(r, pv));   /* a true compare is -1 */
-        r = _mm256_sub_epi8(r, _mm256_cmpgt_epi8(r, qv));
-        _mm256_storeu_si256((__m256i *)(inv + k), r);
+    __m256i a[4], n[4];
+    const __m256i vq = _mm256_set1_epi8((char)q), vp1 = _mm256_set1_epi8((char)((int)py - 1));
+    const __m256i vh = _mm256_set1_epi8((char)h), vq1 = _mm256_set1_epi8((char)((int)q - 1));
+    const __m256i vpy = _mm256_set1_epi8((char)py), v32 = _mm256_set1_epi8(32);
+    __m256i slot = _mm256_loadu_si256((const __m256i *)KSWIN_IOTA);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
+    for (uint32_t i = 0; i < 4; i++)
+        a[i] = _mm256_load_si256((const __m256i *)(s->mg + 32 * i));
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
+    for (uint32_t i = 0; i < 4; i++, slot = _mm256_add_epi8(slot, v32)) {   /* (signed: < 128) */
+        __m256i zero = _mm256_setzero_si256();
+        __m256i nxt = i < 3 ? a[i + 1] : zero, prv = i > 0 ? a[i - 1] : zero;
+        /* old[j + 1] and old[j - 1] */
+        __m256i down = _mm256_alignr_epi8(_mm256_permute2x128_si256(a[i], nxt, 0x21), a[i], 1);
+        __m256i up = _mm256_alignr_epi8(a[i], _mm256_permute2x128_si256(prv, a[i], 0x21), 15);
+        __m256i gtq = _mm256_cmpgt_epi8(slot, vq);
+        __m256i ge = _mm256_cmpgt_epi8(_mm256_add_epi8(slot, gtq), vp1);
+        __m256i r = _mm256_blendv_epi8(a[i], down, _mm256_andnot_si256(gtq, ge));
+        r = _mm256_blendv_epi8(r, up, _mm256_andnot_si256(ge, gtq));
+        n[i] = _mm256_blendv_epi8(r, vh, _mm256_cmpeq_epi8(slot, vq));
     }
-    inv[h] = (uint8_t)q;
+    slot = _mm256_loadu_si256((const __m256i *)KSWIN_IOTA);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
+    for (uint32_t i = 0; i < 4; i++, slot = _mm256_add_epi8(slot, v32)) {
+        __m256i r = _mm256_load_si256((const __m256i *)(s->inv + 32 * i));
+        _mm256_store_si256((__m256i *)(s->mg + 32 * i), n[i]);
+        r = _mm256_add_epi8(r, _mm256_cmpgt_epi8(r, vpy));   /* a true compare is -1 */
+        r = _mm256_sub_epi8(r, _mm256_cmpgt_epi8(r, vq1));
+        _mm256_store_si256((__m256i *)(s->inv + 32 * i),
+                           _mm256_blendv_epi8(r, vq, _mm256_cmpeq_epi8(slot, vh)));
+    }
 }
 
 /* slide_merged with AVX2: y's slot read from the inverse map (the portable
  * function searches mg, same slot), x's place counted on the float copy
- * (kept here: ringf[h] = x), rnew not kept (the AVX2 KS pass tells the
- * newest slots from their positions). */
+ * (kept here: ringf[h] = x, as a store of its whole block of 8), rnew not
+ * kept (the AVX2 KS pass tells the newest slots from their positions). */
 __attribute__((target(KSWIN_AVX2))) static void slide_merged_avx2(kswin_det *s, uint32_t h,
                                                                   double x)
 {
     uint32_t py = s->inv[h], q;
-    const uint8_t h8 = (uint8_t)h;
     double y = s->ring[h];
+    float *blk = s->ringf + (h & ~7u);
     q = ring_count_f_avx2(s, x) - (y < x);
     merged_ties(s, py, q, y, x);
-    move_elem(s->mg, 1, py, q, &h8);
-    inv_move_avx2(s->inv, py, q, h);
-    s->ringf[h] = (float)x;
+    order_move_avx2(s, py, q, h);
+    _mm256_store_ps(blk, _mm256_blendv_ps(_mm256_load_ps(blk), _mm256_set1_ps((float)x),
+                                          _mm256_castsi256_ps(_mm256_cmpeq_epi32(
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                              _mm256_set1_epi32((int)(h & 7))))));
 }
 
 /* x * c for 64-bit lanes (AVX2 has no 64-bit low multiply): the low
@@ -1821,6 +1863,9 @@ outside_avx2_body(const kswin_det *s, kswin_u128 pm, int lo, int hi, kswin_u128 
         _mm_set_epi64x((long long)(uint64_t)(pm >> 64), (long long)(uint64_t)pm));
     __m256i slot = _mm256_loadu_si256((const __m256i *)KSWIN_IOTA);
     __m256i carry = zero, mx = zero, mn = zero;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
     for (uint32_t i = 0; i < 4; i++, slot = _mm256_add_epi8(slot, v32)) {
         __m256i g = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s->mg + 32 * i)), vh);
         __m256i byte, sel, w, x, t;
