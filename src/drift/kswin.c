@@ -2025,7 +2025,9 @@ __attribute__((noinline, target(KSWIN_AVX512))) static uint32_t ring_count_d(con
  * the count is exact unless some float equals f(x), and the smallest value
  * not counted (merged slot c of the order before the step, ring slot h +
  * its age) is the one to check: its float above f(x) settles it, else the
- * doubles are counted. */
+ * doubles are counted. Each compare's mask is counted by popcnt (general
+ * registers: the vector ports are the step's busy ones; 24.6 -> 23.2 ns
+ * against masked subtractions and a vector sum). */
 static inline __attribute__((always_inline, target(KSWIN_AVX512))) uint32_t
 ring_count_f(const kswin_det *s, uint32_t h, double x)
 {
@@ -2035,18 +2037,13 @@ ring_count_f(const kswin_det *s, uint32_t h, double x)
     uint32_t c, k;
 #define KSWIN_LT(j) _mm512_cmp_ps_mask(_mm512_load_ps(rf + 16 * (j)), vx, _CMP_LT_OQ)
     /* (7 blocks of 16 cover 112 values; an 8th past that) */
-    __m512i c0 = _mm512_maskz_mov_epi32(KSWIN_LT(0), _mm512_set1_epi32(1));
-    __m512i c1 = _mm512_maskz_mov_epi32(KSWIN_LT(1), _mm512_set1_epi32(1));
-    __m512i m1 = _mm512_set1_epi32(-1);
-    c0 = _mm512_mask_sub_epi32(c0, KSWIN_LT(2), c0, m1);
-    c1 = _mm512_mask_sub_epi32(c1, KSWIN_LT(3), c1, m1);
-    c0 = _mm512_mask_sub_epi32(c0, KSWIN_LT(4), c0, m1);
-    c1 = _mm512_mask_sub_epi32(c1, KSWIN_LT(5), c1, m1);
-    c0 = _mm512_mask_sub_epi32(c0, KSWIN_LT(6), c0, m1);
+    c = (uint32_t)(_mm_popcnt_u32(KSWIN_LT(0)) + _mm_popcnt_u32(KSWIN_LT(1))) +
+        (uint32_t)(_mm_popcnt_u32(KSWIN_LT(2)) + _mm_popcnt_u32(KSWIN_LT(3))) +
+        (uint32_t)(_mm_popcnt_u32(KSWIN_LT(4)) + _mm_popcnt_u32(KSWIN_LT(5))) +
+        (uint32_t)_mm_popcnt_u32(KSWIN_LT(6));
     if (s->win > 112)
-        c1 = _mm512_mask_sub_epi32(c1, KSWIN_LT(7), c1, m1);
+        c += (uint32_t)_mm_popcnt_u32(KSWIN_LT(7));
 #undef KSWIN_LT
-    c = (uint32_t)_mm512_reduce_add_epi32(_mm512_add_epi32(c0, c1));
     if (c >= s->win)
         return c;
     k = h + s->age[c];
