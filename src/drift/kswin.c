@@ -2231,8 +2231,8 @@ merged_test_avx512_call(kswin_det *s)
 /* The AVX-512 path's merged order (ages, nties) from the ring (window
  * full; ties may come in another order than the portable path's, which no
  * result depends on): each value's slot counted directly, the values below
- * it plus the equal ones at lower ring indices, 8 compares at a time (no
- * insertion, no memory moves). */
+ * it plus the equal ones at lower ring indices, 8 compares at a time, the
+ * masks counted by popcnt (no insertion, no memory moves). */
 __attribute__((target(KSWIN_AVX512))) static void
 rebuild_merged_avx512(kswin_det *s)
 {
@@ -2248,12 +2248,10 @@ rebuild_merged_avx512(kswin_det *s)
      * indices are counted too */
     for (uint32_t k = 0; k < win; k++) {
         __m512d vx = _mm512_set1_pd(ring[k]);
-        __m512i acc = _mm512_setzero_si512();
-        uint32_t q;
+        uint32_t q = 0;
         for (uint32_t j = 0; j < win; j += 8)   /* (the ring is padded with +inf) */
-            acc = _mm512_mask_sub_epi64(
-                acc, _mm512_cmp_pd_mask(_mm512_loadu_pd(ring + j), vx, _CMP_LT_OQ), acc, m1);
-        q = (uint32_t)_mm512_reduce_add_epi64(acc);
+            q += (uint32_t)_mm_popcnt_u32(
+                _mm512_cmp_pd_mask(_mm512_loadu_pd(ring + j), vx, _CMP_LT_OQ));
         clash |= used[q >> 6] >> (q & 63) & 1;
         used[q >> 6] |= 1ULL << (q & 63);
         s->age[q] = (uint8_t)(k >= h ? k - h : k + win - h);
