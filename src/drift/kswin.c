@@ -1453,17 +1453,18 @@ static const uint8_t KSWIN_STEP[320] __attribute__((aligned(64))) = {
 /* The common step's certificate test (kswin_update_avx512) on offset
  * terms: x0, x1 hold 1 + [drawn] - [newest] per slot (0, 1 or 2; 1 past
  * win), so that their running sums S'_j = S_j + j + 1 are non-negative
- * and below 256 as unsigned bytes. Running sums: inside each 8-byte word
+ * and below 256 as unsigned bytes (S_j itself, -31..70, is taken as a
+ * signed byte after the sums). Running sums: inside each 8-byte word
  * by one multiply with 0x0101010101010101 (no carries between bytes: a
  * word sums to at most 16), then each word's total (its top byte, spread
  * over the word) summed over the words below it in three shifted adds,
  * then the first half's total added to the second. With c = cnt and the
  * bands [P - a, P + b] of the certificate: slot j is out when
- * S_j - [j >= c] >= k - b, i.e. S'_j >= j + 1 + (k - b) + [j >= c], or
- * S_j - [j >= c - 1] <= a - k, i.e. S'_j < j + 2 + [j + 1 >= c] - (k - a)
- * (saturated at 0: never when negative). Returns the out slots (any). */
+ * S_j - [j >= c] >= hi = k - b or S_j - [j >= c - 1] <= lo = a - k
+ * ([j >= c] and [j + 1 >= c] as KSWIN_STEP loads). Returns the out slots
+ * (any). */
 static inline __attribute__((always_inline, target(KSWIN_AVX512))) uint64_t
-cert_out_avx512(__m512i x0, __m512i x1, uint32_t cnt, int hi, int kma)
+cert_out_avx512(__m512i x0, __m512i x1, uint32_t cnt, int hi, int lo)
 {
     const __m512i ones8 = _mm512_set1_epi64(0x0101010101010101LL), zero = _mm512_setzero_si512();
     const __m512i qtop = _mm512_load_si512((const void *)KSWIN_QTOP);
@@ -1471,28 +1472,26 @@ cert_out_avx512(__m512i x0, __m512i x1, uint32_t cnt, int hi, int kma)
     __m512i t0 = _mm512_shuffle_epi8(p0, qtop), t1 = _mm512_shuffle_epi8(p1, qtop);
     __m512i c0 = _mm512_add_epi8(t0, _mm512_alignr_epi64(t0, zero, 7));
     __m512i c1 = _mm512_add_epi8(t1, _mm512_alignr_epi64(t1, zero, 7));
-    __m512i s0, s1, h0, h1, l0, l1, vh = _mm512_set1_epi8((char)hi), vl = _mm512_set1_epi8((char)kma);
+    __m512i s0, s1, vh = _mm512_set1_epi8((char)hi), vl = _mm512_set1_epi8((char)lo);
     const uint8_t *st = KSWIN_STEP + 128 - cnt;
     __mmask64 out0, out1;
     c0 = _mm512_add_epi8(c0, _mm512_alignr_epi64(c0, zero, 6));
     c1 = _mm512_add_epi8(c1, _mm512_alignr_epi64(c1, zero, 6));
     c0 = _mm512_add_epi8(c0, _mm512_alignr_epi64(c0, zero, 4));   /* inclusive word sums */
     c1 = _mm512_add_epi8(c1, _mm512_alignr_epi64(c1, zero, 4));
+    /* S'_j, then S_j = S'_j - (j + 1) (signed: within -128..127) */
     s0 = _mm512_add_epi8(_mm512_sub_epi8(p0, t0), c0);
     s1 = _mm512_add_epi8(_mm512_add_epi8(_mm512_sub_epi8(p1, t1), c1),
                          _mm512_permutexvar_epi64(_mm512_set1_epi64(7), c0));
-    h0 = _mm512_add_epi8(_mm512_load_si512((const void *)KSWIN_J1), vh);
-    h1 = _mm512_add_epi8(_mm512_load_si512((const void *)(KSWIN_J1 + 64)), vh);
-    l0 = _mm512_add_epi8(_mm512_load_si512((const void *)KSWIN_J1), _mm512_loadu_si512((const void *)(st + 1)));
-    l1 = _mm512_add_epi8(_mm512_load_si512((const void *)(KSWIN_J1 + 64)),
-                         _mm512_loadu_si512((const void *)(st + 65)));
-    h0 = _mm512_add_epi8(h0, _mm512_loadu_si512((const void *)st));
-    h1 = _mm512_add_epi8(h1, _mm512_loadu_si512((const void *)(st + 64)));
-    /* (j + 2 + [j + 1 >= c] - (k - a), saturated) */
-    l0 = _mm512_subs_epu8(_mm512_add_epi8(l0, _mm512_set1_epi8(1)), vl);
-    l1 = _mm512_subs_epu8(_mm512_add_epi8(l1, _mm512_set1_epi8(1)), vl);
-    out0 = _mm512_cmpge_epu8_mask(s0, h0) | _mm512_cmplt_epu8_mask(s0, l0);
-    out1 = _mm512_cmpge_epu8_mask(s1, h1) | _mm512_cmplt_epu8_mask(s1, l1);
+    s0 = _mm512_sub_epi8(s0, _mm512_load_si512((const void *)KSWIN_J1));
+    s1 = _mm512_sub_epi8(s1, _mm512_load_si512((const void *)(KSWIN_J1 + 64)));
+    out0 = _mm512_cmpge_epi8_mask(_mm512_sub_epi8(s0, _mm512_loadu_si512((const void *)st)), vh) |
+           _mm512_cmple_epi8_mask(_mm512_sub_epi8(s0, _mm512_loadu_si512((const void *)(st + 1))),
+                                  vl);
+    out1 = _mm512_cmpge_epi8_mask(_mm512_sub_epi8(s1, _mm512_loadu_si512((const void *)(st + 64))),
+                                  vh) |
+           _mm512_cmple_epi8_mask(_mm512_sub_epi8(s1, _mm512_loadu_si512((const void *)(st + 65))),
+                                  vl);
     return (uint64_t)out0 | (uint64_t)out1;
 }
 
@@ -2208,7 +2207,7 @@ kswin_update_avx512(kswin_det *s, double x)
         uint64_t out;
         x0 = _mm512_mask_mov_epi8(x0, _mm512_mask_cmpge_epu8_mask(valid0, a0, vo1), zero);
         x1 = _mm512_mask_mov_epi8(x1, _mm512_mask_cmpge_epu8_mask(valid1, a1, vo1), zero);
-        out = cert_out_avx512(x0, x1, cnt, k - b, k - a);
+        out = cert_out_avx512(x0, x1, cnt, k - b, a - k);
         need = (a >= k) | (b >= k) | (out != 0) | ((cnt == 0) & (a - k >= -1));
     }
     if (__builtin_expect(need, 0))
