@@ -261,7 +261,7 @@ static uint64_t rng01_start(uint64_t seed)
 }
 
 #if KSWIN_X86_SIMD
-static const tide_detector_vt kswin_vt_avx512;
+static const tide_detector_vt kswin_vt_avx512, kswin_vt_avx2;
 #endif
 
 static void kswin_reset(tide_detector *d)
@@ -459,6 +459,8 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
 #if KSWIN_X86_SIMD
     if (s->simd)
         s->base.vt = &kswin_vt_avx512;
+    else if (s->avx2)
+        s->base.vt = &kswin_vt_avx2;
 #endif
     /* + 8: +inf, whole blocks (merged path: +inf up to 128 + 8) */
     s->ring = calloc((size_t)(s->merged ? KSWIN_MERGED_MAX : win) + 8, sizeof *s->ring);
@@ -1766,15 +1768,22 @@ __attribute__((target(KSWIN_AVX2))) static inline void order_move_avx2(kswin_det
 /* slide_merged with AVX2: y's slot read from the inverse map (the portable
  * function searches mg, same slot), x's place counted on the float copy
  * (kept here: ringf[h] = x, as a store of its whole block of 8), rnew not
- * kept (the AVX2 KS pass tells the newest slots from their positions). */
-__attribute__((target(KSWIN_AVX2))) static void slide_merged_avx2(kswin_det *s, uint32_t h,
-                                                                  double x)
+ * kept (the AVX2 KS pass tells the newest slots from their positions), the
+ * tie count from one compare when there were no ties. */
+__attribute__((always_inline, target(KSWIN_AVX2))) static inline void
+slide_merged_avx2(kswin_det *s, uint32_t h, double x)
 {
-    uint32_t py = s->inv[h], q;
+    uint32_t py = s->inv[h], c = ring_count_f_avx2(s, x), q = c - (s->ring[h] < x), jt;
     double y = s->ring[h];
     float *blk = s->ringf + (h & ~7u);
-    q = ring_count_f_avx2(s, x) - (y < x);
-    merged_ties(s, py, q, y, x);
+    /* without ties before, the only possible one after pairs x with the
+     * smallest value >= x other than y: old slot c, or c + 1 when y is
+     * there (what merged_ties would find) */
+    jt = c + (py == c);
+    if (__builtin_expect(s->nties == 0, 1))
+        s->nties = jt < s->win && s->ring[s->mg[jt]] == x;
+    else
+        merged_ties(s, py, q, y, x);
     order_move_avx2(s, py, q, h);
     _mm256_store_ps(blk, _mm256_blendv_ps(_mm256_load_ps(blk), _mm256_set1_ps((float)x),
                                           _mm256_castsi256_ps(_mm256_cmpeq_epi32(
@@ -1902,7 +1911,8 @@ __attribute__((target(KSWIN_AVX2))) static int merged_outside_avx2(const kswin_d
 }
 
 /* merged_reaches_generic with the AVX2 functions (same draws, same result). */
-__attribute__((target(KSWIN_AVX2))) static int merged_reaches_avx2(kswin_det *s)
+__attribute__((always_inline, target(KSWIN_AVX2))) static inline int
+merged_reaches_avx2(kswin_det *s)
 {
     kswin_draw w;
     int k = (int)s->kstar, a, b;
@@ -1914,6 +1924,12 @@ __attribute__((target(KSWIN_AVX2))) static int merged_reaches_avx2(kswin_det *s)
     s->wlast = draw_finish(s, &w, remove_pdep);
     s->nfinished++;
     return merged_outside_avx2(s, s->wlast, -k, k);
+}
+
+/* merged_reaches_avx2 for kswin_update (after a rebuild). */
+__attribute__((noinline, target(KSWIN_AVX2))) static int merged_reaches_avx2_call(kswin_det *s)
+{
+    return merged_reaches_avx2(s);
 }
 #endif
 
@@ -2282,6 +2298,10 @@ kswin_update_avx512_call(kswin_det *s, double x)
 }
 #endif
 
+#if KSWIN_X86_SIMD
+static tide_drift_state kswin_step_avx2(kswin_det *s, double x);
+#endif
+
 /* One value. */
 static tide_drift_state kswin_update(tide_detector *d, double x)
 {
@@ -2291,6 +2311,8 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
 #if KSWIN_X86_SIMD
     if (s->simd && s->sorted_valid && s->count == s->win)
         return kswin_update_avx512_call(s, x);
+    if (s->avx2 && s->sorted_valid && s->count == s->win)
+        return kswin_step_avx2(s, x);
 #endif
     if (s->count < s->win) {
         s->ring[(s->head + s->count) % s->win] = x;
@@ -2309,14 +2331,8 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         /* (kept while the general path will read them: always without a
          * CDF table) */
         if (s->sorted_valid && (s->nonbin || !s->hcdf)) {
-            if (s->merged) {   /* (AVX-512 detectors: in kswin_update_avx512) */
-#if KSWIN_X86_SIMD
-                if (s->avx2)
-                    slide_merged_avx2(s, h, x);
-                else
-#endif
-                    slide_merged(s, h, mid, x);
-            }
+            if (s->merged)   /* (AVX-512, AVX2 detectors: in their steps) */
+                slide_merged(s, h, mid, x);
             else
                 slide_sorted(s, h, mid, x);
         }
@@ -2345,7 +2361,7 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
     if (s->merged) {
 #if KSWIN_X86_SIMD
         hit = s->simd   ? merged_test_avx512_call(s)
-              : s->avx2 ? merged_reaches_avx2(s)
+              : s->avx2 ? merged_reaches_avx2_call(s)
                         : merged_reaches_generic(s);
 #else
         hit = merged_reaches_generic(s);
@@ -2371,6 +2387,45 @@ static tide_drift_state kswin_update_simd(tide_detector *d, double x)
     kswin_det *s = (kswin_det *)d;
     if (__builtin_expect(s->sorted_valid && s->count == s->win, 1))
         return kswin_update_avx512_call(s, x);
+    return kswin_update(d, x);
+}
+#endif
+
+#if KSWIN_X86_SIMD
+/* One value of a full window whose merged order is valid, on the AVX2
+ * functions (one call per value): the 0/1 bookkeeping as the AVX-512 step
+ * (only the count of other values; the ones are recounted when the window
+ * turns all 0/1), the order moved, the test. */
+__attribute__((noinline, target(KSWIN_AVX2))) static tide_drift_state
+kswin_step_avx2(kswin_det *s, double x)
+{
+    uint32_t h = s->head, win = s->win;
+    double y = s->ring[h];
+    s->nonbin += not_bin_bits(x) - not_bin_bits(y);
+    if (__builtin_expect(!s->nonbin, 0)) {   /* all 0/1 now: the shortcut (ones recounted) */
+        s->sorted_valid = 0;
+        s->ring[h] = x;
+        s->head = h + 1 == win ? 0 : h + 1;
+        recount(s);
+        return kswin_binary_test(s);
+    }
+    slide_merged_avx2(s, h, x);
+    s->ring[h] = x;
+    s->head = h + 1 == win ? 0 : h + 1;
+    if (merged_reaches_avx2(s)) {
+        kswin_reset(&s->base);
+        return TIDE_DRIFT_DETECTED;
+    }
+    return TIDE_DRIFT_NONE;
+}
+
+/* The update of detectors on the AVX2 functions (their own vtable,
+ * kswin_vt_avx2): the common step, or kswin_update for every other one. */
+static tide_drift_state kswin_update_avx2(tide_detector *d, double x)
+{
+    kswin_det *s = (kswin_det *)d;
+    if (__builtin_expect(s->sorted_valid && s->count == s->win, 1))
+        return kswin_step_avx2(s, x);
     return kswin_update(d, x);
 }
 #endif
@@ -2502,4 +2557,6 @@ const tide_detector_vt tide_drift_kswin_vt = KSWIN_VT(kswin_update);
 #if KSWIN_X86_SIMD
 /* tide_drift_kswin_vt for detectors on the AVX-512 functions. */
 static const tide_detector_vt kswin_vt_avx512 = KSWIN_VT(kswin_update_simd);
+/* tide_drift_kswin_vt for detectors on the AVX2 functions. */
+static const tide_detector_vt kswin_vt_avx2 = KSWIN_VT(kswin_update_avx2);
 #endif
