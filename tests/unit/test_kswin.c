@@ -12,6 +12,9 @@
  *    recomputed by brute force), the same generator state after every
  *    value and the same drawn positions at every finished draw, on normal
  *    streams with mean shifts up and down, uniform streams, heavy ties,
+ *    normal values with exact copies of recent ones (a first tie in a
+ *    window without ties) and copies one unit in the last place away (the
+ *    same float, another double: the float counts' exactness check),
  *    with the default window and windows that take the other code paths
  *    (binary search, bitmap in memory, tiny windows, bits added or many
  *    removed), on the AVX-512, the AVX2 and the portable functions;
@@ -283,7 +286,10 @@ static int ref_update(ref_kswin *r, double x)
 
 /* ---- streams -------------------------------------------------------------- */
 
-enum { S_NORMAL_SHIFT, S_UNIFORM, S_TIES, S_NORMAL_DRIFTY, S_NORMAL_DOWN };
+enum { S_NORMAL_SHIFT, S_UNIFORM, S_TIES, S_NORMAL_DRIFTY, S_NORMAL_DOWN, S_NEAR, S_NKIND };
+
+/* S_NEAR's last 16 values. */
+static double near_hist[16];
 
 static double normal(uint64_t *s)
 {
@@ -302,6 +308,22 @@ static double stream_value(int kind, int i, uint64_t *s)
         return floor(tide_test_uniform(s) * 4) + 2.5 + (i >= 2500 && tide_test_uniform(s) < 0.5);
     case S_NORMAL_DOWN:    /* N(0,1), then N(-1,1) for 250 rows in every 1000 */
         return normal(s) - (i % 1000 >= 600 && i % 1000 < 850 ? 1.0 : 0.0);
+    case S_NEAR: {         /* N(0,1) (N(1,1) from row 2000), 4% of the values an
+                            * exact copy of one of the last 16 (a first tie in
+                            * a window without ties), 8% a copy moved by one
+                            * unit in the last place (a different double, the
+                            * same float: the float counts must check) */
+        double u = tide_test_uniform(s), v;
+        double old = near_hist[(uint32_t)(i + 15 - (int)(tide_test_uniform(s) * 16)) % 16];
+        if (i >= 16 && u < 0.04)
+            v = old;
+        else if (i >= 16 && u < 0.12)
+            v = nextafter(old, u < 0.08 ? INFINITY : -INFINITY);
+        else
+            v = normal(s) + (i >= 2000 ? 1.0 : 0.0);
+        near_hist[i % 16] = v;
+        return v;
+    }
     default:               /* N(mu,1), mu a slow random walk: frequent alarms */
         return normal(s) + 0.5 * sin(i / 300.0);
     }
@@ -377,7 +399,7 @@ static void test_kswin_matches_reference(void **st)
             assert_true(have);
 #endif
         (void)have;
-        for (int kind = 0; kind < 5; kind++) {
+        for (int kind = 0; kind < S_NKIND; kind++) {
             uint64_t seed = 100 + (uint64_t)(c % NCFG) * 10 + (uint64_t)kind, s = seed * 7919;
             tide_detector *d = make_kswin(CFG[c % NCFG].win, CFG[c % NCFG].stat, CFG[c % NCFG].alpha, seed);
             ref_kswin r;
@@ -397,9 +419,9 @@ static void test_kswin_matches_reference(void **st)
                     uint64_t lo, hi, cnt;
                     assert_true(tide_drift_kswin_last_draw(d, &lo, &hi, &cnt));
                     if (cnt != r.nfinished)
-                        fail_msg("kswin %u/%u, stream %d, value %d: %llu draws finished, "
+                        fail_msg("kswin %u/%u (%s), stream %d, value %d: %llu draws finished, "
                                  "reference %llu",
-                                 r.win, r.stat, kind, i, (unsigned long long)cnt,
+                                 r.win, r.stat, path, kind, i, (unsigned long long)cnt,
                                  (unsigned long long)r.nfinished);
                     if (lo != r.wlast[0] || hi != r.wlast[1])
                         fail_msg("kswin %u/%u (%s), stream %d, value %d: drawn positions "
@@ -418,7 +440,7 @@ static void test_kswin_matches_reference(void **st)
         }
         /* the comparison must have seen both outcomes */
         if (drifts < 5)
-            fail_msg("kswin %u/%u: only %d drifts over 5 streams", CFG[c % NCFG].win, CFG[c % NCFG].stat, drifts);
+            fail_msg("kswin %u/%u: only %d drifts over 6 streams", CFG[c % NCFG].win, CFG[c % NCFG].stat, drifts);
     }
     tide_drift_kswin_force_path(0);
 }
