@@ -77,6 +77,20 @@
  * gathered into merged order by vpermi2b; the removals map the
  * sequential digits to ranks among M's set bits (p_j = f_0(... f_{j-1}(dig
  * j)), f_i(p) = p + (p >= dig i)) and drop them with one pdep per word.
+ * The AVX-512 certificate (since format 5's kswin5 step) sums offset terms
+ * 1 + [drawn] - [newest] (non-negative bytes) inside each 8-byte word by one
+ * multiply with 0x0101010101010101 and across words by shifted adds; x's
+ * count is the popcount of 7 compare masks (general registers: the vector
+ * ports are the step's busy ones).
+ * AVX2 (AVX2 + BMI2, x86-64-v3 machines without AVX-512 VBMI; chosen at run
+ * time, same results, checked by the tests): the portable order (mg, inv)
+ * moved by whole-vector blends of three shifted copies (no byte stores or
+ * memmove under the next step's vector loads), x counted on a float copy
+ * of the ring (exact as above), the 8 mask words by splitmix64 in 4-lane
+ * vectors (64-bit products from three 32 x 32 -> 64 ones), the KS pass in
+ * position space: each slot's position from its ring index, its drawn bit
+ * looked up by two byte shuffles, running sums inside 16-byte lanes plus
+ * the lower lanes' totals, run ends as bytes when there are ties.
  * Portable: an inverse map (slot of each ring index), nibble tables for the
  * running sums after a per-byte bound, sequential broadword selections
  * (S. Vigna, "Broadword implementation of rank/select queries", WEA 2008).
