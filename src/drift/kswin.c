@@ -77,7 +77,7 @@
  * gathered into merged order by vpermi2b; the removals map the
  * sequential digits to ranks among M's set bits (p_j = f_0(... f_{j-1}(dig
  * j)), f_i(p) = p + (p >= dig i)) and drop them with one pdep per word.
- * The AVX-512 certificate (since format 5's kswin5 step) sums offset terms
+ * The AVX-512 certificate (since kswin5) sums offset terms
  * 1 + [drawn] - [newest] (non-negative bytes) inside each 8-byte word by one
  * multiply with 0x0101010101010101 and across words by shifted adds; x's
  * count is the popcount of 7 compare masks (general registers: the vector
