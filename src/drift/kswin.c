@@ -369,8 +369,8 @@ static void recount(kswin_det *s)
 {
     uint32_t older = s->win - s->stat;
     s->nonbin = s->ones_old = s->ones_new = 0;
-    for (uint32_t t = 0; t < s->win; t++) {
-        double v = s->ring[(s->head + t) % s->win];
+    for (uint32_t t = 0, k = s->head; t < s->win; t++, k = k + 1 == s->win ? 0 : k + 1) {
+        double v = s->ring[k];   /* (no division per value: this runs after every reset) */
         s->nonbin += !is_bin(v);
         if (v == 1.0) {
             if (t < older)
@@ -2089,7 +2089,6 @@ static inline __attribute__((always_inline, target(KSWIN_AVX512)))
 void age_move(kswin_det *s, __m512i a0, __m512i a1, uint32_t py, uint32_t q, __m512i *n0,
               __m512i *n1)
 {
-    kswin_u128 valid = low_bits(s->win);
     __m512i one = _mm512_set1_epi8(1);
     __m512i i0 = _mm512_loadu_si512((const void *)KSWIN_IOTA);
     __m512i i1 = _mm512_add_epi8(i0, _mm512_set1_epi8(64));
@@ -2101,8 +2100,8 @@ void age_move(kswin_det *s, __m512i a0, __m512i a1, uint32_t py, uint32_t q, __m
     j1 = _mm512_mask_add_epi8(j1, _mm512_cmpge_epu8_mask(j1, vp), j1, one);
     j0 = _mm512_permutex2var_epi8(a0, j0, a1);
     j1 = _mm512_permutex2var_epi8(a0, j1, a1);
-    j0 = _mm512_mask_sub_epi8(j0, (__mmask64)(uint64_t)valid, j0, one);
-    j1 = _mm512_mask_sub_epi8(j1, (__mmask64)(uint64_t)(valid >> 64), j1, one);
+    j0 = _mm512_mask_sub_epi8(j0, (__mmask64)s->vlo, j0, one);   /* (slots < win) */
+    j1 = _mm512_mask_sub_epi8(j1, (__mmask64)s->vhi, j1, one);
     j0 = _mm512_mask_mov_epi8(j0, _mm512_cmpeq_epi8_mask(i0, vq), vn);
     j1 = _mm512_mask_mov_epi8(j1, _mm512_cmpeq_epi8_mask(i1, vq), vn);
     _mm512_store_si512((void *)s->age, j0);
@@ -2329,7 +2328,8 @@ static tide_drift_state kswin_update(tide_detector *d, double x)
         return kswin_step_avx2(s, x);
 #endif
     if (s->count < s->win) {
-        s->ring[(s->head + s->count) % s->win] = x;
+        uint32_t k = s->head + s->count;   /* (< 2 win; no division) */
+        s->ring[k >= s->win ? k - s->win : k] = x;
         s->count++;
         if (s->count < s->win)
             return TIDE_DRIFT_NONE;
