@@ -1827,29 +1827,49 @@ __attribute__((target(KSWIN_AVX2))) static inline __m256i mix_avx2(__m256i z)
     return _mm256_xor_si256(z, _mm256_srli_epi64(z, 31));
 }
 
-/* draw_start with AVX2: the 8 words are splitmix64's next 8 outputs
+/* draw_mask16 with AVX2: the 8 words are splitmix64's next 8 outputs
  * (state + j gamma, j = 1..8, mixed in two vectors of 4 lanes; the state
  * then moves by 8 gamma: the same words as 8 calls), byte 8j + i of the
  * words is position 8j + i, its high nibble position 64 + 8j + i, as
  * movemask bits. */
-__attribute__((target(KSWIN_AVX2))) static inline void draw_start_avx2(kswin_det *s,
-                                                                       kswin_draw *w)
+__attribute__((always_inline, target(KSWIN_AVX2))) static inline void
+draw_mask16_avx2(uint64_t *rng, uint32_t t, uint64_t *plo, uint64_t *phi)
 {
-    __m256i st = _mm256_set1_epi64x((long long)s->rng);
+    __m256i st = _mm256_set1_epi64x((long long)*rng);
     __m256i v0 = mix_avx2(_mm256_add_epi64(st, _mm256_loadu_si256((const __m256i *)KSWIN_GAMMA8)));
     __m256i v1 =
         mix_avx2(_mm256_add_epi64(st, _mm256_loadu_si256((const __m256i *)(KSWIN_GAMMA8 + 4))));
-    __m256i n4 = _mm256_set1_epi8(15), vt = _mm256_set1_epi8((char)s->drawt);
-    uint64_t lo, hi;
-    s->rng += 0x9E3779B97F4A7C15ULL * 8;
-    lo = (uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(vt, _mm256_and_si256(v0, n4))) |
-         (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(vt, _mm256_and_si256(v1, n4)))
-             << 32;
-    hi = (uint32_t)_mm256_movemask_epi8(
-             _mm256_cmpgt_epi8(vt, _mm256_and_si256(_mm256_srli_epi16(v0, 4), n4))) |
-         (uint64_t)(uint32_t)_mm256_movemask_epi8(
-             _mm256_cmpgt_epi8(vt, _mm256_and_si256(_mm256_srli_epi16(v1, 4), n4)))
-             << 32;
+    __m256i n4 = _mm256_set1_epi8(15), vt = _mm256_set1_epi8((char)t);
+    *rng += 0x9E3779B97F4A7C15ULL * 8;
+    *plo = (uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(vt, _mm256_and_si256(v0, n4))) |
+           (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(vt, _mm256_and_si256(v1, n4)))
+               << 32;
+    *phi = (uint32_t)_mm256_movemask_epi8(
+               _mm256_cmpgt_epi8(vt, _mm256_and_si256(_mm256_srli_epi16(v0, 4), n4))) |
+           (uint64_t)(uint32_t)_mm256_movemask_epi8(
+               _mm256_cmpgt_epi8(vt, _mm256_and_si256(_mm256_srli_epi16(v1, 4), n4)))
+               << 32;
+}
+
+/* draw_start with AVX2, its first mask made one test ahead as in
+ * draw_mask_ahead (nrng, nlo, nhi: the mask of generator state nrng; this
+ * test's is taken when the state is the expected one, and the next test's
+ * made from the state after this test's 8 words, so that the test does not
+ * wait for the multiplies). Same masks, same words. */
+__attribute__((always_inline, target(KSWIN_AVX2))) static inline void draw_start_avx2(kswin_det *s,
+                                                                       kswin_draw *w)
+{
+    uint64_t lo, hi, r = s->rng;
+    if (__builtin_expect(s->nrng == r, 1)) {
+        lo = s->nlo;
+        hi = s->nhi;
+        s->rng = r + 0x9E3779B97F4A7C15ULL * 8;
+    } else {
+        draw_mask16_avx2(&s->rng, s->drawt, &lo, &hi);
+    }
+    s->nrng = s->rng;
+    r = s->rng;
+    draw_mask16_avx2(&r, s->drawt, &s->nlo, &s->nhi);
     draw_start_mask(s, w, lo, hi);
 }
 
