@@ -87,10 +87,12 @@
  * moved by whole-vector blends of three shifted copies (no byte stores or
  * memmove under the next step's vector loads), x counted on a float copy
  * of the ring (exact as above), the 8 mask words by splitmix64 in 4-lane
- * vectors (64-bit products from three 32 x 32 -> 64 ones), the KS pass in
- * position space: each slot's position from its ring index, its drawn bit
- * looked up by two byte shuffles, running sums inside 16-byte lanes plus
- * the lower lanes' totals, run ends as bytes when there are ties.
+ * vectors (64-bit products from three 32 x 32 -> 64 ones) one test ahead,
+ * the KS pass in position space: each slot's position from its ring index,
+ * its drawn bit looked up by two byte shuffles, running sums inside 16-byte
+ * lanes plus the lower lanes' totals, run ends as bytes when there are
+ * ties; without ties the certificate is taken on the order before the move
+ * as on the AVX-512 step (kswin_step_avx2).
  * Portable: an inverse map (slot of each ring index), nibble tables for the
  * running sums after a per-byte bound, sequential broadword selections
  * (S. Vigna, "Broadword implementation of rank/select queries", WEA 2008).
@@ -1894,13 +1896,14 @@ __attribute__((target(KSWIN_AVX2))) static inline __m256i bits_to_bytes_avx2(uin
  * with the bounds. */
 __attribute__((always_inline, target(KSWIN_AVX2))) static inline int
 outside_avx2_body(const kswin_det *s, kswin_u128 pm, int lo, int hi, kswin_u128 ends,
-                  int use_ends)
+                  int use_ends, int older_newest, int use_c, uint32_t c)
 {
     const __m256i bit8 = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
     const __m256i n7 = _mm256_set1_epi8(7), n15 = _mm256_set1_epi8(15), zero = _mm256_setzero_si256();
     const __m256i vh = _mm256_set1_epi8((char)s->head), vw = _mm256_set1_epi8((char)s->win);
-    const __m256i vo = _mm256_set1_epi8((char)(s->win - s->stat - 1)), v32 = _mm256_set1_epi8(32);
-    const __m256i vw1 = _mm256_set1_epi8((char)(s->win - 1));
+    const __m256i vo = _mm256_set1_epi8((char)(s->win - s->stat - 1 + older_newest));
+    const __m256i vw1 = _mm256_set1_epi8((char)(s->win - 1)), v32 = _mm256_set1_epi8(32);
+    const __m256i vc1 = _mm256_set1_epi8((char)((int)c - 1)), vc2 = _mm256_set1_epi8((char)((int)c - 2));
     __m256i mb = _mm256_broadcastsi128_si256(
         _mm_set_epi64x((long long)(uint64_t)(pm >> 64), (long long)(uint64_t)pm));
     __m256i slot = _mm256_loadu_si256((const __m256i *)KSWIN_IOTA);
@@ -1928,8 +1931,13 @@ outside_avx2_body(const kswin_det *s, kswin_u128 pm, int lo, int hi, kswin_u128 
         carry = _mm256_add_epi8(carry, _mm256_add_epi8(t, _mm256_permute2x128_si256(t, t, 0x01)));
         if (use_ends)   /* 0 is within the bounds */
             x = _mm256_and_si256(x, bits_to_bytes_avx2((uint32_t)(ends >> (32 * i))));
-        mx = _mm256_max_epi8(mx, x);
-        mn = _mm256_min_epi8(mn, x);
+        if (use_c) {   /* - [slot >= c] for the largest, - [slot >= c - 1] for the smallest */
+            mx = _mm256_max_epi8(mx, _mm256_add_epi8(x, _mm256_cmpgt_epi8(slot, vc1)));
+            mn = _mm256_min_epi8(mn, _mm256_add_epi8(x, _mm256_cmpgt_epi8(slot, vc2)));
+        } else {
+            mx = _mm256_max_epi8(mx, x);
+            mn = _mm256_min_epi8(mn, x);
+        }
     }
     return _mm256_movemask_epi8(
                _mm256_or_si256(_mm256_cmpgt_epi8(mx, _mm256_set1_epi8((char)(hi - 1))),
@@ -1940,8 +1948,8 @@ __attribute__((target(KSWIN_AVX2))) static int merged_outside_avx2(const kswin_d
                                                                    kswin_u128 pm, int lo, int hi)
 {
     if (__builtin_expect(s->nties != 0, 0))
-        return outside_avx2_body(s, pm, lo, hi, run_ends(s), 1);
-    return outside_avx2_body(s, pm, lo, hi, 0, 0);
+        return outside_avx2_body(s, pm, lo, hi, run_ends(s), 1, 0, 0, 0);
+    return outside_avx2_body(s, pm, lo, hi, 0, 0, 0, 0, 0);
 }
 
 /* merged_reaches_generic with the AVX2 functions (same draws, same result). */
@@ -2433,8 +2441,11 @@ static tide_drift_state kswin_update_simd(tide_detector *d, double x)
 __attribute__((noinline, target(KSWIN_AVX2))) static tide_drift_state
 kswin_step_avx2(kswin_det *s, double x)
 {
-    uint32_t h = s->head, win = s->win;
+    uint32_t h = s->head, win = s->win, py, c, q, jt;
+    int k = (int)s->kstar, a, b, need;
     double y = s->ring[h];
+    float *blk = s->ringf + (h & ~7u);
+    kswin_draw w;
     s->nonbin += not_bin_bits(x) - not_bin_bits(y);
     if (__builtin_expect(!s->nonbin, 0)) {   /* all 0/1 now: the shortcut (ones recounted) */
         s->sorted_valid = 0;
@@ -2443,10 +2454,47 @@ kswin_step_avx2(kswin_det *s, double x)
         recount(s);
         return kswin_binary_test(s);
     }
-    slide_merged_avx2(s, h, x);
+    py = s->inv[h];
+    c = ring_count_f_avx2(s, x);
+    q = c - (y < x);
+    draw_start_avx2(s, &w);
+    a = w.adding ? 0 : (int)w.d;
+    b = w.adding ? (int)w.d : 0;
+    /* without ties before, the only possible one after pairs x with the
+     * smallest value >= x other than y: old slot c, or c + 1 when y is
+     * there (what merged_ties would find) */
+    jt = c + (py == c);
+    if (__builtin_expect(s->nties == 0 && !(jt < win && s->ring[s->mg[jt]] == x), 1)) {
+        /* no ties before or after: the certificate on the order before
+         * the move (as the AVX-512 step: the mask shifted by one position,
+         * the newest after the step at positions >= older + 1, then
+         * - [slot >= c] for the largest count, - [slot >= c - 1] for the
+         * smallest, x's own -1 apart when c = 0), so that it does not
+         * wait for the move */
+        need = (a >= k) | (b >= k) | ((c == 0) & (a - k >= -1)) ||
+               outside_avx2_body(s, draw_mask_of(&w) << 1, a - k, k - b, 0, 0, 1, 1, c);
+        order_move_avx2(s, py, q, h);
+    } else {
+        if (s->nties == 0)
+            s->nties = 1;   /* (x pairs with the value at old slot jt) */
+        else
+            merged_ties(s, py, q, y, x);
+        order_move_avx2(s, py, q, h);
+        need = -1;
+    }
+    _mm256_store_ps(blk, _mm256_blendv_ps(_mm256_load_ps(blk), _mm256_set1_ps((float)x),
+                                          _mm256_castsi256_ps(_mm256_cmpeq_epi32(
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                              _mm256_set1_epi32((int)(h & 7))))));
     s->ring[h] = x;
     s->head = h + 1 == win ? 0 : h + 1;
-    if (merged_reaches_avx2(s)) {
+    if (need < 0)   /* (ties: the certificate on the new order, at its run ends) */
+        need = a >= k || b >= k || merged_outside_avx2(s, draw_mask_of(&w), a - k, k - b);
+    if (__builtin_expect(!need, 1))
+        return TIDE_DRIFT_NONE;
+    s->wlast = draw_finish(s, &w, remove_pdep);
+    s->nfinished++;
+    if (merged_outside_avx2(s, s->wlast, -k, k)) {
         kswin_reset(&s->base);
         return TIDE_DRIFT_DETECTED;
     }
