@@ -232,6 +232,10 @@ typedef struct kswin_det {
     uint8_t *inv;         /* 128: merged slot of each ring index (portable path) */
     float *ringf;         /* AVX-512 path: the ring rounded to float (+inf past win,
                            * 128 + 16), valid when sorted_valid */
+    uint8_t *tbase;       /* 128, AVX-512 path: the common step's terms by position
+                           * before the draw: 0 at the positions of the newest
+                           * after the step (older + 1 .. win - 1 before it),
+                           * else 1 */
     uint8_t *age;         /* 128, AVX-512 path: the age of each merged slot's value
                            * (0 = oldest = position 0 of the draw's mask); 127
                            * past win */
@@ -313,6 +317,7 @@ static void kswin_destroy(tide_detector *d)
     free(s->mg);
     free(s->inv);
     free(s->age);
+    free(s->tbase);
     free(s->ringf);
     free(s->nib);
     free(s);
@@ -492,6 +497,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         }
         s->nib = calloc(256, sizeof *s->nib);
         s->age = aligned_alloc(64, KSWIN_MERGED_MAX);
+        s->tbase = aligned_alloc(64, KSWIN_MERGED_MAX);
         s->ringf = aligned_alloc(64, (KSWIN_MERGED_MAX + 16) * sizeof *s->ringf);
     } else {
         s->osort = calloc((size_t)(win - stat) + 8, sizeof *s->osort);   /* + 8: +inf */
@@ -505,7 +511,7 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
         s->dig = calloc(stat, sizeof *s->dig);
     }
     if (!s->ring || !s->perm || !s->mask ||
-        (s->merged ? !s->mg || !s->inv || !s->nib || !s->age || !s->ringf
+        (s->merged ? !s->mg || !s->inv || !s->nib || !s->age || !s->tbase || !s->ringf
                    : !s->osort || !s->le || !s->lt || !s->rk || !s->pairs || !s->rsort ||
                          !s->bend || !s->bthr || !s->dig)) {
         kswin_destroy(&s->base);
@@ -546,6 +552,8 @@ static int kswin_alloc(const tide_params *p, const double *hcdf_src, kswin_det *
             }
         }
         nibble_table(s->nib);
+        for (uint32_t q = 0; q < KSWIN_MERGED_MAX; q++)
+            s->tbase[q] = (uint8_t)!(q > win - stat && q < win);
         s->nrng = 0;
         draw_mask16(&s->nrng, s->drawt, &s->nlo, &s->nhi);
         s->nrng = 0;
@@ -2221,12 +2229,12 @@ kswin_step_rest(kswin_det *s, double x, uint32_t py, uint32_t cnt, uint64_t mlo,
 __attribute__((always_inline, target(KSWIN_AVX512))) static inline tide_drift_state
 kswin_update_avx512(kswin_det *s, double x)
 {
-    uint32_t win = s->win, older = win - s->stat, h = s->head, py, t0, cnt, nt0, jt;
+    uint32_t win = s->win, h = s->head, py, t0, cnt, nt0, jt;
     int k = (int)s->kstar, a, b, need;
     double *ring = s->ring, y = ring[h];
     __m512i a0 = _mm512_load_si512((const void *)s->age);
     __m512i a1 = _mm512_load_si512((const void *)(s->age + 64));
-    __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1);
+    __m512i zero = _mm512_setzero_si512();
     uint64_t mlo, mhi;
     s->nonbin += not_bin_bits(x) - not_bin_bits(y);
     if (__builtin_expect(!s->nonbin, 0)) {   /* all 0/1 now: the shortcut (ones recounted) */
@@ -2253,17 +2261,16 @@ kswin_update_avx512(kswin_det *s, double x)
     b = a < 0 ? -a : 0;
     a = a < 0 ? 0 : a;
     {   /* the bands [T_j - a, T_j + b] (and 0's) within (-k, k): no alarm */
-        __m512i vo1 = _mm512_set1_epi8((char)(older + 1));
-        __mmask64 valid0 = (__mmask64)s->vlo, valid1 = (__mmask64)s->vhi;
         kswin_u128 pm = ((kswin_u128)mhi << 64 | mlo) << 1;
-        __m512i tb0 = _mm512_movm_epi8((__mmask64)(uint64_t)pm);
-        __m512i tb1 = _mm512_movm_epi8((__mmask64)(uint64_t)(pm >> 64));
-        /* 1 - w: 2 on drawn slots (w = -1), 1 elsewhere; 0 on the newest */
-        __m512i x0 = _mm512_sub_epi8(one, _mm512_permutex2var_epi8(tb0, a0, tb1));
-        __m512i x1 = _mm512_sub_epi8(one, _mm512_permutex2var_epi8(tb0, a1, tb1));
+        /* the terms by position (tbase, +1 on the drawn ones: 2, 1 or 0;
+         * y, position 0, gets 1) gathered into merged order by the ages */
+        __m512i tb0 = _mm512_sub_epi8(_mm512_load_si512((const void *)s->tbase),
+                                      _mm512_movm_epi8((__mmask64)(uint64_t)pm));
+        __m512i tb1 = _mm512_sub_epi8(_mm512_load_si512((const void *)(s->tbase + 64)),
+                                      _mm512_movm_epi8((__mmask64)(uint64_t)(pm >> 64)));
+        __m512i x0 = _mm512_permutex2var_epi8(tb0, a0, tb1);
+        __m512i x1 = _mm512_permutex2var_epi8(tb0, a1, tb1);
         uint64_t out;
-        x0 = _mm512_mask_mov_epi8(x0, _mm512_mask_cmpge_epu8_mask(valid0, a0, vo1), zero);
-        x1 = _mm512_mask_mov_epi8(x1, _mm512_mask_cmpge_epu8_mask(valid1, a1, vo1), zero);
         out = cert_out_avx512(x0, x1, cnt, k - b, a - k);
         need = (a >= k) | (b >= k) | (out != 0) | ((cnt == 0) & (a - k >= -1));
     }
