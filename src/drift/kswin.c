@@ -77,11 +77,13 @@
  * gathered into merged order by vpermi2b; the removals map the
  * sequential digits to ranks among M's set bits (p_j = f_0(... f_{j-1}(dig
  * j)), f_i(p) = p + (p >= dig i)) and drop them with one pdep per word.
- * The AVX-512 certificate (since kswin5) sums offset terms
- * 1 + [drawn] - [newest] (non-negative bytes) inside each 8-byte word by one
- * multiply with 0x0101010101010101 and across words by shifted adds; x's
- * count is the popcount of 7 compare masks (general registers: the vector
- * ports are the step's busy ones).
+ * The AVX-512 certificate (since kswin5) gathers offset terms
+ * 1 + [drawn] - [newest] (0, 1 or 2) by position from a per-detector table
+ * (tbase) and sums them as non-negative bytes, inside each 8-byte word by
+ * one multiply with 0x0101010101010101 and across words by shifted adds;
+ * x's adjustment comes from loads of a step table; x's count is the
+ * popcount of 7 compare masks (general registers, off the vector sum that
+ * lengthened the step's longest chain).
  * AVX2 (AVX2 + BMI2, x86-64-v3 machines without AVX-512 VBMI; chosen at run
  * time, same results, checked by the tests): the portable order (mg, inv)
  * moved by whole-vector blends of three shifted copies (no byte stores or
@@ -2617,7 +2619,7 @@ static size_t kswin_memory(const tide_detector *d)
 {
     const kswin_det *s = (const kswin_det *)d;
     uint32_t older = s->win - s->stat;
-    size_t path = s->merged ? 3 * KSWIN_MERGED_MAX + 256 * 3 +   /* mg, inv, age; nib */
+    size_t path = s->merged ? 4 * KSWIN_MERGED_MAX + 256 * 3 +   /* mg, inv, age, tbase; nib */
                                   (KSWIN_MERGED_MAX + 16) * sizeof(float)   /* ringf */
                             : (size_t)older * (sizeof(uint32_t) + sizeof(double) +
                                                2 * sizeof(uint16_t) + sizeof(struct kswin_pair)) +
