@@ -25,6 +25,16 @@ double tide_drift_ks_stat_sorted(const double *a, size_t na, const double *b, si
  * functions even where the AVX-512 ones would run (same results). */
 void tide_drift_kswin_force_generic(int on);
 
+/* Tests only: the functions of the merged path for KSWIN detectors created
+ * afterwards: 0 the best this CPU runs (AVX-512, else AVX2, else
+ * portable), 1 portable, 2 AVX2 (portable where the CPU lacks it). Returns
+ * 0 when 2 is asked and this CPU cannot run the AVX2 functions, else 1. */
+int tide_drift_kswin_force_path(int path);
+
+/* Tests only: the functions a KSWIN detector's merged path runs: 'p'
+ * portable, '2' AVX2, '5' AVX-512; 0 for other detectors and windows. */
+int tide_drift_kswin_path(const tide_detector *d);
+
 /* Tests only: for a KSWIN detector on the merged path (window <= 128), the
  * older positions of its last finished draw (bit p: p-th oldest) and how
  * many draws it has finished since creation (tests settled before the

@@ -12,9 +12,12 @@
  *    recomputed by brute force), the same generator state after every
  *    value and the same drawn positions at every finished draw, on normal
  *    streams with mean shifts up and down, uniform streams, heavy ties,
+ *    normal values with exact copies of recent ones (a first tie in a
+ *    window without ties) and copies one unit in the last place away (the
+ *    same float, another double: the float counts' exactness check),
  *    with the default window and windows that take the other code paths
  *    (binary search, bitmap in memory, tiny windows, bits added or many
- *    removed), both on the AVX-512 and the portable functions;
+ *    removed), on the AVX-512, the AVX2 and the portable functions;
  *  - the exact p-value falls as D grows (what the precomputed threshold
  *    relies on);
  *  - the alarm rate on fresh i.i.d. windows equals the exact p-value of the
@@ -283,7 +286,10 @@ static int ref_update(ref_kswin *r, double x)
 
 /* ---- streams -------------------------------------------------------------- */
 
-enum { S_NORMAL_SHIFT, S_UNIFORM, S_TIES, S_NORMAL_DRIFTY, S_NORMAL_DOWN };
+enum { S_NORMAL_SHIFT, S_UNIFORM, S_TIES, S_NORMAL_DRIFTY, S_NORMAL_DOWN, S_NEAR, S_NKIND };
+
+/* S_NEAR's last 16 values. */
+static double near_hist[16];
 
 static double normal(uint64_t *s)
 {
@@ -302,6 +308,22 @@ static double stream_value(int kind, int i, uint64_t *s)
         return floor(tide_test_uniform(s) * 4) + 2.5 + (i >= 2500 && tide_test_uniform(s) < 0.5);
     case S_NORMAL_DOWN:    /* N(0,1), then N(-1,1) for 250 rows in every 1000 */
         return normal(s) - (i % 1000 >= 600 && i % 1000 < 850 ? 1.0 : 0.0);
+    case S_NEAR: {         /* N(0,1) (N(1,1) from row 2000), 4% of the values an
+                            * exact copy of one of the last 16 (a first tie in
+                            * a window without ties), 8% a copy moved by one
+                            * unit in the last place (a different double, the
+                            * same float: the float counts must check) */
+        double u = tide_test_uniform(s), v;
+        double old = near_hist[(uint32_t)(i + 15 - (int)(tide_test_uniform(s) * 16)) % 16];
+        if (i >= 16 && u < 0.04)
+            v = old;
+        else if (i >= 16 && u < 0.12)
+            v = nextafter(old, u < 0.08 ? INFINITY : -INFINITY);
+        else
+            v = normal(s) + (i >= 2000 ? 1.0 : 0.0);
+        near_hist[i % 16] = v;
+        return v;
+    }
     default:               /* N(mu,1), mu a slow random walk: frequent alarms */
         return normal(s) + 0.5 * sin(i / 300.0);
     }
@@ -349,9 +371,11 @@ static uint64_t saved_rng(const tide_detector *d, uint32_t win, uint32_t older)
  * slot, density 3/16); 80/10/0.1 (older 70, density 2/16: bits mostly
  * added); 116/30/0.2 (older 86, density 6/16: sometimes 8 changes or more,
  * a low threshold: few tests settled before the changes); 300/60/0.05 (older 240: counting, bitmap of 4 words in memory);
- * 700/50/0.02 (older 650: binary search). The merged path runs twice: with
- * the AVX-512 functions where this CPU has them, and with the portable ones
- * (tide_drift_kswin_force_generic). */
+ * 700/50/0.02 (older 650: binary search). The merged path runs three
+ * times: with the best functions of this CPU (AVX-512 where it has them),
+ * with the AVX2 ones and with the portable ones
+ * (tide_drift_kswin_force_path); on a CPU with AVX2 the AVX2 run must
+ * really take them. */
 static void test_kswin_matches_reference(void **st)
 {
     static const struct {
@@ -362,14 +386,26 @@ static void test_kswin_matches_reference(void **st)
                {80, 10, 0.1, 4000},    {116, 30, 0.2, 3000},  {300, 60, 0.05, 4000},
                {700, 50, 0.02, 3000}};
     const size_t NCFG = sizeof CFG / sizeof CFG[0];
+    static const char *const PATH[] = {"default", "AVX2", "portable"};
     (void)st;
-    for (size_t c = 0; c < 2 * NCFG; c++) {
+    for (size_t c = 0; c < 3 * NCFG; c++) {
         int drifts = 0;
-        tide_drift_kswin_force_generic(c >= NCFG);
-        for (int kind = 0; kind < 5; kind++) {
+        const char *path = PATH[c / NCFG];
+        /* path 2: AVX2 functions; 1: portable */
+        int have = tide_drift_kswin_force_path(c / NCFG == 1 ? 2 : c / NCFG == 2 ? 1 : 0);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        if (c / NCFG == 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") &&
+            __builtin_cpu_supports("popcnt"))
+            assert_true(have);
+#endif
+        (void)have;
+        for (int kind = 0; kind < S_NKIND; kind++) {
             uint64_t seed = 100 + (uint64_t)(c % NCFG) * 10 + (uint64_t)kind, s = seed * 7919;
             tide_detector *d = make_kswin(CFG[c % NCFG].win, CFG[c % NCFG].stat, CFG[c % NCFG].alpha, seed);
             ref_kswin r;
+            /* the forced functions are the ones that run */
+            if (CFG[c % NCFG].win <= 128 && c / NCFG > 0)
+                assert_int_equal(tide_drift_kswin_path(d), c / NCFG == 2 ? 'p' : have ? '2' : 'p');
             ref_init(&r, CFG[c % NCFG].win, CFG[c % NCFG].stat, CFG[c % NCFG].alpha, seed);
             for (int i = 0; i < CFG[c % NCFG].n; i++) {
                 double x = stream_value(kind, i, &s);
@@ -378,25 +414,25 @@ static void test_kswin_matches_reference(void **st)
                     fail_msg("kswin %u/%u/%g (%s), stream %d, value %d (%g): detector %d, "
                              "reference %d",
                              CFG[c % NCFG].win, CFG[c % NCFG].stat, CFG[c % NCFG].alpha,
-                             c >= NCFG ? "portable" : "default", kind, i, x, a, b);
+                             path, kind, i, x, a, b);
                 if (r.win <= 128) {   /* the drawn positions themselves */
                     uint64_t lo, hi, cnt;
                     assert_true(tide_drift_kswin_last_draw(d, &lo, &hi, &cnt));
                     if (cnt != r.nfinished)
-                        fail_msg("kswin %u/%u, stream %d, value %d: %llu draws finished, "
+                        fail_msg("kswin %u/%u (%s), stream %d, value %d: %llu draws finished, "
                                  "reference %llu",
-                                 r.win, r.stat, kind, i, (unsigned long long)cnt,
+                                 r.win, r.stat, path, kind, i, (unsigned long long)cnt,
                                  (unsigned long long)r.nfinished);
                     if (lo != r.wlast[0] || hi != r.wlast[1])
                         fail_msg("kswin %u/%u (%s), stream %d, value %d: drawn positions "
                                  "differ from the reference's",
-                                 r.win, r.stat, c >= NCFG ? "portable" : "default", kind, i);
+                                 r.win, r.stat, path, kind, i);
                 }
                 if (saved_rng(d, r.win, r.older) != r.rng)
                     fail_msg("kswin %u/%u/%g (%s), stream %d, value %d: generator state "
                              "differs from the reference's",
                              CFG[c % NCFG].win, CFG[c % NCFG].stat, CFG[c % NCFG].alpha,
-                             c >= NCFG ? "portable" : "default", kind, i);
+                             path, kind, i);
                 drifts += a;
             }
             ref_free(&r);
@@ -404,9 +440,9 @@ static void test_kswin_matches_reference(void **st)
         }
         /* the comparison must have seen both outcomes */
         if (drifts < 5)
-            fail_msg("kswin %u/%u: only %d drifts over 5 streams", CFG[c % NCFG].win, CFG[c % NCFG].stat, drifts);
+            fail_msg("kswin %u/%u: only %d drifts over 6 streams", CFG[c % NCFG].win, CFG[c % NCFG].stat, drifts);
     }
-    tide_drift_kswin_force_generic(0);
+    tide_drift_kswin_force_path(0);
 }
 
 /* The exact p-value of D = k/n for two samples of n falls (weakly) as k
