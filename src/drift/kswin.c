@@ -1208,6 +1208,26 @@ draw_start_avx512(kswin_det *s, kswin_draw *w)
     draw_start_mask(s, w, lo, hi);
 }
 
+/* The draw's first mask (lo, hi) of this test, made one test ahead (the
+ * body shared by the AVX-512 and AVX2 steps; MASK16 is the path's
+ * draw_mask16): taken from the previous test when the generator state is
+ * the one it expected, else made now; then the next test's is made from
+ * the state after this test's 8 words. */
+#define KSWIN_MASK_AHEAD(s, lo, hi, MASK16)                                            \
+    do {                                                                               \
+        uint64_t r_ = (s)->rng;                                                        \
+        if (__builtin_expect((s)->nrng == r_, 1)) {                                    \
+            (lo) = (s)->nlo;                                                           \
+            (hi) = (s)->nhi;                                                           \
+            (s)->rng = r_ + 0x9E3779B97F4A7C15ULL * 8;                                 \
+        } else {                                                                       \
+            MASK16(&(s)->rng, (s)->drawt, &(lo), &(hi));                               \
+        }                                                                              \
+        (s)->nrng = (s)->rng;                                                          \
+        r_ = (s)->rng;                                                                 \
+        MASK16(&r_, (s)->drawt, &(s)->nlo, &(s)->nhi);                                 \
+    } while (0)
+
 /* The first mask of draw_start_avx512 (cut to the older positions), one
  * test ahead: this test's mask was made by the previous one when the
  * generator state is the one it expected (it is, unless that test finished
@@ -1217,17 +1237,8 @@ draw_start_avx512(kswin_det *s, kswin_draw *w)
 static inline __attribute__((always_inline, target(KSWIN_AVX512))) void
 draw_mask_ahead(kswin_det *s, uint64_t *plo, uint64_t *phi)
 {
-    uint64_t lo, hi, r = s->rng;
-    if (__builtin_expect(s->nrng == r, 1)) {
-        lo = s->nlo;
-        hi = s->nhi;
-        s->rng = r + 0x9E3779B97F4A7C15ULL * 8;
-    } else {
-        draw_mask16_avx512(&s->rng, s->drawt, &lo, &hi);
-    }
-    s->nrng = s->rng;
-    r = s->rng;
-    draw_mask16_avx512(&r, s->drawt, &s->nlo, &s->nhi);
+    uint64_t lo, hi;
+    KSWIN_MASK_AHEAD(s, lo, hi, draw_mask16_avx512);
     *plo = lo & s->olo;
     *phi = hi & s->ohi;
 }
@@ -1871,17 +1882,8 @@ draw_mask16_avx2(uint64_t *rng, uint32_t t, uint64_t *plo, uint64_t *phi)
 __attribute__((always_inline, target(KSWIN_AVX2))) static inline void draw_start_avx2(kswin_det *s,
                                                                        kswin_draw *w)
 {
-    uint64_t lo, hi, r = s->rng;
-    if (__builtin_expect(s->nrng == r, 1)) {
-        lo = s->nlo;
-        hi = s->nhi;
-        s->rng = r + 0x9E3779B97F4A7C15ULL * 8;
-    } else {
-        draw_mask16_avx2(&s->rng, s->drawt, &lo, &hi);
-    }
-    s->nrng = s->rng;
-    r = s->rng;
-    draw_mask16_avx2(&r, s->drawt, &s->nlo, &s->nhi);
+    uint64_t lo, hi;
+    KSWIN_MASK_AHEAD(s, lo, hi, draw_mask16_avx2);
     draw_start_mask(s, w, lo, hi);
 }
 

@@ -330,6 +330,17 @@ void tide_vw_free(tide_reader *r)
     r->vw_memo = NULL;
 }
 
+/* The label of a line that starts "D |" or "-D |" (neg: the '-'; dig: D). */
+static inline void vw_short_label(tide_row *row, char *s, unsigned neg, unsigned dig)
+{
+    row->has_target = 1;
+    row->target = s;
+    row->target_len = neg + 1;
+    row->target_is_num = 1;
+    row->target_num = neg ? -(double)dig : (double)dig;
+    s[neg + 1] = '\0';
+}
+
 /* Parses one line into row: into r->fields, or (hashed) into hv as
  * buckets with mask. Always inlined into its two callers, which pass hashed
  * as a constant. */
@@ -349,12 +360,7 @@ vw_parse_as(tide_reader *r, char *s, char *e, uint64_t lineno, tide_row *row, co
     if (hashed) {
         const unsigned neg = s[0] == '-', dig = (unsigned)((unsigned char)s[neg] - '0');
         if (dig < 10 && s[neg + 1] == ' ' && s[neg + 2] == '|') {
-            row->has_target = 1;
-            row->target = s;
-            row->target_len = neg + 1;
-            row->target_is_num = 1;
-            row->target_num = neg ? -(double)dig : (double)dig;
-            s[neg + 1] = '\0';
+            vw_short_label(row, s, neg, dig);
             bar = s + neg + 2;
             goto features;
         }
@@ -610,12 +616,7 @@ int tide_vw_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, tide_fvec 
         if (dig < 10 && p[neg + 1] == ' ' && p[neg + 2] == '|' &&
             vw_fast(r->vw_memo, p + neg + 2, &end, v, mask, &nf) == 0 && *end == '\n' &&
             (size_t)(end - p) <= r->max_line) {
-            row->has_target = 1;
-            row->target = p;
-            row->target_len = neg + 1;
-            row->target_is_num = 1;
-            row->target_num = neg ? -(double)dig : (double)dig;
-            p[neg + 1] = '\0';
+            vw_short_label(row, p, neg, dig);
             row->line = r->line++;
             row->source = r->name;
             row->n_fields = 0;
