@@ -430,7 +430,7 @@ static int kswin_have_simd(void)
     __builtin_cpu_init();
     return !kswin_force_path && __builtin_cpu_supports("avx512f") &&
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512vbmi") &&
+           __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("bmi") &&
            __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
 #else
     return 0;
@@ -2628,7 +2628,8 @@ static size_t kswin_memory(const tide_detector *d)
                                   s->win * sizeof(uint32_t) +
                                   s->stat * (sizeof(double) + 2 * sizeof(uint32_t) +
                                              sizeof(uint64_t));
-    return sizeof *s + (s->win + 8) * sizeof(double) + (size_t)older * sizeof(uint32_t) + path +
+    return sizeof *s + ((size_t)(s->merged ? KSWIN_MERGED_MAX : s->win) + 8) * sizeof(double) +
+           (size_t)older * sizeof(uint32_t) + path +
            s->nwords * sizeof(uint64_t) +
            (s->hcdf ? (size_t)(older + 1) * (s->stat + 1) * sizeof(double) : 0);
 }

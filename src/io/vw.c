@@ -229,7 +229,8 @@ static inline VW_TARGET int vw_fast_num(const struct tide_vw_memo *mm, const cha
 }
 
 /* The feature section from bar (the first '|') into hv->f (n in *nf), up
- * to the first '\n' or NUL that ends a token, whose address goes to *end
+ * to the first '\n', "\r\n" or NUL that ends a token, whose address goes
+ * to *end
  * (the caller checks it is the line's end: the NUL the reader wrote at a
  * known end, or a '\n' when the lane itself finds the line in the buffer).
  * 0 when done, 1 when the line needs the general loop (nothing observable
@@ -266,7 +267,7 @@ static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const cha
             uint64_t h;
             float v = 1.0f;
             if (*p != ' ') {   /* the rarer cases: the end, a namespace, a tab... */
-                if (*p == '\n' || *p == '\0')
+                if (*p == '\n' || *p == '\0' || (*p == '\r' && p[1] == '\n'))
                     goto done;
                 if (*p == '|')
                     break;
@@ -276,7 +277,7 @@ static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const cha
             VW_POP(q);
             if (q == name) {
                 p = q;
-                if (*q == '\n' || *q == '\0')
+                if (*q == '\n' || *q == '\0' || (*q == '\r' && q[1] == '\n'))
                     goto done;
                 if (*q != '|')
                     return 1;
@@ -604,8 +605,8 @@ int tide_vw_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, tide_fvec 
     if (r->vw_memo && !r->n_ignore) {
         /* The commonest line, "D |..." or "-D |..." wholly in the buffer
          * and taken by the lane, is found and parsed in one pass: the lane
-         * stops at the '\n' that ends it, so the line needs no memchr
-         * first. The byte at len is made a NUL, where the lane stops at the
+         * stops at the '\n' (or "\r\n") that ends it, so the line needs no
+         * memchr first. The byte at len is made a NUL, where the lane stops at the
          * latest: a line not yet wholly read, like anything else the lane
          * does not take, goes the general way below, from the start. */
         char *p = r->buf + r->pos;
@@ -614,15 +615,17 @@ int tide_vw_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, tide_fvec 
         size_t nf;
         r->buf[r->len] = '\0';
         if (dig < 10 && p[neg + 1] == ' ' && p[neg + 2] == '|' &&
-            vw_fast(r->vw_memo, p + neg + 2, &end, v, mask, &nf) == 0 && *end == '\n' &&
-            (size_t)(end - p) <= r->max_line) {
-            vw_short_label(row, p, neg, dig);
-            row->line = r->line++;
-            row->source = r->name;
-            row->n_fields = 0;
-            v->n = nf;
-            r->pos += (size_t)(end - p) + 1;
-            return TIDE_OK;
+            vw_fast(r->vw_memo, p + neg + 2, &end, v, mask, &nf) == 0) {
+            end += *end == '\r';   /* "\r\n": the lane stopped at the CR */
+            if (*end == '\n' && (size_t)(end - p) <= r->max_line) {
+                vw_short_label(row, p, neg, dig);
+                row->line = r->line++;
+                row->source = r->name;
+                row->n_fields = 0;
+                v->n = nf;
+                r->pos += (size_t)(end - p) + 1;
+                return TIDE_OK;
+            }
         }
     }
     rc = vw_line(r, &s, &n, &lineno, err);
