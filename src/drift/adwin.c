@@ -407,7 +407,11 @@ int tide_adwin_load(tide_rbuf *r, tide_adwin **out, tide_err *err)
         row->n = tide_rbuf_u32(r);
         if (r->bad)
             goto truncated;
-        if (row->n > ADWIN_M || (row->n == 0 && i + 1 == n_rows && n_rows > 1)) {
+        /* rows fill from row 0 up and only the last loses buckets (and is
+         * dropped once empty), so only row 0 of a one-row window can be
+         * empty: an empty row below the last would become the last and be
+         * deleted from */
+        if (row->n > ADWIN_M || (row->n == 0 && n_rows > 1)) {
             rc = tide_err_set(err, TIDE_ERR_FORMAT, "adwin state: row %u holds %u buckets", i,
                               row->n);
             goto fail;
