@@ -53,8 +53,8 @@
 
 enum { OPT_SGD = 0, OPT_ADAGRAD, OPT_FTRL, OPT_NORM, OPT_AUTO };
 
-#define AUTO_M 5
-static const double AUTO_LR[AUTO_M] = {0.01, 0.03, 0.1, 0.3, 1.0};
+#define AUTO_M 4
+static const double AUTO_LR[AUTO_M] = {0.01, 0.1, 0.3, 1.0};
 
 /* Hot floats of a bucket, HOT(k): mean, 1/sd - 1 (as of the bucket's last
  * update, so predictions need no sqrt or division; stored minus one so that
@@ -384,8 +384,8 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
     if (kk == 1 && K == 1) {
         /* one output (binary, regression): the AUTO_M copies unrolled in
          * registers, one hot record per feature */
-        double z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3], z4 = z[4];
-        _Static_assert(AUTO_M == 5, "unrolled for 5 copies");
+        double z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3];
+        _Static_assert(AUTO_M == 4, "unrolled for 4 copies");
         for (size_t i = 0; i < x->n; i++) {
             const float *h = AREC(m, x->f[i].idx)->hot;
             const float v = xs ? xs[i] : auto_scale(m, x->f[i].idx, x->f[i].val);
@@ -394,13 +394,11 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
             z1 += (double)h[3] * v;
             z2 += (double)h[4] * v;
             z3 += (double)h[5] * v;
-            z4 += (double)h[6] * v;
         }
         z[0] = z0;
         z[1] = z1;
         z[2] = z2;
         z[3] = z3;
-        z[4] = z4;
         *q = qq;
         return;
     }
@@ -562,9 +560,8 @@ static void auto_predict(const linear *m, const tide_fvec *x, double *out)
  * auto_predict), plus the rule that a numeric bucket seen for the first time
  * enters as 0. Records are stride bytes apart (AREC1 when the model has one
  * output: a constant, so the address is a shift). */
-static inline __attribute__((always_inline)) void
-auto_scores1(const linear *m, const tide_fvec *x, size_t stride, float *restrict xs, double *z,
-             double *q)
+static inline __attribute__((always_inline)) double
+auto_scores1(const linear *m, const tide_fvec *x, size_t stride, float *restrict xs, double *z)
 {
     const char *const base = m->rec;
     const tide_feat *const f = x->f;
@@ -572,8 +569,8 @@ auto_scores1(const linear *m, const tide_fvec *x, size_t stride, float *restrict
     const float c = m->zclip, nc = -c;
     const int ic = m->intercept;
     double z0 = ic ? m->ab[0] : 0.0, z1 = ic ? m->ab[1] : 0.0, z2 = ic ? m->ab[2] : 0.0,
-           z3 = ic ? m->ab[3] : 0.0, z4 = ic ? m->ab[4] : 0.0, qq = ic ? 1.0 : 0.0;
-    _Static_assert(AUTO_M == 5, "unrolled for 5 copies");
+           z3 = ic ? m->ab[3] : 0.0, qq = ic ? 1.0 : 0.0;
+    _Static_assert(AUTO_M == 4, "unrolled for 4 copies");
     for (size_t i = 0; i < n; i++) {
         const arec *r = (const arec *)(base + (size_t)f[i].idx * stride);
         const float val = f[i].val;
@@ -593,14 +590,12 @@ auto_scores1(const linear *m, const tide_fvec *x, size_t stride, float *restrict
         z1 += (double)r->hot[3] * v;
         z2 += (double)r->hot[4] * v;
         z3 += (double)r->hot[5] * v;
-        z4 += (double)r->hot[6] * v;
     }
     z[0] = z0;
     z[1] = z1;
     z[2] = z2;
     z[3] = z3;
-    z[4] = z4;
-    *q = qq;
+    return qq;
 }
 
 /* The one-output learning step (no l2): the weights of output 0 move by the
@@ -613,8 +608,7 @@ auto_update1(linear *m, const tide_fvec *x, size_t stride, const float *restrict
     char *const base = m->rec;
     const tide_feat *const f = x->f;
     const size_t n = x->n;
-    const float s0 = (float)z[0], s1 = (float)z[1], s2 = (float)z[2], s3 = (float)z[3],
-                s4 = (float)z[4];
+    const float s0 = (float)z[0], s1 = (float)z[1], s2 = (float)z[2], s3 = (float)z[3];
     const double inv_t = 1.0 / m->t;
     for (size_t i = 0; i < n; i++) {
         arec *r = (arec *)(base + (size_t)f[i].idx * stride);
@@ -625,7 +619,6 @@ auto_update1(linear *m, const tide_fvec *x, size_t stride, const float *restrict
         r->hot[3] += s1 * v;
         r->hot[4] += s2 * v;
         r->hot[5] += s3 * v;
-        r->hot[6] += s4 * v;
         r->sum += wt * val;
         r->sumsq += wt * val * val;
         if (__builtin_expect(kind != 2, 0)) {
@@ -669,7 +662,7 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
         /* one output: a copy of auto_scores' one-output loop, inlined (going
          * through auto_scores measured 4-5 % slower on the in-memory Elec2
          * loop, A/B, same load) */
-        auto_scores1(m, x, AREC1, m->xs, z, &q);
+        q = auto_scores1(m, x, AREC1, m->xs, z);
     } else {
         for (size_t i = 0; i < x->n; i++) {
             uint32_t idx = x->f[i].idx;
@@ -677,8 +670,14 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
                            ? 0.0f
                            : auto_scale(m, idx, x->f[i].val);
         }
-        auto_scores(m, x, m->xs, K, z, &q);
+        double qk;   /* q's address is not taken: GCC kept it on the stack, a
+                      * store-to-load chain through auto_scores1's loop */
+        auto_scores(m, x, m->xs, K, z, &qk);
+        q = qk;
     }
+    /* q's last use, before any call: live across the libm calls below, GCC
+     * kept it on the stack, a store-to-load chain through the loop above */
+    m->qsum += wt * q;
     if (m->loss == LOSS_LOGISTIC) {
         /* auto_sigmoid and the log loss of the copies, with the libm calls in
          * loops of their own (each call spills every live double) and the
@@ -732,7 +731,6 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
         auto_weights(m, m->api);
     /* normalise by the mean squared norm of the rows so far, not the row's
      * own: a per-row 1/|x|^2 would reweight the examples and bias the fit */
-    m->qsum += wt * q;
     qbar = m->qsum / m->t;
     if (K == 1)
         for (int j = 0; j < AUTO_M; j++) {
@@ -1020,27 +1018,56 @@ static int auto_save(const linear *m, tide_wbuf *b)
     return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
 }
 
-static int auto_load(linear *m, tide_rbuf *r, tide_err *err)
+/* State version 2 ran five copies, lr {0.01, 0.03, 0.1, 0.3, 1}; version 3
+ * dropped the 0.03 copy (measured equal or better on every stream in
+ * ../shared/data, docs/DESIGN.md). A version-2 state loads as the four
+ * copies it shares with version 3, each copy's weights, intercepts and
+ * discounted loss unchanged; the mixture weights are recomputed from the
+ * losses, as the next refresh (auto_refresh_due) would. The copies never
+ * interact while learning, so the result is the model this build would have
+ * trained on the same rows (test_linear_v2_state_loads). */
+#define AUTO_M_V2 5
+static const int AUTO_FROM_V2[AUTO_M] = {0, 2, 3, 4};
+
+/* saved copies -> copies: ms saved per output, copy j from saved from[j] */
+static int auto_load_as(linear *m, tide_rbuf *r, int ms, const int *from, tide_err *err)
 {
     uint32_t k;
     uint64_t used;
-    size_t per;
+    size_t per, sper;
+    double tmp[AUTO_M_V2 > AUTO_M ? AUTO_M_V2 : AUTO_M];
+    int to[AUTO_M_V2 > AUTO_M ? AUTO_M_V2 : AUTO_M];   /* saved copy -> copy, or -1 */
+    for (int j = 0; j < ms; j++)
+        to[j] = -1;
+    for (int j = 0; j < AUTO_M; j++)
+        to[from[j]] = j;
     m->t = tide_rbuf_f64(r);
     m->qsum = tide_rbuf_f64(r);
     k = tide_rbuf_u32(r);
     if (r->bad || k < 1 || k > TIDE_MAX_CLASSES || (m->loss != LOSS_SOFTMAX && k != 1) ||
         !(m->t >= 0) || !(m->qsum >= 0))
         return tide_err_set(err, TIDE_ERR_FORMAT, "linear state header is corrupt");
-    if (!tide_rbuf_has(r, 2 * AUTO_M * 8 + (size_t)k * AUTO_M * 8))
+    if (!tide_rbuf_has(r, 2 * (size_t)ms * 8 + (size_t)k * ms * 8))
         return tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated");
     if (lin_alloc_blocks(m, (int)k))
         return tide_err_set(err, TIDE_ERR_NOMEM, "out of memory");
     per = HOT(k);
-    tide_rbuf_f64s(r, m->aloss, AUTO_M);
-    tide_rbuf_f64s(r, m->api, AUTO_M);
-    tide_rbuf_f64s(r, m->ab, (size_t)k * AUTO_M);
+    sper = 2 + (size_t)k * ms;
+    tide_rbuf_f64s(r, tmp, (size_t)ms);
+    for (int j = 0; j < AUTO_M; j++)
+        m->aloss[j] = tmp[from[j]];
+    tide_rbuf_f64s(r, tmp, (size_t)ms);
+    if (ms == AUTO_M)
+        memcpy(m->api, tmp, sizeof m->api);
+    else
+        auto_weights(m, m->api);
+    for (uint32_t c = 0; c < k; c++) {
+        tide_rbuf_f64s(r, tmp, (size_t)ms);
+        for (int j = 0; j < AUTO_M; j++)
+            m->ab[c * AUTO_M + j] = tmp[from[j]];
+    }
     used = tide_rbuf_u64(r);
-    if (r->bad || used > m->nb || !tide_rbuf_has(r, used * (21 + per * 4)))
+    if (r->bad || used > m->nb || !tide_rbuf_has(r, used * (21 + sper * 4)))
         return tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated or corrupt");
     for (uint64_t j = 0; j < used; j++) {
         uint32_t i = tide_rbuf_u32(r);
@@ -1051,10 +1078,26 @@ static int auto_load(linear *m, tide_rbuf *r, tide_err *err)
         c->kind = kind;
         c->sum = tide_rbuf_f64(r);
         c->sumsq = tide_rbuf_f64(r);
-        tide_rbuf_f32s(r, c->hot, per);
+        if (ms == AUTO_M) {
+            tide_rbuf_f32s(r, c->hot, per);
+            continue;
+        }
+        tide_rbuf_f32s(r, c->hot, 2);
+        for (uint32_t o = 0; o < k; o++)
+            for (int js = 0; js < ms; js++) {
+                const float w = tide_rbuf_f32(r);
+                if (to[js] >= 0)
+                    c->hot[2 + o * AUTO_M + (uint32_t)to[js]] = w;
+            }
     }
     auto_set_clip(m);
     return r->bad ? tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated") : TIDE_OK;
+}
+
+static int auto_load(linear *m, tide_rbuf *r, tide_err *err)
+{
+    static const int same[AUTO_M] = {0, 1, 2, 3};
+    return auto_load_as(m, r, AUTO_M, same, err);
 }
 
 static int lin_save(const tide_learner *l, tide_wbuf *b)
@@ -1083,13 +1126,11 @@ static int lin_save(const tide_learner *l, tide_wbuf *b)
     return b->oom ? TIDE_ERR_NOMEM : TIDE_OK;
 }
 
-static int lin_load(tide_learner *l, tide_rbuf *r, tide_err *err)
+/* The state of the other optimizers (the same layout in versions 2 and 3). */
+static int lin_load_plain(linear *m, tide_rbuf *r, tide_err *err)
 {
-    linear *m = (linear *)l;
     uint32_t k;
     uint64_t used;
-    if (m->opt == OPT_AUTO)
-        return auto_load(m, r, err);
     m->t = tide_rbuf_f64(r);
     m->N = tide_rbuf_f64(r);
     k = tide_rbuf_u32(r);
@@ -1119,6 +1160,21 @@ static int lin_load(tide_learner *l, tide_rbuf *r, tide_err *err)
     }
     auto_set_clip(m);
     return r->bad ? tide_err_set(err, TIDE_ERR_FORMAT, "linear state is truncated") : TIDE_OK;
+}
+
+static int lin_load(tide_learner *l, tide_rbuf *r, tide_err *err)
+{
+    linear *m = (linear *)l;
+    return m->opt == OPT_AUTO ? auto_load(m, r, err) : lin_load_plain(m, r, err);
+}
+
+/* Version 2: auto ran five copies (AUTO_FROM_V2); the rest is unchanged. */
+static int lin_load_old(tide_learner *l, tide_rbuf *r, uint32_t version, tide_err *err)
+{
+    linear *m = (linear *)l;
+    (void)version; /* min_state_version = 2: version is 2 */
+    return m->opt == OPT_AUTO ? auto_load_as(m, r, AUTO_M_V2, AUTO_FROM_V2, err)
+                              : lin_load_plain(m, r, err);
 }
 
 static size_t lin_memory(const tide_learner *l)
@@ -1151,18 +1207,18 @@ const tide_learner_vt tide_logistic_vt = {
     "logistic", TIDE_TASK_BINARY,
     "logistic regression on hashed features (binary); default update: standardised, normalised, step size chosen online",
     LINEAR_PARAMS, N_LINEAR_PARAMS, logistic_create, lin_destroy, lin_learn, lin_predict,
-    lin_clone, lin_save, lin_load, lin_memory, NULL, 2, lin_learn_predict, 0, NULL,
+    lin_clone, lin_save, lin_load, lin_memory, NULL, 3, lin_learn_predict, 2, lin_load_old,
 };
 
 const tide_learner_vt tide_softmax_vt = {
     "softmax", TIDE_TASK_MULTICLASS,
     "softmax (multinomial logistic) regression, one weight vector per class",
     LINEAR_PARAMS, N_LINEAR_PARAMS, softmax_create, lin_destroy, lin_learn, lin_predict,
-    lin_clone, lin_save, lin_load, lin_memory, NULL, 2, lin_learn_predict, 0, NULL,
+    lin_clone, lin_save, lin_load, lin_memory, NULL, 3, lin_learn_predict, 2, lin_load_old,
 };
 
 const tide_learner_vt tide_linreg_vt = {
     "linear", TIDE_TASK_REGRESSION, "least-squares linear regression (squared loss)",
     LINEAR_PARAMS, N_LINEAR_PARAMS, linreg_create, lin_destroy, lin_learn, lin_predict,
-    lin_clone, lin_save, lin_load, lin_memory, NULL, 2, lin_learn_predict, 0, NULL,
+    lin_clone, lin_save, lin_load, lin_memory, NULL, 3, lin_learn_predict, 2, lin_load_old,
 };

@@ -10,6 +10,7 @@
  * the intercept. The gradient is checked by finite differences of the log
  * loss computed by the learner's own predictions. */
 #include "testutil.h"
+#include "tide/io.h"
 #include "tide/learn.h"
 
 #include <dirent.h>
@@ -1329,6 +1330,143 @@ static void test_model_new_checks(void **st)
     tide_model_free(m);
 }
 
+/* ---- linear state version 2 ----------------------------------------------
+ * Version 2 of the linear learners' state ran five auto copies (lr 0.01,
+ * 0.03, 0.1, 0.3, 1); version 3 runs four (the 0.03 copy dropped) and loads
+ * a version-2 state as the four copies it keeps. The copies never interact
+ * while learning (each one's weights, intercepts and discounted loss depend
+ * on its own rate and the shared input statistics only), so a converted
+ * model must equal, bit for bit, a model this build trains on the same rows:
+ * the same saved state, then the same answers and states while both go on
+ * learning. tests/fixtures/<learner>-v2-<stream>-<rows>.tide were saved by
+ * `tide replay --max-rows ROWS --save` at commit bea0bd2 (state version 2);
+ * ROWS - 1 is a multiple of the mixture's refresh period (8), so the last
+ * row saved refreshed the mixture weights from the losses, which is what the
+ * loader recomputes (between refreshes they lag the losses). The nag
+ * fixture checks that the other optimizers' layout still loads as it was. */
+static void save_learner(const tide_learner *l, tide_wbuf *b)
+{
+    tide_wbuf_init(b);
+    assert_int_equal(tide_learner_save(l, b), TIDE_OK);
+}
+
+static uint32_t fixture_state_version(const char *path, const char *learner)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char buf[1 << 16];
+    size_t n, L = strlen(learner);
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    for (size_t i = 4; i + L + 4 <= n; i++)   /* name as u32 length + bytes, then the version */
+        if (buf[i - 4] == L && !buf[i - 3] && !buf[i - 2] && !buf[i - 1] &&
+            !memcmp(buf + i, learner, L))
+            return (uint32_t)buf[i + L] | (uint32_t)buf[i + L + 1] << 8 |
+                   (uint32_t)buf[i + L + 2] << 16 | (uint32_t)buf[i + L + 3] << 24;
+    fail_msg("%s: no learner block '%s'", path, learner);
+    return 0;
+}
+
+static void test_linear_v2_state_loads(void **st)
+{
+    static const struct {
+        const char *file, *learner, *data, *args;
+        int rows;
+    } fx[] = {
+        {"logistic-v2-elec2-2001.tide", "logistic", "elec2.csv", "", 2001},
+        {"logistic-nag-v2-elec2-2001.tide", "logistic", "elec2.csv", "--param optimizer=nag", 2001},
+        {"softmax-v2-image_segments-1001.tide", "softmax", "image_segments.csv",
+         "--learner softmax", 1001},
+        {"linear-v2-trump_approval-505.tide", "linear", "trump_approval.csv", "--learner linear",
+         505},
+    };
+    const char *tide = getenv("TIDE"), *data = getenv("TIDE_DATA");
+    char dir[] = "/tmp/tide-v2-XXXXXX";
+    (void)st;
+    if (!tide || !data)
+        fail_msg("TIDE and TIDE_DATA must be set (tests/run.sh sets them)");
+    assert_non_null(mkdtemp(dir));
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; i++) {
+        char v2[512], v3[512], csv[512], cmd[2048];
+        tide_model *m2, *m3;
+        tide_reader *rd;
+        tide_reader_opts ro;
+        tide_row row;
+        tide_fvec x2, x3;
+        tide_wbuf b2, b3;
+        tide_err e;
+        int rc, n = 0, more = 0;
+        snprintf(v2, sizeof v2, "tests/fixtures/%s", fx[i].file);
+        snprintf(v3, sizeof v3, "%s/v3-%zu.tide", dir, i);
+        snprintf(csv, sizeof csv, "%s/%s", data, fx[i].data);
+        assert_int_equal(fixture_state_version(v2, fx[i].learner), 2);
+        snprintf(cmd, sizeof cmd, "'%s' replay '%s' %s --max-rows %d --save '%s' --json >/dev/null",
+                 tide, csv, fx[i].args, fx[i].rows, v3);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(fixture_state_version(v3, fx[i].learner), 3);
+        if (tide_model_load_file(v2, &m2, &e))
+            fail_msg("%s: %s", v2, e.msg);
+        assert_int_equal(tide_model_load_file(v3, &m3, &e), TIDE_OK);
+        save_learner(m2->learner, &b2);
+        save_learner(m3->learner, &b3);
+        assert_int_equal(b2.len, b3.len);
+        for (size_t j = 0; j < b2.len; j++)
+            if (b2.data[j] != b3.data[j])
+                fail_msg("%s: the converted state differs from this build's at byte %zu of %zu",
+                         fx[i].file, j, b2.len);
+        tide_wbuf_free(&b2);
+        tide_wbuf_free(&b3);
+        /* both go on through the rest of the stream, progressively */
+        tide_reader_opts_init(&ro);
+        assert_int_equal(tide_reader_open(csv, &ro, &rd, &e), TIDE_OK);
+        tide_fvec_init(&x2);
+        tide_fvec_init(&x3);
+        while ((rc = tide_reader_next(rd, &row, &e)) == TIDE_OK) {
+            double y, w = 1.0, o2[TIDE_MAX_CLASSES], o3[TIDE_MAX_CLASSES];
+            int K = 1;
+            if (++n <= fx[i].rows)
+                continue;
+            assert_int_equal(tide_featurize(m2->fz, &row, &x2, &e), TIDE_OK);
+            assert_int_equal(tide_featurize(m3->fz, &row, &x3, &e), TIDE_OK);
+            if (m2->labels) {
+                int c2, c3;
+                assert_int_equal(tide_labels_index(m2->labels, row.target, row.target_len, &c2, &e),
+                                 TIDE_OK);
+                assert_int_equal(tide_labels_index(m3->labels, row.target, row.target_len, &c3, &e),
+                                 TIDE_OK);
+                assert_int_equal(c2, c3);
+                y = c2;
+                tide_learner_grow_classes(m2->learner, tide_labels_count(m2->labels));
+                tide_learner_grow_classes(m3->learner, tide_labels_count(m3->labels));
+                K = tide_learner_classes(m2->learner);
+            } else {
+                y = row.target_num;
+            }
+            assert_int_equal(tide_learner_learn_predict(m2->learner, &x2, y, w, o2), TIDE_OK);
+            assert_int_equal(tide_learner_learn_predict(m3->learner, &x3, y, w, o3), TIDE_OK);
+            if (memcmp(o2, o3, (size_t)K * sizeof o2[0]))
+                fail_msg("%s: row %d: converted %.17g, this build %.17g", fx[i].file, n, o2[0],
+                         o3[0]);
+            more++;
+        }
+        assert_int_equal(rc, TIDE_EOF);
+        assert_true(more >= 100);
+        save_learner(m2->learner, &b2);
+        save_learner(m3->learner, &b3);
+        assert_int_equal(b2.len, b3.len);
+        assert_memory_equal(b2.data, b3.data, b2.len);
+        tide_wbuf_free(&b2);
+        tide_wbuf_free(&b3);
+        tide_fvec_free(&x2);
+        tide_fvec_free(&x3);
+        tide_reader_free(rd);
+        tide_model_free(m2);
+        tide_model_free(m3);
+        unlink(v3);
+    }
+    rmdir(dir);
+}
+
 static void test_model_new_bits_mismatch(void **st)
 {
     (void)st;
@@ -1381,6 +1519,7 @@ int main(void)
         cmocka_unit_test(test_model_file_round_trip),
         cmocka_unit_test(test_model_new_checks),
         cmocka_unit_test(test_model_new_bits_mismatch),
+        cmocka_unit_test(test_linear_v2_state_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
