@@ -143,6 +143,10 @@ void tide_csv_free(tide_reader *r);
 int tide_jsonl_next(tide_reader *r, tide_row *row, tide_err *err);
 void tide_jsonl_free(tide_reader *r);
 int tide_vw_next(tide_reader *r, tide_row *row, tide_err *err);
+/* Tests: mode 0 makes readers opened from now on convert the fast lane's
+ * numbers one at a time, -1 restores the default (four at a time where the
+ * CPU has AVX-512). Returns 1 when the four-at-a-time path will run. */
+int tide_vw_force_wide(int mode);
 /* The fused path of tide_reader_next_hashed (vw.c). */
 int tide_vw_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, struct tide_fvec *v,
                         tide_err *err);

@@ -109,7 +109,27 @@ struct tide_vw_memo {
      * digits and skips the point at byte k: index [n][k], 0 <= k <= n <= 15
      * (k = n: no point among the digits) */
     uint8_t shuf[16][16][16];
+    int wide;   /* 1: numbers are converted four at a time (AVX-512) */
 };
+
+/* Tests: -1 (default) converts four numbers at a time where the CPU has
+ * AVX-512 (F, BW, DQ, VL, CD), 0 never; read when a reader first uses the
+ * lane (tide_vw_force_wide in io_priv.h). */
+static int vw_force_wide = -1;
+
+static int vw_wide_ok(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512cd");
+}
+
+int tide_vw_force_wide(int mode)
+{
+    vw_force_wide = mode;
+    return vw_wide_ok() && mode != 0;
+}
 
 /* NULL when the CPU lacks the lane's instructions or memory is short: then
  * every line takes the general loop. */
@@ -122,6 +142,7 @@ static struct tide_vw_memo *vw_memo_new(void)
         return NULL;
     if (!(m = malloc(sizeof *m)))
         return NULL;
+    m->wide = vw_wide_ok() && vw_force_wide != 0;
     /* every slot a true pair: the empty name with seed 0 */
     const uint64_t h0 = XXH3_64bits_withSeed("", 0, 0);
     for (size_t i = 0; i < (1u << VW_MEMO_BITS); i++)
@@ -228,6 +249,130 @@ static inline VW_TARGET int vw_fast_num(const struct tide_vw_memo *mm, const cha
     return 1;
 }
 
+/* Batch conversion: up to VW_NB numbers of a line are collected (start,
+ * end, feature slot) while the line is split, then converted together. */
+#define VW_NB 32
+
+#define VW_TARGET512 __attribute__((target("avx2,bmi,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512cd")))
+
+
+/* Four numbers [a[j], b[j]) into out[j], vw_fast_num's result bit for bit,
+ * with every step of it in vector registers (number j in 128-bit lane j of
+ * the byte vectors and in 64-bit lane j of the others); 0 when one of them
+ * is not a plain decimal of 1 to 15 digits. The bytes are loaded at a[j],
+ * the '-' included, so a number of more than 16 bytes goes to the scalar
+ * path (which decides). */
+static VW_TARGET512 int vw_num4(const struct tide_vw_memo *mm, const char *const *a,
+                                const char *const *b, float *out)
+{
+    const __m256i a4 = _mm256_loadu_si256((const __m256i *)(const void *)a),
+                  L = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i *)(const void *)b), a4),
+                  one = _mm256_set1_epi64x(1), sh16 = _mm256_set_epi64x(48, 32, 16, 0),
+                  m16 = _mm256_set1_epi64x(0xFFFF);
+    const __m512i X = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)a[0])),
+            _mm_loadu_si128((const __m128i *)(const void *)a[1]), 1)),
+        _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)a[2])),
+            _mm_loadu_si128((const __m128i *)(const void *)a[3]), 1),
+        1);
+    /* each lane's 16-bit masks of '.' and '-' bytes, in 64-bit lanes */
+    const __m256i dots = _mm256_and_si256(
+        _mm256_srlv_epi64(_mm256_set1_epi64x((long long)_mm512_cmpeq_epi8_mask(
+                              X, _mm512_set1_epi8('.'))), sh16), m16);
+    const __m256i neg = _mm256_and_si256(
+        _mm256_srlv_epi64(_mm256_set1_epi64x((long long)_mm512_cmpeq_epi8_mask(
+                              X, _mm512_set1_epi8('-'))), sh16), one);
+    /* ka: the first '.' before L, or L (tzcnt: 63 - lzcnt of the lowest bit) */
+    __m256i t = _mm256_or_si256(dots, _mm256_sllv_epi64(one, L));
+    t = _mm256_and_si256(t, _mm256_sub_epi64(_mm256_setzero_si256(), t));
+    const __m256i ka = _mm256_sub_epi64(_mm256_set1_epi64x(63), _mm256_lzcnt_epi64(t));
+    const __m256i kd = _mm256_sub_epi64(ka, neg), Ld = _mm256_sub_epi64(L, neg);
+    const __m256i nfr = _mm256_mask_sub_epi64(_mm256_sub_epi64(Ld, kd),
+                                              _mm256_cmplt_epi64_mask(kd, Ld),
+                                              _mm256_sub_epi64(Ld, kd), one);
+    const __m256i n = _mm256_add_epi64(kd, nfr);
+    /* 1..16 bytes after the sign, 1..15 digits, all within the 16 loaded */
+    if (_mm256_cmpgt_epu64_mask(_mm256_sub_epi64(Ld, one), _mm256_set1_epi64x(15)) |
+        _mm256_cmpgt_epu64_mask(_mm256_sub_epi64(n, one), _mm256_set1_epi64x(14)) |
+        _mm256_cmpgt_epu64_mask(L, _mm256_set1_epi64x(16))) {
+        for (int j = 0; j < 4; j++)
+            if (!vw_fast_num(mm, a[j], b[j],
+                             &out[j]))
+                return 0;
+        return 1;
+    }
+    /* n, kd, neg as bytes 0, 1, 2 of each 128-bit lane, then spread over it */
+    const __m512i P = _mm512_permutexvar_epi64(
+        _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0),
+        _mm512_castsi256_si512(_mm256_or_si256(
+            n, _mm256_or_si256(_mm256_slli_epi64(kd, 8), _mm256_slli_epi64(neg, 16)))));
+    const __m512i N = _mm512_shuffle_epi8(P, _mm512_setzero_si512()),
+                  K = _mm512_shuffle_epi8(P, _mm512_set1_epi8(1)),
+                  G = _mm512_shuffle_epi8(P, _mm512_set1_epi8(2));
+    /* output byte j of a lane takes digit t = j - (16 - n) (none when t < 0:
+     * bit 7 set), found at byte t + (t >= kd) + neg */
+    const __m512i T = _mm512_add_epi8(
+        _mm512_set_epi8(-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14, -15, -16,
+                        -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14, -15, -16,
+                        -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14, -15, -16,
+                        -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14, -15, -16),
+        N);
+    const __mmask64 pos = _mm512_cmpge_epi8_mask(T, _mm512_setzero_si512());
+    __m512i S = _mm512_mask_add_epi8(T, pos, T, G);
+    S = _mm512_mask_add_epi8(S, pos & _mm512_cmpge_epi8_mask(T, K), S, _mm512_set1_epi8(1));
+    __m512i Y = _mm512_shuffle_epi8(_mm512_sub_epi8(X, _mm512_set1_epi8('0')), S);
+    if (_mm512_cmpgt_epu8_mask(Y, _mm512_set1_epi8(9)))
+        return 0;
+    Y = _mm512_maddubs_epi16(Y, _mm512_set1_epi16(0x010A));
+    Y = _mm512_madd_epi16(Y, _mm512_set1_epi32(0x00010064));
+    Y = _mm512_packs_epi32(Y, Y);
+    Y = _mm512_madd_epi16(Y, _mm512_set1_epi32(0x00012710));
+    const __m256i q = _mm512_castsi512_si256(
+        _mm512_permutexvar_epi64(_mm512_set_epi64(6, 4, 2, 0, 6, 4, 2, 0), Y));
+    const __m256i m = _mm256_add_epi64(_mm256_mul_epu32(q, _mm256_set1_epi64x(100000000)),
+                                       _mm256_srli_epi64(q, 32));
+    const __m512d inv = _mm512_permutex2var_pd(_mm512_loadu_pd(VW_INV10),
+                                               _mm512_castsi256_si512(nfr),
+                                               _mm512_loadu_pd(VW_INV10 + 8));
+    __m256d v = _mm256_mul_pd(_mm256_cvtepu64_pd(m), _mm512_castpd512_pd256(inv));
+    const __m256i bits = _mm256_and_si256(_mm256_castpd_si256(v), _mm256_set1_epi64x(0x1FFFFFFF));
+    if (_mm256_cmple_epu64_mask(_mm256_sub_epi64(bits, _mm256_set1_epi64x((1 << 28) - 4)),
+                                _mm256_set1_epi64x(8))) {
+        /* near a float rounding point: the scalar path divides */
+        for (int j = 0; j < 4; j++)
+            if (!vw_fast_num(mm, a[j], b[j], &out[j]))
+                return 0;
+        return 1;
+    }
+    v = _mm256_xor_pd(v, _mm256_castsi256_pd(_mm256_slli_epi64(neg, 63)));
+    _mm_storeu_ps(out, _mm256_cvtpd_ps(v));
+    return 1;
+}
+
+/* The collected numbers into their slots' values; 0 when one is not plain. */
+static inline VW_TARGET int vw_nums(const struct tide_vw_memo *mm, const char *const *a,
+                                    const char *const *b, const uint32_t *slot, unsigned nn,
+                                    tide_feat *hf)
+{
+    unsigned j = 0;
+    float o[4];
+    if (mm->wide)
+        for (; j + 4 <= nn; j += 4) {
+            if (!vw_num4(mm, a + j, b + j, o))
+                return 0;
+            hf[slot[j]].val = o[0];
+            hf[slot[j + 1]].val = o[1];
+            hf[slot[j + 2]].val = o[2];
+            hf[slot[j + 3]].val = o[3];
+        }
+    for (; j < nn; j++)
+        if (!vw_fast_num(mm, a[j], b[j], &hf[slot[j]].val))
+            return 0;
+    return 1;
+}
+
 /* The feature section from bar (the first '|') into hv->f (n in *nf), up
  * to the first '\n', "\r\n" or NUL that ends a token, whose address goes
  * to *end
@@ -241,6 +386,9 @@ static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const cha
     const char *blk = bar, *p = bar;
     uint64_t cur = vw_sep64(blk) & ~1ULL;   /* bar itself is consumed */
     tide_feat *hf = hv->f;
+    const char *na[VW_NB], *nb[VW_NB];
+    uint32_t nslot[VW_NB];
+    unsigned nn = 0;
     size_t nf = 0, hcap = hv->cap < TIDE_IO_MAX_FIELDS ? hv->cap : TIDE_IO_MAX_FIELDS;
 #define VW_POP(q)                                                                          \
     do {                                                                                   \
@@ -287,8 +435,16 @@ static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const cha
             if (*q == ':') {
                 const char *ve;
                 VW_POP(ve);
-                if (*ve == ':' || !vw_fast_num(mm, q + 1, ve, &v))
+                if (*ve == ':')
                     return 1;
+                if (nn == VW_NB) {
+                    if (!vw_nums(mm, na, nb, nslot, nn, hf))
+                        return 1;
+                    nn = 0;
+                }
+                na[nn] = q + 1;
+                nb[nn] = ve;
+                nslot[nn++] = (uint32_t)nf;
                 p = ve;
             } else {
                 p = q;
@@ -304,6 +460,8 @@ static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const cha
     }
 #undef VW_POP
 done:
+    if (!vw_nums(mm, na, nb, nslot, nn, hf))
+        return 1;
     *nf_out = nf;
     *end = p;
     return 0;
@@ -313,6 +471,11 @@ done:
 struct tide_vw_memo {
     char unused;
 };
+int tide_vw_force_wide(int mode)
+{
+    (void)mode;
+    return 0;
+}
 static struct tide_vw_memo *vw_memo_new(void)
 {
     return NULL;

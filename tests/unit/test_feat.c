@@ -10,6 +10,7 @@
 #include "testutil.h"
 #include "tide/feat.h"
 #include "tide/io.h"
+#include "io/io_priv.h"   /* tide_vw_force_wide */
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1014,9 +1015,8 @@ static size_t lane_name(char *o, uint64_t *s)
 
 /* Random VW lines, mostly regular (the lane's case) with rare oddities:
  * every line through the fused path must equal the generic path. */
-static void test_vw_fast_lane_matches(void **st)
+static void lane_matches(void)
 {
-    (void)st;
     tide_featurizer *fz = new_fz(18, NULL, 0), *small = new_fz(4, NULL, 0);
     tide_reader_opts o;
     size_t cap = 4 << 20, len = 0, errors, n, lines = 0;
@@ -1090,6 +1090,32 @@ static void test_vw_fast_lane_matches(void **st)
     tide_featurizer_free(small);
 }
 
+/* Both ways the lane converts numbers (four at a time with AVX-512, one at
+ * a time) must equal the generic path. */
+static int lane_modes(int mode)
+{
+    int wide = tide_vw_force_wide(mode);
+    if (mode)   /* the default takes the four-at-a-time path where the CPU can */
+        assert_int_equal(wide, __builtin_cpu_supports("avx512f") &&
+                                   __builtin_cpu_supports("avx512bw") &&
+                                   __builtin_cpu_supports("avx512dq") &&
+                                   __builtin_cpu_supports("avx512vl") &&
+                                   __builtin_cpu_supports("avx512cd"));
+    else
+        assert_int_equal(wide, 0);
+    return wide;
+}
+
+static void test_vw_fast_lane_matches(void **st)
+{
+    (void)st;
+    for (int mode = -1; mode <= 0; mode++) {
+        lane_modes(mode);
+        lane_matches();
+    }
+    tide_vw_force_wide(-1);
+}
+
 /* The lane finds a line's end itself when the line starts "D |": every
  * way a line can end (a '\n' after a value, a name, a namespace, a space;
  * a CR; the file's end without a '\n'; a NUL inside; a line longer than
@@ -1156,9 +1182,8 @@ static void test_vw_fused_line_ends(void **st)
  * changes direction (the midpoints between two floats in [2^16, 2^23),
  * whose decimal expansions have at most 15 digits): the lane's product with
  * a reciprocal must give the float of the correctly rounded quotient. */
-static void test_vw_fast_lane_midpoints(void **st)
+static void lane_midpoints(void)
 {
-    (void)st;
     tide_featurizer *fz = new_fz(18, NULL, 0);
     tide_reader_opts o;
     size_t cap = 2 << 20, len = 0, errors, n, lines = 0;
@@ -1191,6 +1216,16 @@ static void test_vw_fast_lane_midpoints(void **st)
     assert_int_equal(errors, 0);
     free(buf);
     tide_featurizer_free(fz);
+}
+
+static void test_vw_fast_lane_midpoints(void **st)
+{
+    (void)st;
+    for (int mode = -1; mode <= 0; mode++) {
+        lane_modes(mode);
+        lane_midpoints();
+    }
+    tide_vw_force_wide(-1);
 }
 
 int main(void)
