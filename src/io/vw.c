@@ -249,8 +249,12 @@ static inline VW_TARGET int vw_fast_num(const struct tide_vw_memo *mm, const cha
     return 1;
 }
 
-/* Batch conversion: up to VW_NB numbers of a line are collected (start,
- * end, feature slot) while the line is split, then converted together. */
+/* Batch conversion (CPUs with AVX-512): up to VW_NB numbers of a line are
+ * collected (start, end, feature slot) while the line is split, then
+ * converted eight and four at a time, every step in vector registers, with
+ * vw_fast_num's result bit for bit (test_vw_fast_lane_matches and
+ * _midpoints run both ways, fuzz_vw too). Without AVX-512 each number is
+ * converted where it is found: collecting costs more than it saves there. */
 #define VW_NB 32
 
 #define VW_TARGET512 __attribute__((target("avx2,bmi,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512cd")))
@@ -452,29 +456,26 @@ static VW_TARGET512 int vw_num8(const struct tide_vw_memo *mm, const char *const
     return 1;
 }
 
-/* The collected numbers into their slots' values; 0 when one is not plain. */
+/* The collected numbers into their slots' values; 0 when one is not plain
+ * (the line then goes to the general loop). */
 static inline VW_TARGET int vw_nums(const struct tide_vw_memo *mm, const char *const *a,
                                     const char *const *b, const uint32_t *slot, unsigned nn,
                                     tide_feat *hf)
 {
     unsigned j = 0;
     float o[8];
-    if (mm->wide)
-        for (; j + 8 <= nn; j += 8) {
-            if (!vw_num8(mm, a + j, b + j, o))
-                return 0;
-            for (int i = 0; i < 8; i++)
-                hf[slot[j + i]].val = o[i];
-        }
-    if (mm->wide)
-        for (; j + 4 <= nn; j += 4) {
-            if (!vw_num4(mm, a + j, b + j, o))
-                return 0;
-            hf[slot[j]].val = o[0];
-            hf[slot[j + 1]].val = o[1];
-            hf[slot[j + 2]].val = o[2];
-            hf[slot[j + 3]].val = o[3];
-        }
+    for (; j + 8 <= nn; j += 8) {
+        if (!vw_num8(mm, a + j, b + j, o))
+            return 0;
+        for (int i = 0; i < 8; i++)
+            hf[slot[j + i]].val = o[i];
+    }
+    for (; j + 4 <= nn; j += 4) {
+        if (!vw_num4(mm, a + j, b + j, o))
+            return 0;
+        for (int i = 0; i < 4; i++)
+            hf[slot[j + i]].val = o[i];
+    }
     for (; j < nn; j++)
         if (!vw_fast_num(mm, a[j], b[j], &hf[slot[j]].val))
             return 0;
@@ -494,6 +495,7 @@ static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const cha
     const char *blk = bar, *p = bar;
     uint64_t cur = vw_sep64(blk) & ~1ULL;   /* bar itself is consumed */
     tide_feat *hf = hv->f;
+    const int wide = mm->wide;
     const char *na[VW_NB], *nb[VW_NB];
     uint32_t nslot[VW_NB];
     unsigned nn = 0;
@@ -545,14 +547,19 @@ static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const cha
                 VW_POP(ve);
                 if (*ve == ':')
                     return 1;
-                if (nn == VW_NB) {
-                    if (!vw_nums(mm, na, nb, nslot, nn, hf))
+                if (!wide) {   /* one at a time, here (no AVX-512) */
+                    if (!vw_fast_num(mm, q + 1, ve, &v))
                         return 1;
-                    nn = 0;
+                } else {       /* collected, converted by eights and fours */
+                    if (nn == VW_NB) {
+                        if (!vw_nums(mm, na, nb, nslot, nn, hf))
+                            return 1;
+                        nn = 0;
+                    }
+                    na[nn] = q + 1;
+                    nb[nn] = ve;
+                    nslot[nn++] = (uint32_t)nf;
                 }
-                na[nn] = q + 1;
-                nb[nn] = ve;
-                nslot[nn++] = (uint32_t)nf;
                 p = ve;
             } else {
                 p = q;
@@ -568,7 +575,7 @@ static VW_TARGET int vw_fast(struct tide_vw_memo *mm, const char *bar, const cha
     }
 #undef VW_POP
 done:
-    if (!vw_nums(mm, na, nb, nslot, nn, hf))
+    if (nn && !vw_nums(mm, na, nb, nslot, nn, hf))
         return 1;
     *nf_out = nf;
     *end = p;
