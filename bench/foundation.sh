@@ -25,6 +25,13 @@ for opt in auto nag; do
   echo "replay vw  logistic optimizer=$opt rows/s: $(best $B/tide replay "$OUT/synth.vw" --param optimizer=$opt --window 0 --json)"
   echo "replay csv logistic optimizer=$opt rows/s: $(best $B/tide replay "$OUT/synth.csv" --param optimizer=$opt --window 0 --json)"
 done
+# the same run pinned to each vCPU (no migration; on this VM the two can
+# differ in speed for minutes at a time)
+if command -v taskset >/dev/null; then
+  for c in $(seq 0 $(($(nproc) - 1))); do
+    echo "replay vw  logistic optimizer=auto pinned to cpu $c rows/s: $(best taskset -c $c $B/tide replay "$OUT/synth.vw" --window 0 --json)"
+  done
+fi
 echo "parse-only vw  rows/s: $(best $B/bench/bench_parse "$OUT/synth.vw")"
 echo "parse+hash vw (the replay's fused path) rows/s: $(best $B/bench/bench_parse --hashed "$OUT/synth.vw")"
 echo "parse-only csv rows/s: $(best $B/bench/bench_parse "$OUT/synth.csv")"
