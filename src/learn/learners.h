@@ -24,4 +24,8 @@ extern const tide_learner_vt tide_arfr_vt;       /* arfr.c */
 void tide_learner_init_base(tide_learner *l, const tide_learner_vt *vt,
                             const tide_params *p, int bits);
 
+/* linear.c's exp(x) for x <= 0 and log(1 + e) for e in [0, 1], for tests. */
+double tide_linear_expneg(double x);
+double tide_linear_log1p01(double e);
+
 #endif

@@ -415,25 +415,100 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
     *q = qq;
 }
 
-/* The copies' sigmoid, with e = exp(-|z|) in single precision (the copies'
- * weights are floats; this halves the cost of the row's exponentials). The
- * step reuses e for the log loss: -log p = log(1 + e) + max(-z, 0) for y = 1,
- * log(1 + e) + max(z, 0) for y = 0 (logf: faster than log1pf in glibc), exact
- * where -log(p) would overflow. */
-static inline double auto_sigmoid(double z, float *e_out)
+/* The copies' exp and log, four at a time (one per copy), written once with
+ * GCC's generic vectors: one AVX2 vector in auto_step's AVX2 clone, two SSE2
+ * halves in the default build, the same operations lane by lane, so the same
+ * bits everywhere (no FMA contraction: -std=c17). They replaced libm's expf
+ * and logf, whose eight calls a row made a long serial chain at the end of
+ * every step (test_auto_exp_log checks them against libm's exp and log1p). */
+typedef double v4d __attribute__((vector_size(32)));
+typedef int64_t v4i __attribute__((vector_size(32)));
+_Static_assert(AUTO_M == 4, "the copies' exp and log work on four lanes");
+
+/* exp(x) for x <= 0 (the copies' x = -|z|): x = k ln2 + r with |r| <= ln2/2
+ * (Cody & Waite's two-part ln2, as in fdlibm's exp), e^r by its Taylor
+ * polynomial to r^10 (truncation below 3e-13 relative) in Estrin's scheme
+ * (a short dependency chain, unlike Horner's), 2^k built in the exponent
+ * bits; x below -700 counts as -700 (e^-700 ~ 1e-304: nothing downstream can
+ * tell); NaN passes. */
+static inline void auto_expneg4(const double *x, double *out)
 {
-    float e = expf(-fabsf((float)z));
-    *e_out = e;
-    return z >= 0 ? 1.0 / (1.0 + (double)e) : (double)e / (1.0 + (double)e);
+    const v4d lo = {-700.0, -700.0, -700.0, -700.0},
+              magic = {0x1.8p52, 0x1.8p52, 0x1.8p52, 0x1.8p52};
+    v4d xv, xc, t, k, r, r2, r4, p;
+    v4i below, b;
+    memcpy(&xv, x, sizeof xv);
+    below = xv < lo;   /* NaN: false, passes */
+    xc = (v4d)(((v4i)xv & ~below) | ((v4i)lo & below));
+    t = xc * 0x1.71547652b82fep0 + magic;   /* k in t's low bits */
+    k = t - magic;
+    r = (xc - k * 0x1.62e42fee00000p-1) - k * 0x1.a39ef35793c76p-33;
+    r2 = r * r;
+    r4 = r2 * r2;
+    p = ((1.0 + r) + (0.5 + r * (1.0 / 6)) * r2) +
+        (((1.0 / 24) + r * (1.0 / 120)) + ((1.0 / 720) + r * (1.0 / 5040)) * r2) * r4 +
+        (((1.0 / 40320) + r * (1.0 / 362880)) + (1.0 / 3628800) * r2) * (r4 * r4);
+    b = ((v4i)t + 1023) << 52;   /* 2^k: k + 1023 in [13, 1023] */
+    p = p * (v4d)b;
+    memcpy(out, &p, sizeof p);
+}
+
+/* log(1 + e) for e in [0, 1]: with s = e / (2 + e) <= 1/3, log(1 + e) =
+ * 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), to s^21 (truncation below 1e-11
+ * relative), Estrin's scheme in w = s^2; NaN passes. */
+static inline void auto_log1p4(const double *e, double *out)
+{
+    v4d ev, s, w, w2, w4, p;
+    memcpy(&ev, e, sizeof ev);
+    s = ev / (2.0 + ev);
+    w = s * s;
+    w2 = w * w;
+    w4 = w2 * w2;
+    p = ((1.0 + w * (1.0 / 3)) + ((1.0 / 5) + w * (1.0 / 7)) * w2) +
+        (((1.0 / 9) + w * (1.0 / 11)) + ((1.0 / 13) + w * (1.0 / 15)) * w2) * w4 +
+        (((1.0 / 17) + w * (1.0 / 19)) + (1.0 / 21) * w2) * (w4 * w4);
+    p = 2.0 * s * p;
+    memcpy(out, &p, sizeof p);
+}
+
+/* For tests: lane 0 of the four-lane functions (every lane computes alike). */
+double tide_linear_expneg(double x)
+{
+    const double in[4] = {x, x, x, x};
+    double o[4];
+    auto_expneg4(in, o);
+    return o[0];
+}
+
+double tide_linear_log1p01(double e)
+{
+    const double in[4] = {e, e, e, e};
+    double o[4];
+    auto_log1p4(in, o);
+    return o[0];
+}
+
+/* The copies' sigmoid from z, with e = exp(-|z|) in e[] when it is not NULL.
+ * The step reuses e for the log loss: -log p = log(1 + e) + max(-z, 0) for
+ * y = 1, log(1 + e) + max(z, 0) for y = 0, exact where -log(p) would
+ * overflow. */
+static inline void auto_sigmoid4(double *z, double *e_out)
+{
+    double a[AUTO_M], e[AUTO_M];
+    for (int j = 0; j < AUTO_M; j++)
+        a[j] = -fabs(z[j]);
+    auto_expneg4(a, e);
+    for (int j = 0; j < AUTO_M; j++)
+        z[j] = (z[j] >= 0 ? 1.0 : e[j]) / (1.0 + e[j]);
+    if (e_out)
+        memcpy(e_out, e, sizeof e);
 }
 
 /* Class probabilities (or values) of each copy from its raw scores, in place. */
 static void auto_link(const linear *m, int K, double *z)
 {
     if (m->loss == LOSS_LOGISTIC) {
-        float e;
-        for (int j = 0; j < AUTO_M; j++)
-            z[j] = auto_sigmoid(z[j], &e);
+        auto_sigmoid4(z, NULL);
     } else if (m->loss == LOSS_SOFTMAX) {
         for (int j = 0; j < AUTO_M; j++) {
             double mx = -INFINITY, sum = 0;
@@ -647,7 +722,7 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
 {
     int K = m->loss == LOSS_SOFTMAX ? m->base.n_classes : 1, yc = (int)y;
     double z_local[AUTO_STACK], *z, q, qbar, margin[AUTO_M];
-    float e[AUTO_M];
+    double e[AUTO_M];
     if (K > m->k_alloc && lin_alloc_blocks(m, K))
         return TIDE_ERR_NOMEM;
     if (auto_scratch(m, x->n))
@@ -679,27 +754,18 @@ static int auto_step(linear *m, const tide_fvec *x, double y, double wt, double 
      * kept it on the stack, a store-to-load chain through the loop above */
     m->qsum += wt * q;
     if (m->loss == LOSS_LOGISTIC) {
-        /* auto_sigmoid and the log loss of the copies, with the libm calls in
-         * loops of their own (each call spills every live double) and the
-         * arithmetic around them in loops over the copies: the same
-         * operations on the same values */
-        float a[AUTO_M];
+        /* auto_sigmoid and the log loss of the copies, in loops over the
+         * copies (one vector in the AVX2 clone): the same operations on the
+         * same values */
+        double a[AUTO_M];
         for (int j = 0; j < AUTO_M; j++)
-            a[j] = -fabsf((float)z[j]);
-        for (int j = 0; j < AUTO_M; j++)
-            e[j] = expf(a[j]);
-        for (int j = 0; j < AUTO_M; j++) {
-            const double zr = z[j], ed = e[j];
-            z[j] = (zr >= 0 ? 1.0 : ed) / (1.0 + ed);
-            margin[j] = y > 0.5 ? -zr : zr;
-            a[j] = 1.0f + e[j];
-        }
+            margin[j] = y > 0.5 ? -z[j] : z[j];
+        auto_sigmoid4(z, e);
         if (out)
             auto_mix(m, K, z, out);
-        for (int j = 0; j < AUTO_M; j++)
-            a[j] = logf(a[j]);
+        auto_log1p4(e, a);
         for (int j = 0; j < AUTO_M; j++) {
-            double loss = (double)a[j] + (margin[j] > 0 ? margin[j] : 0.0);
+            double loss = a[j] + (margin[j] > 0 ? margin[j] : 0.0);
             if (!isfinite(loss))
                 loss = 1e6;
             m->aloss[j] = m->aloss[j] * m->discount + wt * loss;
