@@ -260,105 +260,18 @@ static inline VW_TARGET int vw_fast_num(const struct tide_vw_memo *mm, const cha
 #define VW_TARGET512 __attribute__((target("avx2,bmi,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512cd")))
 
 
-/* Four numbers [a[j], b[j]) into out[j], vw_fast_num's result bit for bit,
- * with every step of it in vector registers (number j in 128-bit lane j of
- * the byte vectors and in 64-bit lane j of the others); 0 when one of them
- * is not a plain decimal of 1 to 15 digits. The bytes are loaded at a[j],
- * the '-' included, so a number of more than 16 bytes goes to the scalar
- * path (which decides). */
-static VW_TARGET512 int vw_num4(const struct tide_vw_memo *mm, const char *const *a,
-                                const char *const *b, float *out)
-{
-    const __m256i a4 = _mm256_loadu_si256((const __m256i *)(const void *)a),
-                  L = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i *)(const void *)b), a4),
-                  one = _mm256_set1_epi64x(1), sh16 = _mm256_set_epi64x(48, 32, 16, 0),
-                  m16 = _mm256_set1_epi64x(0xFFFF);
-    const __m512i X = _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_inserti128_si256(
-            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)a[0])),
-            _mm_loadu_si128((const __m128i *)(const void *)a[1]), 1)),
-        _mm256_inserti128_si256(
-            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)a[2])),
-            _mm_loadu_si128((const __m128i *)(const void *)a[3]), 1),
-        1);
-    /* each lane's 16-bit masks of '.' and '-' bytes, in 64-bit lanes */
-    const __m256i dots = _mm256_and_si256(
-        _mm256_srlv_epi64(_mm256_set1_epi64x((long long)_mm512_cmpeq_epi8_mask(
-                              X, _mm512_set1_epi8('.'))), sh16), m16);
-    const __m256i neg = _mm256_and_si256(
-        _mm256_srlv_epi64(_mm256_set1_epi64x((long long)_mm512_cmpeq_epi8_mask(
-                              X, _mm512_set1_epi8('-'))), sh16), one);
-    /* ka: the first '.' before L, or L (tzcnt: 63 - lzcnt of the lowest bit) */
-    __m256i t = _mm256_or_si256(dots, _mm256_sllv_epi64(one, L));
-    t = _mm256_and_si256(t, _mm256_sub_epi64(_mm256_setzero_si256(), t));
-    const __m256i ka = _mm256_sub_epi64(_mm256_set1_epi64x(63), _mm256_lzcnt_epi64(t));
-    const __m256i kd = _mm256_sub_epi64(ka, neg), Ld = _mm256_sub_epi64(L, neg);
-    const __m256i nfr = _mm256_mask_sub_epi64(_mm256_sub_epi64(Ld, kd),
-                                              _mm256_cmplt_epi64_mask(kd, Ld),
-                                              _mm256_sub_epi64(Ld, kd), one);
-    const __m256i n = _mm256_add_epi64(kd, nfr);
-    /* 1..16 bytes after the sign, 1..15 digits, all within the 16 loaded */
-    if (_mm256_cmpgt_epu64_mask(_mm256_sub_epi64(Ld, one), _mm256_set1_epi64x(15)) |
-        _mm256_cmpgt_epu64_mask(_mm256_sub_epi64(n, one), _mm256_set1_epi64x(14)) |
-        _mm256_cmpgt_epu64_mask(L, _mm256_set1_epi64x(16))) {
-        for (int j = 0; j < 4; j++)
-            if (!vw_fast_num(mm, a[j], b[j],
-                             &out[j]))
-                return 0;
-        return 1;
-    }
-    /* n, kd, neg as bytes 0, 1, 2 of each 128-bit lane, then spread over it */
-    const __m512i P = _mm512_permutexvar_epi64(
-        _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0),
-        _mm512_castsi256_si512(_mm256_or_si256(
-            n, _mm256_or_si256(_mm256_slli_epi64(kd, 8), _mm256_slli_epi64(neg, 16)))));
-    const __m512i N = _mm512_shuffle_epi8(P, _mm512_setzero_si512()),
-                  K = _mm512_shuffle_epi8(P, _mm512_set1_epi8(1)),
-                  G = _mm512_shuffle_epi8(P, _mm512_set1_epi8(2));
-    /* output byte j of a lane takes digit t = j - (16 - n) (none when t < 0:
-     * bit 7 set), found at byte t + (t >= kd) + neg */
-    const __m512i T = _mm512_add_epi8(
-        _mm512_set_epi8(-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14, -15, -16,
-                        -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14, -15, -16,
-                        -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14, -15, -16,
-                        -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14, -15, -16),
-        N);
-    const __mmask64 pos = _mm512_cmpge_epi8_mask(T, _mm512_setzero_si512());
-    __m512i S = _mm512_mask_add_epi8(T, pos, T, G);
-    S = _mm512_mask_add_epi8(S, pos & _mm512_cmpge_epi8_mask(T, K), S, _mm512_set1_epi8(1));
-    __m512i Y = _mm512_shuffle_epi8(_mm512_sub_epi8(X, _mm512_set1_epi8('0')), S);
-    if (_mm512_cmpgt_epu8_mask(Y, _mm512_set1_epi8(9)))
-        return 0;
-    Y = _mm512_maddubs_epi16(Y, _mm512_set1_epi16(0x010A));
-    Y = _mm512_madd_epi16(Y, _mm512_set1_epi32(0x00010064));
-    Y = _mm512_packs_epi32(Y, Y);
-    Y = _mm512_madd_epi16(Y, _mm512_set1_epi32(0x00012710));
-    const __m256i q = _mm512_castsi512_si256(
-        _mm512_permutexvar_epi64(_mm512_set_epi64(6, 4, 2, 0, 6, 4, 2, 0), Y));
-    const __m256i m = _mm256_add_epi64(_mm256_mul_epu32(q, _mm256_set1_epi64x(100000000)),
-                                       _mm256_srli_epi64(q, 32));
-    const __m512d inv = _mm512_permutex2var_pd(_mm512_loadu_pd(VW_INV10),
-                                               _mm512_castsi256_si512(nfr),
-                                               _mm512_loadu_pd(VW_INV10 + 8));
-    __m256d v = _mm256_mul_pd(_mm256_cvtepu64_pd(m), _mm512_castpd512_pd256(inv));
-    const __m256i bits = _mm256_and_si256(_mm256_castpd_si256(v), _mm256_set1_epi64x(0x1FFFFFFF));
-    if (_mm256_cmple_epu64_mask(_mm256_sub_epi64(bits, _mm256_set1_epi64x((1 << 28) - 4)),
-                                _mm256_set1_epi64x(8))) {
-        /* near a float rounding point: the scalar path divides */
-        for (int j = 0; j < 4; j++)
-            if (!vw_fast_num(mm, a[j], b[j], &out[j]))
-                return 0;
-        return 1;
-    }
-    v = _mm256_xor_pd(v, _mm256_castsi256_pd(_mm256_slli_epi64(neg, 63)));
-    _mm_storeu_ps(out, _mm256_cvtpd_ps(v));
-    return 1;
-}
-
-/* Eight numbers as vw_num4 does four: the bytes in two 512-bit vectors
- * (four numbers each), every other step in 64-bit lanes of one. */
-static VW_TARGET512 int vw_num8(const struct tide_vw_memo *mm, const char *const *a,
-                                const char *const *b, float *out)
+/* Eight (or, with eight = 0, four) numbers [a[j], b[j]) into out[j],
+ * vw_fast_num's result bit for bit, with every step in vector registers:
+ * the bytes of four numbers in each 512-bit vector X0, X1 (number j in a
+ * 128-bit lane, loaded at a[j], the '-' included), everything else in
+ * 64-bit lane j of one vector (lanes 4-7 unused, and masked out of every
+ * check, when eight = 0). 0 when a number is not a plain decimal of 1 to
+ * 15 digits; a number of more than 16 bytes with its sign, or one near a
+ * float rounding point, sends the group to the scalar code (which decides,
+ * or divides). eight is a constant in each of the two callers. */
+static inline __attribute__((always_inline)) VW_TARGET512 int
+vw_num_group(const struct tide_vw_memo *mm, const char *const *a, const char *const *b,
+             float *out, const int eight)
 {
 #define VW_LOAD4(p)                                                                        \
     _mm512_inserti64x4(                                                                    \
@@ -369,11 +282,15 @@ static VW_TARGET512 int vw_num8(const struct tide_vw_memo *mm, const char *const
             _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(p)[2])), \
             _mm_loadu_si128((const __m128i *)(const void *)(p)[3]), 1),                    \
         1)
-    const __m512i a8 = _mm512_loadu_si512((const void *)a),
-                  L = _mm512_sub_epi64(_mm512_loadu_si512((const void *)b), a8),
-                  one = _mm512_set1_epi64(1), sh16 = _mm512_set_epi64(48, 32, 16, 0, 48, 32, 16, 0),
+    const __mmask8 act = eight ? 0xFF : 0x0F;
+    const __m512i L = eight ? _mm512_sub_epi64(_mm512_loadu_si512((const void *)b),
+                                               _mm512_loadu_si512((const void *)a))
+                            : _mm512_zextsi256_si512(_mm256_sub_epi64(
+                                  _mm256_loadu_si256((const __m256i *)(const void *)b),
+                                  _mm256_loadu_si256((const __m256i *)(const void *)a)));
+    const __m512i one = _mm512_set1_epi64(1), sh16 = _mm512_set_epi64(48, 32, 16, 0, 48, 32, 16, 0),
                   m16 = _mm512_set1_epi64(0xFFFF);
-    const __m512i X0 = VW_LOAD4(a), X1 = VW_LOAD4(a + 4);
+    const __m512i X0 = VW_LOAD4(a), X1 = eight ? VW_LOAD4(a + 4) : X0;
 #undef VW_LOAD4
     const __m512i cdot = _mm512_set1_epi8('.'), cmin = _mm512_set1_epi8('-');
     /* each number's 16-bit masks of '.' and '-' bytes, in its 64-bit lane */
@@ -391,6 +308,7 @@ static VW_TARGET512 int vw_num8(const struct tide_vw_memo *mm, const char *const
                 _mm256_set1_epi64x((long long)_mm512_cmpeq_epi8_mask(X1, cmin)), 1),
             sh16),
         one);
+    /* ka: the first '.' before L, or L (tzcnt: 63 - lzcnt of the lowest bit) */
     __m512i t = _mm512_or_si512(dots, _mm512_sllv_epi64(one, L));
     t = _mm512_and_si512(t, _mm512_sub_epi64(_mm512_setzero_si512(), t));
     const __m512i ka = _mm512_sub_epi64(_mm512_set1_epi64(63), _mm512_lzcnt_epi64(t));
@@ -399,14 +317,19 @@ static VW_TARGET512 int vw_num8(const struct tide_vw_memo *mm, const char *const
                                               _mm512_cmplt_epi64_mask(kd, Ld),
                                               _mm512_sub_epi64(Ld, kd), one);
     const __m512i n = _mm512_add_epi64(kd, nfr);
-    if (_mm512_cmpgt_epu64_mask(_mm512_sub_epi64(Ld, one), _mm512_set1_epi64(15)) |
-        _mm512_cmpgt_epu64_mask(_mm512_sub_epi64(n, one), _mm512_set1_epi64(14)) |
-        _mm512_cmpgt_epu64_mask(L, _mm512_set1_epi64(16))) {
-        for (int j = 0; j < 8; j++)
+    /* 1..16 bytes after the sign, 1..15 digits, all within the 16 loaded */
+    if (_mm512_mask_cmpgt_epu64_mask(act, _mm512_sub_epi64(Ld, one), _mm512_set1_epi64(15)) |
+        _mm512_mask_cmpgt_epu64_mask(act, _mm512_sub_epi64(n, one), _mm512_set1_epi64(14)) |
+        _mm512_mask_cmpgt_epu64_mask(act, L, _mm512_set1_epi64(16))) {
+        for (int j = 0; j < (eight ? 8 : 4); j++)
             if (!vw_fast_num(mm, a[j], b[j], &out[j]))
                 return 0;
         return 1;
     }
+    /* n, kd, neg as bytes 0, 1, 2 of each 64-bit lane, spread over the
+     * number's 128-bit lane below; output byte j of a lane takes digit
+     * t = j - (16 - n) (none when t < 0: bit 7 set), found at byte
+     * t + (t >= kd) + neg */
     const __m512i pk =
         _mm512_or_si512(n, _mm512_or_si512(_mm512_slli_epi64(kd, 8), _mm512_slli_epi64(neg, 16)));
     const __m512i Tj = _mm512_set_epi8(
@@ -417,7 +340,7 @@ static VW_TARGET512 int vw_num8(const struct tide_vw_memo *mm, const char *const
     const __m512i zero = _mm512_setzero_si512(), b1 = _mm512_set1_epi8(1),
                   b2 = _mm512_set1_epi8(2), c0 = _mm512_set1_epi8('0'), c9 = _mm512_set1_epi8(9);
     __m512i Y[2];
-    for (int h = 0; h < 2; h++) {
+    for (int h = 0; h < (eight ? 2 : 1); h++) {
         const __m512i P = _mm512_permutexvar_epi64(
             h ? _mm512_set_epi64(7, 7, 6, 6, 5, 5, 4, 4) : _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0),
             pk);
@@ -430,11 +353,14 @@ static VW_TARGET512 int vw_num8(const struct tide_vw_memo *mm, const char *const
         __m512i y = _mm512_shuffle_epi8(_mm512_sub_epi8(h ? X1 : X0, c0), S);
         if (_mm512_cmpgt_epu8_mask(y, c9))
             return 0;
-        y = _mm512_maddubs_epi16(y, _mm512_set1_epi16(0x010A));
-        y = _mm512_madd_epi16(y, _mm512_set1_epi32(0x00010064));
-        y = _mm512_packs_epi32(y, y);
-        Y[h] = _mm512_madd_epi16(y, _mm512_set1_epi32(0x00012710));
+        y = _mm512_maddubs_epi16(y, _mm512_set1_epi16(0x010A));         /* 10 a + b */
+        y = _mm512_madd_epi16(y, _mm512_set1_epi32(0x00010064));        /* 100 ab + cd */
+        y = _mm512_packs_epi32(y, y);                                    /* <= 9999: 16 bits */
+        Y[h] = _mm512_madd_epi16(y, _mm512_set1_epi32(0x00012710));     /* 10^4 abcd + efgh */
     }
+    if (!eight)
+        Y[1] = Y[0];
+    /* each lane's first 64 bits: the high eight digits' value, then the low */
     const __m512i q =
         _mm512_permutex2var_epi64(Y[0], _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), Y[1]);
     const __m512i m = _mm512_add_epi64(_mm512_mul_epu32(q, _mm512_set1_epi64(100000000)),
@@ -443,17 +369,32 @@ static VW_TARGET512 int vw_num8(const struct tide_vw_memo *mm, const char *const
                                                _mm512_loadu_pd(VW_INV10 + 8));
     __m512d v = _mm512_mul_pd(_mm512_cvtepu64_pd(m), inv);
     const __m512i bits = _mm512_and_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(0x1FFFFFFF));
-    if (_mm512_cmple_epu64_mask(_mm512_sub_epi64(bits, _mm512_set1_epi64((1 << 28) - 4)),
-                                _mm512_set1_epi64(8))) {
-        for (int j = 0; j < 8; j++)
+    if (_mm512_mask_cmple_epu64_mask(act, _mm512_sub_epi64(bits, _mm512_set1_epi64((1 << 28) - 4)),
+                                     _mm512_set1_epi64(8))) {
+        for (int j = 0; j < (eight ? 8 : 4); j++)
             if (!vw_fast_num(mm, a[j], b[j], &out[j]))
                 return 0;
         return 1;
     }
     v = _mm512_castsi512_pd(
         _mm512_xor_si512(_mm512_castpd_si512(v), _mm512_slli_epi64(neg, 63)));
-    _mm256_storeu_ps(out, _mm512_cvtpd_ps(v));
+    if (eight)
+        _mm256_storeu_ps(out, _mm512_cvtpd_ps(v));
+    else
+        _mm_storeu_ps(out, _mm256_castps256_ps128(_mm512_cvtpd_ps(v)));
     return 1;
+}
+
+static VW_TARGET512 int vw_num8(const struct tide_vw_memo *mm, const char *const *a,
+                                const char *const *b, float *out)
+{
+    return vw_num_group(mm, a, b, out, 1);
+}
+
+static VW_TARGET512 int vw_num4(const struct tide_vw_memo *mm, const char *const *a,
+                                const char *const *b, float *out)
+{
+    return vw_num_group(mm, a, b, out, 0);
 }
 
 /* The collected numbers into their slots' values; 0 when one is not plain
