@@ -269,6 +269,18 @@ static inline VW_TARGET int vw_fast_num(const struct tide_vw_memo *mm, const cha
  * 15 digits; a number of more than 16 bytes with its sign, or one near a
  * float rounding point, sends the group to the scalar code (which decides,
  * or divides). eight is a constant in each of the two callers. */
+/* The masks of byte c in the four 16-byte lanes of X0 then of X1, lane j's
+ * in the low 16 bits of 64-bit lane j (higher bits: the lanes after it). */
+static inline __attribute__((always_inline)) VW_TARGET512 __m512i
+vw_lane_masks(__m512i X0, __m512i X1, char c, __m512i sh16)
+{
+    const __m512i cv = _mm512_set1_epi8(c);
+    return _mm512_srlv_epi64(
+        _mm512_inserti64x4(_mm512_set1_epi64((long long)_mm512_cmpeq_epi8_mask(X0, cv)),
+                           _mm256_set1_epi64x((long long)_mm512_cmpeq_epi8_mask(X1, cv)), 1),
+        sh16);
+}
+
 static inline __attribute__((always_inline)) VW_TARGET512 int
 vw_num_group(const struct tide_vw_memo *mm, const char *const *a, const char *const *b,
              float *out, const int eight)
@@ -292,22 +304,9 @@ vw_num_group(const struct tide_vw_memo *mm, const char *const *a, const char *co
                   m16 = _mm512_set1_epi64(0xFFFF);
     const __m512i X0 = VW_LOAD4(a), X1 = eight ? VW_LOAD4(a + 4) : X0;
 #undef VW_LOAD4
-    const __m512i cdot = _mm512_set1_epi8('.'), cmin = _mm512_set1_epi8('-');
     /* each number's 16-bit masks of '.' and '-' bytes, in its 64-bit lane */
-    const __m512i dots = _mm512_and_si512(
-        _mm512_srlv_epi64(
-            _mm512_inserti64x4(
-                _mm512_set1_epi64((long long)_mm512_cmpeq_epi8_mask(X0, cdot)),
-                _mm256_set1_epi64x((long long)_mm512_cmpeq_epi8_mask(X1, cdot)), 1),
-            sh16),
-        m16);
-    const __m512i neg = _mm512_and_si512(
-        _mm512_srlv_epi64(
-            _mm512_inserti64x4(
-                _mm512_set1_epi64((long long)_mm512_cmpeq_epi8_mask(X0, cmin)),
-                _mm256_set1_epi64x((long long)_mm512_cmpeq_epi8_mask(X1, cmin)), 1),
-            sh16),
-        one);
+    const __m512i dots = _mm512_and_si512(vw_lane_masks(X0, X1, '.', sh16), m16);
+    const __m512i neg = _mm512_and_si512(vw_lane_masks(X0, X1, '-', sh16), one);
     /* ka: the first '.' before L, or L (tzcnt: 63 - lzcnt of the lowest bit) */
     __m512i t = _mm512_or_si512(dots, _mm512_sllv_epi64(one, L));
     t = _mm512_and_si512(t, _mm512_sub_epi64(_mm512_setzero_si512(), t));

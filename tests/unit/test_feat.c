@@ -1106,14 +1106,20 @@ static int lane_modes(int mode)
     return wide;
 }
 
+/* fn with the wide path where the CPU has it, then forced off */
+static void both_lane_modes(void (*fn)(void))
+{
+    for (int mode = -1; mode <= 0; mode++) {
+        lane_modes(mode);
+        fn();
+    }
+    tide_vw_force_wide(-1);
+}
+
 static void test_vw_fast_lane_matches(void **st)
 {
     (void)st;
-    for (int mode = -1; mode <= 0; mode++) {
-        lane_modes(mode);
-        lane_matches();
-    }
-    tide_vw_force_wide(-1);
+    both_lane_modes(lane_matches);
 }
 
 /* The lane finds a line's end itself when the line starts "D |": every
@@ -1225,11 +1231,7 @@ static void lane_midpoints(void)
 static void test_vw_fast_lane_midpoints(void **st)
 {
     (void)st;
-    for (int mode = -1; mode <= 0; mode++) {
-        lane_modes(mode);
-        lane_midpoints();
-    }
-    tide_vw_force_wide(-1);
+    both_lane_modes(lane_midpoints);
 }
 
 int main(void)
