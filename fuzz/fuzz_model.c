@@ -16,8 +16,9 @@
  * Inputs whose featurizer or learner declares more than 2^12 hash buckets
  * are skipped: dense learners legitimately allocate O(2^bits) memory (up to
  * several GB at bits = 28, times the class count for softmax), which
- * libFuzzer would report as out-of-memory; 2^12 buckets x 1024 classes x 5
- * auto copies x 4 bytes = 80 MB stays under the default limits.
+ * libFuzzer would report as out-of-memory; 2^12 buckets x 1024 classes x 4
+ * auto copies x 4 bytes = 64 MB stays under the default limits (5 copies in
+ * a loaded version-2 state are read one at a time).
  *
  * Build with -DTIDE_FUZZ_GEN_SEEDS to get a program that writes the seed
  * corpus (small valid models of every learner) into the directory given as

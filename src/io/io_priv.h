@@ -144,9 +144,14 @@ int tide_jsonl_next(tide_reader *r, tide_row *row, tide_err *err);
 void tide_jsonl_free(tide_reader *r);
 int tide_vw_next(tide_reader *r, tide_row *row, tide_err *err);
 /* Tests: mode 0 makes readers opened from now on convert the fast lane's
- * numbers one at a time, -1 restores the default (four at a time where the
+ * numbers one at a time, -1 restores the default (eight and four at a time where the
  * CPU has AVX-512). Returns 1 when the four-at-a-time path will run. */
 int tide_vw_force_wide(int mode);
+/* Tests: the lane's vector conversion of eight (eight = 1) or four numbers
+ * [a[j], b[j]) into out (each followed by 16 readable bytes): 2 when the
+ * vector path gave every value, 1 when the group went to the scalar code, 0
+ * when a number is not one the lane takes, -1 without AVX-512. */
+int tide_vw_num_group_test(const char *const *a, const char *const *b, int eight, float *out);
 /* The fused path of tide_reader_next_hashed (vw.c). */
 int tide_vw_next_hashed(tide_reader *r, tide_row *row, uint32_t mask, struct tide_fvec *v,
                         tide_err *err);

@@ -423,6 +423,7 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
  * every step (test_auto_exp_log checks them against libm's exp and log1p). */
 typedef double v4d __attribute__((vector_size(32)));
 typedef int64_t v4i __attribute__((vector_size(32)));
+typedef uint64_t v4u __attribute__((vector_size(32)));   /* shifts without overflow */
 _Static_assert(AUTO_M == 4, "the copies' exp and log work on four lanes");
 
 /* exp(x) for x <= 0 (the copies' x = -|z|): x = k ln2 + r with |r| <= ln2/2
@@ -436,7 +437,8 @@ static inline void auto_expneg4(const double *x, double *out)
     const v4d lo = {-700.0, -700.0, -700.0, -700.0},
               magic = {0x1.8p52, 0x1.8p52, 0x1.8p52, 0x1.8p52};
     v4d xv, xc, t, k, r, r2, r4, p;
-    v4i below, b;
+    v4i below;
+    v4u b;
     memcpy(&xv, x, sizeof xv);
     below = xv < lo;   /* NaN: false, passes */
     xc = (v4d)(((v4i)xv & ~below) | ((v4i)lo & below));
@@ -448,7 +450,7 @@ static inline void auto_expneg4(const double *x, double *out)
     p = ((1.0 + r) + (0.5 + r * (1.0 / 6)) * r2) +
         (((1.0 / 24) + r * (1.0 / 120)) + ((1.0 / 720) + r * (1.0 / 5040)) * r2) * r4 +
         (((1.0 / 40320) + r * (1.0 / 362880)) + (1.0 / 3628800) * r2) * (r4 * r4);
-    b = ((v4i)t + 1023) << 52;   /* 2^k: k + 1023 in [13, 1023] */
+    b = ((v4u)t + 1023) << 52;   /* 2^k: k + 1023 in [13, 1023] (NaN: any bits) */
     p = p * (v4d)b;
     memcpy(out, &p, sizeof p);
 }
@@ -1091,7 +1093,12 @@ static int auto_save(const linear *m, tide_wbuf *b)
  * discounted loss unchanged; the mixture weights are recomputed from the
  * losses, as the next refresh (auto_refresh_due) would. The copies never
  * interact while learning, so the result is the model this build would have
- * trained on the same rows (test_linear_v2_state_loads). */
+ * trained on the same rows, up to the rounding of the copies' exp and log,
+ * and exactly when the state was saved right after a refresh (the first 256
+ * rows, then every 8th): otherwise the loaded mixture is the one the next
+ * refresh, at most 7 rows later, would have computed (between refreshes
+ * the mixture lags the losses). test_linear_v2_state_exact and
+ * test_linear_v2_state_loads. */
 #define AUTO_M_V2 5
 static const int AUTO_FROM_V2[AUTO_M] = {0, 2, 3, 4};
 

@@ -1095,14 +1095,16 @@ static void lane_matches(void)
 static int lane_modes(int mode)
 {
     int wide = tide_vw_force_wide(mode);
-    if (mode)   /* the default takes the four-at-a-time path where the CPU can */
+    if (!mode)
+        assert_int_equal(wide, 0);
+#if defined(__x86_64__) && defined(__GNUC__)
+    else   /* the default takes the wide path where the CPU can */
         assert_int_equal(wide, __builtin_cpu_supports("avx512f") &&
                                    __builtin_cpu_supports("avx512bw") &&
                                    __builtin_cpu_supports("avx512dq") &&
                                    __builtin_cpu_supports("avx512vl") &&
                                    __builtin_cpu_supports("avx512cd"));
-    else
-        assert_int_equal(wide, 0);
+#endif
     return wide;
 }
 
@@ -1120,6 +1122,87 @@ static void test_vw_fast_lane_matches(void **st)
 {
     (void)st;
     both_lane_modes(lane_matches);
+}
+
+/* The lane's vector conversion itself (tide_vw_num_group_test), against
+ * strtod rounded to a float: groups of eight and four random plain
+ * decimals (sign, 1-15 digits, a point anywhere or none) must come out with
+ * the same bits. Those of at most 7 digits must come from the vector path
+ * itself: only a value within 4 ulp of a point where double-to-float
+ * rounding changes direction sends a group to the scalar code (which
+ * divides), and for 7 digits that is about 1e-8 a number (for more digits
+ * it is common: an integer of 25+ bits with low bits 10 is such a point).
+ * A group with one number the lane does not take (16 digits, two points, a
+ * letter, a bare sign, 17 bytes) goes to the scalar code or is refused,
+ * never converted wrong. */
+static void test_vw_num_group_direct(void **st)
+{
+    (void)st;
+    enum { GROUPS = 20000 };
+    static char buf[8 * 40 + 64];
+    const char *a[8], *b[8];
+    float out[8];
+    uint64_t s = 4242;
+    int vec = 0, short_plain = 0, refused = 0;
+    for (int g = 0; g < GROUPS; g++) {
+        const int eight = g & 1, n = eight ? 8 : 4, odd = g % 10 == 9 ? (int)(lane_rng(&s) % n) : -1;
+        size_t len = 0;
+        int rc;
+        memset(buf, 0, sizeof buf);
+        for (int j = 0; j < n; j++) {
+            int nd = 1 + (int)(lane_rng(&s) % (g % 4 < 2 ? 7 : 15));
+            int pt = (int)(lane_rng(&s) % (nd + 1));
+            int point = pt < nd && (lane_rng(&s) & 3);
+            a[j] = buf + len;
+            if ((lane_rng(&s) & 1) && nd + point < 16)   /* at most 16 bytes */
+                buf[len++] = '-';
+            for (int d = 0; d < nd; d++) {
+                if (d == pt && point)
+                    buf[len++] = '.';
+                buf[len++] = (char)('0' + lane_rng(&s) % 10);
+            }
+            if (j == odd) {
+                static const char *bad[] = {"1234567890123456", "1.2.3", "12a4", "-",
+                                            "-1234567.89012345"};
+                int k = (int)(lane_rng(&s) % 5);
+                len = (size_t)(a[j] - buf);
+                len += (size_t)sprintf(buf + len, "%s", bad[k]);
+            }
+            b[j] = buf + len;
+            buf[len++] = ' ';
+        }
+        rc = tide_vw_num_group_test(a, b, eight, out);
+        if (rc < 0) {   /* no AVX-512: the lane never takes this path */
+            assert_int_equal(tide_vw_force_wide(-1), 0);
+            return;
+        }
+        assert_true(rc <= 2);
+        if (rc == 0) {
+            assert_true(odd >= 0);
+            refused++;
+            continue;
+        }
+        if (odd < 0 && g % 4 < 2) {   /* plain, at most 7 digits */
+            short_plain++;
+            if (rc != 2)
+                fail_msg("group %d: a plain group of short numbers left the vector path", g);
+        }
+        vec += rc == 2;
+        for (int j = 0; j < n; j++) {
+            char t[64];
+            float want;
+            memcpy(t, a[j], (size_t)(b[j] - a[j]));
+            t[b[j] - a[j]] = '\0';
+            want = (float)strtod(t, NULL);
+            if (memcmp(&want, &out[j], sizeof want))
+                fail_msg("group %d number %d '%s': %a, want %a (rc %d)", g, j, t, (double)out[j],
+                         (double)want, rc);
+        }
+    }
+    /* plain groups come from the vector path, but for rounding points */
+    assert_true(short_plain > GROUPS / 3);
+    assert_true(vec > GROUPS / 2);
+    assert_true(refused > 0);
 }
 
 /* The lane finds a line's end itself when the line starts "D |": every
@@ -1256,6 +1339,7 @@ int main(void)
         cmocka_unit_test(test_vw_fast_lane_matches),
         cmocka_unit_test(test_vw_fused_line_ends),
         cmocka_unit_test(test_vw_fast_lane_midpoints),
+        cmocka_unit_test(test_vw_num_group_direct),
         cmocka_unit_test(test_fvec_basics),
         cmocka_unit_test(test_scaler_welford),
         cmocka_unit_test(test_scaler_unseen_and_many),

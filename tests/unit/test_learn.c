@@ -1488,7 +1488,7 @@ static void test_linear_v2_state_exact(void **st)
         assert_int_equal(bb.len, b3.len);
         assert_memory_equal(bb.data, b3.data, b3.len);
         /* a truncated version-2 state fails cleanly */
-        for (size_t cut = head; cut < b2.len; cut += 97) {
+        for (size_t cut = head; cut < b2.len; cut++) {
             tide_learner *t = NULL;
             tide_rbuf_init(&r, b2.data, cut);
             assert_true(tide_learner_load(&r, &t, &err) < 0);
@@ -1530,8 +1530,10 @@ static void test_linear_v2_state_loads(void **st)
     const char *tide = getenv("TIDE"), *data = getenv("TIDE_DATA");
     char dir[] = "/tmp/tide-v2-XXXXXX";
     (void)st;
-    if (!tide || !data)
-        fail_msg("TIDE and TIDE_DATA must be set (tests/run.sh sets them)");
+    if (!tide)   /* tests/run.sh sets both; these are its defaults from the top */
+        tide = "build/tide";
+    if (!data)
+        data = "../shared/data";
     assert_non_null(mkdtemp(dir));
     for (size_t i = 0; i < sizeof fx / sizeof fx[0]; i++) {
         char v2[512], v3[512], csv[512], cmd[2048];
