@@ -112,7 +112,7 @@ struct tide_vw_memo {
     int wide;   /* 1: numbers are converted eight and four at a time (AVX-512) */
 };
 
-/* Tests: -1 (default) converts four numbers at a time where the CPU has
+/* Tests: -1 (default) converts numbers eight and four at a time where the CPU has
  * AVX-512 (F, BW, DQ, VL, CD), 0 never; read when a reader first uses the
  * lane (tide_vw_force_wide in io_priv.h). */
 static int vw_force_wide = -1;
@@ -260,17 +260,6 @@ static inline VW_TARGET int vw_fast_num(const struct tide_vw_memo *mm, const cha
 
 #define VW_TARGET512 __attribute__((target("avx2,bmi,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512cd")))
 
-
-/* Eight (or, with eight = 0, four) numbers [a[j], b[j]) into out[j],
- * vw_fast_num's result bit for bit, with every step in vector registers:
- * the bytes of four numbers in each 512-bit vector X0, X1 (number j in a
- * 128-bit lane, loaded at a[j], the '-' included), everything else in
- * 64-bit lane j of one vector (lanes 4-7 unused, and masked out of every
- * check, when eight = 0). 0 when a number is not a plain decimal of 1 to
- * 15 digits; a number of more than 16 bytes with its sign, or one near a
- * float rounding point, sends the group to the scalar code (which decides,
- * or divides): then 1, else 2 (the vector path gave every value). eight is
- * a constant in each of the two callers. */
 /* The masks of byte c in the four 16-byte lanes of X0 then of X1, lane j's
  * in the low 16 bits of 64-bit lane j (higher bits: the lanes after it). */
 static inline __attribute__((always_inline)) VW_TARGET512 __m512i
@@ -283,6 +272,28 @@ vw_lane_masks(__m512i X0, __m512i X1, char c, __m512i sh16)
         sh16);
 }
 
+/* The group one number at a time (vw_fast_num): 1, or 0 when one is not
+ * plain. */
+static inline __attribute__((always_inline)) VW_TARGET512 int
+vw_group_scalar(const struct tide_vw_memo *mm, const char *const *a, const char *const *b,
+                float *out, int n)
+{
+    for (int j = 0; j < n; j++)
+        if (!vw_fast_num(mm, a[j], b[j], &out[j]))
+            return 0;
+    return 1;
+}
+
+/* Eight (or, with eight = 0, four) numbers [a[j], b[j]) into out[j],
+ * vw_fast_num's result bit for bit, with every step in vector registers:
+ * the bytes of four numbers in each 512-bit vector X0, X1 (number j in a
+ * 128-bit lane, loaded at a[j], the '-' included), everything else in
+ * 64-bit lane j of one vector (lanes 4-7 unused, and masked out of every
+ * check, when eight = 0). 0 when a number is not a plain decimal of 1 to
+ * 15 digits; a number of more than 16 bytes with its sign, or one near a
+ * float rounding point, sends the group to the scalar code (which decides,
+ * or divides): then 1, else 2 (the vector path gave every value). eight is
+ * a constant in each of the two callers. */
 static inline __attribute__((always_inline)) VW_TARGET512 int
 vw_num_group(const struct tide_vw_memo *mm, const char *const *a, const char *const *b,
              float *out, const int eight)
@@ -322,10 +333,7 @@ vw_num_group(const struct tide_vw_memo *mm, const char *const *a, const char *co
     if (_mm512_mask_cmpgt_epu64_mask(act, _mm512_sub_epi64(Ld, one), _mm512_set1_epi64(15)) |
         _mm512_mask_cmpgt_epu64_mask(act, _mm512_sub_epi64(n, one), _mm512_set1_epi64(14)) |
         _mm512_mask_cmpgt_epu64_mask(act, L, _mm512_set1_epi64(16))) {
-        for (int j = 0; j < (eight ? 8 : 4); j++)
-            if (!vw_fast_num(mm, a[j], b[j], &out[j]))
-                return 0;
-        return 1;
+        return vw_group_scalar(mm, a, b, out, eight ? 8 : 4);
     }
     /* n, kd, neg as bytes 0, 1, 2 of each 64-bit lane, spread over the
      * number's 128-bit lane below; output byte j of a lane takes digit
@@ -372,10 +380,7 @@ vw_num_group(const struct tide_vw_memo *mm, const char *const *a, const char *co
     const __m512i bits = _mm512_and_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(0x1FFFFFFF));
     if (_mm512_mask_cmple_epu64_mask(act, _mm512_sub_epi64(bits, _mm512_set1_epi64((1 << 28) - 4)),
                                      _mm512_set1_epi64(8))) {
-        for (int j = 0; j < (eight ? 8 : 4); j++)
-            if (!vw_fast_num(mm, a[j], b[j], &out[j]))
-                return 0;
-        return 1;
+        return vw_group_scalar(mm, a, b, out, eight ? 8 : 4);
     }
     v = _mm512_castsi512_pd(
         _mm512_xor_si512(_mm512_castpd_si512(v), _mm512_slli_epi64(neg, 63)));
