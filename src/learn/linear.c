@@ -419,9 +419,9 @@ static void auto_scores(const linear *m, const tide_fvec *x, const float *xs, in
  * GCC's generic vectors: one AVX2 vector in auto_step's AVX2 clone, two SSE2
  * halves in the default build, the same operations lane by lane, so the same
  * bits everywhere (no FMA contraction: -ffp-contract=off in the Makefile).
- * They replaced libm's expf
- * and logf, whose eight calls a row made a long serial chain at the end of
- * every step (test_auto_exp_log checks them against libm's exp and log1p). */
+ * They replaced libm's expf and logf, whose eight calls a row made a long
+ * serial chain at the end of every step (test_auto_exp_log checks them
+ * against libm's exp and log1p). */
 typedef double v4d __attribute__((vector_size(32)));
 typedef int64_t v4i __attribute__((vector_size(32)));
 typedef uint64_t v4u __attribute__((vector_size(32)));   /* shifts without overflow */
